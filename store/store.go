@@ -1,0 +1,4 @@
+package store
+
+// Store is the open database. (Stub; the store owner writes it.)
+type Store struct{}
