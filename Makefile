@@ -29,7 +29,7 @@ run: build
 	echo "== writing the four blank forms to $$dir"; \
 	./$(BIN) form write $$dir && \
 	echo && echo "== reading the sample filled forms in testdata/forms" && \
-	./$(BIN) parse $$(find testdata/forms -name 'filled.*' | sort) ; \
+	./$(BIN) parse $$(find testdata/forms -name 'input.*' | sort) ; \
 	echo && echo "(exit status of parse: $$?; 0 means every file was a readable form)"
 
 bench:

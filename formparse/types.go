@@ -81,6 +81,9 @@ type Raw struct {
 	// PDF sets it when any anvandare_N_* field exists. It identifies the
 	// multi-user form when `blankett` is missing.
 	HasUserSheet bool
+	// ExtraUsers counts non-empty user rows beyond Definition.MaxUsers that
+	// were not read; the checker reports them as a problem of `anvandare`.
+	ExtraUsers int
 }
 
 // RawUser is one user row as written.
