@@ -11,15 +11,15 @@ import (
 // xlsxSupportLine is the support contact every blank form and reply carries.
 const xlsxSupportLine = "webSesam-support: 010-473 80 80, val 4"
 
-// userSheetRows is the number of bordered, ready-made user rows on the
+// xlsxUserRows is the number of bordered, ready-made user rows on the
 // Användare sheet; more can be typed below them (the columns stay unlocked).
-const userSheetRows = 50
+const xlsxUserRows = 50
 
 // Column layout of the form sheet: label, input, hint.
 const (
-	colLabel = "A"
-	colInput = "B"
-	colHint  = "C"
+	xlsxColLabel = "A"
+	xlsxColInput = "B"
+	xlsxColHint  = "C"
 )
 
 // xlsxStyles holds the style ids of one workbook under construction.
@@ -167,7 +167,7 @@ func buildXLSXFormSheet(f *excelize.File, def *Definition, st *xlsxStyles) error
 	cell := func(col string, r int) string { return fmt.Sprintf("%s%d", col, r) }
 	// line writes one text line across the three columns.
 	line := func(text string, style int, height float64) error {
-		a, c := cell(colLabel, row), cell(colHint, row)
+		a, c := cell(xlsxColLabel, row), cell(xlsxColHint, row)
 		if err := f.MergeCell(sh, a, c); err != nil {
 			return err
 		}
@@ -214,7 +214,7 @@ func buildXLSXFormSheet(f *excelize.File, def *Definition, st *xlsxStyles) error
 				return err
 			}
 		}
-		label, input, hint := cell(colLabel, row), cell(colInput, row), cell(colHint, row)
+		label, input, hint := cell(xlsxColLabel, row), cell(xlsxColInput, row), cell(xlsxColHint, row)
 		if err := f.SetCellStr(sh, label, xlsxLabel(fl)); err != nil {
 			return err
 		}
@@ -264,7 +264,7 @@ func buildXLSXFormSheet(f *excelize.File, def *Definition, st *xlsxStyles) error
 		}
 		if err := f.SetDefinedName(&excelize.DefinedName{
 			Name:     fl.Name,
-			RefersTo: xlsxAbsRef(sh, colInput, row),
+			RefersTo: xlsxAbsRef(sh, xlsxColInput, row),
 			Comment:  fl.Label,
 		}); err != nil {
 			return fmt.Errorf("name %s: %w", fl.Name, err)
@@ -283,7 +283,7 @@ func buildXLSXFormSheet(f *excelize.File, def *Definition, st *xlsxStyles) error
 	for _, c := range []struct {
 		col   string
 		width float64
-	}{{colLabel, 34}, {colInput, 40}, {colHint, 32}} {
+	}{{xlsxColLabel, 34}, {xlsxColInput, 40}, {xlsxColHint, 32}} {
 		if err := f.SetColWidth(sh, c.col, c.col, c.width); err != nil {
 			return err
 		}
@@ -367,7 +367,7 @@ func buildXLSXUserSheet(f *excelize.File, def *Definition, st *xlsxStyles) error
 	if err := f.SetRowHeight(sh, headerRow, 22); err != nil {
 		return err
 	}
-	first, last := headerRow+1, headerRow+userSheetRows
+	first, last := headerRow+1, headerRow+xlsxUserRows
 	if err := f.SetCellStyle(sh, fmt.Sprintf("A%d", first), fmt.Sprintf("%s%d", lastCol, last), st.userCell); err != nil {
 		return err
 	}
