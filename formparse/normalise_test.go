@@ -1,0 +1,368 @@
+package formparse
+
+import "testing"
+
+func TestFoldText(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"", ""},
+		{"Åsa", "Åsa"},
+		{"  Åsa  ", "Åsa"},
+		{"Åsa\u00a0\u00a0Öberg", "Åsa Öberg"},
+		{"Åsa\u202fÖberg", "Åsa Öberg"},
+		{"Björn\t\tEkström\r\nLindén", "Björn Ekström Lindén"},
+		{"\n\t \u00a0", ""},
+		{"A\u030asa", "Åsa"},           // decomposed å from a Mac becomes NFC
+		{"Rene\u0301", "René"},         // combining acute
+		{"Bj\u200börn\ufeff", "Björn"}, // zero-width marks dropped
+		{"a\x00b", "ab"},               // control characters dropped
+		{"a  b", "a b"},
+		{"plain text", "plain text"},
+		{"bad \xff byte", "bad \ufffd byte"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := foldText(tt.in); got != tt.want {
+				t.Errorf("foldText(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseDate(t *testing.T) {
+	tests := []struct{ in, want, reason string }{
+		{"2026-12-01", "2026-12-01", ""},
+		{"20261201", "2026-12-01", ""},
+		{"2026-12-1", "2026-12-01", ""},
+		{"2026-1-9", "2026-01-09", ""},
+		{"1/12/2026", "2026-12-01", ""},
+		{"01/12/2026", "2026-12-01", ""},
+		{"1.12.2026", "2026-12-01", ""},
+		{"29.2.2028", "2028-02-29", ""},
+		{"2026-02-30", "", "datumet finns inte: 2026-02-30"},
+		{"31.4.2026", "", "datumet finns inte: 31.4.2026"},
+		{"20261301", "", "datumet finns inte: 20261301"},
+		{"29/2/2026", "", "datumet finns inte: 29/2/2026"},
+		{"2026-00-10", "", "datumet finns inte: 2026-00-10"},
+		{"2026-12-00", "", "datumet finns inte: 2026-12-00"},
+		{"1 december 2026", "", "ska vara ett datum, t.ex. 2026-12-01"},
+		{"2026/12/01", "", "ska vara ett datum, t.ex. 2026-12-01"},
+		{"1.12/2026", "", "ska vara ett datum, t.ex. 2026-12-01"},
+		{"1.12.26", "", "ska vara ett datum, t.ex. 2026-12-01"},
+		{"26-12-01", "", "ska vara ett datum, t.ex. 2026-12-01"},
+		{"2026-12-001", "", "ska vara ett datum, t.ex. 2026-12-01"},
+		{"202612011", "", "ska vara ett datum, t.ex. 2026-12-01"},
+		{"0026-12-01", "", "ska vara ett datum, t.ex. 2026-12-01"},
+		{"igår", "", "ska vara ett datum, t.ex. 2026-12-01"},
+		{"2026-12-01 10:00", "", "ska vara ett datum, t.ex. 2026-12-01"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, reason := parseDate(tt.in)
+			if got != tt.want || reason != tt.reason {
+				t.Errorf("parseDate(%q) = %q, %q; want %q, %q", tt.in, got, reason, tt.want, tt.reason)
+			}
+		})
+	}
+}
+
+func TestParseChoice(t *testing.T) {
+	single, _ := singleDef.Field("arende")
+	multi, _ := multiDef.Field("arende")
+	tests := []struct {
+		f      Field
+		in     string
+		want   string
+		wantOK bool
+	}{
+		{single, "ny", "ny", true},
+		{single, "Ny registrering", "ny", true},
+		{single, "NY REGISTRERING", "ny", true},
+		{single, "andring", "andring", true},
+		{single, "Ändring", "andring", true},
+		{single, "ändring", "andring", true},
+		{single, "ÄNDRING", "andring", true},
+		{single, "avslut", "avslut", true},
+		{single, "Avslut", "avslut", true},
+		{single, "registrering", "", false},
+		{single, "Ny registrering!", "", false},
+		{single, "Off", "", false},
+		{multi, "ny", "ny", true},
+		{multi, "Avslut", "avslut", true},
+		{multi, "andring", "", false},
+		{multi, "Ändring", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, ok := parseChoice(tt.f, tt.in)
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("parseChoice(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+	if got, want := choiceReason(single), "ska vara Ny registrering, Ändring eller Avslut"; got != want {
+		t.Errorf("choiceReason(single) = %q, want %q", got, want)
+	}
+	if got, want := choiceReason(multi), "ska vara Ny registrering eller Avslut"; got != want {
+		t.Errorf("choiceReason(multi) = %q, want %q", got, want)
+	}
+}
+
+func TestCheckboxes(t *testing.T) {
+	t.Run("pdf", func(t *testing.T) {
+		for in, want := range map[string]bool{
+			"": false, "Off": false, "off": false, "OFF": false,
+			"Yes": true, "On": true, "Ja": true, "1": true, "X": true, "Nej": true, "0": true,
+		} {
+			if got := tickedPDF(in); got != want {
+				t.Errorf("tickedPDF(%q) = %v, want %v", in, got, want)
+			}
+		}
+	})
+	t.Run("workbook", func(t *testing.T) {
+		tests := []struct {
+			in             string
+			ticked, wantOK bool
+		}{
+			{"Ja", true, true}, {"ja", true, true}, {"JA", true, true},
+			{"X", true, true}, {"x", true, true}, {"1", true, true},
+			{"true", true, true}, {"TRUE", true, true},
+			{"", false, true}, {"Nej", false, true}, {"nej", false, true},
+			{"0", false, true}, {"false", false, true}, {"FALSE", false, true},
+			{"kanske", false, false}, {"Yes", false, false}, {"Off", false, false},
+			{"2", false, false}, {"☒", false, false},
+		}
+		for _, tt := range tests {
+			ticked, ok := tickedWorkbook(tt.in)
+			if ticked != tt.ticked || ok != tt.wantOK {
+				t.Errorf("tickedWorkbook(%q) = %v, %v; want %v, %v", tt.in, ticked, ok, tt.ticked, tt.wantOK)
+			}
+		}
+	})
+}
+
+func TestParseEmail(t *testing.T) {
+	tests := []struct {
+		in, want string
+		wantOK   bool
+	}{
+		{"asa.oberg@region.example.se", "asa.oberg@region.example.se", true},
+		{"Asa.Oberg@Region.Example.SE", "Asa.Oberg@Region.Example.SE", true},
+		{"åsa.öberg@domän.se", "åsa.öberg@domän.se", true},
+		{"rene+intake@region.example.se", "rene+intake@region.example.se", true},
+		{"mailto:bjorn.ekstrom@region.example.se", "bjorn.ekstrom@region.example.se", true},
+		{"MAILTO:bjorn.ekstrom@region.example.se", "bjorn.ekstrom@region.example.se", true},
+		{"o'brien@region.example.se", "o'brien@region.example.se", true},
+		{"Åsa Öberg <asa.oberg@region.example.se>", "", false},
+		{"<asa.oberg@region.example.se>", "", false},
+		{"asa.oberg@region", "", false},
+		{"asa.oberg", "", false},
+		{"asa@oberg@region.example.se", "", false},
+		{"asa oberg@region.example.se", "", false},
+		{"@region.example.se", "", false},
+		{"asa.@region.example.se", "", false},
+		{".asa@region.example.se", "", false},
+		{"asa..oberg@region.example.se", "", false},
+		{"asa@region..se", "", false},
+		{"asa@-region.se", "", false},
+		{"asa@region.s", "", false},
+		{"asa@1.2.3.4", "", false},
+		{"asa@[1.2.3.4]", "", false},
+		{`"asa oberg"@region.example.se`, "", false},
+		{"asa,oberg@region.example.se", "", false},
+		{"asa@region.example.se;", "", false},
+		{"mailto:", "", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, ok := parseEmail(tt.in)
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("parseEmail(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestValidPhone(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"010-473 80 80", true},
+		{"0104738080", true},
+		{"+46 10 473 80 80", true},
+		{"+46 (0)10-473 80 80", true},
+		{"(010) 473 80 80", true},
+		{"1234567", true},                // 7 digits
+		{"+123 456 789 012 345", true},   // 15 digits
+		{"123456", false},                // 6 digits
+		{"1234 5678 9012 3456", false},   // 16 digits
+		{"010/473 80 80", false},         // slash
+		{"010.473.80.80", false},         // dots
+		{"46+10 473 80 80", false},       // plus not first
+		{"++46 10 473 80 80", false},     // two pluses
+		{"(010 473 80 80", false},        // unbalanced
+		{"010) 473 80 80", false},        // unbalanced
+		{"((010)) 473 80 80", false},     // nested
+		{"010-473 80 80 ankn. 4", false}, // words
+		{"tel 010-473 80 80", false},     // words
+		{"", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			if got := validPhone(tt.in); got != tt.want {
+				t.Errorf("validPhone(%q) = %v, want %v", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseHSAID(t *testing.T) {
+	tests := []struct {
+		in, want string
+		wantOK   bool
+	}{
+		{"SE2321000131-E000000000001", "SE2321000131-E000000000001", true},
+		{"se2321000131-e000000000001", "SE2321000131-E000000000001", true},
+		{"Se2321000131-s1", "SE2321000131-S1", true},
+		{"SE2321000131-", "", false},
+		{"SE232100013-E000000000001", "", false},   // 9 digits
+		{"SE23210001311-E000000000001", "", false}, // 11 digits
+		{"DK2321000131-E000000000001", "", false},
+		{"SE2321000131E000000000001", "", false},
+		{"SE2321000131-E0000 00001", "", false},
+		{"SE2321000131-E00000000000Ö", "", false},
+		{"SE2321000131-E-1", "", false},
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, ok := parseHSAID(tt.in)
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("parseHSAID(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestParseKundnummer(t *testing.T) {
+	tests := []struct {
+		in, want string
+		wantOK   bool
+	}{
+		{"602154", "602154", true},
+		{"602 154", "602154", true},
+		{"6 0 2 1 5 4", "602154", true},
+		{"60215", "", false},
+		{"6021544", "", false},
+		{"602-154", "", false},
+		{"60215a", "", false},
+		{"６０２１５４", "", false}, // full-width digits are not what the system stores
+		{"", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, ok := parseKundnummer(tt.in)
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("parseKundnummer(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+func TestParseKundnummerList(t *testing.T) {
+	tests := []struct {
+		in, want string
+		wantOK   bool
+	}{
+		{"602155", "602155", true},
+		{"602155, 602156", "602155, 602156", true},
+		{"602155,602156;602157", "602155, 602156, 602157", true},
+		{"602155 602156", "602155, 602156", true},
+		{"602155\n602156\r\n602157", "602155, 602156, 602157", true},
+		{"602155 ; ,602156,", "602155, 602156", true},
+		{"602155, 60215", "", false},
+		{"602 155", "", false}, // a space separates numbers in a list
+		{"602155/602156", "", false},
+		{"602155 och 602156", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, ok := parseKundnummerList(tt.in)
+			if got != tt.want || ok != tt.wantOK {
+				t.Errorf("parseKundnummerList(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.wantOK)
+			}
+		})
+	}
+}
+
+// TestNormaliseValue checks the stored value and reason for each kind, both
+// ways: a good value normalised, a bad one kept as written (folded).
+func TestNormaliseValue(t *testing.T) {
+	field := func(name string) Field {
+		f, ok := singleDef.Field(name)
+		if !ok {
+			t.Fatalf("no field %q", name)
+		}
+		return f
+	}
+	tests := []struct {
+		name, field string
+		format      Format
+		in          string
+		want        string
+		reason      string
+	}{
+		{"text folded", "fornamn", PDF, " Åsa\u00a0 Maria ", "Åsa Maria", ""},
+		{"text empty", "fornamn", PDF, " \u00a0", "", ""},
+		{"choice label", "arende", PDF, "Ny registrering", "ny", ""},
+		{"choice pdf off is empty", "arende", PDF, "Off", "", ""},
+		{"choice workbook off is wrong", "arende", XLSX, "Off", "Off", "ska vara Ny registrering, Ändring eller Avslut"},
+		{"choice wrong", "arende", XLSX, "Ny  anställd", "Ny anställd", "ska vara Ny registrering, Ändring eller Avslut"},
+		{"date", "datum", XLSX, "1.12.2026", "2026-12-01", ""},
+		{"date impossible kept", "datum", XLSX, " 31.4.2026 ", "31.4.2026", "datumet finns inte: 31.4.2026"},
+		{"date wrong kept", "datum", PDF, "snart", "snart", "ska vara ett datum, t.ex. 2026-12-01"},
+		{"email", "epost", PDF, " asa.oberg@region.example.se ", "asa.oberg@region.example.se", ""},
+		{"email wrong kept", "epost", PDF, "Åsa <asa@region.example.se>", "Åsa <asa@region.example.se>", "ska vara en e-postadress, t.ex. namn@region.se"},
+		{"phone as written", "telefon", PDF, "010-473\u00a080 80", "010-473 80 80", ""},
+		{"phone seven digits", "telefon", PDF, "4738080", "4738080", ""},
+		{"phone short", "telefon", PDF, "473 80", "473 80", "ska vara ett telefonnummer med 7–15 siffror"},
+		{"hsa capitals", "hsa_id", PDF, "se2321000131-e000000000001", "SE2321000131-E000000000001", ""},
+		{"hsa wrong", "hsa_id", PDF, "2321000131", "2321000131", "ska vara ett HSA-id, t.ex. SE2321000131-E000000000001"},
+		{"kundnummer spaces", "kundnummer", PDF, "602 154", "602154", ""},
+		{"kundnummer wrong", "kundnummer", PDF, "60 21 5", "60 21 5", "ska vara sex siffror, t.ex. 602154"},
+		{"list", "ovriga_kundnummer", PDF, "602155;602156", "602155, 602156", ""},
+		{"list wrong", "ovriga_kundnummer", PDF, "602155;6021", "602155;6021", "ska vara kundnummer med sex siffror, åtskilda med komma, t.ex. 602155, 602156"},
+		{"pdf box ticked", "roll_forskrivare", PDF, "Yes", "true", ""},
+		{"pdf box off", "roll_forskrivare", PDF, "Off", "false", ""},
+		{"pdf box empty", "roll_forskrivare", PDF, "", "false", ""},
+		{"workbook box ja", "roll_forskrivare", XLSX, "Ja", "true", ""},
+		{"workbook box nej", "roll_forskrivare", XLSX, "Nej", "false", ""},
+		{"workbook box empty", "roll_forskrivare", XLSX, "", "false", ""},
+		{"workbook box wrong", "roll_forskrivare", XLSX, "kanske", "false", "ska vara Ja eller Nej (ifyllt: kanske)"},
+		{"tag", "blankett", PDF, " websesam-behorighet/1 ", "websesam-behorighet/1", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, reason := normaliseValue(field(tt.field), tt.in, tt.format)
+			if got != tt.want || reason != tt.reason {
+				t.Errorf("normaliseValue(%s, %q) = %q, %q; want %q, %q", tt.field, tt.in, got, reason, tt.want, tt.reason)
+			}
+		})
+	}
+}
+
+func TestJoinOrAndLowerFirst(t *testing.T) {
+	if got, want := joinOr([]string{"a", "b", "c"}), "a, b eller c"; got != want {
+		t.Errorf("joinOr = %q, want %q", got, want)
+	}
+	if got, want := joinOr([]string{"a"}), "a"; got != want {
+		t.Errorf("joinOr = %q, want %q", got, want)
+	}
+	if got, want := lowerFirst("Ärende"), "ärende"; got != want {
+		t.Errorf("lowerFirst = %q, want %q", got, want)
+	}
+	if got := lowerFirst(""); got != "" {
+		t.Errorf("lowerFirst(\"\") = %q, want \"\"", got)
+	}
+}
