@@ -91,12 +91,9 @@ func (s *Store) AuditList(actor string, f AuditFilter) ([]AuditEntry, error) {
 	var out []AuditEntry
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketAudit).Cursor()
-		var k, v []byte
+		k, v := c.Last()
 		if f.Before > 0 {
-			c.Seek(u64(f.Before))
-			k, v = c.Prev()
-		} else {
-			k, v = c.Last()
+			k, v = seekBefore(c, u64(f.Before))
 		}
 		for ; k != nil && len(out) < f.Limit; k, v = c.Prev() {
 			var e AuditEntry

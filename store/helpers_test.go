@@ -2,6 +2,7 @@ package store
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -30,4 +31,71 @@ func mustNoErr(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// userFields are a valid single-user ny form's fields, as formparse gives them.
+func userFields(fornamn, efternamn, epost, kundnummer string) map[string]string {
+	return map[string]string{
+		"blankett": "websesam-behorighet/1", "arende": "ny", "galler_fran": "2026-03-01",
+		"fornamn": fornamn, "efternamn": efternamn, "hsa_id": "", "yrke": "Arbetsterapeut",
+		"epost": epost, "telefon": "010-123 45 67", "verksamhet": "Rehab", "enhet": "Rehab Norr",
+		"kundnummer": kundnummer, "ovriga_kundnummer": "", "buffertforrad": "",
+		"roll_forskrivare": "true", "roll_bestallare": "false",
+		"andring_tjanstledighet": "false", "tjanstledig_fran": "", "tjanstledig_till": "",
+		"andring_namnbyte": "false", "tidigare_namn": "", "andring_arbetsplats": "false",
+		"tidigare_kundnummer": "", "andring_roll": "false",
+		"chef_namn": "Karin Chef", "chef_epost": "karin.chef@region.test", "chef_telefon": "010-111 11 11",
+		"datum": "2026-03-01",
+	}
+}
+
+func testMessage(uid uint32, messageID string) Message {
+	return Message{
+		Key:       MessageKey{Mailbox: "INBOX", UIDValidity: 1700, UID: uid},
+		MessageID: messageID, From: "anna@region.test", Subject: "webSesam ansökan",
+		ReceivedAt: time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC), Size: 1234, Outcome: OutcomeQueued,
+	}
+}
+
+// receipt composes one receipt row per message listing the new request ids,
+// the way the mailer does.
+func receipt(rec Recorded) ([]OutboxRow, error) {
+	var ids []string
+	for _, f := range rec.Forms {
+		ids = append(ids, f.Requests...)
+	}
+	row := OutboxRow{
+		MessageID: "r-" + rec.Message.Key.String() + "@intake.test", Kind: "kvittens",
+		InReplyTo: rec.Message.MessageID, From: "intake@region.test", To: []string{rec.Message.From},
+		Subject: "Re: webSesam", Raw: []byte("ids: " + strings.Join(ids, ",")),
+	}
+	if len(rec.Requests) > 0 {
+		row.Request = rec.Requests[0].ID
+	}
+	return []OutboxRow{row}, nil
+}
+
+// notice composes the done/rejected notice for a request.
+func notice(kind string) func(Request) ([]OutboxRow, error) {
+	return func(r Request) ([]OutboxRow, error) {
+		return []OutboxRow{{
+			MessageID: kind + "-" + r.ID + "@intake.test", Kind: kind, From: "intake@region.test",
+			To: []string{r.Fields["epost"]}, Cc: []string{r.Fields["chef_epost"]}, Subject: "webSesam " + r.ID,
+			Raw: []byte("request " + r.ID),
+		}}, nil
+	}
+}
+
+// record stores a one-form message and fails the test on error.
+func record(t testing.TB, s *Store, msg Message, hash string, users ...map[string]string) Recorded {
+	t.Helper()
+	var reqs []NewRequest
+	for _, f := range users {
+		reqs = append(reqs, NewRequest{FormHash: hash, Form: "websesam-behorighet", Type: f["arende"], Fields: f})
+	}
+	rec, err := s.RecordOutcome(msg, reqs, receipt)
+	if err != nil {
+		t.Fatalf("RecordOutcome: %v", err)
+	}
+	return rec
 }

@@ -367,12 +367,9 @@ func (s *Store) OutboxList(actor string, f OutboxFilter) ([]OutboxRow, error) {
 	var out []OutboxRow
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketOutbox).Cursor()
-		var k, v []byte
+		k, v := c.Last()
 		if f.Before > 0 {
-			c.Seek(u64(f.Before))
-			k, v = c.Prev()
-		} else {
-			k, v = c.Last()
+			k, v = seekBefore(c, u64(f.Before))
 		}
 		var ids []string
 		for ; k != nil && len(out) < f.Limit; k, v = c.Prev() {
