@@ -37,7 +37,7 @@ func Read(data []byte, opts Options) (*Form, error) {
 				done <- result{err: fmt.Errorf("%w: %v\n%s", ErrCrashed, p, firstFrames(debug.Stack()))}
 			}
 		}()
-		f, err := read(data, opts)
+		f, err := readUnguarded(data, opts)
 		done <- result{f, err}
 	}()
 	timer := time.NewTimer(opts.Timeout)
@@ -59,8 +59,13 @@ func firstFrames(stack []byte) string {
 	return strings.Join(lines, "\n")
 }
 
+// readUnguarded is the work Read guards with its timeout and recover. It is a
+// variable only so that a test can put a parser that panics or hangs in its
+// place and see Read's guard work.
+var readUnguarded = read
+
 func read(data []byte, opts Options) (*Form, error) {
-	format, err := Detect(data)
+	format, err := detect(data, opts.MaxUnzippedSize)
 	if err != nil {
 		return nil, err
 	}
@@ -107,7 +112,10 @@ func detect(data []byte, maxUnzipped int64) (Format, error) {
 	case bytes.Contains(head, pdfMagic):
 		return PDF, nil
 	case bytes.HasPrefix(data, zipMagic):
-		return XLSX, inspectZip(data, maxUnzipped)
+		if err := inspectZip(data, maxUnzipped); err != nil {
+			return "", err
+		}
+		return XLSX, nil
 	case bytes.HasPrefix(data, oleMagic):
 		return "", inspectOLE(data)
 	}
