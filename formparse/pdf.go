@@ -1,16 +1,156 @@
 package formparse
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
-	"io"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 )
 
-// readPDF extracts the AcroForm fields of a PDF. (Stub: the PDF helper owns this file.)
-func readPDF(data []byte, opts Options) (*Raw, error) {
-	return nil, fmt.Errorf("%w: PDF reading is not written yet", ErrNotAForm)
+var disableConfigDir sync.Once
+
+// pdfConf returns a fresh pdfcpu configuration (pdfcpu writes into it, so it
+// is never shared). The first call stops pdfcpu from creating and reading a
+// configuration directory under the home directory, which it would otherwise
+// do on first use, racing between concurrent first calls (NOTES.md).
+func pdfConf() *model.Configuration {
+	disableConfigDir.Do(api.DisableConfigDir)
+	conf := model.NewDefaultConfiguration()
+	conf.ValidationMode = model.ValidationRelaxed
+	return conf
 }
 
-// writePDF writes the blank PDF form of def. (Stub.)
-func writePDF(w io.Writer, def *Definition) error {
-	return fmt.Errorf("write blank PDF: not written yet")
+// Checkbox values of the PDF reader: pdfcpu exports a checkbox as a bool, so
+// the export value another tool wrote ("Ja", "1", …) is not seen; a ticked box
+// reads as "Yes" and an unticked one as "Off", which the checker understands.
+const (
+	pdfExportTicked   = "Yes"
+	pdfExportUnticked = "Off"
+)
+
+// readPDF extracts every AcroForm field of a PDF by its name. The typed lists
+// of pdfcpu's export are merged by name (a text field whose value looks like a
+// date comes back as a date field; ids differ between tools). Fields named
+// anvandare_N_<column> go to Raw.Users, sorted by N.
+func readPDF(data []byte, opts Options) (*Raw, error) {
+	fg, err := api.ExportForm(bytes.NewReader(data), "", pdfConf())
+	if err != nil {
+		return nil, pdfError(err)
+	}
+	raw := &Raw{Format: PDF, Fields: map[string]string{}}
+	users := map[int]map[string]string{}
+	extra := map[int]bool{}
+	put := func(name, value string) {
+		if name == "" {
+			return
+		}
+		value = strings.ReplaceAll(strings.ReplaceAll(value, "\r\n", "\n"), "\r", "\n")
+		if n, col, ok := SplitUserFieldName(name); ok {
+			raw.HasUserSheet = true
+			if n > multiDef.MaxUsers {
+				if strings.TrimSpace(value) != "" {
+					extra[n] = true
+				}
+				return
+			}
+			row := users[n]
+			if row == nil {
+				row = map[string]string{}
+				users[n] = row
+			}
+			if row[col] == "" {
+				row[col] = value
+			}
+			return
+		}
+		// The same name twice (a field with widgets on two pages, or two
+		// tools' copies): keep the value that was filled in.
+		if raw.Fields[name] == "" {
+			raw.Fields[name] = value
+		}
+	}
+	for _, f := range fg.Forms {
+		for _, tf := range f.TextFields {
+			if tf != nil {
+				put(tf.Name, tf.Value)
+			}
+		}
+		for _, df := range f.DateFields {
+			if df != nil {
+				put(df.Name, df.Value)
+			}
+		}
+		for _, cb := range f.CheckBoxes {
+			if cb == nil {
+				continue
+			}
+			v := pdfExportUnticked
+			if cb.Value {
+				v = pdfExportTicked
+			}
+			if old, seen := raw.Fields[cb.Name]; seen && old == pdfExportTicked {
+				continue
+			}
+			raw.Fields[cb.Name] = v
+		}
+		for _, rb := range f.RadioButtonGroups {
+			if rb != nil {
+				put(rb.Name, rb.Value)
+			}
+		}
+		for _, cb := range f.ComboBoxes {
+			if cb != nil {
+				put(cb.Name, cb.Value)
+			}
+		}
+		for _, lb := range f.ListBoxes {
+			if lb != nil {
+				put(lb.Name, strings.Join(lb.Values, ", "))
+			}
+		}
+	}
+	delete(raw.Fields, "")
+	for n, fields := range users {
+		raw.Users = append(raw.Users, RawUser{N: n, Fields: fields})
+	}
+	sort.Slice(raw.Users, func(i, j int) bool { return raw.Users[i].N < raw.Users[j].N })
+	raw.ExtraUsers = len(extra)
+	return raw, nil
+}
+
+// pdfError maps what pdfcpu says about a PDF it cannot export to one of the
+// package's sentinels. pdfcpu's errors are mostly plain strings, so apart
+// from the wrong password they are told apart by their text.
+func pdfError(err error) error {
+	msg := err.Error()
+	switch {
+	case errors.Is(err, pdfcpu.ErrWrongPassword):
+		return fmt.Errorf("%w: a password-protected PDF", ErrEncrypted)
+	case errors.Is(err, api.ErrNoFormFieldsAffected),
+		strings.Contains(msg, "no form available"):
+		return fmt.Errorf("%w: the PDF has no fillable form fields (a scan or a printed form?)", ErrNotAForm)
+	case strings.Contains(msg, "encrypt"):
+		return fmt.Errorf("%w: an encrypted PDF pdfcpu cannot open (%s)", ErrEncrypted, shortCause(msg))
+	}
+	return fmt.Errorf("%w: a damaged PDF: %s", ErrNotAForm, shortCause(msg))
+}
+
+// shortCause keeps the last part of pdfcpu's chain of "step: step: cause"
+// that says what was wrong, cut to a log-friendly length.
+func shortCause(msg string) string {
+	parts := strings.Split(msg, ": ")
+	cause := parts[len(parts)-1]
+	if len(parts) > 1 && len(cause) < 12 {
+		cause = parts[len(parts)-2] + ": " + cause
+	}
+	if r := []rune(cause); len(r) > 80 {
+		cause = string(r[:80]) + "…"
+	}
+	return cause
 }

@@ -1,0 +1,331 @@
+package formparse
+
+import (
+	"bytes"
+	"encoding/json"
+	"maps"
+	"reflect"
+	"slices"
+	"testing"
+
+	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/form"
+)
+
+// blankPDF writes the blank PDF of a form or fails the test.
+func blankPDF(t testing.TB, id FormID) []byte {
+	t.Helper()
+	data, err := WriteBlank(id, PDF)
+	if err != nil {
+		t.Fatalf("WriteBlank(%s, PDF): %v", id, err)
+	}
+	return data
+}
+
+// fillPDF fills a PDF's fields by name the way a PDF tool does, with pdfcpu's
+// own form filling: strings for text and radio groups, "Yes"/"Off" for
+// checkboxes. Every name must exist in the PDF.
+func fillPDF(t testing.TB, pdf []byte, values map[string]string) []byte {
+	t.Helper()
+	fg, err := api.ExportForm(bytes.NewReader(pdf), "test", pdfConf())
+	if err != nil {
+		t.Fatalf("export blank form: %v", err)
+	}
+	f := fg.Forms[0]
+	used := map[string]bool{}
+	var out form.Form
+	for _, tf := range f.TextFields {
+		if v, ok := values[tf.Name]; ok {
+			tf.Value, used[tf.Name] = v, true
+			out.TextFields = append(out.TextFields, tf)
+		}
+	}
+	for _, df := range f.DateFields {
+		if v, ok := values[df.Name]; ok {
+			df.Value, used[df.Name] = v, true
+			out.DateFields = append(out.DateFields, df)
+		}
+	}
+	for _, cb := range f.CheckBoxes {
+		if v, ok := values[cb.Name]; ok {
+			cb.Value, used[cb.Name] = v == "Yes", true
+			out.CheckBoxes = append(out.CheckBoxes, cb)
+		}
+	}
+	for _, rb := range f.RadioButtonGroups {
+		if v, ok := values[rb.Name]; ok {
+			rb.Value, used[rb.Name] = v, true
+			out.RadioButtonGroups = append(out.RadioButtonGroups, rb)
+		}
+	}
+	for name := range values {
+		if !used[name] {
+			t.Fatalf("fill: the PDF has no field %q", name)
+		}
+	}
+	js, err := json.Marshal(form.FormGroup{Forms: []form.Form{out}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if err := api.FillForm(bytes.NewReader(pdf), bytes.NewReader(js), &buf, pdfConf()); err != nil {
+		t.Fatalf("fill form: %v", err)
+	}
+	return buf.Bytes()
+}
+
+// singleValues fill every field of the single-user form: an andring with
+// leave of absence and a change of name, Swedish letters, dates, ticked and
+// unticked boxes, and a list of customer numbers on two lines.
+var singleValues = map[string]string{
+	"arende":                 "andring",
+	"galler_fran":            "2026-12-01",
+	"fornamn":                "Åsa",
+	"efternamn":              "Öberg",
+	"hsa_id":                 "SE2321000131-E000000000001",
+	"yrke":                   "Arbetsterapeut",
+	"epost":                  "asa.oberg@region.example.se",
+	"telefon":                "010-123 45 67",
+	"verksamhet":             "Hälso- och sjukvårdsförvaltningen",
+	"enhet":                  "Rehabenheten Väst, Ängelholm",
+	"kundnummer":             "602154",
+	"ovriga_kundnummer":      "602155\n602156",
+	"buffertforrad":          "Förråd 3, plan 2",
+	"roll_forskrivare":       "Yes",
+	"roll_bestallare":        "Off",
+	"andring_tjanstledighet": "Yes",
+	"tjanstledig_fran":       "2026-12-01",
+	"tjanstledig_till":       "2027-06-30",
+	"andring_namnbyte":       "Yes",
+	"tidigare_namn":          "Åsa Ekström",
+	"andring_arbetsplats":    "Off",
+	"tidigare_kundnummer":    "",
+	"andring_roll":           "Off",
+	"chef_namn":              "René Lindén",
+	"chef_epost":             "rene.linden@region.example.se",
+	"chef_telefon":           "+46 10 987 65 43",
+	"datum":                  "2026-11-28",
+}
+
+// multiValues fill the shared part of the multi-user form; multiUsers fill
+// rows 1, 2 and 4 (row 3 left empty, row 2 without a phone number).
+var (
+	multiValues = map[string]string{
+		"arende":            "ny",
+		"galler_fran":       "2027-01-01",
+		"verksamhet":        "Vård- och omsorgsförvaltningen",
+		"enhet":             "Hemsjukvården Öst",
+		"kundnummer":        "602154",
+		"ovriga_kundnummer": "",
+		"buffertforrad":     "Sjöbo förråd",
+		"roll_forskrivare":  "Yes",
+		"roll_bestallare":   "Yes",
+		"chef_namn":         "Björn Ekström",
+		"chef_epost":        "bjorn.ekstrom@region.example.se",
+		"chef_telefon":      "010-473 12 34",
+		"datum":             "2026-11-30",
+	}
+	multiUsers = map[int]map[string]string{
+		1: {"fornamn": "Åsa", "efternamn": "Öberg", "hsa_id": "SE2321000131-E000000000001", "yrke": "Sjuksköterska",
+			"epost": "asa.oberg@region.example.se", "telefon": "010-111 11 11"},
+		2: {"fornamn": "René", "efternamn": "Lindén", "hsa_id": "", "yrke": "Fysioterapeut",
+			"epost": "rene.linden@region.example.se", "telefon": ""},
+		4: {"fornamn": "Märta", "efternamn": "Åkesson", "hsa_id": "se2321000131-e000000000077", "yrke": "Arbetsterapeut",
+			"epost": "marta.akesson@region.example.se", "telefon": "+46 10 222 22 22"},
+	}
+)
+
+// multiFill is multiValues plus the user rows as PDF field names.
+func multiFill() map[string]string {
+	values := maps.Clone(multiValues)
+	for n, row := range multiUsers {
+		for col, v := range row {
+			values[UserFieldName(n, col)] = v
+		}
+	}
+	return values
+}
+
+// wantUsers is every user row of the PDF as the reader gives it: all
+// MaxPDFUsers rows, the unfilled ones with empty values.
+func wantUsers(def *Definition, filled map[int]map[string]string) []RawUser {
+	var users []RawUser
+	for n := 1; n <= def.MaxPDFUsers; n++ {
+		row := map[string]string{}
+		for _, c := range def.UserColumns {
+			row[c.Name] = filled[n][c.Name]
+		}
+		users = append(users, RawUser{N: n, Fields: row})
+	}
+	return users
+}
+
+func withBlankett(def *Definition, values map[string]string) map[string]string {
+	want := maps.Clone(values)
+	want["blankett"] = def.Blankett()
+	return want
+}
+
+// TestPDFRoundTrip writes each blank form, fills it with pdfcpu and reads it
+// back: the reader must give exactly the values put in.
+func TestPDFRoundTrip(t *testing.T) {
+	tests := []struct {
+		name      string
+		def       *Definition
+		values    map[string]string
+		wantUsers []RawUser
+	}{
+		{"single", singleDef, singleValues, nil},
+		{"multi", multiDef, multiFill(), wantUsers(multiDef, multiUsers)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			filled := fillPDF(t, blankPDF(t, tt.def.ID), tt.values)
+			raw, err := readPDF(filled, Options{})
+			if err != nil {
+				t.Fatalf("readPDF: %v", err)
+			}
+			wantFields := map[string]string{}
+			for name, v := range withBlankett(tt.def, tt.values) {
+				if _, _, ok := SplitUserFieldName(name); !ok {
+					wantFields[name] = v
+				}
+			}
+			if got, want := raw.Format, PDF; got != want {
+				t.Errorf("Format = %q, want %q", got, want)
+			}
+			diffMaps(t, "Fields", raw.Fields, wantFields)
+			if got, want := raw.HasUserSheet, tt.wantUsers != nil; got != want {
+				t.Errorf("HasUserSheet = %v, want %v", got, want)
+			}
+			if !reflect.DeepEqual(raw.Users, tt.wantUsers) {
+				t.Errorf("Users =\n%v\nwant\n%v", raw.Users, tt.wantUsers)
+			}
+		})
+	}
+}
+
+// diffMaps reports every key whose value differs.
+func diffMaps(t *testing.T, what string, got, want map[string]string) {
+	t.Helper()
+	keys := slices.Sorted(maps.Keys(want))
+	for _, k := range keys {
+		g, ok := got[k]
+		if !ok {
+			t.Errorf("%s[%q] missing, want %q", what, k, want[k])
+		} else if g != want[k] {
+			t.Errorf("%s[%q] = %q, want %q", what, k, g, want[k])
+		}
+	}
+	for k, g := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s[%q] = %q, not wanted", what, k, g)
+		}
+	}
+}
+
+// TestPDFRoundTripRead sends the filled forms through Read, the way the
+// daemon does, and checks the normalised result.
+func TestPDFRoundTripRead(t *testing.T) {
+	t.Run("single", func(t *testing.T) {
+		f, err := Read(fillPDF(t, blankPDF(t, Single), singleValues), Options{})
+		if err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		if got, want := f.ID, Single; got != want {
+			t.Errorf("ID = %q, want %q", got, want)
+		}
+		if got, want := f.Format, PDF; got != want {
+			t.Errorf("Format = %q, want %q", got, want)
+		}
+		for name, want := range map[string]string{
+			"arende": "andring", "fornamn": "Åsa", "efternamn": "Öberg", "chef_namn": "René Lindén",
+			"enhet": "Rehabenheten Väst, Ängelholm", "ovriga_kundnummer": "602155, 602156",
+			"roll_forskrivare": "true", "roll_bestallare": "false", "andring_tjanstledighet": "true",
+			"tjanstledig_till": "2027-06-30", "blankett": "websesam-behorighet/1",
+		} {
+			if got := f.Fields[name]; got != want {
+				t.Errorf("Fields[%q] = %q, want %q", name, got, want)
+			}
+		}
+		if len(f.Problems) != 0 {
+			t.Errorf("Problems = %v, want none (every mandatory field was filled)", f.Problems)
+		}
+	})
+	t.Run("multi", func(t *testing.T) {
+		f, err := Read(fillPDF(t, blankPDF(t, Multi), multiFill()), Options{})
+		if err != nil {
+			t.Fatalf("Read: %v", err)
+		}
+		if got, want := f.ID, Multi; got != want {
+			t.Errorf("ID = %q, want %q", got, want)
+		}
+		var ns []int
+		for _, u := range f.Users {
+			ns = append(ns, u.N)
+		}
+		if got, want := ns, []int{1, 2, 4}; !slices.Equal(got, want) {
+			t.Errorf("user rows = %v, want %v", got, want)
+		}
+		if len(f.Users) == 3 {
+			if got, want := f.Users[2].Fields["hsa_id"], "SE2321000131-E000000000077"; got != want {
+				t.Errorf("user 4 hsa_id = %q, want %q", got, want)
+			}
+		}
+		var problems []string
+		for _, p := range f.Problems {
+			problems = append(problems, p.Field)
+		}
+		// Row 2 has no phone number, which a ny form needs.
+		if got, want := problems, []string{"anvandare_2_telefon"}; !slices.Equal(got, want) {
+			t.Errorf("problems = %v, want %v", got, want)
+		}
+	})
+}
+
+// TestPDFBlankReadsBack reads each blank form: a readable, incomplete form
+// with its `blankett` tag and every field present and empty.
+func TestPDFBlankReadsBack(t *testing.T) {
+	for _, def := range Definitions() {
+		t.Run(string(def.ID), func(t *testing.T) {
+			data := blankPDF(t, def.ID)
+			raw, err := readPDF(data, Options{})
+			if err != nil {
+				t.Fatalf("readPDF: %v", err)
+			}
+			want := map[string]string{}
+			for _, f := range def.Fields {
+				switch f.Kind {
+				case Checkbox:
+					want[f.Name] = "Off"
+				case Tag:
+					want[f.Name] = def.Blankett()
+				default:
+					want[f.Name] = ""
+				}
+			}
+			diffMaps(t, "Fields", raw.Fields, want)
+			var wantU []RawUser
+			if len(def.UserColumns) > 0 {
+				wantU = wantUsers(def, nil)
+			}
+			if !reflect.DeepEqual(raw.Users, wantU) {
+				t.Errorf("Users = %v, want %v", raw.Users, wantU)
+			}
+
+			f, err := Read(data, Options{})
+			if err != nil {
+				t.Fatalf("Read: %v", err)
+			}
+			if got, want := f.ID, def.ID; got != want {
+				t.Errorf("ID = %q, want %q", got, want)
+			}
+			if f.Complete() {
+				t.Errorf("the blank form reads as complete")
+			}
+			if got, want := f.Fields["blankett"], def.Blankett(); got != want {
+				t.Errorf("blankett = %q, want %q", got, want)
+			}
+		})
+	}
+}
