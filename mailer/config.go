@@ -1,0 +1,342 @@
+package mailer
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/mail"
+	"os"
+	"strings"
+	"time"
+)
+
+// LoopHeader is the header every mail of ours carries, with our domain as its
+// value. The intake ignores any incoming message that has it, so a reply that
+// comes back to the intake mailbox (a forward, a misrouted copy) can never
+// start a mail loop.
+const LoopHeader = "X-Websesam-Intake-Loop"
+
+// DefaultSupportLine is the line every reply carries (rule 7 of SPEC.md).
+const DefaultSupportLine = "webSesam-support: 010-473 80 80, val 4"
+
+// TLSMode says how the connection to the SMTP server is protected.
+type TLSMode string
+
+// The TLS modes. StartTLS is the default and is mandatory: a server that does
+// not offer STARTTLS is an error, never a silent downgrade. Plain is allowed
+// only for a relay on a loopback address and only when set explicitly.
+const (
+	TLSImplicit TLSMode = "tls"
+	StartTLS    TLSMode = "starttls"
+	Plain       TLSMode = "plain"
+)
+
+// AuthMethod is the SMTP authentication mechanism; empty means none.
+type AuthMethod string
+
+// The supported authentication mechanisms.
+const (
+	AuthNone    AuthMethod = ""
+	AuthPlain   AuthMethod = "plain"
+	AuthLogin   AuthMethod = "login"
+	AuthXOAUTH2 AuthMethod = "xoauth2"
+)
+
+// Defaults applied by Config.WithDefaults.
+const (
+	DefaultMaxPerHour     = 10
+	DefaultBounceWindow   = 30 * 24 * time.Hour
+	DefaultMaxAge         = 3 * 24 * time.Hour
+	DefaultAttemptTimeout = 60 * time.Second
+	DefaultRetryBase      = time.Minute
+	DefaultRetryMax       = time.Hour
+	DefaultPollInterval   = 30 * time.Second
+	DefaultBatch          = 100
+)
+
+// DefaultSignature closes every notice above the support line.
+const DefaultSignature = "Med vänliga hälsningar\nHjälpmedelscentrum"
+
+// Config is the mailer's section of the configuration: who the mail is from,
+// the wording operators may change, the recipient policy and the SMTP relay.
+// Secrets are never in it, only the paths of the files that hold them.
+type Config struct {
+	// FromAddress is the intake mailbox: the From of every notice and the
+	// envelope sender (so bounces come back to the intake, which records them).
+	FromAddress string `toml:"from_address"`
+	FromName    string `toml:"from_name"`
+	// MessageIDDomain is the right-hand side of our Message-IDs and the value
+	// of LoopHeader; default the domain of FromAddress.
+	MessageIDDomain string `toml:"message_id_domain"`
+	// Signature is the closing text; SupportLine follows it in every notice.
+	Signature   string `toml:"signature"`
+	SupportLine string `toml:"support_line"`
+	// LoginInstructions is the text the new user gets with the user name:
+	// where to log in and how the first password is obtained. Never a password.
+	LoginInstructions string `toml:"login_instructions"`
+	// FormURL is where the blank forms are published (quoted in no-form replies).
+	FormURL string `toml:"form_url"`
+	// TemplatesDir, when set, holds templates that replace the embedded ones
+	// of the same file name.
+	TemplatesDir string `toml:"templates_dir"`
+
+	// AllowedDomains are the only recipient domains we write to (a
+	// subdomain does not match unless listed).
+	AllowedDomains []string `toml:"allowed_recipient_domains"`
+	// MaxPerHour caps the mails to one address per rolling hour.
+	MaxPerHour int `toml:"max_per_recipient_per_hour"`
+	// BounceWindow: no mail goes to an address that bounced within it.
+	BounceWindow time.Duration `toml:"bounce_window"`
+
+	SMTP SMTPConfig `toml:"smtp"`
+
+	// MaxAge: a row still failing temporarily after this long becomes failed.
+	MaxAge time.Duration `toml:"max_age"`
+	// AttemptTimeout bounds one delivery attempt, connection included.
+	AttemptTimeout time.Duration `toml:"attempt_timeout"`
+	// RetryBase and RetryMax bound the exponential backoff of a row.
+	RetryBase time.Duration `toml:"retry_base"`
+	RetryMax  time.Duration `toml:"retry_max"`
+	// PollInterval is how often the worker looks for due rows when nobody
+	// pokes it.
+	PollInterval time.Duration `toml:"poll_interval"`
+	Batch        int           `toml:"batch"`
+}
+
+// SMTPConfig is how to reach the relay.
+type SMTPConfig struct {
+	Addr   string  `toml:"addr"` // host:port
+	TLS    TLSMode `toml:"tls"`
+	CAFile string  `toml:"ca_file"` // extra roots for a private CA; verification stays on
+	// ServerName overrides the name the certificate is checked against
+	// (default the host of Addr).
+	ServerName   string     `toml:"server_name"`
+	HELO         string     `toml:"helo"`
+	Auth         AuthMethod `toml:"auth"`
+	Username     string     `toml:"username"`
+	PasswordFile string     `toml:"password_file"`
+	TokenFile    string     `toml:"token_file"`
+	// TokenCommand is run (no shell) to print a fresh XOAUTH2 access token.
+	TokenCommand []string `toml:"token_command"`
+}
+
+// WithDefaults returns c with every unset value at its default.
+func (c Config) WithDefaults() Config {
+	if c.MessageIDDomain == "" {
+		if _, dom, ok := strings.Cut(c.FromAddress, "@"); ok {
+			c.MessageIDDomain = dom
+		}
+	}
+	if c.Signature == "" {
+		c.Signature = DefaultSignature
+	}
+	if c.SupportLine == "" {
+		c.SupportLine = DefaultSupportLine
+	}
+	if c.MaxPerHour == 0 {
+		c.MaxPerHour = DefaultMaxPerHour
+	}
+	if c.BounceWindow == 0 {
+		c.BounceWindow = DefaultBounceWindow
+	}
+	if c.MaxAge == 0 {
+		c.MaxAge = DefaultMaxAge
+	}
+	if c.AttemptTimeout == 0 {
+		c.AttemptTimeout = DefaultAttemptTimeout
+	}
+	if c.RetryBase == 0 {
+		c.RetryBase = DefaultRetryBase
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = DefaultRetryMax
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = DefaultPollInterval
+	}
+	if c.Batch == 0 {
+		c.Batch = DefaultBatch
+	}
+	if c.SMTP.TLS == "" {
+		c.SMTP.TLS = StartTLS
+	}
+	return c
+}
+
+// ErrConfig is wrapped by every configuration problem, so the command can
+// exit with status 2.
+var ErrConfig = errors.New("bad mailer configuration")
+
+func problem(key, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrConfig, key, fmt.Sprintf(format, args...))
+}
+
+// Validate reports every problem of the configuration at once, each with its
+// key, joined with errors.Join. It reads the secret files' existence but not
+// their content. Call it on WithDefaults' result.
+func (c Config) Validate() error {
+	return errors.Join(c.validateCompose(), c.validateDelivery())
+}
+
+// validateCompose checks what composing needs.
+func (c Config) validateCompose() error {
+	var errs []error
+	if !bareAddress(c.FromAddress) {
+		errs = append(errs, problem("from_address", "want a bare e-mail address, got %q", c.FromAddress))
+	}
+	if strings.ContainsAny(c.FromName, "\r\n") {
+		errs = append(errs, problem("from_name", "must be one line"))
+	}
+	if c.MessageIDDomain == "" || !validDomain(c.MessageIDDomain) {
+		errs = append(errs, problem("message_id_domain", "want a domain name, got %q", c.MessageIDDomain))
+	}
+	if strings.TrimSpace(c.SupportLine) == "" {
+		errs = append(errs, problem("support_line", "must not be empty"))
+	}
+	if strings.TrimSpace(c.LoginInstructions) == "" {
+		errs = append(errs, problem("login_instructions", "must not be empty: the new user needs them"))
+	}
+	if strings.TrimSpace(c.FormURL) == "" {
+		errs = append(errs, problem("form_url", "must not be empty: the no-form reply says where the form is"))
+	}
+	if c.TemplatesDir != "" {
+		if fi, err := os.Stat(c.TemplatesDir); err != nil || !fi.IsDir() {
+			errs = append(errs, problem("templates_dir", "not a readable directory: %q", c.TemplatesDir))
+		}
+	}
+	if len(c.AllowedDomains) == 0 {
+		errs = append(errs, problem("allowed_recipient_domains", "must list at least one domain"))
+	}
+	for _, d := range c.AllowedDomains {
+		if !validDomain(d) {
+			errs = append(errs, problem("allowed_recipient_domains", "not a domain name: %q", d))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// validateDelivery checks the policy, the timing and the SMTP section.
+func (c Config) validateDelivery() error {
+	var errs []error
+	if c.MaxPerHour < 1 {
+		errs = append(errs, problem("max_per_recipient_per_hour", "must be at least 1, got %d", c.MaxPerHour))
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"bounce_window", c.BounceWindow}, {"max_age", c.MaxAge}, {"attempt_timeout", c.AttemptTimeout},
+		{"retry_base", c.RetryBase}, {"retry_max", c.RetryMax}, {"poll_interval", c.PollInterval},
+	} {
+		if d.v <= 0 {
+			errs = append(errs, problem(d.key, "must be positive, got %s", d.v))
+		}
+	}
+	if c.RetryMax < c.RetryBase {
+		errs = append(errs, problem("retry_max", "must not be below retry_base (%s < %s)", c.RetryMax, c.RetryBase))
+	}
+	if c.Batch < 1 {
+		errs = append(errs, problem("batch", "must be at least 1, got %d", c.Batch))
+	}
+	s := c.SMTP
+	host, port, err := net.SplitHostPort(s.Addr)
+	if err != nil || host == "" || port == "" {
+		errs = append(errs, problem("smtp.addr", "want host:port, got %q", s.Addr))
+	}
+	switch s.TLS {
+	case TLSImplicit, StartTLS:
+	case Plain:
+		if err == nil && !isLoopback(host) {
+			errs = append(errs, problem("smtp.tls", "plain is allowed only for a loopback host, not %q", host))
+		}
+	default:
+		errs = append(errs, problem("smtp.tls", "want tls, starttls or plain, got %q", s.TLS))
+	}
+	if s.CAFile != "" {
+		if _, err := os.Stat(s.CAFile); err != nil {
+			errs = append(errs, problem("smtp.ca_file", "cannot read: %v", err))
+		}
+	}
+	switch s.Auth {
+	case AuthNone:
+	case AuthPlain, AuthLogin:
+		if s.Username == "" {
+			errs = append(errs, problem("smtp.username", "required with auth %s", s.Auth))
+		}
+		if s.PasswordFile == "" {
+			errs = append(errs, problem("smtp.password_file", "required with auth %s", s.Auth))
+		} else if _, err := os.Stat(s.PasswordFile); err != nil {
+			errs = append(errs, problem("smtp.password_file", "cannot read: %v", err))
+		}
+	case AuthXOAUTH2:
+		if s.Username == "" {
+			errs = append(errs, problem("smtp.username", "required with auth xoauth2"))
+		}
+		switch {
+		case s.TokenFile == "" && len(s.TokenCommand) == 0:
+			errs = append(errs, problem("smtp.token_file", "xoauth2 needs token_file or token_command"))
+		case s.TokenFile != "" && len(s.TokenCommand) > 0:
+			errs = append(errs, problem("smtp.token_file", "set token_file or token_command, not both"))
+		case s.TokenFile != "":
+			if _, err := os.Stat(s.TokenFile); err != nil {
+				errs = append(errs, problem("smtp.token_file", "cannot read: %v", err))
+			}
+		}
+	default:
+		errs = append(errs, problem("smtp.auth", "want plain, login or xoauth2, got %q", s.Auth))
+	}
+	if s.Auth != AuthNone && s.TLS == Plain {
+		errs = append(errs, problem("smtp.auth", "credentials are never sent without TLS"))
+	}
+	return errors.Join(errs...)
+}
+
+// isLoopback reports whether host is a loopback IP or "localhost".
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// bareAddress reports whether s is an address without a display name.
+func bareAddress(s string) bool {
+	if s == "" || strings.ContainsAny(s, "<>\r\n ") {
+		return false
+	}
+	a, err := mail.ParseAddress(s)
+	return err == nil && a.Address == s && a.Name == ""
+}
+
+func validDomain(d string) bool {
+	if d == "" || len(d) > 253 || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") || strings.Contains(d, "..") {
+		return false
+	}
+	for _, r := range d {
+		if !(r == '-' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+// domainOf returns the lower-cased domain of a bare address.
+func domainOf(addr string) string {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return ""
+	}
+	return strings.ToLower(addr[i+1:])
+}
+
+// allowedDomain reports whether addr's domain is one of domains.
+func allowedDomain(addr string, domains []string) bool {
+	d := domainOf(addr)
+	for _, a := range domains {
+		if strings.EqualFold(a, d) {
+			return true
+		}
+	}
+	return false
+}
