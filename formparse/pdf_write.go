@@ -47,7 +47,7 @@ const (
 
 	tableRowHeight = 16.5
 	tableFieldH    = 13.0
-	tableInputSize = 8.0
+	tableInputSize = 7.0
 )
 
 // Colours of the form: a muted public-sector blue for headings, light fills
@@ -588,12 +588,14 @@ func (p *pager) userTable(def *Definition) {
 	total := 0.0
 	for i, c := range cols {
 		switch c.Kind {
-		case HSAID, Email:
-			weights[i] = 1.45
+		case HSAID:
+			weights[i] = 1.5
+		case Email:
+			weights[i] = 1.6
 		case Phone:
-			weights[i] = 0.9
+			weights[i] = 0.95
 		default:
-			weights[i] = 1
+			weights[i] = 0.9
 		}
 		total += weights[i]
 	}
