@@ -74,10 +74,10 @@ func fillPDF(t testing.TB, pdf []byte, values map[string]string) []byte {
 	return buf.Bytes()
 }
 
-// singleValues fill every field of the single-user form: an andring with
+// pdfSingleValues fill every field of the single-user form: an andring with
 // leave of absence and a change of name, Swedish letters, dates, ticked and
 // unticked boxes, and a list of customer numbers on two lines.
-var singleValues = map[string]string{
+var pdfSingleValues = map[string]string{
 	"arende":                 "andring",
 	"galler_fran":            "2026-12-01",
 	"fornamn":                "Åsa",
@@ -107,10 +107,10 @@ var singleValues = map[string]string{
 	"datum":                  "2026-11-28",
 }
 
-// multiValues fill the shared part of the multi-user form; multiUsers fill
+// pdfMultiValues fill the shared part of the multi-user form; pdfMultiUsers fill
 // rows 1, 2 and 4 (row 3 left empty, row 2 without a phone number).
 var (
-	multiValues = map[string]string{
+	pdfMultiValues = map[string]string{
 		"arende":            "ny",
 		"galler_fran":       "2027-01-01",
 		"verksamhet":        "Vård- och omsorgsförvaltningen",
@@ -125,7 +125,7 @@ var (
 		"chef_telefon":      "010-473 12 34",
 		"datum":             "2026-11-30",
 	}
-	multiUsers = map[int]map[string]string{
+	pdfMultiUsers = map[int]map[string]string{
 		1: {"fornamn": "Åsa", "efternamn": "Öberg", "hsa_id": "SE2321000131-E000000000001", "yrke": "Sjuksköterska",
 			"epost": "asa.oberg@region.example.se", "telefon": "010-111 11 11"},
 		2: {"fornamn": "René", "efternamn": "Lindén", "hsa_id": "", "yrke": "Fysioterapeut",
@@ -135,10 +135,10 @@ var (
 	}
 )
 
-// multiFill is multiValues plus the user rows as PDF field names.
-func multiFill() map[string]string {
-	values := maps.Clone(multiValues)
-	for n, row := range multiUsers {
+// pdfMultiFill is pdfMultiValues plus the user rows as PDF field names.
+func pdfMultiFill() map[string]string {
+	values := maps.Clone(pdfMultiValues)
+	for n, row := range pdfMultiUsers {
 		for col, v := range row {
 			values[UserFieldName(n, col)] = v
 		}
@@ -146,9 +146,9 @@ func multiFill() map[string]string {
 	return values
 }
 
-// wantUsers is every user row of the PDF as the reader gives it: all
+// pdfWantUsers is every user row of the PDF as the reader gives it: all
 // MaxPDFUsers rows, the unfilled ones with empty values.
-func wantUsers(def *Definition, filled map[int]map[string]string) []RawUser {
+func pdfWantUsers(def *Definition, filled map[int]map[string]string) []RawUser {
 	var users []RawUser
 	for n := 1; n <= def.MaxPDFUsers; n++ {
 		row := map[string]string{}
@@ -160,7 +160,7 @@ func wantUsers(def *Definition, filled map[int]map[string]string) []RawUser {
 	return users
 }
 
-func withBlankett(def *Definition, values map[string]string) map[string]string {
+func pdfWithBlankett(def *Definition, values map[string]string) map[string]string {
 	want := maps.Clone(values)
 	want["blankett"] = def.Blankett()
 	return want
@@ -173,10 +173,10 @@ func TestPDFRoundTrip(t *testing.T) {
 		name      string
 		def       *Definition
 		values    map[string]string
-		wantUsers []RawUser
+		pdfWantUsers []RawUser
 	}{
-		{"single", singleDef, singleValues, nil},
-		{"multi", multiDef, multiFill(), wantUsers(multiDef, multiUsers)},
+		{"single", singleDef, pdfSingleValues, nil},
+		{"multi", multiDef, pdfMultiFill(), pdfWantUsers(multiDef, pdfMultiUsers)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -186,7 +186,7 @@ func TestPDFRoundTrip(t *testing.T) {
 				t.Fatalf("readPDF: %v", err)
 			}
 			wantFields := map[string]string{}
-			for name, v := range withBlankett(tt.def, tt.values) {
+			for name, v := range pdfWithBlankett(tt.def, tt.values) {
 				if _, _, ok := SplitUserFieldName(name); !ok {
 					wantFields[name] = v
 				}
@@ -194,19 +194,19 @@ func TestPDFRoundTrip(t *testing.T) {
 			if got, want := raw.Format, PDF; got != want {
 				t.Errorf("Format = %q, want %q", got, want)
 			}
-			diffMaps(t, "Fields", raw.Fields, wantFields)
-			if got, want := raw.HasUserSheet, tt.wantUsers != nil; got != want {
+			pdfDiffMaps(t, "Fields", raw.Fields, wantFields)
+			if got, want := raw.HasUserSheet, tt.pdfWantUsers != nil; got != want {
 				t.Errorf("HasUserSheet = %v, want %v", got, want)
 			}
-			if !reflect.DeepEqual(raw.Users, tt.wantUsers) {
-				t.Errorf("Users =\n%v\nwant\n%v", raw.Users, tt.wantUsers)
+			if !reflect.DeepEqual(raw.Users, tt.pdfWantUsers) {
+				t.Errorf("Users =\n%v\nwant\n%v", raw.Users, tt.pdfWantUsers)
 			}
 		})
 	}
 }
 
-// diffMaps reports every key whose value differs.
-func diffMaps(t *testing.T, what string, got, want map[string]string) {
+// pdfDiffMaps reports every key whose value differs.
+func pdfDiffMaps(t *testing.T, what string, got, want map[string]string) {
 	t.Helper()
 	keys := slices.Sorted(maps.Keys(want))
 	for _, k := range keys {
@@ -228,7 +228,7 @@ func diffMaps(t *testing.T, what string, got, want map[string]string) {
 // daemon does, and checks the normalised result.
 func TestPDFRoundTripRead(t *testing.T) {
 	t.Run("single", func(t *testing.T) {
-		f, err := Read(fillPDF(t, blankPDF(t, Single), singleValues), Options{})
+		f, err := Read(fillPDF(t, blankPDF(t, Single), pdfSingleValues), Options{})
 		if err != nil {
 			t.Fatalf("Read: %v", err)
 		}
@@ -253,7 +253,7 @@ func TestPDFRoundTripRead(t *testing.T) {
 		}
 	})
 	t.Run("multi", func(t *testing.T) {
-		f, err := Read(fillPDF(t, blankPDF(t, Multi), multiFill()), Options{})
+		f, err := Read(fillPDF(t, blankPDF(t, Multi), pdfMultiFill()), Options{})
 		if err != nil {
 			t.Fatalf("Read: %v", err)
 		}
@@ -304,10 +304,10 @@ func TestPDFBlankReadsBack(t *testing.T) {
 					want[f.Name] = ""
 				}
 			}
-			diffMaps(t, "Fields", raw.Fields, want)
+			pdfDiffMaps(t, "Fields", raw.Fields, want)
 			var wantU []RawUser
 			if len(def.UserColumns) > 0 {
-				wantU = wantUsers(def, nil)
+				wantU = pdfWantUsers(def, nil)
 			}
 			if !reflect.DeepEqual(raw.Users, wantU) {
 				t.Errorf("Users = %v, want %v", raw.Users, wantU)
