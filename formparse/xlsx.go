@@ -1,7 +1,6 @@
 package formparse
 
 import (
-	"archive/zip"
 	"bytes"
 	"errors"
 	"fmt"
@@ -40,7 +39,11 @@ func readXLSX(data []byte, opts Options) (*Raw, error) {
 	case !bytes.HasPrefix(data, zipMagic):
 		return nil, fmt.Errorf("%w: %s", ErrNotAForm, describeContent(data))
 	}
-	if err := xlsxCheckUnzipped(data, opts.MaxUnzippedSize); err != nil {
+	// The same checks as Detect, under this call's limit: a declared
+	// unpacked size over it, a macro-enabled workbook, another zip.
+	// archive/zip refuses an entry that unpacks to more than it declares, so
+	// the declared sizes bound the real work.
+	if err := inspectZip(data, opts.MaxUnzippedSize); err != nil {
 		return nil, err
 	}
 	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{
@@ -56,24 +59,6 @@ func readXLSX(data []byte, opts Options) (*Raw, error) {
 		r.date1904 = *props.Date1904
 	}
 	return r.read()
-}
-
-// xlsxCheckUnzipped refuses a zip whose declared unpacked size is over the
-// limit. archive/zip refuses an entry that unpacks to more than it declares,
-// so the declared sizes bound the real work.
-func xlsxCheckUnzipped(data []byte, limit int64) error {
-	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
-	if err != nil {
-		return fmt.Errorf("%w: a damaged or truncated zip file (%v)", ErrNotAForm, err)
-	}
-	var total uint64
-	for _, f := range zr.File {
-		total += f.UncompressedSize64
-		if total > uint64(limit) {
-			return fmt.Errorf("%w: the workbook unpacks to more than %d bytes", ErrTooLarge, limit)
-		}
-	}
-	return nil
 }
 
 // xlsxOpenError maps what excelize says about a file it cannot open to our

@@ -1,0 +1,546 @@
+package formparse
+
+import (
+	"archive/zip"
+	"bytes"
+	"fmt"
+	"io"
+	"reflect"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+)
+
+// blankXLSX writes the blank workbook of one form.
+func blankXLSX(t testing.TB, id FormID) []byte {
+	t.Helper()
+	data, err := WriteBlank(id, XLSX)
+	if err != nil {
+		t.Fatalf("write blank %s: %v", id, err)
+	}
+	return data
+}
+
+// openXLSX opens workbook bytes for a test to inspect or fill.
+func openXLSX(t testing.TB, data []byte) *excelize.File {
+	t.Helper()
+	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{UnzipSizeLimit: 10 << 20, UnzipXMLSizeLimit: 10 << 20})
+	if err != nil {
+		t.Fatalf("open workbook: %v", err)
+	}
+	t.Cleanup(func() { f.Close() })
+	return f
+}
+
+// saveXLSX writes f to bytes.
+func saveXLSX(t testing.TB, f *excelize.File) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := f.Write(&buf); err != nil {
+		t.Fatalf("write workbook: %v", err)
+	}
+	return buf.Bytes()
+}
+
+// namedCell finds the cell a workbook-level defined name points at, parsing
+// the writer's own form of reference ('Ansökan'!$B$8) independently of the
+// reader's resolver.
+func namedCell(t testing.TB, f *excelize.File, name string) (sheet, cell string) {
+	t.Helper()
+	for _, dn := range f.GetDefinedName() {
+		if dn.Name != name || dn.Scope != "Workbook" {
+			continue
+		}
+		s, c, ok := strings.Cut(dn.RefersTo, "!")
+		if !ok {
+			t.Fatalf("name %s refers to %q", name, dn.RefersTo)
+		}
+		return strings.Trim(s, "'"), strings.ReplaceAll(c, "$", "")
+	}
+	t.Fatalf("no workbook-level name %q", name)
+	return "", ""
+}
+
+// fillByName sets each named cell: strings as text, time.Time as a real
+// date cell, ints as numbers.
+func fillByName(t testing.TB, f *excelize.File, values map[string]any) {
+	t.Helper()
+	for name, v := range values {
+		sheet, cell := namedCell(t, f, name)
+		var err error
+		switch v := v.(type) {
+		case string:
+			err = f.SetCellStr(sheet, cell, v)
+		default:
+			err = f.SetCellValue(sheet, cell, v)
+		}
+		if err != nil {
+			t.Fatalf("set %s: %v", name, err)
+		}
+	}
+}
+
+// emptyFields is every field of def with an empty value, blankett set.
+func emptyFields(def *Definition) map[string]string {
+	m := map[string]string{}
+	for _, fl := range def.Fields {
+		m[fl.Name] = ""
+	}
+	m["blankett"] = def.Blankett()
+	return m
+}
+
+func diffMaps(t *testing.T, got, want map[string]string) {
+	t.Helper()
+	keys := map[string]bool{}
+	for k := range got {
+		keys[k] = true
+	}
+	for k := range want {
+		keys[k] = true
+	}
+	var names []string
+	for k := range keys {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	for _, k := range names {
+		g, gok := got[k]
+		w, wok := want[k]
+		if g != w || gok != wok {
+			t.Errorf("field %s: got %q (present %v), want %q (present %v)", k, g, gok, w, wok)
+		}
+	}
+}
+
+var singleFill = map[string]any{
+	"arende":                 "Ändring",
+	"galler_fran":            time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+	"fornamn":                "Åsa",
+	"efternamn":              "Öberg-Lindén",
+	"hsa_id":                 "SE2321000131-E000000000001",
+	"yrke":                   "Arbetsterapeut",
+	"epost":                  "asa.oberg@region.example.se",
+	"telefon":                "010-473 12 34",
+	"verksamhet":             "Hälso- och sjukvården",
+	"enhet":                  "Rehab Väst, Höör",
+	"kundnummer":             602154,
+	"ovriga_kundnummer":      "602155, 602156",
+	"buffertforrad":          "Förråd Ängelholm",
+	"roll_forskrivare":       "Ja",
+	"roll_bestallare":        "X",
+	"andring_tjanstledighet": "Nej",
+	"andring_namnbyte":       "Ja",
+	"tidigare_namn":          "René Ekström",
+	"andring_arbetsplats":    "Nej",
+	"andring_roll":           "Nej",
+	"chef_namn":              "Björn Ekström",
+	"chef_epost":             "bjorn.ekstrom@region.example.se",
+	"chef_telefon":           "+46 10 473 12 00",
+	"datum":                  "2026-11-28",
+}
+
+// asWritten is what readXLSX must give back for a value put in by
+// fillByName.
+func asWritten(v any) string {
+	switch v := v.(type) {
+	case time.Time:
+		return v.Format("2006-01-02")
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+func TestXLSXRoundTripSingle(t *testing.T) {
+	f := openXLSX(t, blankXLSX(t, Single))
+	fillByName(t, f, singleFill)
+	data := saveXLSX(t, f)
+
+	raw, err := readXLSX(data, Options{})
+	if err != nil {
+		t.Fatalf("readXLSX: %v", err)
+	}
+	want := emptyFields(singleDef)
+	for k, v := range singleFill {
+		want[k] = asWritten(v)
+	}
+	diffMaps(t, raw.Fields, want)
+	if raw.HasUserSheet || len(raw.Users) != 0 || raw.Format != XLSX {
+		t.Errorf("got HasUserSheet %v, %d users, format %q; want false, 0, xlsx", raw.HasUserSheet, len(raw.Users), raw.Format)
+	}
+
+	form, err := Read(data, Options{})
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	if got, want := form.ID, Single; got != want {
+		t.Errorf("got form %q, want %q", got, want)
+	}
+	for name, want := range map[string]string{
+		"arende": ArendeAndring, "galler_fran": "2026-12-01", "fornamn": "Åsa", "efternamn": "Öberg-Lindén",
+		"kundnummer": "602154", "roll_forskrivare": "true", "roll_bestallare": "true",
+		"andring_tjanstledighet": "false", "tidigare_namn": "René Ekström", "datum": "2026-11-28",
+	} {
+		if got := form.Fields[name]; got != want {
+			t.Errorf("Read field %s: got %q, want %q", name, got, want)
+		}
+	}
+	if !form.Complete() {
+		t.Errorf("got problems %v, want a complete form", form.Problems)
+	}
+}
+
+func TestXLSXRoundTripMulti(t *testing.T) {
+	f := openXLSX(t, blankXLSX(t, Multi))
+	shared := map[string]any{
+		"arende":            "Ny registrering",
+		"galler_fran":       "2027-02-01",
+		"verksamhet":        "Kommunal hälso- och sjukvård",
+		"enhet":             "Hemsjukvården Örkelljunga",
+		"kundnummer":        "602154",
+		"ovriga_kundnummer": "602155; 602156",
+		"roll_forskrivare":  "ja",
+		"roll_bestallare":   "Nej",
+		"chef_namn":         "Märta Sjöström",
+		"chef_epost":        "marta.sjostrom@region.example.se",
+		"chef_telefon":      "0435-55 10 00",
+		"datum":             time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC),
+	}
+	fillByName(t, f, shared)
+	users := [][]string{
+		{"Åsa", "Öberg", "SE2321000131-E000000000001", "Sjuksköterska", "asa.oberg@region.example.se", "010-473 10 01"},
+		{"René", "Lindén", "", "Arbetsterapeut", "rene.linden@region.example.se", "010-473 10 02"},
+		nil, // an empty row between users keeps the row numbers
+		{"Björn", "Ekström", "", "", "bjorn.ekstrom@region", ""},
+	}
+	const header = 3 // the header row of the blank Användare sheet
+	for i, u := range users {
+		for c, v := range u {
+			cell, _ := excelize.CoordinatesToCellName(c+1, header+1+i)
+			if err := f.SetCellStr(UserSheet, cell, v); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	data := saveXLSX(t, f)
+
+	raw, err := readXLSX(data, Options{})
+	if err != nil {
+		t.Fatalf("readXLSX: %v", err)
+	}
+	want := emptyFields(multiDef)
+	for k, v := range shared {
+		want[k] = asWritten(v)
+	}
+	diffMaps(t, raw.Fields, want)
+	if !raw.HasUserSheet {
+		t.Error("got HasUserSheet false, want true")
+	}
+	var wantUsers []RawUser
+	for i, u := range users {
+		if u == nil {
+			continue
+		}
+		ru := RawUser{N: i + 1, Fields: map[string]string{}}
+		for c, col := range multiDef.UserColumns {
+			ru.Fields[col.Name] = u[c]
+		}
+		wantUsers = append(wantUsers, ru)
+	}
+	if !reflect.DeepEqual(raw.Users, wantUsers) {
+		t.Errorf("got users\n%v\nwant\n%v", raw.Users, wantUsers)
+	}
+
+	form, err := Read(data, Options{})
+	if err != nil {
+		t.Fatalf("Read: %v", err)
+	}
+	if got, want := form.ID, Multi; got != want {
+		t.Errorf("got form %q, want %q", got, want)
+	}
+	var ns []int
+	for _, u := range form.Users {
+		ns = append(ns, u.N)
+	}
+	if got, want := ns, []int{1, 2, 4}; !reflect.DeepEqual(got, want) {
+		t.Errorf("got user rows %v, want %v", got, want)
+	}
+	if got, want := form.Users[0].Fields["fornamn"], "Åsa"; got != want {
+		t.Errorf("got user 1 fornamn %q, want %q", got, want)
+	}
+	var fields []string
+	for _, p := range form.Problems {
+		fields = append(fields, p.Field)
+	}
+	// Row 4 lacks yrke and telefon (mandatory for ny) and has a bad e-mail.
+	if got, want := fields, []string{"anvandare_4_yrke", "anvandare_4_epost", "anvandare_4_telefon"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("got problems %v, want %v", form.Problems, want)
+	}
+}
+
+// TestXLSXBlankReadsBack: the blank workbook is a readable, incomplete form
+// of its kind, every field present and empty but blankett.
+func TestXLSXBlankReadsBack(t *testing.T) {
+	for _, def := range Definitions() {
+		t.Run(string(def.ID), func(t *testing.T) {
+			data := blankXLSX(t, def.ID)
+			raw, err := readXLSX(data, Options{})
+			if err != nil {
+				t.Fatalf("readXLSX: %v", err)
+			}
+			diffMaps(t, raw.Fields, emptyFields(def))
+			if got, want := raw.HasUserSheet, len(def.UserColumns) > 0; got != want {
+				t.Errorf("got HasUserSheet %v, want %v", got, want)
+			}
+			if len(raw.Users) != 0 {
+				t.Errorf("got users %v, want none", raw.Users)
+			}
+			form, err := Read(data, Options{})
+			if err != nil {
+				t.Fatalf("Read: %v", err)
+			}
+			if form.ID != def.ID || form.Complete() {
+				t.Errorf("got form %q complete %v, want %q incomplete", form.ID, form.Complete(), def.ID)
+			}
+		})
+	}
+}
+
+// TestWriteXLSXLayout checks what a person filling the form relies on:
+// starred labels beside unlocked, bordered input cells named after the
+// fields, the locked blankett cell, drop-downs, date formats, protection,
+// the user sheet's header and frozen rows.
+func TestWriteXLSXLayout(t *testing.T) {
+	for _, def := range Definitions() {
+		t.Run(string(def.ID), func(t *testing.T) {
+			data := blankXLSX(t, def.ID)
+			f := openXLSX(t, data)
+			if got, want := f.GetSheetList()[0], FormSheet; got != want {
+				t.Errorf("got first sheet %q, want %q", got, want)
+			}
+			title, _ := f.GetCellValue(FormSheet, "A1")
+			if title != def.Title {
+				t.Errorf("got title %q, want %q", title, def.Title)
+			}
+			dvs, err := f.GetDataValidations(FormSheet)
+			if err != nil {
+				t.Fatal(err)
+			}
+			lists := map[string]string{}
+			for _, dv := range dvs {
+				lists[dv.Sqref] = strings.Trim(dv.Formula1, `"`)
+			}
+			for _, fl := range def.Fields {
+				sheet, cell := namedCell(t, f, fl.Name)
+				if sheet != FormSheet {
+					t.Errorf("%s: on sheet %q, want %q", fl.Name, sheet, FormSheet)
+				}
+				col, row, _ := excelize.CellNameToCoordinates(cell)
+				labelCell, _ := excelize.CoordinatesToCellName(col-1, row)
+				label, _ := f.GetCellValue(sheet, labelCell)
+				wantLabel := fl.Label
+				if fl.Required.Mandatory() {
+					wantLabel += " *"
+				}
+				if label != wantLabel {
+					t.Errorf("%s: got label %q, want %q", fl.Name, label, wantLabel)
+				}
+				if got, want := styleOf(t, f, sheet, labelCell).Protection.Locked, true; got != want {
+					t.Errorf("%s: label cell locked %v, want %v", fl.Name, got, want)
+				}
+				st := styleOf(t, f, sheet, cell)
+				if got, want := st.Protection.Locked, fl.Kind == Tag; got != want {
+					t.Errorf("%s: input cell locked %v, want %v", fl.Name, got, want)
+				}
+				if len(st.Border) != 4 {
+					t.Errorf("%s: input cell has %d borders, want 4", fl.Name, len(st.Border))
+				}
+				v, _ := f.GetCellValue(sheet, cell)
+				if fl.Kind == Tag && v != def.Blankett() || fl.Kind != Tag && v != "" {
+					t.Errorf("%s: got value %q in the blank", fl.Name, v)
+				}
+				if fl.Kind == Date && (st.CustomNumFmt == nil || *st.CustomNumFmt != "yyyy-mm-dd") {
+					t.Errorf("%s: date cell format %v, want yyyy-mm-dd", fl.Name, st.CustomNumFmt)
+				}
+				var wantList string
+				switch fl.Kind {
+				case Checkbox:
+					wantList = "Ja,Nej"
+				case Choice:
+					wantList = strings.Join(xlsxChoiceLabels(fl), ",")
+				}
+				if got := lists[cell]; got != wantList {
+					t.Errorf("%s: got drop-down %q, want %q", fl.Name, got, wantList)
+				}
+			}
+			if got, want := lists[mustNamedCell(t, f, "arende")], map[FormID]string{Single: "Ny registrering,Ändring,Avslut", Multi: "Ny registrering,Avslut"}[def.ID]; got != want {
+				t.Errorf("got arende list %q, want %q", got, want)
+			}
+			rows, _ := f.GetRows(FormSheet)
+			last := rows[len(rows)-1]
+			if len(last) == 0 || last[0] != "webSesam-support: 010-473 80 80, val 4" {
+				t.Errorf("got last row %q, want the support line", last)
+			}
+			assertProtected(t, data, "xl/worksheets/sheet1.xml")
+
+			if def.UserColumns == nil {
+				if _, err := f.GetSheetIndex(UserSheet); err != nil || len(f.GetSheetList()) != 1 {
+					t.Errorf("got sheets %v, want only %s", f.GetSheetList(), FormSheet)
+				}
+				return
+			}
+			header, _ := f.GetRows(UserSheet)
+			var want []string
+			for _, c := range def.UserColumns {
+				l := c.Label
+				if c.Required.Mandatory() {
+					l += " *"
+				}
+				want = append(want, l)
+			}
+			if len(header) < 3 || !reflect.DeepEqual(header[2], want) {
+				t.Errorf("got user sheet rows %q, want header %q in row 3", header, want)
+			}
+			panes, err := f.GetPanes(UserSheet)
+			if err != nil || !panes.Freeze || panes.YSplit != 3 {
+				t.Errorf("got panes %+v (%v), want frozen below row 3", panes, err)
+			}
+			for _, cell := range []string{"A4", "F53", "C200"} {
+				if styleOf(t, f, UserSheet, cell).Protection.Locked {
+					t.Errorf("user cell %s is locked, want unlocked", cell)
+				}
+			}
+			if !styleOf(t, f, UserSheet, "A3").Protection.Locked {
+				t.Error("user header is unlocked, want locked")
+			}
+			assertProtected(t, data, "xl/worksheets/sheet2.xml")
+		})
+	}
+}
+
+func mustNamedCell(t *testing.T, f *excelize.File, name string) string {
+	_, cell := namedCell(t, f, name)
+	return cell
+}
+
+func styleOf(t *testing.T, f *excelize.File, sheet, cell string) *excelize.Style {
+	t.Helper()
+	idx, err := f.GetCellStyle(sheet, cell)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.GetStyle(idx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Protection == nil {
+		// No protection element means Excel's default: locked.
+		st.Protection = &excelize.Protection{Locked: true}
+	}
+	return st
+}
+
+// assertProtected checks in the worksheet's XML that the sheet is protected
+// and carries no password.
+func assertProtected(t *testing.T, data []byte, part string) {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := zr.Open(part)
+	if err != nil {
+		t.Fatalf("open %s: %v", part, err)
+	}
+	defer rc.Close()
+	xml, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, prot, found := bytes.Cut(xml, []byte("<sheetProtection"))
+	prot, _, _ = bytes.Cut(prot, []byte(">"))
+	if !found || !bytes.Contains(prot, []byte(`sheet="true"`)) && !bytes.Contains(prot, []byte(`sheet="1"`)) {
+		t.Errorf("%s: got protection %q, want a protected sheet", part, prot)
+	}
+	if bytes.Contains(prot, []byte("password")) || bytes.Contains(prot, []byte("hashValue")) {
+		t.Errorf("%s: got protection %q, want no password", part, prot)
+	}
+}
+
+// TestReadXLSXCellValues covers how a cell's content becomes the raw value.
+func TestReadXLSXCellValues(t *testing.T) {
+	f := excelize.NewFile()
+	defer f.Close()
+	sh := "Blad1"
+	if err := f.SetSheetName("Sheet1", sh); err != nil {
+		t.Fatal(err)
+	}
+	serial := func(y int, m time.Month, d int) int {
+		return int(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Sub(time.Date(1899, 12, 30, 0, 0, 0, 0, time.UTC)).Hours() / 24)
+	}
+	style := func(fmtCode string) int {
+		id, err := f.NewStyle(&excelize.Style{CustomNumFmt: &fmtCode})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	isoDate, dmy, oneDecimal := style("yyyy-mm-dd"), style("d/m/yyyy"), style("0.0")
+	builtinDate, err := f.NewStyle(&excelize.Style{NumFmt: 14})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string // a field name, so its kind applies
+		ref    string // how the defined name refers to the cell
+		set    func(cell string) error
+		style  int
+		want   string
+		reason string
+	}{
+		{"galler_fran", "Blad1!$B$1", func(c string) error { return f.SetCellValue(sh, c, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)) }, isoDate, "2026-12-01", "a real date cell"},
+		{"tjanstledig_fran", "'Blad1'!$B$2", func(c string) error { return f.SetCellInt(sh, c, int64(serial(2027, 1, 1))) }, 0, "2027-01-01", "an unformatted serial in a date field"},
+		{"tjanstledig_till", "Blad1!B3", func(c string) error { return f.SetCellInt(sh, c, 20261201) }, 0, "20261201", "digits as a number stay as written"},
+		{"datum", "=Blad1!$B$4", func(c string) error { return f.SetCellStr(sh, c, "20261201") }, 0, "20261201", "digits as text stay as written"},
+		{"kundnummer", "Blad1!$B$5", func(c string) error { return f.SetCellFloat(sh, c, 602154, 1, 64) }, oneDecimal, "602154", "a whole number shown with a decimal"},
+		{"tidigare_kundnummer", "Blad1!$B$6", func(c string) error { return f.SetCellFloat(sh, c, 602154, -1, 64) }, 0, "602154", "a whole number as float"},
+		{"chef_telefon", "Blad1!$B$7", func(c string) error { return f.SetCellFormula(sh, c, "A1&A2") }, 0, "", "a formula without a cached result"},
+		{"roll_forskrivare", "Blad1!$B$8", func(c string) error { return f.SetCellBool(sh, c, true) }, 0, "TRUE", "a boolean cell"},
+		{"fornamn", "Blad1!$B$10", func(c string) error { return f.SetCellStr(sh, c, "  Åsa  ") }, 0, "  Åsa  ", "text as written (the checker folds)"},
+		{"enhet", "Blad1!$B$11:$C$11", func(c string) error { return f.SetCellStr(sh, c, "Vårdcentralen Höör") }, 0, "Vårdcentralen Höör", "a range: its first cell"},
+		{"yrke", "Blad1!$B$12", func(c string) error { return f.SetCellInt(sh, c, 45811) }, 0, "45811", "a serial in a text field stays a number"},
+		{"andring_roll", "Blad1!$B$13", func(c string) error { return f.SetCellInt(sh, c, 1) }, 0, "1", "a number in a checkbox"},
+		{"tidigare_namn", "Blad1!$B$14", func(c string) error { return f.SetCellFloat(sh, c, 1.25, -1, 64) }, 0, "1.25", "a fraction as shown"},
+		{"verksamhet", "Blad1!$B$15", func(c string) error { return f.SetCellInt(sh, c, 45992) }, builtinDate, "2025-12-01", "a built-in date format"},
+		{"chef_namn", "Blad1!$B$16", func(c string) error { return f.SetCellValue(sh, c, time.Date(2027, 6, 30, 0, 0, 0, 0, time.UTC)) }, dmy, "2027-06-30", "a d/m/yyyy date cell"},
+	}
+	for _, c := range cases {
+		_, cell, _ := strings.Cut(c.ref, "!")
+		cell, _, _ = strings.Cut(strings.ReplaceAll(cell, "$", ""), ":")
+		if err := c.set(cell); err != nil {
+			t.Fatal(err)
+		}
+		if c.style != 0 {
+			if err := f.SetCellStyle(sh, cell, cell, c.style); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := f.SetDefinedName(&excelize.DefinedName{Name: c.name, RefersTo: c.ref}); err != nil {
+			t.Fatalf("name %s: %v", c.name, err)
+		}
+	}
+	raw, err := readXLSX(saveXLSX(t, f), Options{})
+	if err != nil {
+		t.Fatalf("readXLSX: %v", err)
+	}
+	for _, c := range cases {
+		t.Run(c.reason, func(t *testing.T) {
+			if got := raw.Fields[c.name]; got != c.want {
+				t.Errorf("%s: got %q, want %q", c.name, got, c.want)
+			}
+		})
+	}
+}
