@@ -544,3 +544,176 @@ func TestReadXLSXCellValues(t *testing.T) {
 		})
 	}
 }
+
+// setRow writes texts into a row from the given column (1-based); a
+// time.Time becomes a real date cell and an int a number.
+func setRow(t *testing.T, f *excelize.File, sheet string, row, col int, values ...any) {
+	t.Helper()
+	for i, v := range values {
+		cell, err := excelize.CoordinatesToCellName(col+i, row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch v := v.(type) {
+		case nil:
+			continue
+		case time.Time:
+			err = f.SetCellValue(sheet, cell, v)
+			if err == nil {
+				var id int
+				fmtCode := "yyyy-mm-dd"
+				if id, err = f.NewStyle(&excelize.Style{CustomNumFmt: &fmtCode}); err == nil {
+					err = f.SetCellStyle(sheet, cell, cell, id)
+				}
+			}
+		default:
+			err = f.SetCellValue(sheet, cell, v)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// TestReadXLSXByLabel: a workbook whose defined names were lost is read by
+// its labels, per field, on any sheet.
+func TestReadXLSXByLabel(t *testing.T) {
+	t.Run("no names, renamed sheet, shifted layout", func(t *testing.T) {
+		f := excelize.NewFile()
+		defer f.Close()
+		sh := "Blad1"
+		if err := f.SetSheetName("Sheet1", sh); err != nil {
+			t.Fatal(err)
+		}
+		setRow(t, f, sh, 1, 1, singleDef.Title)
+		setRow(t, f, sh, 3, 2, "Förnamn *", nil, "Åsa")                                              // a gap before the value
+		setRow(t, f, sh, 4, 2, "efternamn", "Öberg")                                                 // case and no star
+		setRow(t, f, sh, 5, 2, "Gäller från (datum)*", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)) // a real date cell
+		setRow(t, f, sh, 6, 2, "Kundnummer (standardkund) *", 602154)
+		setRow(t, f, sh, 7, 2, "Tjänstledig från *", nil, "ÅÅÅÅ-MM-DD") // only the hint: empty
+		setRow(t, f, sh, 8, 2, "Ärende")                                // the section heading, nothing beside
+		setRow(t, f, sh, 9, 2, "Ärende *", "Ny registrering")
+		setRow(t, f, sh, 10, 2, "Förskrivare", "Ja", "Ja eller Nej")
+		setRow(t, f, sh, 11, 2, "Tidigare namn *", "Beställare", "Nej") // a label beside: empty
+		setRow(t, f, sh, 12, 2, "Datum\u00a0 *", "2026-11-28")          // a no-break space
+		if _, err := f.NewSheet("Övrigt"); err != nil {
+			t.Fatal(err)
+		}
+		setRow(t, f, "Övrigt", 2, 1, "Ansvarig chef – namn", "Märta Sjöström")
+		raw, err := readXLSX(saveXLSX(t, f), Options{})
+		if err != nil {
+			t.Fatalf("readXLSX: %v", err)
+		}
+		diffMaps(t, raw.Fields, map[string]string{
+			"fornamn": "Åsa", "efternamn": "Öberg", "galler_fran": "2026-12-01", "kundnummer": "602154",
+			"tjanstledig_fran": "", "arende": "Ny registrering", "roll_forskrivare": "Ja",
+			"tidigare_namn": "", "roll_bestallare": "Nej", "datum": "2026-11-28", "chef_namn": "Märta Sjöström",
+		})
+		if raw.HasUserSheet {
+			t.Error("got HasUserSheet true, want false")
+		}
+	})
+
+	t.Run("some names lost", func(t *testing.T) {
+		f := openXLSX(t, blankXLSX(t, Single))
+		fillByName(t, f, singleFill)
+		for _, name := range []string{"fornamn", "kundnummer", "blankett", "galler_fran"} {
+			if err := f.DeleteDefinedName(&excelize.DefinedName{Name: name}); err != nil {
+				t.Fatalf("delete name %s: %v", name, err)
+			}
+		}
+		raw, err := readXLSX(saveXLSX(t, f), Options{})
+		if err != nil {
+			t.Fatalf("readXLSX: %v", err)
+		}
+		want := emptyFields(singleDef)
+		for k, v := range singleFill {
+			want[k] = asWritten(v)
+		}
+		diffMaps(t, raw.Fields, want)
+	})
+
+	t.Run("multi-user, no names, header on another sheet", func(t *testing.T) {
+		f := excelize.NewFile()
+		defer f.Close()
+		if err := f.SetSheetName("Sheet1", "Blad1"); err != nil {
+			t.Fatal(err)
+		}
+		setRow(t, f, "Blad1", 2, 1, "Blankett", "websesam-behorighet-flera/1")
+		setRow(t, f, "Blad1", 3, 1, "Kundnummer (standardkund) *", "602154")
+		if _, err := f.NewSheet("Lista"); err != nil {
+			t.Fatal(err)
+		}
+		setRow(t, f, "Lista", 1, 1, "Användare som ska få behörighet")
+		// Columns in another order, starting in column B, header in row 5.
+		setRow(t, f, "Lista", 5, 2, "Förnamn*", "Efternamn", "E-post *", "Telefon", "Titel/yrke", "HSA-id")
+		setRow(t, f, "Lista", 6, 2, "Åsa", "Öberg", "asa.oberg@region.example.se", "010-473 10 01", "Sjuksköterska", "")
+		setRow(t, f, "Lista", 7, 2, "René", "Lindén", "rene.linden@region.example.se", 104731002, "Arbetsterapeut", "SE2321000131-E000000000002")
+		setRow(t, f, "Lista", 9, 2, "Björn")
+		raw, err := readXLSX(saveXLSX(t, f), Options{})
+		if err != nil {
+			t.Fatalf("readXLSX: %v", err)
+		}
+		if got, want := raw.Fields["blankett"], "websesam-behorighet-flera/1"; got != want {
+			t.Errorf("got blankett %q, want %q", got, want)
+		}
+		if got, want := raw.Fields["kundnummer"], "602154"; got != want {
+			t.Errorf("got kundnummer %q, want %q", got, want)
+		}
+		if !raw.HasUserSheet {
+			t.Error("got HasUserSheet false, want true")
+		}
+		user := func(n int, v ...string) RawUser {
+			return RawUser{N: n, Fields: map[string]string{
+				"fornamn": v[0], "efternamn": v[1], "epost": v[2], "telefon": v[3], "yrke": v[4], "hsa_id": v[5],
+			}}
+		}
+		want := []RawUser{
+			user(1, "Åsa", "Öberg", "asa.oberg@region.example.se", "010-473 10 01", "Sjuksköterska", ""),
+			user(2, "René", "Lindén", "rene.linden@region.example.se", "104731002", "Arbetsterapeut", "SE2321000131-E000000000002"),
+			user(4, "Björn", "", "", "", "", ""),
+		}
+		if !reflect.DeepEqual(raw.Users, want) {
+			t.Errorf("got users\n%v\nwant\n%v", raw.Users, want)
+		}
+	})
+
+	t.Run("user header below row 20 is not a header", func(t *testing.T) {
+		f := openXLSX(t, blankXLSX(t, Multi))
+		if err := f.InsertRows(UserSheet, 1, 20); err != nil {
+			t.Fatal(err)
+		}
+		setRow(t, f, UserSheet, 24, 1, "Åsa", "Öberg")
+		raw, err := readXLSX(saveXLSX(t, f), Options{})
+		if err != nil {
+			t.Fatalf("readXLSX: %v", err)
+		}
+		if !raw.HasUserSheet || len(raw.Users) != 0 {
+			t.Errorf("got HasUserSheet %v and users %v, want true and none", raw.HasUserSheet, raw.Users)
+		}
+	})
+}
+
+// TestReadXLSXUserCap: rows past MaxUsers are counted, not read.
+func TestReadXLSXUserCap(t *testing.T) {
+	f := openXLSX(t, blankXLSX(t, Multi))
+	const header, extra = 3, 3
+	for n := 1; n <= multiDef.MaxUsers+extra; n++ {
+		setRow(t, f, UserSheet, header+n, 1, "Åsa", fmt.Sprintf("Öberg %d", n))
+	}
+	// An empty row, then one more user: still counted.
+	setRow(t, f, UserSheet, header+multiDef.MaxUsers+extra+2, 1, "René")
+	raw, err := readXLSX(saveXLSX(t, f), Options{})
+	if err != nil {
+		t.Fatalf("readXLSX: %v", err)
+	}
+	if got, want := len(raw.Users), multiDef.MaxUsers; got != want {
+		t.Errorf("got %d users, want %d", got, want)
+	}
+	if got, want := raw.ExtraUsers, extra+1; got != want {
+		t.Errorf("got ExtraUsers %d, want %d", got, want)
+	}
+	if last := raw.Users[len(raw.Users)-1]; last.N != multiDef.MaxUsers || last.Fields["efternamn"] != fmt.Sprintf("Öberg %d", multiDef.MaxUsers) {
+		t.Errorf("got last user %+v, want row %d", last, multiDef.MaxUsers)
+	}
+}
