@@ -3,9 +3,13 @@ package formparse
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"maps"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
@@ -170,9 +174,9 @@ func pdfWithBlankett(def *Definition, values map[string]string) map[string]strin
 // back: the reader must give exactly the values put in.
 func TestPDFRoundTrip(t *testing.T) {
 	tests := []struct {
-		name      string
-		def       *Definition
-		values    map[string]string
+		name         string
+		def          *Definition
+		values       map[string]string
 		pdfWantUsers []RawUser
 	}{
 		{"single", singleDef, pdfSingleValues, nil},
@@ -327,5 +331,163 @@ func TestPDFBlankReadsBack(t *testing.T) {
 				t.Errorf("blankett = %q, want %q", got, want)
 			}
 		})
+	}
+}
+
+// readFixture reads testdata/forms/<name>/input.pdf.
+func readFixture(t testing.TB, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(fixturesDir, name, "input.pdf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// TestReadPDFFixtureRaw checks raw values of PDFs made by other tools that
+// the normalised fixture results cannot show: the exported checkbox value,
+// the radio's export value, and a newline kept inside a value.
+func TestReadPDFFixtureRaw(t *testing.T) {
+	tests := []struct {
+		fixture string
+		want    map[string]string // a subset of Raw.Fields
+		users   []int             // user rows with any value
+	}{
+		{"pdf-pdftk-xfdf", map[string]string{"arende": "ny", "roll_forskrivare": "Yes", "andring_roll": "Off",
+			"fornamn": "Åsa", "chef_namn": "René Lindén", "blankett": "websesam-behorighet/1"}, nil},
+		{"pdf-pdftk-fdf", map[string]string{"arende": "andring", "andring_tjanstledighet": "Yes", "kundnummer": "60215",
+			"enhet": "Korttidsboendet Solgläntan", "tjanstledig_till": "2027-08-31"}, nil},
+		{"pdf-qpdf-objstreams", map[string]string{"arende": "avslut", "ovriga_kundnummer": "602155\n602156",
+			"efternamn": "Sandén"}, nil},
+		{"pdf-no-blankett", map[string]string{"fornamn": "Elin", "roll_bestallare": "Yes"}, nil},
+		{"pdf-multi-half-row", map[string]string{"arende": "ny", "blankett": "websesam-behorighet-flera/1"}, []int{1, 2, 3}},
+		{"pdf-encrypted-owner-only", map[string]string{"fornamn": "Åsa", "arende": "ny"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.fixture, func(t *testing.T) {
+			raw, err := readPDF(readFixture(t, tt.fixture), Options{})
+			if err != nil {
+				t.Fatalf("readPDF: %v", err)
+			}
+			for name, want := range tt.want {
+				if got := raw.Fields[name]; got != want {
+					t.Errorf("Fields[%q] = %q, want %q", name, got, want)
+				}
+			}
+			if _, ok := raw.Fields["blankett"]; tt.fixture == "pdf-no-blankett" && ok {
+				t.Errorf("Fields has blankett, but the field was removed")
+			}
+			var filled []int
+			for _, u := range raw.Users {
+				for _, v := range u.Fields {
+					if v != "" {
+						filled = append(filled, u.N)
+						break
+					}
+				}
+			}
+			if !slices.Equal(filled, tt.users) {
+				t.Errorf("filled user rows = %v, want %v", filled, tt.users)
+			}
+			for name := range raw.Fields {
+				if _, _, ok := SplitUserFieldName(name); ok {
+					t.Errorf("user field %q in Fields, want it in Users only", name)
+				}
+			}
+		})
+	}
+}
+
+// TestReadPDFBadInput asserts the sentinel and the exact detail for every
+// kind of PDF that is not a readable form, through readPDF and through Read.
+func TestReadPDFBadInput(t *testing.T) {
+	filled := readFixture(t, "pdf-pdftk-xfdf")
+	noFields := func() []byte {
+		// The blank form with every field removed by pdfcpu: an AcroForm
+		// dictionary with nothing in it.
+		var names []string
+		for _, f := range singleDef.Fields {
+			names = append(names, f.Name)
+		}
+		var buf bytes.Buffer
+		if err := api.RemoveFormFields(bytes.NewReader(blankPDF(t, Single)), &buf, names, pdfConf()); err != nil {
+			t.Fatalf("remove form fields: %v", err)
+		}
+		return buf.Bytes()
+	}()
+	const (
+		noForm  = "not a webSesam form: the PDF has no fillable form fields (a scan or a printed form?)"
+		damaged = "not a webSesam form: a damaged PDF: "
+	)
+	tests := []struct {
+		name       string
+		data       []byte
+		sentinel   error
+		want       string // the whole message, or its prefix when it ends in ": "
+		wantDetail string // and then a substring of the rest
+	}{
+		{"encrypted with a user password", readFixture(t, "pdf-encrypted"), ErrEncrypted, "encrypted file: a password-protected PDF", ""},
+		{"plain PDF from LibreOffice", readFixture(t, "pdf-no-form"), ErrNotAForm, noForm, ""},
+		{"flattened form", readFixture(t, "pdf-pdftk-flattened"), ErrNotAForm, noForm, ""},
+		{"AcroForm without fields", noFields, ErrNotAForm, noForm, ""},
+		{"first half of a form", readFixture(t, "pdf-truncated"), ErrNotAForm, damaged, "EOF"},
+		{"first 2000 bytes of a form", filled[:2000], ErrNotAForm, damaged, ""},
+		{"header only", []byte("%PDF-1.7\n"), ErrNotAForm, damaged, ""},
+		{"header and garbage", append([]byte("%PDF-1.4\n%âãÏÓ\n"), bytes.Repeat([]byte("garbage "), 500)...), ErrNotAForm, damaged, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			check := func(who string, err error) {
+				t.Helper()
+				if !errors.Is(err, tt.sentinel) {
+					t.Fatalf("%s error = %v, want %v", who, err, tt.sentinel)
+				}
+				got := err.Error()
+				if strings.HasSuffix(tt.want, ": ") {
+					rest, ok := strings.CutPrefix(got, tt.want)
+					if !ok || rest == "" || !strings.Contains(rest, tt.wantDetail) {
+						t.Errorf("%s error = %q, want %q followed by a detail containing %q", who, got, tt.want, tt.wantDetail)
+					}
+					if len(rest) > 90 {
+						t.Errorf("%s detail is %d bytes long, want a short one: %q", who, len(rest), rest)
+					}
+				} else if got != tt.want {
+					t.Errorf("%s error = %q, want %q", who, got, tt.want)
+				}
+			}
+			raw, err := readPDF(tt.data, Options{})
+			if raw != nil {
+				t.Errorf("readPDF gave a Raw with %d fields, want nil", len(raw.Fields))
+			}
+			check("readPDF", err)
+			f, err := Read(tt.data, Options{})
+			if f != nil {
+				t.Errorf("Read gave a form, want nil")
+			}
+			check("Read", err)
+		})
+	}
+}
+
+// TestReadPDFOtherForm reads an unrelated AcroForm: readPDF returns its
+// fields (it does not judge), and Read says it is a form of another kind.
+func TestReadPDFOtherForm(t *testing.T) {
+	data := readFixture(t, "pdf-other-form")
+	raw, err := readPDF(data, Options{})
+	if err != nil {
+		t.Fatalf("readPDF: %v", err)
+	}
+	if got, want := raw.Fields["patient_namn"], "Göran Sjöström"; got != want {
+		t.Errorf("patient_namn = %q, want %q", got, want)
+	}
+	if got, want := raw.Fields["bradskande"], "Yes"; got != want {
+		t.Errorf("bradskande = %q, want %q", got, want)
+	}
+	_, err = Read(data, Options{})
+	if !errors.Is(err, ErrNotAForm) {
+		t.Fatalf("Read error = %v, want ErrNotAForm", err)
+	}
+	if got, want := err.Error(), "not a webSesam form: a form of another kind (0 of the 27 webSesam fields found)"; got != want {
+		t.Errorf("Read error = %q, want %q", got, want)
 	}
 }
