@@ -3,8 +3,12 @@ package formparse
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
+	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -716,4 +720,227 @@ func TestReadXLSXUserCap(t *testing.T) {
 	if last := raw.Users[len(raw.Users)-1]; last.N != multiDef.MaxUsers || last.Fields["efternamn"] != fmt.Sprintf("Öberg %d", multiDef.MaxUsers) {
 		t.Errorf("got last user %+v, want row %d", last, multiDef.MaxUsers)
 	}
+}
+
+// rezip copies a zip, letting edit change or drop entries (by returning nil)
+// and add adds more; a nil compressor level keeps Deflate's default.
+func rezip(t testing.TB, data []byte, edit func(name string, body []byte) []byte, add func(zw *zip.Writer)) []byte {
+	t.Helper()
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) { return flate.NewWriter(w, flate.BestSpeed) })
+	for _, zf := range zr.File {
+		rc, err := zf.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if edit != nil {
+			if body = edit(zf.Name, body); body == nil {
+				continue
+			}
+		}
+		w, err := zw.Create(zf.Name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if add != nil {
+		add(zw)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+// bombSize is the unpacked size of the zip-bomb sheet: 200 MB of one row
+// repeated, which deflates to well under a megabyte.
+const bombSize = 200 << 20
+
+// writeBomb writes bombSize bytes of a highly compressible sheet to w.
+func writeBomb(w io.Writer) error {
+	chunk := bytes.Repeat([]byte(`<row r="1"><c r="A1"><v>1</v></c></row>`), 1<<14)
+	for written := 0; written < bombSize; written += len(chunk) {
+		if _, err := w.Write(chunk); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// zipBomb is a valid blank workbook plus a 200 MB sheet part, honest about
+// its size in the zip directory.
+func zipBomb(t testing.TB) []byte {
+	return rezip(t, blankXLSX(t, Single), nil, func(zw *zip.Writer) {
+		w, err := zw.Create("xl/worksheets/sheet2.xml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := writeBomb(w); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// lyingBomb is the same, but the directory claims the big part unpacks to
+// 1,000 bytes: archive/zip must stop at the declared size.
+func lyingBomb(t testing.TB) []byte {
+	return rezip(t, blankXLSX(t, Single), nil, func(zw *zip.Writer) {
+		var comp bytes.Buffer
+		fw, _ := flate.NewWriter(&comp, flate.BestSpeed)
+		if err := writeBomb(fw); err != nil {
+			t.Fatal(err)
+		}
+		fw.Close()
+		w, err := zw.CreateRaw(&zip.FileHeader{
+			Name: "xl/worksheets/sheet2.xml", Method: zip.Deflate,
+			CompressedSize64: uint64(comp.Len()), UncompressedSize64: 1000,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(comp.Bytes()); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+func fixtureInput(t testing.TB, name string) []byte {
+	t.Helper()
+	matches, err := filepath.Glob(filepath.Join(fixturesDir, name, "input.*"))
+	if err != nil || len(matches) != 1 {
+		t.Fatalf("fixture %s: %v %v", name, matches, err)
+	}
+	data, err := os.ReadFile(matches[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// TestReadXLSXBadInput: what is not a readable workbook gives the exact
+// sentinel and detail, from readXLSX itself and through Read.
+func TestReadXLSXBadInput(t *testing.T) {
+	blank := blankXLSX(t, Single)
+	bomb := zipBomb(t)
+	var bombTotal uint64
+	zr, err := zip.NewReader(bytes.NewReader(bomb), int64(len(bomb)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, zf := range zr.File {
+		bombTotal += zf.UncompressedSize64
+	}
+	// A workbook whose workbook part is not XML.
+	brokenXML := rezip(t, blank, func(name string, body []byte) []byte {
+		if name == "xl/workbook.xml" {
+			return []byte("<workbook><sheets><sheet name=")
+		}
+		return body
+	}, nil)
+	// A workbook that lost its only sheet part.
+	noSheet := rezip(t, blank, func(name string, body []byte) []byte {
+		if name == "xl/worksheets/sheet1.xml" {
+			return nil
+		}
+		return body
+	}, nil)
+
+	cases := []struct {
+		name string
+		data []byte
+		opts Options
+		want error
+		// detail is the whole error text, or, ending in "…", its beginning.
+		detail string
+	}{
+		{"garbage", fixtureInput(t, "other-garbage"), Options{}, ErrNotAForm, "not a webSesam form: neither a PDF nor an Excel workbook"},
+		{"jpeg", fixtureInput(t, "other-jpeg"), Options{}, ErrNotAForm, "not a webSesam form: a JPEG image (a scan or photo), not the fillable form"},
+		{"xls", fixtureInput(t, "other-xls"), Options{}, ErrNotAForm, "not a webSesam form: an old Excel 97-2003 workbook (.xls); save it as .xlsx"},
+		{"xlsm", fixtureInput(t, "other-xlsm"), Options{}, ErrNotAForm, "not a webSesam form: a macro-enabled workbook (.xlsm)"},
+		{"docx", fixtureInput(t, "other-docx"), Options{}, ErrNotAForm, "not a webSesam form: a word-processor document (.docx)"},
+		{"plain zip", fixtureInput(t, "other-zip"), Options{}, ErrNotAForm, "not a webSesam form: a zip archive, not a workbook"},
+		{"encrypted", fixtureInput(t, "xlsx-encrypted"), Options{}, ErrEncrypted, "encrypted file: a password-protected Office file"},
+		{"truncated zip", blank[:len(blank)/2], Options{}, ErrNotAForm, "not a webSesam form: a damaged zip file (zip: not a valid zip file)"},
+		{"broken workbook XML", brokenXML, Options{}, ErrNotAForm, "not a webSesam form: a damaged workbook (…"},
+		{"zip bomb", bomb, Options{}, ErrTooLarge, fmt.Sprintf("file too large: the workbook unpacks to %d bytes, the limit is %d", bombTotal, DefaultMaxUnzippedSize)},
+		{"sheet part missing", noSheet, Options{}, ErrNotAForm, "not a webSesam form: a damaged worksheet (sheet Ansökan does not exist)"},
+		{"over a small limit", blank, Options{MaxUnzippedSize: 1000}, ErrTooLarge, "file too large: the workbook unpacks to …"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			check := func(who string, err error) {
+				t.Helper()
+				if !errors.Is(err, c.want) {
+					t.Fatalf("%s: got error %v, want %v", who, err, c.want)
+				}
+				if prefix, ok := strings.CutSuffix(c.detail, "…"); ok {
+					if !strings.HasPrefix(err.Error(), prefix) {
+						t.Errorf("%s: got %q, want it to begin %q", who, err, prefix)
+					}
+				} else if err.Error() != c.detail {
+					t.Errorf("%s: got %q, want %q", who, err, c.detail)
+				}
+			}
+			raw, err := readXLSX(c.data, c.opts)
+			if raw != nil {
+				t.Errorf("readXLSX: got raw %+v with the error", raw)
+			}
+			check("readXLSX", err)
+			form, err := Read(c.data, c.opts)
+			if form != nil {
+				t.Errorf("Read: got form %+v with the error", form)
+			}
+			check("Read", err)
+		})
+	}
+
+	// A zip that understates a part's size: archive/zip stops reading it at
+	// the declared size (excelize ignores that error), so the 200 MB never
+	// unpack and the rest of the workbook reads as it is.
+	t.Run("lying zip bomb", func(t *testing.T) {
+		data := lyingBomb(t)
+		raw, err := readXLSX(data, Options{})
+		if err != nil {
+			t.Fatalf("readXLSX: %v", err)
+		}
+		if got, want := raw.Fields["blankett"], singleDef.Blankett(); got != want {
+			t.Errorf("got blankett %q, want %q", got, want)
+		}
+		form, err := Read(data, Options{})
+		if err != nil || form.ID != Single {
+			t.Errorf("Read: got %v, %v; want the blank single-user form", form, err)
+		}
+	})
+	// A workbook of another kind opens: its Raw has only the fields whose
+	// labels it happens to share, and Read calls it a form of another kind.
+	t.Run("another workbook", func(t *testing.T) {
+		f := excelize.NewFile()
+		defer f.Close()
+		setRow(t, f, "Sheet1", 1, 1, "Beställning", "Rollator")
+		setRow(t, f, "Sheet1", 2, 1, "Datum", "2026-11-28")
+		setRow(t, f, "Sheet1", 3, 1, "Förnamn", "Åsa")
+		data := saveXLSX(t, f)
+		raw, err := readXLSX(data, Options{})
+		if err != nil {
+			t.Fatalf("readXLSX: %v", err)
+		}
+		diffMaps(t, raw.Fields, map[string]string{"datum": "2026-11-28", "fornamn": "Åsa"})
+		_, err = Read(data, Options{})
+		if want := "not a webSesam form: a form of another kind (2 of the 27 webSesam fields found)"; !errors.Is(err, ErrNotAForm) || err.Error() != want {
+			t.Errorf("Read: got %v, want %q", err, want)
+		}
+	})
 }
