@@ -6,6 +6,7 @@ import (
 	"errors"
 	"maps"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -490,4 +491,226 @@ func TestReadPDFOtherForm(t *testing.T) {
 	if got, want := err.Error(), "not a webSesam form: a form of another kind (0 of the 27 webSesam fields found)"; got != want {
 		t.Errorf("Read error = %q, want %q", got, want)
 	}
+}
+
+// TestWritePDFFields checks that the blank PDF holds exactly the fields of
+// the definition, each of the right kind: text for values, checkboxes, one
+// radio group per choice field with the option values as export values, no
+// combo boxes (NOTES.md), a locked `blankett` with the form's tag, and a /DA
+// on every text field.
+func TestWritePDFFields(t *testing.T) {
+	for _, def := range Definitions() {
+		t.Run(string(def.ID), func(t *testing.T) {
+			data := blankPDF(t, def.ID)
+			fg, err := api.ExportForm(bytes.NewReader(data), "test", pdfConf())
+			if err != nil {
+				t.Fatalf("export: %v", err)
+			}
+			f := fg.Forms[0]
+			got := map[string]string{} // name → kind
+			for _, x := range f.TextFields {
+				got[x.Name] = "text"
+				if x.Name == "blankett" {
+					if !x.Locked || x.Value != def.Blankett() {
+						t.Errorf("blankett: locked %v value %q, want locked with %q", x.Locked, x.Value, def.Blankett())
+					}
+				} else if x.Locked {
+					t.Errorf("field %s is locked", x.Name)
+				}
+			}
+			for _, x := range f.DateFields {
+				got[x.Name] = "date"
+			}
+			for _, x := range f.CheckBoxes {
+				got[x.Name] = "checkbox"
+			}
+			for _, x := range f.RadioButtonGroups {
+				got[x.Name] = "radio"
+				c, _ := def.Field(x.Name)
+				var want []string
+				for _, o := range c.Choices {
+					want = append(want, o.Value)
+				}
+				if !slices.Equal(x.Options, want) {
+					t.Errorf("radio %s options = %v, want %v", x.Name, x.Options, want)
+				}
+			}
+			if n := len(f.ComboBoxes) + len(f.ListBoxes); n != 0 {
+				t.Errorf("%d combo or list boxes, want none", n)
+			}
+			want := map[string]string{}
+			for _, fd := range def.Fields {
+				switch fd.Kind {
+				case Checkbox:
+					want[fd.Name] = "checkbox"
+				case Choice:
+					want[fd.Name] = "radio"
+				default:
+					want[fd.Name] = "text"
+				}
+			}
+			for n := 1; n <= def.MaxPDFUsers; n++ {
+				for _, c := range def.UserColumns {
+					want[UserFieldName(n, c.Name)] = "text"
+				}
+			}
+			pdfDiffMaps(t, "field kinds", got, want)
+
+			ctx, err := api.ReadContext(bytes.NewReader(data), pdfConf())
+			if err != nil {
+				t.Fatal(err)
+			}
+			root, err := ctx.XRefTable.Catalog()
+			if err != nil {
+				t.Fatal(err)
+			}
+			acro, err := ctx.XRefTable.DereferenceDict(root["AcroForm"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			fields, err := ctx.XRefTable.DereferenceArray(acro["Fields"])
+			if err != nil {
+				t.Fatal(err)
+			}
+			withDA := 0
+			for _, o := range fields {
+				d, err := ctx.XRefTable.DereferenceDict(o)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if ft := d.NameEntry("FT"); ft != nil && *ft == "Tx" {
+					if _, ok := d.Find("DA"); ok {
+						withDA++
+					} else {
+						t.Errorf("text field %v has no /DA", d["T"])
+					}
+				}
+			}
+			if withDA == 0 {
+				t.Errorf("no text field with /DA found")
+			}
+		})
+	}
+}
+
+// TestWritePDFText checks what the blank form says, with pdftotext (poppler):
+// the title, the instructions, every section heading, every label with its
+// `*` exactly when the field can be mandatory, the choice labels, the user
+// table's column headers and the support line. Swedish letters must come out
+// as text, not as boxes.
+func TestWritePDFText(t *testing.T) {
+	if _, err := exec.LookPath("pdftotext"); err != nil {
+		t.Skip("pdftotext (poppler-utils) is not installed")
+	}
+	for _, def := range Definitions() {
+		t.Run(string(def.ID), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "blank.pdf")
+			if err := os.WriteFile(path, blankPDF(t, def.ID), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command("pdftotext", "-layout", "-enc", "UTF-8", path, "-").Output()
+			if err != nil {
+				t.Fatalf("pdftotext: %v", err)
+			}
+			// One space between words, so that wrapped lines and the layout
+			// columns compare as plain text.
+			text := strings.Join(strings.Fields(string(out)), " ")
+			want := []string{def.Title, "webSesam i ämnesraden", "Fält markerade med * är obligatoriska", supportLine}
+			sections := map[string]bool{}
+			for _, f := range def.Fields {
+				switch {
+				case f.Kind == Tag:
+					continue
+				case f.Kind == Choice:
+					for _, o := range f.Choices {
+						want = append(want, o.Label)
+					}
+				}
+				sections[f.Section] = true
+				want = append(want, mark(f.Label, f.Required))
+				if !f.Required.Mandatory() && strings.Contains(text, f.Label+" *") {
+					t.Errorf("optional field %s is marked * on the form", f.Name)
+				}
+			}
+			for _, c := range def.UserColumns {
+				sections[c.Section] = true
+				want = append(want, mark(c.Label, c.Required))
+			}
+			for s := range sections {
+				want = append(want, s)
+			}
+			for _, w := range want {
+				if !strings.Contains(text, w) {
+					t.Errorf("the form does not say %q", w)
+				}
+			}
+			if len(def.UserColumns) > 0 {
+				for _, c := range def.Fields {
+					if c.Kind == Choice {
+						for _, o := range arendeChoices {
+							if !slices.Contains(c.Choices, o) && strings.Contains(text, o.Label) {
+								t.Errorf("the multi-user form offers %q", o.Label)
+							}
+						}
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestWritePDFTools opens the blank forms with qpdf and pdftk: the file is
+// sound and pdftk lists every field by name.
+func TestWritePDFTools(t *testing.T) {
+	for _, tool := range []string{"qpdf", "pdftk"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed", tool)
+		}
+	}
+	for _, def := range Definitions() {
+		t.Run(string(def.ID), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "blank.pdf")
+			if err := os.WriteFile(path, blankPDF(t, def.ID), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			if out, err := exec.Command("qpdf", "--check", path).CombinedOutput(); err != nil {
+				t.Errorf("qpdf --check: %v\n%s", err, out)
+			}
+			out, err := exec.Command("pdftk", path, "dump_data_fields_utf8").Output()
+			if err != nil {
+				t.Fatalf("pdftk dump_data_fields_utf8: %v", err)
+			}
+			got := map[string]bool{}
+			for _, line := range strings.Split(string(out), "\n") {
+				if name, ok := strings.CutPrefix(line, "FieldName: "); ok {
+					got[name] = true
+				}
+			}
+			want := map[string]bool{}
+			for _, f := range def.Fields {
+				want[f.Name] = true
+			}
+			for n := 1; n <= def.MaxPDFUsers; n++ {
+				for _, c := range def.UserColumns {
+					want[UserFieldName(n, c.Name)] = true
+				}
+			}
+			if !maps.Equal(got, want) {
+				t.Errorf("pdftk lists %d fields, want %d: missing %v, extra %v",
+					len(got), len(want), missingKeys(want, got), missingKeys(got, want))
+			}
+		})
+	}
+}
+
+// missingKeys lists the keys of a that b lacks, sorted.
+func missingKeys(a, b map[string]bool) []string {
+	var out []string
+	for k := range a {
+		if !b[k] {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
