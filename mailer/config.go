@@ -51,6 +51,7 @@ const (
 	DefaultRetryBase      = time.Minute
 	DefaultRetryMax       = time.Hour
 	DefaultPollInterval   = 30 * time.Second
+	DefaultReconnectMax   = 5 * time.Minute
 	DefaultBatch          = 100
 )
 
@@ -100,6 +101,9 @@ type Config struct {
 	// PollInterval is how often the worker looks for due rows when nobody
 	// pokes it.
 	PollInterval time.Duration `toml:"poll_interval"`
+	// ReconnectMax caps the wait between attempts to reach a relay that is
+	// down; kept short so mail flows again soon after an outage.
+	ReconnectMax time.Duration `toml:"reconnect_max"`
 	Batch        int           `toml:"batch"`
 }
 
@@ -153,6 +157,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.PollInterval == 0 {
 		c.PollInterval = DefaultPollInterval
+	}
+	if c.ReconnectMax == 0 {
+		c.ReconnectMax = DefaultReconnectMax
 	}
 	if c.Batch == 0 {
 		c.Batch = DefaultBatch
@@ -227,6 +234,7 @@ func (c Config) validateDelivery() error {
 	}{
 		{"bounce_window", c.BounceWindow}, {"max_age", c.MaxAge}, {"attempt_timeout", c.AttemptTimeout},
 		{"retry_base", c.RetryBase}, {"retry_max", c.RetryMax}, {"poll_interval", c.PollInterval},
+		{"reconnect_max", c.ReconnectMax},
 	} {
 		if d.v <= 0 {
 			errs = append(errs, problem(d.key, "must be positive, got %s", d.v))

@@ -1,0 +1,575 @@
+package mailer
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+// testClock is real time plus an offset the test moves forward, so rows
+// become due again without sleeping.
+type testClock struct {
+	mu  sync.Mutex
+	off time.Duration
+}
+
+func (c *testClock) now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.off)
+}
+
+func (c *testClock) advance(d time.Duration) {
+	c.mu.Lock()
+	c.off += d
+	c.mu.Unlock()
+}
+
+func workerConfig(addr string) Config {
+	cfg := testConfig()
+	cfg.SMTP = SMTPConfig{Addr: addr, TLS: Plain}
+	cfg.AttemptTimeout = 5 * time.Second
+	cfg.RetryBase = time.Second
+	cfg.RetryMax = 10 * time.Second
+	cfg.ReconnectMax = 20 * time.Millisecond
+	cfg.PollInterval = 20 * time.Millisecond
+	cfg.MaxPerHour = 1000
+	return cfg
+}
+
+func openStore(t testing.TB, path string) *store.Store {
+	t.Helper()
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "intake.db")
+	}
+	st, err := store.Open(path, store.Options{Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatalf("open store: %v", err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func newWorker(t testing.TB, cfg Config, st *store.Store, clk *testClock) *Worker {
+	t.Helper()
+	w, err := NewWorker(cfg, st, WithWorkerClock(clk.now), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	if err != nil {
+		t.Fatalf("NewWorker: %v", err)
+	}
+	return w
+}
+
+// enqueue composes n receipts to the sender `to` (Cc cc when given) and
+// writes them to the outbox.
+func enqueue(t testing.TB, st *store.Store, n int, to string, cc ...string) []store.OutboxRow {
+	t.Helper()
+	c, err := NewComposer(testConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rows []store.OutboxRow
+	for i := 0; i < n; i++ {
+		o := original
+		o.From = to
+		o.MessageID = fmt.Sprintf("orig-%d@kommun.se", i)
+		row, err := c.Receipt(Receipt{Original: o, Forms: []ReceivedForm{{FileName: "a.pdf",
+			Form: singleForm(singleFields()), Requests: []string{fmt.Sprintf("R-%06d", i)}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		row.Cc = cc
+		rows = append(rows, row)
+	}
+	out, err := st.EnqueueOutbox(rows...)
+	if err != nil {
+		t.Fatalf("enqueue: %v", err)
+	}
+	return out
+}
+
+func getRow(t testing.TB, st *store.Store, id uint64) store.OutboxRow {
+	t.Helper()
+	r, err := st.OutboxGet("test", id)
+	if err != nil {
+		t.Fatalf("get row %d: %v", id, err)
+	}
+	return r
+}
+
+func wantState(t testing.TB, st *store.Store, id uint64, state store.OutboxState, attempts int, errPart string) store.OutboxRow {
+	t.Helper()
+	r := getRow(t, st, id)
+	if r.State != state || r.Attempts != attempts || !strings.Contains(r.LastError, errPart) {
+		t.Errorf("row %d: got %s, %d attempts, error %q; want %s, %d attempts, error containing %q",
+			id, r.State, r.Attempts, r.LastError, state, attempts, errPart)
+	}
+	return r
+}
+
+// TestDeliver: rows go out in order with their stored bytes, To and Cc as
+// envelope recipients, and are marked sent.
+func TestDeliver(t *testing.T) {
+	sk := startSink(t)
+	st := openStore(t, "")
+	rows := enqueue(t, st, 3, "karin@kommun.se", "chef@region.se")
+	w := newWorker(t, workerConfig(sk.addr), st, &testClock{})
+	if err := w.DrainOnce(context.Background()); err != nil {
+		t.Fatalf("DrainOnce: %v", err)
+	}
+	got := sk.received()
+	if len(got) != len(rows) {
+		t.Fatalf("sink got %d mails, want %d", len(got), len(rows))
+	}
+	for i, r := range rows {
+		if !bytes.Equal(got[i].data, r.Raw) {
+			t.Errorf("mail %d: the bytes sent differ from the row's", i)
+		}
+		if got[i].messageID != r.MessageID {
+			t.Errorf("mail %d: Message-ID %q, want %q", i, got[i].messageID, r.MessageID)
+		}
+		if got[i].from != "info.hmc@region.se" || strings.Join(got[i].to, ",") != "karin@kommun.se,chef@region.se" {
+			t.Errorf("mail %d: envelope %s -> %v", i, got[i].from, got[i].to)
+		}
+		wantState(t, st, r.ID, store.OutboxSent, 0, "")
+	}
+	// Nothing is due any more: a second pass sends nothing.
+	if err := w.DrainOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(sk.received()); n != len(rows) {
+		t.Errorf("a second pass sent again: %d mails", n)
+	}
+}
+
+// TestTemporaryThenSuccess: a 4xx is retried after the backoff and exactly
+// one copy arrives.
+func TestTemporaryThenSuccess(t *testing.T) {
+	for _, stage := range []string{"RCPT", "DATA"} {
+		t.Run(stage, func(t *testing.T) {
+			sk := startSink(t)
+			refusals := 1
+			tempfail := func() error {
+				if refusals > 0 {
+					refusals--
+					return reply(451, smtp.EnhancedCode{4, 3, 0}, "try again later")
+				}
+				return nil
+			}
+			if stage == "RCPT" {
+				sk.rcpt = func(string) error { return tempfail() }
+			} else {
+				sk.data = func(sunk) error { return tempfail() }
+			}
+			st := openStore(t, "")
+			rows := enqueue(t, st, 1, "karin@kommun.se")
+			clk := &testClock{}
+			w := newWorker(t, workerConfig(sk.addr), st, clk)
+			if err := w.DrainOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			r := wantState(t, st, rows[0].ID, store.OutboxPending, 1, "4.3.0 try again later")
+			if !r.NextTry.After(clk.now()) {
+				t.Errorf("next try %v is not in the future", r.NextTry)
+			}
+			if n := len(sk.received()); n != 0 {
+				t.Fatalf("sink accepted %d mails during the refusal", n)
+			}
+			clk.advance(time.Minute)
+			if err := w.DrainOnce(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			wantState(t, st, rows[0].ID, store.OutboxSent, 1, "")
+			if got := sk.received(); len(got) != 1 || got[0].messageID != rows[0].MessageID {
+				t.Errorf("sink got %d mails, want the one", len(got))
+			}
+		})
+	}
+}
+
+// TestPermanentFailure: a 5xx fails the row with the server's answer, a
+// 5.1.x answer is remembered as a bounce, and later rows to that address
+// fail without contacting the server.
+func TestPermanentFailure(t *testing.T) {
+	sk := startSink(t)
+	sk.rcpt = func(to string) error {
+		if to == "gone@kommun.se" {
+			return reply(550, smtp.EnhancedCode{5, 1, 1}, "no such user here")
+		}
+		return nil
+	}
+	st := openStore(t, "")
+	rows := enqueue(t, st, 1, "gone@kommun.se")
+	clk := &testClock{}
+	w := newWorker(t, workerConfig(sk.addr), st, clk)
+	if err := w.DrainOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantState(t, st, rows[0].ID, store.OutboxFailed, 1, "RCPT: 550 gone@kommun.se: 5.1.1 no such user here")
+	bounced, err := st.BouncedSince("gone@kommun.se", clk.now().Add(-time.Minute))
+	if err != nil || !bounced {
+		t.Errorf("bounce not recorded: %v, %v", bounced, err)
+	}
+
+	sk.rcpt = func(string) error { t.Error("the server was asked about a bounced address"); return nil }
+	more := enqueue(t, st, 1, "gone@kommun.se")
+	if err := w.DrainOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantState(t, st, more[0].ID, store.OutboxFailed, 1, "every recipient bounced within 30 days: gone@kommun.se")
+
+	t.Run("policy refusal is no bounce", func(t *testing.T) {
+		sk.rcpt = func(string) error { return reply(554, smtp.EnhancedCode{5, 7, 1}, "relay access denied") }
+		rows := enqueue(t, st, 1, "anna@kommun.se")
+		if err := w.DrainOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		wantState(t, st, rows[0].ID, store.OutboxFailed, 1, "554 anna@kommun.se: 5.7.1 relay access denied")
+		if b, _ := st.BouncedSince("anna@kommun.se", time.Time{}); b {
+			t.Error("a relay refusal was recorded as a bounce")
+		}
+	})
+	t.Run("one of two refused", func(t *testing.T) {
+		sk.rcpt = func(to string) error {
+			if to == "old@kommun.se" {
+				return reply(550, smtp.EnhancedCode{5, 1, 1}, "unknown")
+			}
+			return nil
+		}
+		rows := enqueue(t, st, 1, "chef@kommun.se", "old@kommun.se")
+		if err := w.DrainOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		wantState(t, st, rows[0].ID, store.OutboxSent, 0, "")
+		got := sk.received()
+		if len(got) == 0 {
+			t.Fatal("nothing delivered")
+		}
+		if last := got[len(got)-1]; strings.Join(last.to, ",") != "chef@kommun.se" || last.messageID != rows[0].MessageID {
+			t.Errorf("delivered to %v (%s), want chef@kommun.se only", last.to, last.messageID)
+		}
+		if b, _ := st.BouncedSince("old@kommun.se", time.Time{}); !b {
+			t.Error("the refused Cc was not recorded as a bounce")
+		}
+	})
+	t.Run("5xx after DATA", func(t *testing.T) {
+		sk.rcpt = nil
+		sk.data = func(sunk) error { return reply(552, smtp.EnhancedCode{5, 3, 4}, "message too big") }
+		rows := enqueue(t, st, 1, "lena@kommun.se")
+		if err := w.DrainOnce(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		wantState(t, st, rows[0].ID, store.OutboxFailed, 1, "end of DATA: 552 5.3.4 message too big")
+	})
+}
+
+// TestOutage: while the relay is down rows stay pending in order; once it
+// is back everything arrives, in order, once.
+func TestOutage(t *testing.T) {
+	sk := startSink(t)
+	sk.stop()
+	st := openStore(t, "")
+	rows := enqueue(t, st, 5, "karin@kommun.se")
+	clk := &testClock{}
+	w := newWorker(t, workerConfig(sk.addr), st, clk)
+
+	var ce *ConnError
+	if err := w.DrainOnce(context.Background()); !errors.As(err, &ce) {
+		t.Fatalf("DrainOnce with the relay down: %v, want *ConnError", err)
+	}
+	wantState(t, st, rows[0].ID, store.OutboxPending, 1, "connection refused")
+	for _, r := range rows[1:] {
+		wantState(t, st, r.ID, store.OutboxPending, 0, "")
+	}
+
+	// Run keeps trying through the outage (hours in production, a few
+	// reconnect rounds here) and delivers once the relay is back.
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	waitFor(t, func() bool { return getRow(t, st, rows[0].ID).Attempts >= 3 })
+	sk.restart()
+	waitFor(t, func() bool { return len(sk.received()) == len(rows) })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+	got := sk.received()
+	for i, r := range rows {
+		if got[i].messageID != r.MessageID {
+			t.Errorf("mail %d is %s, want %s: out of order", i, got[i].messageID, r.MessageID)
+		}
+		if s := getRow(t, st, r.ID).State; s != store.OutboxSent {
+			t.Errorf("row %d is %s", r.ID, s)
+		}
+	}
+}
+
+// waitFor polls cond until it holds; the limit only keeps a broken test
+// from hanging and asserts nothing about speed.
+func waitFor(t testing.TB, cond func() bool) {
+	t.Helper()
+	limit := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(limit) {
+			t.Fatal("condition not reached in 30 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestSlowSink: a server that does not answer DATA hits the attempt's
+// deadline; the row is retried and then delivered once.
+func TestSlowSink(t *testing.T) {
+	sk := startSink(t)
+	release := make(chan struct{})
+	sk.block = release
+	st := openStore(t, "")
+	rows := enqueue(t, st, 1, "karin@kommun.se")
+	cfg := workerConfig(sk.addr)
+	cfg.AttemptTimeout = 300 * time.Millisecond
+	clk := &testClock{}
+	w := newWorker(t, cfg, st, clk)
+	if err := w.DrainOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantState(t, st, rows[0].ID, store.OutboxPending, 1, "i/o timeout")
+	sk.mu.Lock()
+	sk.block = nil
+	sk.mu.Unlock()
+	close(release)
+	clk.advance(time.Minute)
+	if err := w.DrainOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantState(t, st, rows[0].ID, store.OutboxSent, 1, "")
+	if got := sk.received(); len(got) != 1 || got[0].messageID != rows[0].MessageID {
+		t.Errorf("sink got %d mails, want 1", len(got))
+	}
+}
+
+// TestMaxAge: a temporary failure older than MaxAge becomes permanent, and
+// so does a row that waited out an outage that long.
+func TestMaxAge(t *testing.T) {
+	sk := startSink(t)
+	sk.rcpt = func(string) error { return reply(452, smtp.EnhancedCode{4, 2, 2}, "mailbox full") }
+	st := openStore(t, "")
+	rows := enqueue(t, st, 2, "karin@kommun.se")
+	clk := &testClock{}
+	w := newWorker(t, workerConfig(sk.addr), st, clk)
+	if err := w.DrainOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantState(t, st, rows[0].ID, store.OutboxPending, 1, "452")
+	clk.advance(DefaultMaxAge + time.Hour)
+	if err := w.DrainOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantState(t, st, rows[0].ID, store.OutboxFailed, 2, "gave up after 3 days: RCPT: 452 karin@kommun.se: 4.2.2 mailbox full")
+	wantState(t, st, rows[1].ID, store.OutboxFailed, 2, "gave up after 3 days")
+
+	t.Run("during an outage", func(t *testing.T) {
+		rows := enqueue(t, st, 1, "karin@kommun.se")
+		sk.stop()
+		clk.advance(DefaultMaxAge + time.Hour)
+		var ce *ConnError
+		if err := w.DrainOnce(context.Background()); !errors.As(err, &ce) {
+			t.Fatalf("got %v, want *ConnError", err)
+		}
+		wantState(t, st, rows[0].ID, store.OutboxFailed, 1, "gave up after 3 days: connect to smtp server")
+	})
+}
+
+// TestRateLimit: at most MaxPerHour mails per recipient per hour; the next
+// row waits until the oldest send leaves the window, then goes.
+func TestRateLimit(t *testing.T) {
+	sk := startSink(t)
+	st := openStore(t, "")
+	cfg := workerConfig(sk.addr)
+	cfg.MaxPerHour = 2
+	clk := &testClock{}
+	w := newWorker(t, cfg, st, clk)
+	rows := enqueue(t, st, 3, "karin@kommun.se")
+	other := enqueue(t, st, 1, "anna@kommun.se")
+	if err := w.DrainOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	first := wantState(t, st, rows[0].ID, store.OutboxSent, 0, "")
+	wantState(t, st, rows[1].ID, store.OutboxSent, 0, "")
+	waiting := wantState(t, st, rows[2].ID, store.OutboxPending, 1, "waiting: 2 mails per hour reached for karin@kommun.se")
+	wantState(t, st, other[0].ID, store.OutboxSent, 0, "")
+	// The window frees one hour after the first send (to the second).
+	if lo, hi := first.SentAt.Add(time.Hour-time.Second), first.SentAt.Add(time.Hour+2*time.Second); waiting.NextTry.Before(lo) || waiting.NextTry.After(hi) {
+		t.Errorf("next try %v, want one hour after the first send %v", waiting.NextTry, first.SentAt)
+	}
+	if n := len(sk.received()); n != 3 {
+		t.Errorf("sink got %d mails, want 3", n)
+	}
+	clk.advance(time.Hour + 5*time.Second)
+	if err := w.DrainOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantState(t, st, rows[2].ID, store.OutboxSent, 1, "")
+}
+
+// TestDomainPolicy: a recipient outside the allowed domains fails the row
+// for good with the reason; nothing reaches the server.
+func TestDomainPolicy(t *testing.T) {
+	sk := startSink(t)
+	st := openStore(t, "")
+	w := newWorker(t, workerConfig(sk.addr), st, &testClock{})
+	rows := enqueue(t, st, 1, "karin@kommun.se", "someone@gmail.com")
+	sub := enqueue(t, st, 1, "karin@sub.kommun.se")
+	if err := w.DrainOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantState(t, st, rows[0].ID, store.OutboxFailed, 1, "recipient outside the allowed domains (region.se, kommun.se): someone@gmail.com")
+	wantState(t, st, sub[0].ID, store.OutboxFailed, 1, "karin@sub.kommun.se")
+	if n := len(sk.received()); n != 0 {
+		t.Errorf("sink got %d mails", n)
+	}
+}
+
+// TestTLSAndAuth: STARTTLS (mandatory) and implicit TLS against a private
+// CA, AUTH PLAIN with the password from a file, XOAUTH2 with a token from a
+// command; a wrong CA or a relay without STARTTLS is a connection error and
+// the row stays pending.
+func TestTLSAndAuth(t *testing.T) {
+	serverTLS, caFile := testCA(t)
+	dir := t.TempDir()
+	pwFile := filepath.Join(dir, "password")
+	if err := os.WriteFile(pwFile, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokenFile := filepath.Join(dir, "token")
+	if err := os.WriteFile(tokenFile, []byte("ya29.token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, otherCA := testCA(t)
+
+	cases := []struct {
+		name     string
+		sinkTLS  bool
+		implicit bool
+		auth     map[string]string
+		smtp     SMTPConfig
+		wantErr  string // empty: delivered
+	}{
+		{name: "starttls", sinkTLS: true, smtp: SMTPConfig{TLS: StartTLS, CAFile: caFile}},
+		{name: "implicit tls", sinkTLS: true, implicit: true, smtp: SMTPConfig{TLS: TLSImplicit, CAFile: caFile}},
+		{name: "auth plain", sinkTLS: true, auth: map[string]string{"PLAIN": "s3cret"},
+			smtp: SMTPConfig{TLS: StartTLS, CAFile: caFile, Auth: AuthPlain, Username: "intake", PasswordFile: pwFile}},
+		{name: "xoauth2 token command", sinkTLS: true, auth: map[string]string{"XOAUTH2": "ya29.token"},
+			smtp: SMTPConfig{TLS: StartTLS, CAFile: caFile, Auth: AuthXOAUTH2, Username: "intake", TokenCommand: []string{"cat", tokenFile}}},
+		{name: "xoauth2 token file", sinkTLS: true, auth: map[string]string{"XOAUTH2": "ya29.token"},
+			smtp: SMTPConfig{TLS: StartTLS, CAFile: caFile, Auth: AuthXOAUTH2, Username: "intake", TokenFile: tokenFile}},
+		{name: "wrong password", sinkTLS: true, auth: map[string]string{"PLAIN": "other"},
+			smtp:    SMTPConfig{TLS: StartTLS, CAFile: caFile, Auth: AuthPlain, Username: "intake", PasswordFile: pwFile},
+			wantErr: "535"},
+		{name: "unknown CA", sinkTLS: true, smtp: SMTPConfig{TLS: StartTLS, CAFile: otherCA},
+			wantErr: "certificate signed by unknown authority"},
+		{name: "no STARTTLS offered", smtp: SMTPConfig{TLS: StartTLS, CAFile: caFile},
+			wantErr: "does not support STARTTLS"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sk := &sink{t: t, auth: tc.auth, user: "intake"}
+			if tc.sinkTLS {
+				sk.tls = serverTLS
+			}
+			if tc.implicit {
+				sk.listenTLS()
+			} else {
+				sk.listen("127.0.0.1:0")
+			}
+			t.Cleanup(sk.stop)
+			cfg := workerConfig(sk.addr)
+			tc.smtp.Addr = sk.addr
+			cfg.SMTP = tc.smtp
+			st := openStore(t, "")
+			rows := enqueue(t, st, 1, "karin@kommun.se")
+			w := newWorker(t, cfg, st, &testClock{})
+			err := w.DrainOnce(context.Background())
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatalf("DrainOnce: %v", err)
+				}
+				wantState(t, st, rows[0].ID, store.OutboxSent, 0, "")
+				if len(tc.auth) > 0 && sk.logins != 1 {
+					t.Errorf("%d logins, want 1", sk.logins)
+				}
+				return
+			}
+			var ce *ConnError
+			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("got %v, want a *ConnError with %q", err, tc.wantErr)
+			}
+			wantState(t, st, rows[0].ID, store.OutboxPending, 1, tc.wantErr)
+			if n := len(sk.received()); n != 0 {
+				t.Errorf("sink got %d mails", n)
+			}
+		})
+	}
+}
+
+// listenTLS serves implicit TLS.
+func (s *sink) listenTLS() {
+	s.t.Helper()
+	s.listen("127.0.0.1:0")
+	s.stop()
+	ln, err := tls.Listen("tcp", s.addr, s.tls)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	srv := smtp.NewServer(s)
+	srv.Domain = "sink.test"
+	s.serve(srv, ln)
+}
+
+// TestComposedNoticesDeliver: every kind of notice goes through the real
+// relay unchanged (an end-to-end check of composer, store and worker).
+func TestComposedNoticesDeliver(t *testing.T) {
+	sk := startSink(t)
+	st := openStore(t, "")
+	var rows []store.OutboxRow
+	for _, tc := range composeCases() {
+		rs, err := tc.compose(newTestComposer(t, testConfig()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Distinct Message-IDs: every case used the same seed.
+		for i := range rs {
+			rs[i].MessageID = fmt.Sprintf("%s-%d", tc.name, i)
+		}
+		rows = append(rows, rs...)
+	}
+	stored, err := st.EnqueueOutbox(rows...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := newWorker(t, workerConfig(sk.addr), st, &testClock{}).DrainOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got := sk.received()
+	if len(got) != len(stored) {
+		t.Fatalf("sink got %d, want %d", len(got), len(stored))
+	}
+	for i, r := range stored {
+		if !bytes.Equal(got[i].data, r.Raw) {
+			t.Errorf("%s: bytes differ", r.Kind)
+		}
+	}
+}
