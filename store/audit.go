@@ -47,7 +47,7 @@ const (
 // appendAudit writes one entry in the caller's transaction, so a read of
 // personal data and its record in the log commit together or not at all.
 func (s *Store) appendAudit(tx *bolt.Tx, actor, action string, subjects []string, count int, detail string) error {
-	b := tx.Bucket(bucketAudit)
+	b := appendOnly(tx, bucketAudit)
 	seq, err := b.NextSequence()
 	if err != nil {
 		return fmt.Errorf("append audit entry: %w", err)

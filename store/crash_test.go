@@ -25,7 +25,11 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	if fixturePath != "" {
+		os.RemoveAll(filepath.Dir(fixturePath))
+	}
+	os.Exit(code)
 }
 
 // crashUsers is how many users the form of message uid has.

@@ -94,7 +94,7 @@ func (s *Store) insertOutbox(tx *bolt.Tx, now time.Time, rows []OutboxRow) ([]Ou
 		if err := putOutbox(tx, r); err != nil {
 			return nil, err
 		}
-		if err := tx.Bucket(bucketOutboxRaw).Put(u64(id), r.Raw); err != nil {
+		if err := appendOnly(tx, bucketOutboxRaw).Put(u64(id), r.Raw); err != nil {
 			return nil, fmt.Errorf("write outbox row %d: %w", id, err)
 		}
 		if err := tx.Bucket(bucketOutboxDue).Put(dueKey(r), nil); err != nil {
@@ -119,7 +119,7 @@ func putOutbox(tx *bolt.Tx, r OutboxRow) error {
 	if err != nil {
 		return err
 	}
-	if err := tx.Bucket(bucketOutbox).Put(u64(r.ID), v); err != nil {
+	if err := appendOnly(tx, bucketOutbox).Put(u64(r.ID), v); err != nil {
 		return fmt.Errorf("write outbox row %d: %w", r.ID, err)
 	}
 	return nil

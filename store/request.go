@@ -140,7 +140,7 @@ func putRequest(tx *bolt.Tx, r Request, old *Request) error {
 		return err
 	}
 	id := []byte(r.ID)
-	if err := tx.Bucket(bucketRequests).Put(id, v); err != nil {
+	if err := appendOnly(tx, bucketRequests).Put(id, v); err != nil {
 		return fmt.Errorf("write request %s: %w", r.ID, err)
 	}
 	st := tx.Bucket(bucketReqStatus)
@@ -172,8 +172,10 @@ func putRequest(tx *bolt.Tx, r Request, old *Request) error {
 }
 
 // searchTerms are what staff search a request by: first name, last name,
-// the full name both ways, the previous name, e-mail, HSA-id and every
-// kundnummer, folded to lower case.
+// the previous name, e-mail, HSA-id and every kundnummer, folded to lower
+// case. Full names are not indexed (each term is a leaf page written with
+// fsync on every request); a search of several words is answered from its
+// first word and filtered on the full name.
 func searchTerms(f map[string]string) []string {
 	var out []string
 	add := func(s string) {
@@ -184,8 +186,6 @@ func searchTerms(f map[string]string) []string {
 	}
 	add(f["fornamn"])
 	add(f["efternamn"])
-	add(f["fornamn"] + " " + f["efternamn"])
-	add(f["efternamn"] + " " + f["fornamn"])
 	add(f["tidigare_namn"])
 	add(f["epost"])
 	add(f["hsa_id"])
@@ -195,6 +195,18 @@ func searchTerms(f map[string]string) []string {
 		add(k)
 	}
 	return out
+}
+
+// nameMatches reports whether term (lower case, single spaces) starts a
+// full name of the request, in either order, or its previous name.
+func nameMatches(f map[string]string, term string) bool {
+	fold := func(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }
+	for _, name := range []string{f["fornamn"] + " " + f["efternamn"], f["efternamn"] + " " + f["fornamn"], f["tidigare_namn"]} {
+		if strings.HasPrefix(fold(name), term) {
+			return true
+		}
+	}
+	return false
 }
 
 // splitKundnummer reads ovriga_kundnummer ("602155, 602156") into numbers.
@@ -499,11 +511,12 @@ func (s *Store) SearchRequests(actor, text string, limit int) ([]Request, error)
 	if limit <= 0 {
 		limit = 50
 	}
+	first, _, multi := strings.Cut(term, " ")
 	var out []Request
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var ids []string
 		seen := map[string]bool{}
-		if err := prefixed(tx.Bucket(bucketReqSearch), []byte(term), func(k, _ []byte) error {
+		if err := prefixed(tx.Bucket(bucketReqSearch), []byte(first), func(k, _ []byte) error {
 			i := bytes.IndexByte(k, 0)
 			if i < 0 {
 				return nil
@@ -518,17 +531,22 @@ func (s *Store) SearchRequests(actor, text string, limit int) ([]Request, error)
 		}
 		slices.Sort(ids)
 		slices.Reverse(ids)
-		if len(ids) > limit {
-			ids = ids[:limit]
-		}
+		var found []string
 		for _, id := range ids {
+			if len(out) == limit {
+				break
+			}
 			r, err := getRequest(tx, id)
 			if err != nil {
 				return err
 			}
+			if multi && !nameMatches(r.Fields, term) {
+				continue
+			}
 			out = append(out, r)
+			found = append(found, id)
 		}
-		return s.appendAudit(tx, actor, AuditSearchRequests, ids, len(ids), "")
+		return s.appendAudit(tx, actor, AuditSearchRequests, found, len(found), "")
 	})
 	if err != nil {
 		return nil, fmt.Errorf("search requests: %w", err)
