@@ -309,6 +309,18 @@ func (r *xlsxReader) value(p xlsxCell, kind Kind) (string, error) {
 	return raw, nil
 }
 
+// rowValue is value for a cell whose raw text a sheet's rows already gave:
+// text that cannot be a number or an ISO date cell is returned as it is,
+// which spares parsing the whole worksheet (needed for cell types and
+// styles) for sheets of plain text such as the user rows.
+func (r *xlsxReader) rowValue(p xlsxCell, kind Kind, raw string) (string, error) {
+	if _, err := strconv.ParseFloat(strings.TrimSpace(raw), 64); err != nil &&
+		!(len(raw) >= 10 && raw[4] == '-' && raw[7] == '-' && strings.Contains(raw, "T")) {
+		return raw, nil
+	}
+	return r.value(p, kind)
+}
+
 // hasDateFormat reports whether the cell's number format shows a date.
 func (r *xlsxReader) hasDateFormat(sheet, cell string) (bool, error) {
 	idx, err := r.f.GetCellStyle(sheet, cell)
@@ -454,7 +466,7 @@ func (r *xlsxReader) readByLabel(fields []Field, skip string) error {
 							continue
 						}
 						if !xlsxNotValues[xlsxLabelKey(v)] {
-							val, err := r.value(xlsxCell{sheet, ri, vc}, fl.Kind)
+							val, err := r.rowValue(xlsxCell{sheet, ri, vc}, fl.Kind, row[vc])
 							if err != nil {
 								return err
 							}
@@ -534,7 +546,7 @@ func (r *xlsxReader) readUsers(def *Definition, sheet string, header int, cols m
 		for ci, c := range cols {
 			v := ""
 			if ci < len(row) && row[ci] != "" {
-				if v, err = r.value(xlsxCell{sheet, ri, ci}, c.Kind); err != nil {
+				if v, err = r.rowValue(xlsxCell{sheet, ri, ci}, c.Kind, row[ci]); err != nil {
 					return err
 				}
 			}

@@ -944,3 +944,71 @@ func TestReadXLSXBadInput(t *testing.T) {
 		}
 	})
 }
+
+// FuzzReadXLSX: no input makes readXLSX panic; it returns a Raw or an error
+// wrapping one of the package's sentinels.
+func FuzzReadXLSX(f *testing.F) {
+	inputs, err := filepath.Glob(filepath.Join(fixturesDir, "*", "input.xlsx"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, p := range inputs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	for _, def := range Definitions() {
+		f.Add(blankXLSX(f, def.ID))
+	}
+	sentinels := []error{ErrNotAForm, ErrEncrypted, ErrTooLarge, ErrTimeout, ErrCrashed}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		raw, err := readXLSX(data, Options{MaxUnzippedSize: 4 << 20})
+		if err != nil {
+			if raw != nil {
+				t.Errorf("got a Raw and the error %v", err)
+			}
+			for _, s := range sentinels {
+				if errors.Is(err, s) {
+					return
+				}
+			}
+			t.Fatalf("got error %v wrapping no sentinel", err)
+		}
+		if raw == nil || raw.Format != XLSX || raw.Fields == nil {
+			t.Fatalf("got Raw %+v, want an xlsx Raw", raw)
+		}
+	})
+}
+
+// filledSingle is a filled single-user workbook as a benchmark reads it.
+func filledSingle(b testing.TB) []byte {
+	f := openXLSX(b, blankXLSX(b, Single))
+	fillByName(b, f, singleFill)
+	return saveXLSX(b, f)
+}
+
+// BenchmarkReadXLSX reads and checks one filled single-user workbook.
+func BenchmarkReadXLSX(b *testing.B) {
+	data := filledSingle(b)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Read(data, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReadXLSXMultiUser60 reads and checks the 60-user fixture.
+func BenchmarkReadXLSXMultiUser60(b *testing.B) {
+	data := fixtureInput(b, "xlsx-multi-60-users")
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, err := Read(data, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
