@@ -36,7 +36,9 @@ func foldText(s string) string {
 	if isPlainASCII(s) {
 		return s
 	}
-	s = norm.NFC.String(s)
+	// Bytes that are not UTF-8 become U+FFFD before NFC, which otherwise
+	// leaves what follows them unnormalised.
+	s = norm.NFC.String(strings.ToValidUTF8(s, "\uFFFD"))
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
@@ -52,7 +54,7 @@ func foldText(s string) string {
 			b.WriteByte(' ')
 		}
 		space = false
-		b.WriteRune(r) // a byte that is not UTF-8 becomes U+FFFD here
+		b.WriteRune(r)
 	}
 	return b.String()
 }

@@ -1,6 +1,9 @@
 package formparse
 
-import "testing"
+import (
+	"testing"
+	"unicode/utf8"
+)
 
 func TestFoldText(t *testing.T) {
 	tests := []struct{ in, want string }{
@@ -365,4 +368,46 @@ func TestJoinOrAndLowerFirst(t *testing.T) {
 	if got := lowerFirst(""); got != "" {
 		t.Errorf("lowerFirst(\"\") = %q, want \"\"", got)
 	}
+}
+
+// FuzzNormaliseValue checks, for every field of both forms and any input,
+// that normalising never panics, always gives valid UTF-8 that is already
+// folded, and that a good value is a fixed point: reading what was stored
+// gives it back unchanged (so a request re-checked later is not altered).
+func FuzzNormaliseValue(f *testing.F) {
+	for _, s := range []string{
+		"", "Off", "Ja", "kanske", "ny", "Ändring", "1.12.2026", "20261301", "mailto:a@b.se",
+		"Åsa <a@b.se>", "+46 (0)10-473 80 80", "se2321000131-e1", "602 154", "602155;602156\n602157",
+		"A\u030asa\u00a0\u00a0Öberg", "\xff\xfe", "\u200b",
+	} {
+		f.Add(s)
+	}
+	fields := append(append([]Field{}, singleDef.Fields...), multiDef.Fields...)
+	fields = append(fields, multiDef.UserColumns...)
+	f.Fuzz(func(t *testing.T, in string) {
+		for _, fd := range fields {
+			for _, format := range []Format{PDF, XLSX} {
+				v, reason := normaliseValue(fd, in, format)
+				if !utf8.ValidString(v) {
+					t.Fatalf("%s(%q) = %q, not UTF-8", fd.Name, in, v)
+				}
+				if fd.Kind == Checkbox {
+					if v != "true" && v != "false" {
+						t.Fatalf("%s(%q) = %q, want true or false", fd.Name, in, v)
+					}
+					continue
+				}
+				if foldText(v) != v {
+					t.Fatalf("%s(%q) = %q, not folded", fd.Name, in, v)
+				}
+				if reason != "" || v == "" {
+					continue
+				}
+				again, reason2 := normaliseValue(fd, v, format)
+				if again != v || reason2 != "" {
+					t.Fatalf("%s(%q) = %q, but reading that gives %q, %q", fd.Name, in, v, again, reason2)
+				}
+			}
+		}
+	})
 }
