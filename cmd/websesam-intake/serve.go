@@ -1,0 +1,96 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+func init() { subcommands = append(subcommands, newServeCommand) }
+
+func newServeCommand() *cobra.Command {
+	var configPath string
+	var once, dryRun bool
+	cmd := &cobra.Command{
+		Use:   "serve --config FILE [--once] [--dry-run]",
+		Short: "Run the daemon: watch the mailbox, answer and queue forms",
+		Long: `serve watches the intake mailbox over IMAP. Every message whose subject holds
+the keyword gets exactly one outcome (queued, returned, no-form, ignored,
+quarantined), recorded in the store before the message is moved to the
+outcome's folder; replies go out through the outbox over SMTP. Other mail is
+never touched, not even marked read.
+
+--once handles what is in the mailbox now, delivers the due replies and exits
+(for cron and tests). --dry-run examines the mailbox read-only, writes nothing
+to the store or the server and prints what would happen to each message.
+
+Exit status: 0 success, 1 runtime failure, 2 bad usage or configuration.`,
+		Example: `  websesam-intake serve --config /etc/websesam-intake/config.toml
+  websesam-intake serve --config config.toml --dry-run`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if configPath == "" {
+				return usagef("serve needs --config FILE (see '%s --help')", cmd.CommandPath())
+			}
+			cfg, err := intake.LoadConfig(configPath)
+			if err != nil {
+				return usageError{err}
+			}
+			log := newLogger(cmd.ErrOrStderr())
+			st, err := openStore(cfg, dryRun)
+			if err != nil {
+				return err
+			}
+			if st != nil {
+				defer st.Close()
+			}
+			d, err := intake.New(cfg, st, intake.Options{Logger: log, DryRun: dryRun, Out: cmd.OutOrStdout()})
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if once || dryRun {
+				return d.Once(ctx)
+			}
+			log.Info("serving", "mailbox", cfg.Mailbox.Addr, "folder", cfg.Mailbox.Folder)
+			return d.Run(ctx)
+		},
+	}
+	cmd.Flags().StringVar(&configPath, "config", "", "the configuration file (TOML)")
+	cmd.Flags().BoolVar(&once, "once", false, "handle what is in the mailbox now, then exit")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "write nothing; print what would happen to each message")
+	return cmd
+}
+
+// openStore opens the database; a dry run opens it read-only when it exists
+// and runs without it when it does not (everything then looks new).
+func openStore(cfg intake.Config, dryRun bool) (*store.Store, error) {
+	if !dryRun {
+		return store.Open(cfg.Store.Path, store.Options{Timeout: cfg.Store.LockTimeout})
+	}
+	if _, err := os.Stat(cfg.Store.Path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	st, err := store.Open(cfg.Store.Path, store.Options{Timeout: cfg.Store.LockTimeout, ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("open the store read-only for the dry run: %w", err)
+	}
+	return st, nil
+}
+
+// newLogger writes JSON under journald (JOURNAL_STREAM is set) and text on
+// a terminal or file.
+func newLogger(w io.Writer) *slog.Logger {
+	if os.Getenv("JOURNAL_STREAM") != "" {
+		return slog.New(slog.NewJSONHandler(w, nil))
+	}
+	return slog.New(slog.NewTextHandler(w, nil))
+}

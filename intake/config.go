@@ -1,0 +1,460 @@
+package intake
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/regionhmc/websesam-intake/mailer"
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+// ErrConfig is wrapped by every configuration problem, so that the command
+// exits with status 2 (bad configuration) rather than 1.
+var ErrConfig = errors.New("bad configuration")
+
+// Config is the daemon's whole configuration: one TOML file with a section
+// per concern. Secrets never appear in it: only the paths of the files (or
+// the command) that hold them. A relative secret path is taken relative to
+// $CREDENTIALS_DIRECTORY when systemd set it (LoadCredential=).
+//
+//	[mailbox]   the IMAP account watched for forms
+//	[folders]   where each outcome's messages are moved
+//	[policy]    what is accepted: keyword, sender domains, size limits, backlog
+//	[store]     the bbolt file
+//	[mailer]    replies and their delivery (see package mailer), with [mailer.smtp]
+type Config struct {
+	Mailbox MailboxConfig `toml:"mailbox"`
+	Folders FolderConfig  `toml:"folders"`
+	Policy  PolicyConfig  `toml:"policy"`
+	Store   StoreConfig   `toml:"store"`
+	Mailer  mailer.Config `toml:"mailer"`
+}
+
+// TLS modes of the IMAP connection. Implicit TLS (port 993) is the default;
+// plain is accepted only for a loopback address and only when written out.
+const (
+	TLSImplicit = "tls"
+	TLSStart    = "starttls"
+	TLSPlain    = "plain"
+)
+
+// Authentication mechanisms of the IMAP login. Microsoft 365 and Google need
+// an OAuth2 access token (xoauth2 or oauthbearer) for IMAP.
+const (
+	AuthLogin       = "login" // the IMAP LOGIN command
+	AuthPlain       = "plain" // SASL PLAIN
+	AuthXOAUTH2     = "xoauth2"
+	AuthOAuthBearer = "oauthbearer"
+)
+
+// MailboxConfig is the IMAP account.
+type MailboxConfig struct {
+	Addr string `toml:"addr"` // host:port
+	TLS  string `toml:"tls"`  // tls (default), starttls, plain (loopback only)
+	// CAFile adds the roots of a private CA; verification is never off.
+	CAFile string `toml:"ca_file"`
+	// ServerName is the name the certificate is checked against (default
+	// the host of Addr).
+	ServerName   string   `toml:"server_name"`
+	Auth         string   `toml:"auth"` // login (default), plain, xoauth2, oauthbearer
+	Username     string   `toml:"username"`
+	PasswordFile string   `toml:"password_file"`
+	TokenFile    string   `toml:"token_file"`
+	TokenCommand []string `toml:"token_command"` // run without a shell; prints an access token
+	// Folder is the mailbox the forms arrive in.
+	Folder string `toml:"folder"`
+	// CommandTimeout bounds every IMAP command, a body download included:
+	// the client library has no deadline of its own, so a watchdog closes
+	// the connection when it runs out.
+	CommandTimeout time.Duration `toml:"command_timeout"`
+	// IdleRestart ends IDLE and starts it again well before servers drop
+	// an idle connection (29 minutes by RFC, 10 at some providers).
+	IdleRestart time.Duration `toml:"idle_restart"`
+	// PollInterval is how often the mailbox is searched even while IDLE
+	// is running (IDLE is known to stall silently), and when the server
+	// has no IDLE at all.
+	PollInterval time.Duration `toml:"poll_interval"`
+	// ReconnectMin and ReconnectMax bound the jittered exponential backoff
+	// between connection attempts; a failed login waits AuthBackoffMin at
+	// least, growing to AuthBackoffMax, so a wrong password does not lock
+	// the account.
+	ReconnectMin   time.Duration `toml:"reconnect_min"`
+	ReconnectMax   time.Duration `toml:"reconnect_max"`
+	AuthBackoffMin time.Duration `toml:"auth_backoff_min"`
+	AuthBackoffMax time.Duration `toml:"auth_backoff_max"`
+	// FetchBatch is how many messages' envelopes are asked for at once.
+	FetchBatch int `toml:"fetch_batch"`
+}
+
+// FolderConfig names the folder of each outcome. Levels are separated by
+// "/" here whatever the server's hierarchy separator is; the daemon
+// translates. Missing folders are created.
+type FolderConfig struct {
+	Queued      string `toml:"queued"`
+	Returned    string `toml:"returned"`
+	NoForm      string `toml:"no_form"`
+	Ignored     string `toml:"ignored"`
+	Quarantined string `toml:"quarantined"`
+}
+
+// For returns the folder of an outcome.
+func (f FolderConfig) For(o store.Outcome) string {
+	switch o {
+	case store.OutcomeQueued:
+		return f.Queued
+	case store.OutcomeReturned:
+		return f.Returned
+	case store.OutcomeNoForm:
+		return f.NoForm
+	case store.OutcomeIgnored:
+		return f.Ignored
+	default:
+		return f.Quarantined
+	}
+}
+
+// Backlog policies: what a first start against a mailbox with history does
+// with the mail already there.
+const (
+	BacklogAll   = "all"   // handle every matching message
+	BacklogSince = "since" // only messages received on or after BacklogSince
+)
+
+// PolicyConfig says what is accepted.
+type PolicyConfig struct {
+	// Keyword must occur in the decoded subject, in any letter case.
+	Keyword string `toml:"keyword"`
+	// AllowedSenderDomains: mail from any other domain is quarantined.
+	// Empty means any sender.
+	AllowedSenderDomains []string `toml:"allowed_sender_domains"`
+	// MaxMessageSize: a larger message is quarantined without being
+	// downloaded.
+	MaxMessageSize int64 `toml:"max_message_size"`
+	// MaxAttachmentSize and MaxUnzippedSize bound each attachment and a
+	// workbook's unpacked size; MaxAttachments caps the files in one
+	// message.
+	MaxAttachmentSize int64 `toml:"max_attachment_size"`
+	MaxUnzippedSize   int64 `toml:"max_unzipped_size"`
+	MaxAttachments    int   `toml:"max_attachments"`
+	// ParseTimeout is the time budget of reading one form.
+	ParseTimeout time.Duration `toml:"parse_timeout"`
+	// Backlog is all or since; with since, mail received before
+	// BacklogSince (YYYY-MM-DD) is left alone.
+	Backlog      string `toml:"backlog"`
+	BacklogSince string `toml:"backlog_since"`
+}
+
+// StoreConfig is the database file.
+type StoreConfig struct {
+	Path        string        `toml:"path"`
+	LockTimeout time.Duration `toml:"lock_timeout"`
+}
+
+// Defaults.
+const (
+	DefaultFolder            = "INBOX"
+	DefaultKeyword           = "webSesam"
+	DefaultCommandTimeout    = 2 * time.Minute
+	DefaultIdleRestart       = 9 * time.Minute
+	DefaultPollInterval      = 2 * time.Minute
+	DefaultReconnectMin      = time.Second
+	DefaultReconnectMax      = 5 * time.Minute
+	DefaultAuthBackoffMin    = time.Minute
+	DefaultAuthBackoffMax    = time.Hour
+	DefaultFetchBatch        = 200
+	DefaultMaxMessageSize    = 30 << 20
+	DefaultMaxAttachmentSize = 10 << 20
+	DefaultMaxUnzippedSize   = 50 << 20
+	DefaultMaxAttachments    = 10
+	DefaultParseTimeout      = 10 * time.Second
+	DefaultStorePath         = "/var/lib/websesam-intake/intake.db"
+	DefaultLockTimeout       = 10 * time.Second
+)
+
+// WithDefaults returns c with every unset value at its default.
+func (c Config) WithDefaults() Config {
+	m := &c.Mailbox
+	setS(&m.TLS, TLSImplicit)
+	setS(&m.Auth, AuthLogin)
+	setS(&m.Folder, DefaultFolder)
+	setD(&m.CommandTimeout, DefaultCommandTimeout)
+	setD(&m.IdleRestart, DefaultIdleRestart)
+	setD(&m.PollInterval, DefaultPollInterval)
+	setD(&m.ReconnectMin, DefaultReconnectMin)
+	setD(&m.ReconnectMax, DefaultReconnectMax)
+	setD(&m.AuthBackoffMin, DefaultAuthBackoffMin)
+	setD(&m.AuthBackoffMax, DefaultAuthBackoffMax)
+	if m.FetchBatch == 0 {
+		m.FetchBatch = DefaultFetchBatch
+	}
+	f := &c.Folders
+	setS(&f.Queued, "webSesam/Queued")
+	setS(&f.Returned, "webSesam/Returned")
+	setS(&f.NoForm, "webSesam/No-form")
+	setS(&f.Ignored, "webSesam/Ignored")
+	setS(&f.Quarantined, "webSesam/Quarantine")
+	p := &c.Policy
+	setS(&p.Keyword, DefaultKeyword)
+	setS(&p.Backlog, BacklogAll)
+	if p.MaxMessageSize == 0 {
+		p.MaxMessageSize = DefaultMaxMessageSize
+	}
+	if p.MaxAttachmentSize == 0 {
+		p.MaxAttachmentSize = DefaultMaxAttachmentSize
+	}
+	if p.MaxUnzippedSize == 0 {
+		p.MaxUnzippedSize = DefaultMaxUnzippedSize
+	}
+	if p.MaxAttachments == 0 {
+		p.MaxAttachments = DefaultMaxAttachments
+	}
+	setD(&p.ParseTimeout, DefaultParseTimeout)
+	setS(&c.Store.Path, DefaultStorePath)
+	setD(&c.Store.LockTimeout, DefaultLockTimeout)
+	c.Mailer = c.Mailer.WithDefaults()
+	return c
+}
+
+func setS(p *string, v string) {
+	if *p == "" {
+		*p = v
+	}
+}
+
+func setD(p *time.Duration, v time.Duration) {
+	if *p == 0 {
+		*p = v
+	}
+}
+
+func problem(key, format string, args ...any) error {
+	return fmt.Errorf("%w: %s: %s", ErrConfig, key, fmt.Sprintf(format, args...))
+}
+
+// LoadConfig reads the TOML file at path, applies the defaults, resolves
+// secret paths against $CREDENTIALS_DIRECTORY and validates the result. Every
+// problem is reported at once (errors.Join), each naming its key; all wrap
+// ErrConfig. A key the program does not know is a problem too: a typo (or a
+// `password =` line) must not pass silently.
+func LoadConfig(path string) (Config, error) {
+	var c Config
+	md, err := toml.DecodeFile(path, &c)
+	if err != nil {
+		return Config{}, fmt.Errorf("%w: read %s: %v", ErrConfig, path, err)
+	}
+	var errs []error
+	for _, k := range md.Undecoded() {
+		errs = append(errs, problem(k.String(), "unknown key"))
+	}
+	c = c.WithDefaults()
+	c.resolveCredentials(os.Getenv("CREDENTIALS_DIRECTORY"))
+	if err := c.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, err
+	}
+	return c, nil
+}
+
+// resolveCredentials makes relative secret paths absolute under dir (the
+// directory systemd's LoadCredential= fills), for the IMAP and SMTP logins.
+func (c *Config) resolveCredentials(dir string) {
+	if dir == "" {
+		return
+	}
+	for _, p := range []*string{&c.Mailbox.PasswordFile, &c.Mailbox.TokenFile, &c.Mailer.SMTP.PasswordFile, &c.Mailer.SMTP.TokenFile} {
+		if *p != "" && !filepath.IsAbs(*p) {
+			*p = filepath.Join(dir, *p)
+		}
+	}
+}
+
+// Validate reports every problem of c (call it on WithDefaults' result),
+// each wrapping ErrConfig and naming its key as section.key.
+func (c Config) Validate() error {
+	var errs []error
+	add := func(key, format string, args ...any) { errs = append(errs, problem(key, format, args...)) }
+	m := c.Mailbox
+	host, port, err := net.SplitHostPort(m.Addr)
+	if err != nil || host == "" || port == "" {
+		add("mailbox.addr", "want host:port, got %q", m.Addr)
+	}
+	switch m.TLS {
+	case TLSImplicit, TLSStart:
+	case TLSPlain:
+		if err == nil && !isLoopback(host) {
+			add("mailbox.tls", "plain is allowed only for a loopback host, not %q", host)
+		}
+	default:
+		add("mailbox.tls", "want tls, starttls or plain, got %q", m.TLS)
+	}
+	if m.CAFile != "" {
+		if _, err := os.Stat(m.CAFile); err != nil {
+			add("mailbox.ca_file", "cannot read: %v", err)
+		}
+	}
+	if m.Username == "" {
+		add("mailbox.username", "required")
+	}
+	switch m.Auth {
+	case AuthLogin, AuthPlain:
+		if m.PasswordFile == "" {
+			add("mailbox.password_file", "required with auth %s", m.Auth)
+		} else if _, err := os.Stat(m.PasswordFile); err != nil {
+			add("mailbox.password_file", "cannot read: %v", err)
+		}
+		if m.TokenFile != "" || len(m.TokenCommand) > 0 {
+			add("mailbox.token_file", "only with auth xoauth2 or oauthbearer")
+		}
+	case AuthXOAUTH2, AuthOAuthBearer:
+		switch {
+		case m.TokenFile == "" && len(m.TokenCommand) == 0:
+			add("mailbox.token_file", "auth %s needs token_file or token_command", m.Auth)
+		case m.TokenFile != "" && len(m.TokenCommand) > 0:
+			add("mailbox.token_file", "set token_file or token_command, not both")
+		case m.TokenFile != "":
+			if _, err := os.Stat(m.TokenFile); err != nil {
+				add("mailbox.token_file", "cannot read: %v", err)
+			}
+		case m.TokenCommand[0] == "":
+			add("mailbox.token_command", "the first element must name a program")
+		}
+	default:
+		add("mailbox.auth", "want login, plain, xoauth2 or oauthbearer, got %q", m.Auth)
+	}
+	if m.TLS == TLSPlain && m.Auth != AuthLogin && m.Auth != AuthPlain {
+		add("mailbox.auth", "tokens are never sent without TLS")
+	}
+	if m.Folder == "" {
+		add("mailbox.folder", "must not be empty")
+	}
+	for _, d := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"mailbox.command_timeout", m.CommandTimeout}, {"mailbox.idle_restart", m.IdleRestart},
+		{"mailbox.poll_interval", m.PollInterval}, {"mailbox.reconnect_min", m.ReconnectMin},
+		{"mailbox.reconnect_max", m.ReconnectMax}, {"mailbox.auth_backoff_min", m.AuthBackoffMin},
+		{"mailbox.auth_backoff_max", m.AuthBackoffMax}, {"policy.parse_timeout", c.Policy.ParseTimeout},
+		{"store.lock_timeout", c.Store.LockTimeout},
+	} {
+		if d.v <= 0 {
+			add(d.key, "must be positive, got %s", d.v)
+		}
+	}
+	if m.IdleRestart > 25*time.Minute {
+		add("mailbox.idle_restart", "must be under 25m (servers drop IDLE after 29m or less), got %s", m.IdleRestart)
+	}
+	if m.ReconnectMax < m.ReconnectMin {
+		add("mailbox.reconnect_max", "must not be below reconnect_min")
+	}
+	if m.AuthBackoffMax < m.AuthBackoffMin {
+		add("mailbox.auth_backoff_max", "must not be below auth_backoff_min")
+	}
+	if m.FetchBatch < 1 {
+		add("mailbox.fetch_batch", "must be at least 1, got %d", m.FetchBatch)
+	}
+
+	seen := map[string]string{}
+	for _, f := range []struct{ key, v string }{
+		{"folders.queued", c.Folders.Queued}, {"folders.returned", c.Folders.Returned},
+		{"folders.no_form", c.Folders.NoForm}, {"folders.ignored", c.Folders.Ignored},
+		{"folders.quarantined", c.Folders.Quarantined},
+	} {
+		switch {
+		case strings.Trim(f.v, "/ ") == "" || strings.Contains(f.v, "//"):
+			add(f.key, "not a folder name: %q", f.v)
+		case strings.EqualFold(f.v, m.Folder):
+			add(f.key, "must differ from mailbox.folder")
+		case seen[f.v] != "":
+			add(f.key, "same folder as %s", seen[f.v])
+		}
+		seen[f.v] = f.key
+	}
+
+	p := c.Policy
+	if strings.TrimSpace(p.Keyword) == "" {
+		add("policy.keyword", "must not be empty")
+	}
+	for _, d := range p.AllowedSenderDomains {
+		if !validDomain(d) {
+			add("policy.allowed_sender_domains", "not a domain name: %q", d)
+		}
+	}
+	for _, n := range []struct {
+		key string
+		v   int64
+	}{
+		{"policy.max_message_size", p.MaxMessageSize}, {"policy.max_attachment_size", p.MaxAttachmentSize},
+		{"policy.max_unzipped_size", p.MaxUnzippedSize}, {"policy.max_attachments", int64(p.MaxAttachments)},
+	} {
+		if n.v < 1 {
+			add(n.key, "must be at least 1, got %d", n.v)
+		}
+	}
+	switch p.Backlog {
+	case BacklogAll:
+		if p.BacklogSince != "" {
+			add("policy.backlog_since", "only with backlog = \"since\"")
+		}
+	case BacklogSince:
+		if _, err := time.Parse(time.DateOnly, p.BacklogSince); err != nil {
+			add("policy.backlog_since", "want a date YYYY-MM-DD, got %q", p.BacklogSince)
+		}
+	default:
+		add("policy.backlog", "want all or since, got %q", p.Backlog)
+	}
+	if c.Store.Path == "" {
+		add("store.path", "must not be empty")
+	}
+	if err := c.Mailer.Validate(); err != nil {
+		for _, e := range unjoin(err) {
+			errs = append(errs, fmt.Errorf("%w: mailer: %w", ErrConfig, e))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// backlogSince is the first day handled under the since policy (zero for all).
+func (p PolicyConfig) backlogSince() time.Time {
+	if p.Backlog != BacklogSince {
+		return time.Time{}
+	}
+	t, _ := time.ParseInLocation(time.DateOnly, p.BacklogSince, time.Local)
+	return t
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+func validDomain(d string) bool {
+	if d == "" || len(d) > 253 || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") || strings.Contains(d, "..") {
+		return false
+	}
+	for _, r := range d {
+		if !(r == '-' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}

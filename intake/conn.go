@@ -1,0 +1,339 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"mime"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-message/charset"
+	"github.com/emersion/go-sasl"
+)
+
+// ErrAuth marks a login the server refused: the reconnect loop backs off
+// harder and logs it once per streak (a locked account helps nobody).
+var ErrAuth = errors.New("imap login refused")
+
+// errDeadline is what a command returns when the watchdog closed the
+// connection under it.
+var errDeadline = errors.New("imap command deadline passed; connection closed")
+
+// conn is one IMAP connection with a deadline on every command. The client
+// library has no timeouts on Wait: a server that stops answering would block
+// forever, so a watchdog closes the connection and the blocked call returns.
+type conn struct {
+	c       *imapclient.Client
+	timeout time.Duration
+	// news receives a value when the server reports new mail (EXISTS) or
+	// anything else unilateral; buffered, never blocks the reader.
+	news chan struct{}
+
+	mu       sync.Mutex
+	timedOut bool
+	delim    rune            // hierarchy separator, 0 until asked
+	folders  map[string]bool // folders known to exist
+	caps     imap.CapSet
+}
+
+// dial connects, logs in and returns the connection. A refused login wraps
+// ErrAuth; everything else is a connection problem worth a plain retry.
+func dial(ctx context.Context, m MailboxConfig) (*conn, error) {
+	news := make(chan struct{}, 1)
+	poke := func() {
+		select {
+		case news <- struct{}{}:
+		default:
+		}
+	}
+	opts := &imapclient.Options{
+		WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader},
+		Dialer:      &net.Dialer{Timeout: m.CommandTimeout},
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			// Runs on the reader goroutine: only hand the news on.
+			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
+				if d.NumMessages != nil {
+					poke()
+				}
+			},
+		},
+	}
+	if m.TLS != TLSPlain {
+		tc, err := tlsConfig(m)
+		if err != nil {
+			return nil, err
+		}
+		opts.TLSConfig = tc
+	}
+	type result struct {
+		c   *imapclient.Client
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var c *imapclient.Client
+		var err error
+		switch m.TLS {
+		case TLSImplicit:
+			c, err = imapclient.DialTLS(m.Addr, opts)
+		case TLSStart:
+			c, err = imapclient.DialStartTLS(m.Addr, opts)
+		default:
+			c, err = imapclient.DialInsecure(m.Addr, opts)
+		}
+		if err == nil {
+			err = c.WaitGreeting()
+		}
+		done <- result{c, err}
+	}()
+	var r result
+	select {
+	case r = <-done:
+	case <-time.After(m.CommandTimeout):
+		go func() {
+			if r := <-done; r.c != nil {
+				r.c.Close()
+			}
+		}()
+		return nil, fmt.Errorf("connect to imap server: %w", errDeadline)
+	case <-ctx.Done():
+		go func() {
+			if r := <-done; r.c != nil {
+				r.c.Close()
+			}
+		}()
+		return nil, ctx.Err()
+	}
+	if r.err != nil {
+		if r.c != nil {
+			r.c.Close()
+		}
+		return nil, fmt.Errorf("connect to imap server: %w", r.err)
+	}
+	cn := &conn{c: r.c, timeout: m.CommandTimeout, news: news, folders: map[string]bool{}}
+	if err := cn.login(ctx, m); err != nil {
+		cn.close()
+		return nil, err
+	}
+	if err := cn.do(func() error {
+		cn.caps = cn.c.Caps()
+		if cn.caps == nil {
+			return errors.New("no capability list")
+		}
+		return nil
+	}); err != nil {
+		cn.close()
+		return nil, fmt.Errorf("ask capabilities: %w", err)
+	}
+	return cn, nil
+}
+
+func tlsConfig(m MailboxConfig) (*tls.Config, error) {
+	host, _, _ := net.SplitHostPort(m.Addr)
+	tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
+	if m.ServerName != "" {
+		tc.ServerName = m.ServerName
+	}
+	if m.CAFile != "" {
+		pem, err := os.ReadFile(m.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read imap ca_file: %w", err)
+		}
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("read imap ca_file %s: no PEM certificate in it", m.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	return tc, nil
+}
+
+func (cn *conn) login(ctx context.Context, m MailboxConfig) error {
+	secret, err := readSecret(ctx, m)
+	if err != nil {
+		return err
+	}
+	err = cn.do(func() error {
+		switch m.Auth {
+		case AuthPlain:
+			return cn.c.Authenticate(sasl.NewPlainClient("", m.Username, secret))
+		case AuthXOAUTH2:
+			return cn.c.Authenticate(xoauth2Client{user: m.Username, token: secret})
+		case AuthOAuthBearer:
+			return cn.c.Authenticate(sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: m.Username, Token: secret}))
+		default:
+			return cn.c.Login(m.Username, secret).Wait()
+		}
+	})
+	if err != nil {
+		var ie *imap.Error
+		if errors.As(err, &ie) {
+			return fmt.Errorf("log in as %s: %w: %v", m.Username, ErrAuth, err)
+		}
+		return fmt.Errorf("log in: %w", err)
+	}
+	return nil
+}
+
+// readSecret reads the password or token afresh on every login, so that a
+// rotated credential is picked up without a restart. The command's stderr is
+// not shown: it might hold the secret.
+func readSecret(ctx context.Context, m MailboxConfig) (string, error) {
+	switch {
+	case len(m.TokenCommand) > 0:
+		var out bytes.Buffer
+		ctx, cancel := context.WithTimeout(ctx, m.CommandTimeout)
+		defer cancel()
+		cmd := exec.CommandContext(ctx, m.TokenCommand[0], m.TokenCommand[1:]...)
+		cmd.Stdout = &out
+		if err := cmd.Run(); err != nil {
+			return "", fmt.Errorf("run token command %s: %w", m.TokenCommand[0], err)
+		}
+		tok := strings.TrimSpace(out.String())
+		if tok == "" {
+			return "", fmt.Errorf("run token command %s: it printed no token", m.TokenCommand[0])
+		}
+		return tok, nil
+	case m.TokenFile != "":
+		b, err := os.ReadFile(m.TokenFile)
+		if err != nil {
+			return "", fmt.Errorf("read token file: %w", err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	default:
+		b, err := os.ReadFile(m.PasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("read password file: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+}
+
+// xoauth2Client is the SASL XOAUTH2 mechanism of Google and Microsoft (not
+// in go-sasl): one initial response with the user and the bearer token; on
+// failure the server sends a JSON challenge, answered with an empty line.
+type xoauth2Client struct{ user, token string }
+
+func (x xoauth2Client) Start() (string, []byte, error) {
+	return "XOAUTH2", []byte("user=" + x.user + "\x01auth=Bearer " + x.token + "\x01\x01"), nil
+}
+
+func (x xoauth2Client) Next(challenge []byte) ([]byte, error) { return []byte{}, nil }
+
+// do runs one command under the deadline. When the deadline passes the
+// connection is closed, the blocked Wait returns, and the error says so.
+func (cn *conn) do(f func() error) error {
+	t := time.AfterFunc(cn.timeout, func() {
+		cn.mu.Lock()
+		cn.timedOut = true
+		cn.mu.Unlock()
+		cn.c.Close()
+	})
+	err := f()
+	if !t.Stop() {
+		cn.mu.Lock()
+		late := cn.timedOut
+		cn.mu.Unlock()
+		if late {
+			return errDeadline
+		}
+	}
+	return err
+}
+
+func (cn *conn) close() {
+	cn.c.Close()
+}
+
+// hasMove tells whether the server moves atomically (RFC 6851).
+func (cn *conn) hasMove() bool { return cn.caps.Has(imap.CapMove) }
+
+// hasUIDPlus tells whether UID EXPUNGE of one message is possible.
+func (cn *conn) hasUIDPlus() bool { return cn.caps.Has(imap.CapUIDPlus) }
+
+func (cn *conn) hasIdle() bool { return cn.caps.Has(imap.CapIdle) }
+
+// serverFolder turns a configured folder name ("a/b") into the server's
+// hierarchy ("a.b" on a server whose separator is ".").
+func (cn *conn) serverFolder(name string) (string, error) {
+	if cn.delim == 0 {
+		var list []*imap.ListData
+		err := cn.do(func() error {
+			var err error
+			list, err = cn.c.List("", "", nil).Collect()
+			return err
+		})
+		if err != nil {
+			return "", fmt.Errorf("ask the hierarchy separator: %w", err)
+		}
+		cn.delim = '/'
+		if len(list) > 0 && list[0].Delim != 0 {
+			cn.delim = list[0].Delim
+		}
+	}
+	if cn.delim == '/' {
+		return name, nil
+	}
+	return strings.ReplaceAll(name, "/", string(cn.delim)), nil
+}
+
+// ensureFolder creates a folder (and, by the server, its parents) unless it
+// is known to exist.
+func (cn *conn) ensureFolder(name string) error {
+	if cn.folders[name] {
+		return nil
+	}
+	var list []*imap.ListData
+	err := cn.do(func() error {
+		var err error
+		list, err = cn.c.List("", name, nil).Collect()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("list folder %s: %w", name, err)
+	}
+	if len(list) == 0 {
+		err := cn.do(func() error { return cn.c.Create(name, nil).Wait() })
+		var ie *imap.Error
+		if err != nil && !(errors.As(err, &ie) && ie.Code == imap.ResponseCodeAlreadyExists) {
+			return fmt.Errorf("create folder %s: %w", name, err)
+		}
+	}
+	cn.folders[name] = true
+	return nil
+}
+
+// backoff is a jittered exponential backoff between min and max ("full
+// jitter": a random wait up to the current ceiling, at least min).
+type backoff struct {
+	min, max time.Duration
+	n        int
+}
+
+func (b *backoff) next() time.Duration {
+	ceil := b.min << min(b.n, 30)
+	if ceil <= 0 || ceil > b.max {
+		ceil = b.max
+	}
+	b.n++
+	if ceil <= b.min {
+		return b.min
+	}
+	return b.min + rand.N(ceil-b.min)
+}
+
+func (b *backoff) reset() { b.n = 0 }

@@ -1,0 +1,618 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/regionhmc/websesam-intake/mailer"
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+// Log attribute keys: constant, so that log queries keep working. Values
+// are never field values of a form, nor secrets.
+const (
+	logUID       = "uid"
+	logMessageID = "message_id"
+	logOutcome   = "outcome"
+	logReason    = "reason"
+	logFolder    = "folder"
+	logErr       = "err"
+	logRetryIn   = "retry_in"
+	logRequests  = "requests"
+	logReplies   = "replies"
+)
+
+// Options change how a Daemon runs. The zero value is the production daemon.
+type Options struct {
+	Logger *slog.Logger
+	// DryRun examines the mailbox read-only, downloads with PEEK, writes
+	// nothing to the store or the server and prints to Out what would
+	// happen to each matching message.
+	DryRun bool
+	Out    io.Writer
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Daemon watches one mailbox and turns every matching message into exactly
+// one recorded, answered and settled outcome.
+type Daemon struct {
+	cfg      Config
+	st       *store.Store // nil in a dry run without a database file
+	composer *mailer.Composer
+	worker   *mailer.Worker
+	dec      decider
+	log      *slog.Logger
+	dry      bool
+	out      io.Writer
+	now      func() time.Time
+
+	connected func() // called after every successful login
+}
+
+// New builds the daemon over an open store (nil is allowed only for a dry
+// run). The configuration must have passed Validate.
+func New(cfg Config, st *store.Store, opts Options) (*Daemon, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if st == nil && !opts.DryRun {
+		return nil, errors.New("new daemon: no store")
+	}
+	c, err := mailer.NewComposer(cfg.Mailer)
+	if err != nil {
+		return nil, fmt.Errorf("new daemon: %w", err)
+	}
+	d := &Daemon{
+		cfg: cfg, st: st, composer: c, log: opts.Logger, dry: opts.DryRun, out: opts.Out, now: opts.Now,
+		dec:       decider{policy: cfg.Policy, ownIDDom: cfg.Mailer.MessageIDDomain},
+		connected: func() {},
+	}
+	if !d.dry {
+		if d.worker, err = mailer.NewWorker(cfg.Mailer, st, mailer.WithLogger(opts.Logger.With("component", "outbox"))); err != nil {
+			return nil, fmt.Errorf("new daemon: %w", err)
+		}
+	}
+	return d, nil
+}
+
+// Run watches the mailbox until ctx ends, reconnecting with jittered
+// exponential backoff; the outbox worker runs beside it. A refused login
+// backs off harder and is logged once per streak, not on every attempt. On
+// cancellation the message in hand is finished first (two-phase shutdown:
+// ctx stops new work, nothing is cut in the middle of a transaction).
+func (d *Daemon) Run(ctx context.Context) error {
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		if err := d.worker.Run(ctx); err != nil {
+			d.log.Error("outbox worker stopped", logErr, err)
+		}
+	}()
+	defer func() { <-workerDone }()
+
+	m := d.cfg.Mailbox
+	conn := backoff{min: m.ReconnectMin, max: m.ReconnectMax}
+	auth := backoff{min: m.AuthBackoffMin, max: m.AuthBackoffMax}
+	refused := 0
+	d.connected = func() {
+		if refused > 0 {
+			d.log.Info("imap login accepted again", "refusals", refused)
+		}
+		refused = 0
+		conn.reset()
+		auth.reset()
+	}
+	for {
+		err := d.session(ctx, false)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var wait time.Duration
+		if errors.Is(err, ErrAuth) {
+			wait = auth.next()
+			if refused == 0 {
+				d.log.Error("imap login refused; retrying with a growing delay, logged again only once it works", logErr, err, logRetryIn, wait)
+			}
+			refused++
+		} else {
+			wait = conn.next()
+			d.log.Warn("imap connection ended", logErr, err, logRetryIn, wait)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Once handles what is in the mailbox now (the moves left over from last
+// time included), delivers the due outbox and returns: for cron and tests.
+func (d *Daemon) Once(ctx context.Context) error {
+	if err := d.session(ctx, true); err != nil {
+		return err
+	}
+	if d.dry {
+		return nil
+	}
+	return d.worker.DrainOnce(ctx)
+}
+
+// session is one connection's life: log in, select, then settle, scan and
+// wait for news until the connection fails or ctx ends.
+func (d *Daemon) session(ctx context.Context, once bool) error {
+	cn, err := dial(ctx, d.cfg.Mailbox)
+	if err != nil {
+		return err
+	}
+	defer cn.close()
+	d.connected()
+	folder := d.cfg.Mailbox.Folder
+	var sel *imap.SelectData
+	err = cn.do(func() error {
+		var err error
+		sel, err = cn.c.Select(folder, &imap.SelectOptions{ReadOnly: d.dry}).Wait()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("select %s: %w", folder, err)
+	}
+	uv := sel.UIDValidity
+	if uv == 0 {
+		return fmt.Errorf("select %s: the server gave no UIDVALIDITY", folder)
+	}
+	for {
+		if !d.dry {
+			if err := d.settleLeftOver(cn, uv); err != nil {
+				return err
+			}
+		}
+		if err := d.scan(ctx, cn, uv); err != nil {
+			return err
+		}
+		if once || ctx.Err() != nil {
+			_ = cn.do(func() error { return cn.c.Logout().Wait() })
+			return nil
+		}
+		if err := d.wait(ctx, cn); err != nil {
+			return err
+		}
+	}
+}
+
+// wait returns when there may be new mail: the server said so during IDLE,
+// the poll interval passed (IDLE can stall silently), or IDLE must be
+// restarted before the server's time-out.
+func (d *Daemon) wait(ctx context.Context, cn *conn) error {
+	m := d.cfg.Mailbox
+	poll := time.NewTimer(m.PollInterval)
+	defer poll.Stop()
+	if !cn.hasIdle() {
+		select {
+		case <-ctx.Done():
+		case <-poll.C:
+		case <-cn.c.Closed():
+			return errors.New("imap connection closed by the server")
+		}
+		return nil
+	}
+	var idle *imapclient.IdleCommand
+	if err := cn.do(func() error {
+		var err error
+		idle, err = cn.c.Idle()
+		return err
+	}); err != nil {
+		return fmt.Errorf("start idle: %w", err)
+	}
+	restart := time.NewTimer(m.IdleRestart)
+	defer restart.Stop()
+	select {
+	case <-ctx.Done():
+	case <-cn.news:
+	case <-poll.C:
+	case <-restart.C:
+	case <-cn.c.Closed():
+	}
+	if err := cn.do(func() error {
+		if err := idle.Close(); err != nil {
+			return err
+		}
+		return idle.Wait()
+	}); err != nil {
+		return fmt.Errorf("stop idle: %w", err)
+	}
+	return nil
+}
+
+// envelope is what is fetched of every new message before deciding whether
+// it is ours.
+type envelope struct {
+	UID       imap.UID
+	Subject   string // decoded
+	MessageID string
+	From      string
+	Date      time.Time // INTERNALDATE
+	Size      int64
+}
+
+// scan handles every message above the highest UID handled under uv, in UID
+// order: envelope, size and structure first; the body only for matches.
+func (d *Daemon) scan(ctx context.Context, cn *conn, uv uint32) error {
+	high, err := d.highestUID(uv)
+	if err != nil {
+		return err
+	}
+	var uids []imap.UID
+	err = cn.do(func() error {
+		data, err := cn.c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: imap.UID(high + 1), Stop: 0}}}}, nil).Wait()
+		if err != nil {
+			return err
+		}
+		uids = data.AllUIDs()
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("search new mail: %w", err)
+	}
+	// "n:*" always matches the last message, even below n.
+	uids = slices.DeleteFunc(uids, func(u imap.UID) bool { return uint32(u) <= high })
+	slices.Sort(uids)
+	since := d.cfg.Policy.backlogSince()
+	for len(uids) > 0 {
+		batch := uids[:min(len(uids), d.cfg.Mailbox.FetchBatch)]
+		uids = uids[len(batch):]
+		envs, err := d.envelopes(cn, batch)
+		if err != nil {
+			return err
+		}
+		handled := uint32(0)
+		for _, e := range envs {
+			if ctx.Err() != nil {
+				break
+			}
+			if d.matches(e.Subject) && !e.Date.Before(since) {
+				if err := d.handle(cn, uv, e); err != nil {
+					d.advance(uv, handled)
+					return err
+				}
+			}
+			handled = uint32(e.UID)
+		}
+		// Messages that vanished between SEARCH and FETCH need nothing.
+		if ctx.Err() == nil {
+			handled = uint32(batch[len(batch)-1])
+		}
+		d.advance(uv, handled)
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (d *Daemon) highestUID(uv uint32) (uint32, error) {
+	if d.st == nil {
+		return 0, nil
+	}
+	high, err := d.st.HighestUID(d.cfg.Mailbox.Folder, uv)
+	if err != nil {
+		return 0, err
+	}
+	return high, nil
+}
+
+// advance remembers that every UID up to uid is handled (matching ones are
+// recorded; the rest needed nothing).
+func (d *Daemon) advance(uv, uid uint32) {
+	if d.dry || uid == 0 {
+		return
+	}
+	if err := d.st.AdvanceUID(d.cfg.Mailbox.Folder, uv, uid); err != nil {
+		d.log.Error("remember the last UID handled", logUID, uid, logErr, err)
+	}
+}
+
+// matches reports whether the decoded subject carries the keyword in any
+// letter case (SEARCH is not trusted with non-ASCII: servers disagree).
+func (d *Daemon) matches(subject string) bool {
+	return strings.Contains(strings.ToLower(subject), strings.ToLower(d.cfg.Policy.Keyword))
+}
+
+func (d *Daemon) envelopes(cn *conn, uids []imap.UID) ([]envelope, error) {
+	var bufs []*imapclient.FetchMessageBuffer
+	err := cn.do(func() error {
+		var err error
+		bufs, err = cn.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
+			UID: true, Envelope: true, InternalDate: true, RFC822Size: true,
+			BodyStructure: &imap.FetchItemBodyStructure{Extended: true},
+		}).Collect()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fetch envelopes: %w", err)
+	}
+	out := make([]envelope, 0, len(bufs))
+	for _, b := range bufs {
+		if b.UID == 0 {
+			continue
+		}
+		e := envelope{UID: b.UID, Date: b.InternalDate, Size: b.RFC822Size}
+		if b.Envelope != nil {
+			e.Subject = b.Envelope.Subject
+			e.MessageID = b.Envelope.MessageID
+			if len(b.Envelope.From) > 0 {
+				e.From = b.Envelope.From[0].Addr()
+			}
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b envelope) int { return int(a.UID) - int(b.UID) })
+	return out, nil
+}
+
+// handle decides, records and settles one matching message. An error means
+// the connection or the store failed: the pass stops and is tried again,
+// and nothing was half done (the store commits whole; a message recorded but
+// not moved is moved by the next pass).
+func (d *Daemon) handle(cn *conn, uv uint32, e envelope) error {
+	key := store.MessageKey{Mailbox: d.cfg.Mailbox.Folder, UIDValidity: uv, UID: uint32(e.UID)}
+	log := d.log.With(logUID, uint32(e.UID), logMessageID, e.MessageID)
+	var dec decision
+	if e.Size > d.cfg.Policy.MaxMessageSize {
+		// Never downloaded.
+		dec = decision{Outcome: store.OutcomeQuarantined, Reason: reasonMessageSize,
+			Original: mailer.Original{MessageID: e.MessageID, Subject: e.Subject, From: e.From}}
+	} else {
+		raw, err := d.body(cn, e.UID)
+		if err != nil {
+			return err
+		}
+		if raw == nil {
+			log.Info("message gone before download")
+			return nil
+		}
+		dec = d.dec.decide(raw)
+		if dec.Original.MessageID == "" {
+			dec.Original.MessageID = e.MessageID
+		}
+		if dec.Original.Subject == "" {
+			dec.Original.Subject = e.Subject
+		}
+	}
+	reqs := []store.NewRequest(nil)
+	if dec.Outcome == store.OutcomeQueued {
+		reqs = dec.requests()
+	}
+	if d.dry {
+		return d.report(key, e, dec, reqs)
+	}
+	for _, addr := range dec.Bounced {
+		if err := d.st.RecordBounce(addr, d.now()); err != nil {
+			return err
+		}
+	}
+	msg := store.Message{
+		Key: key, MessageID: dec.Original.MessageID, From: dec.Original.From, Subject: dec.Original.Subject,
+		ReceivedAt: e.Date, Size: e.Size, Outcome: dec.Outcome, Reason: dec.Reason,
+	}
+	for _, f := range dec.Forms {
+		if !slices.Contains(msg.FormHashes, f.Hash) {
+			msg.FormHashes = append(msg.FormHashes, f.Hash)
+		}
+	}
+	rec, err := d.st.RecordOutcome(msg, reqs, func(rec store.Recorded) ([]store.OutboxRow, error) {
+		rows, err := dec.compose(d.composer, rec)
+		if err != nil {
+			// A reply that cannot be written must not hold the message
+			// back for ever: the outcome stands, staff see the error.
+			log.Error("compose reply; the outcome is recorded without one", logOutcome, string(dec.Outcome), logErr, err)
+			return nil, nil
+		}
+		return rows, nil
+	})
+	if err != nil {
+		return fmt.Errorf("record uid %d: %w", e.UID, err)
+	}
+	outcome := rec.Message.Outcome
+	if rec.Existing {
+		log.Info("message already recorded; settling only", logOutcome, string(outcome))
+	} else {
+		log.Info("message decided", logOutcome, string(outcome), logReason, dec.Reason,
+			logRequests, len(rec.Requests), logReplies, len(rec.Outbox))
+		if len(rec.Outbox) > 0 {
+			d.worker.Notify()
+		}
+	}
+	return d.settle(cn, key, outcome, log)
+}
+
+// body downloads the whole message without setting \Seen; nil when the
+// message is gone.
+func (d *Daemon) body(cn *conn, uid imap.UID) ([]byte, error) {
+	section := &imap.FetchItemBodySection{Peek: true}
+	var bufs []*imapclient.FetchMessageBuffer
+	err := cn.do(func() error {
+		var err error
+		bufs, err = cn.c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fetch uid %d: %w", uid, err)
+	}
+	for _, b := range bufs {
+		if b.UID == uid {
+			if raw := b.FindBodySection(section); raw != nil {
+				return raw, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+// report prints what a dry run would do with one message: no field values,
+// only the outcome and its consequences.
+func (d *Daemon) report(key store.MessageKey, e envelope, dec decision, reqs []store.NewRequest) error {
+	extra := ""
+	if d.st != nil && dec.Original.MessageID != "" {
+		if k, ok, err := d.st.MessageByID(dec.Original.MessageID); err == nil && ok {
+			extra = " (already recorded as " + k.String() + ")"
+		}
+	}
+	reply := "no reply"
+	switch dec.Outcome {
+	case store.OutcomeQueued:
+		reply = "receipt to the sender"
+	case store.OutcomeReturned:
+		reply = "returned to the manager"
+	case store.OutcomeNoForm:
+		reply = "no-form reply to the sender"
+	}
+	_, err := fmt.Fprintf(d.out, "uid %d message-id <%s>: %s (%s), %d request(s), %s, to folder %s%s\n",
+		e.UID, dec.Original.MessageID, dec.Outcome, dec.Reason, len(reqs), reply, d.cfg.Folders.For(dec.Outcome), extra)
+	return err
+}
+
+// settleLeftOver moves the messages recorded but not yet moved (a crash or a
+// failed move after the commit): only the move is repeated, the decision
+// never.
+func (d *Daemon) settleLeftOver(cn *conn, uv uint32) error {
+	keys, err := d.st.Unsettled(d.cfg.Mailbox.Folder)
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		log := d.log.With(logUID, k.UID)
+		if k.UIDValidity != uv {
+			// The UID means nothing any more; the message comes back under
+			// a new UID and its Message-ID is recognised then.
+			log.Warn("UIDVALIDITY changed before the message was moved; it will be recognised by Message-ID", "uidvalidity", k.UIDValidity)
+			if err := d.st.MarkSettled(k); err != nil {
+				return err
+			}
+			continue
+		}
+		outcome, err := d.outcomeOf(k)
+		if err != nil {
+			return err
+		}
+		if err := d.settle(cn, k, outcome, log); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// outcomeOf reads the recorded outcome of an unsettled message. The store
+// has no unaudited getter for one message (ShowMessage writes a staff audit
+// entry), so this asks RecordOutcome, which for a key already recorded
+// returns the record and writes nothing.
+func (d *Daemon) outcomeOf(k store.MessageKey) (store.Outcome, error) {
+	rec, err := d.st.RecordOutcome(store.Message{Key: k, Outcome: store.OutcomeQuarantined, Reason: "placeholder: never written"}, nil, nil)
+	if err != nil {
+		return "", err
+	}
+	if !rec.Existing {
+		return "", fmt.Errorf("read outcome of %s: not recorded", k)
+	}
+	return rec.Message.Outcome, nil
+}
+
+// settle flags the message \Seen and moves it to its outcome's folder, then
+// records that it was moved. MOVE where the server has it; otherwise COPY,
+// check, flag \Deleted and UID EXPUNGE that one UID (never a plain EXPUNGE,
+// which would remove every \Deleted message in the mailbox). A refusal by
+// the server leaves the message unsettled for the next pass; a broken
+// connection is returned.
+func (d *Daemon) settle(cn *conn, key store.MessageKey, outcome store.Outcome, log *slog.Logger) error {
+	err := d.move(cn, key, outcome)
+	var ie *imap.Error
+	if errors.As(err, &ie) {
+		log.Warn("move refused by the server; retried on the next pass", logOutcome, string(outcome), logErr, err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return d.st.MarkSettled(key)
+}
+
+func (d *Daemon) move(cn *conn, key store.MessageKey, outcome store.Outcome) error {
+	dest, err := cn.serverFolder(d.cfg.Folders.For(outcome))
+	if err != nil {
+		return err
+	}
+	if err := cn.ensureFolder(dest); err != nil {
+		return err
+	}
+	uid := imap.UID(key.UID)
+	set := imap.UIDSetNum(uid)
+	// Still here? After a crash the move may already have happened.
+	var bufs []*imapclient.FetchMessageBuffer
+	if err := cn.do(func() error {
+		var err error
+		bufs, err = cn.c.Fetch(set, &imap.FetchOptions{UID: true, Flags: true}).Collect()
+		return err
+	}); err != nil {
+		return fmt.Errorf("look up uid %d: %w", uid, err)
+	}
+	var flags []imap.Flag
+	found := false
+	for _, b := range bufs {
+		if b.UID == uid {
+			found, flags = true, b.Flags
+		}
+	}
+	if !found {
+		return nil
+	}
+	addFlag := func(f imap.Flag) error {
+		return cn.do(func() error {
+			return cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{f}}, nil).Close()
+		})
+	}
+	if err := addFlag(imap.FlagSeen); err != nil {
+		return fmt.Errorf("flag uid %d seen: %w", uid, err)
+	}
+	if cn.hasMove() {
+		if err := cn.do(func() error { _, err := cn.c.Move(set, dest).Wait(); return err }); err != nil {
+			return fmt.Errorf("move uid %d: %w", uid, err)
+		}
+		return nil
+	}
+	// \Deleted is set only after a successful COPY: finding it means the
+	// copy exists and only the expunge is left.
+	if !slices.Contains(flags, imap.FlagDeleted) {
+		if err := cn.do(func() error { _, err := cn.c.Copy(set, dest).Wait(); return err }); err != nil {
+			return fmt.Errorf("copy uid %d: %w", uid, err)
+		}
+		if err := addFlag(imap.FlagDeleted); err != nil {
+			return fmt.Errorf("flag uid %d deleted: %w", uid, err)
+		}
+	}
+	if !cn.hasUIDPlus() {
+		d.log.Warn("server has neither MOVE nor UIDPLUS: the copy is made and the original left flagged \\Deleted", logUID, key.UID)
+		return nil
+	}
+	if err := cn.do(func() error { _, err := cn.c.UIDExpunge(set).Collect(); return err }); err != nil {
+		return fmt.Errorf("expunge uid %d: %w", uid, err)
+	}
+	return nil
+}
