@@ -16,10 +16,10 @@ func newFormCommand() *cobra.Command {
 		Short: "Work with the blank forms",
 	}
 	write := &cobra.Command{
-		Use:   "write DIR",
-		Short: "Write the four blank forms (PDF and Excel, single and multi-user) into DIR",
+		Use:     "write DIR",
+		Short:   "Write the four blank forms (PDF and Excel, single and multi-user) into DIR",
 		Example: `  websesam-intake form write ./blanketter`,
-		Args: exactArgs(1),
+		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			paths, err := formparse.WriteBlankForms(args[0])
 			if err != nil {

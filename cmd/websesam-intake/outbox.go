@@ -1,0 +1,249 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+func init() { subcommands = append(subcommands, newOutboxCommand) }
+
+func newOutboxCommand() *cobra.Command {
+	outbox := &cobra.Command{
+		Use:   "outbox",
+		Short: "See and steer the e-mails the daemon sends",
+		Long: `Every reply and notice goes through the outbox. Rows are pending until sent;
+a permanent failure (the server refused, or a policy stopped it) stays as
+failed with the reason, for staff to see, fix and retry.
+
+Until the staff commands talk to the running daemon, they open the database
+directly: stop the daemon first, or they say it holds the file.`,
+	}
+	outbox.AddCommand(newOutboxListCommand(), newOutboxShowCommand(),
+		newOutboxRetryCommand(), newOutboxCancelCommand())
+	return outbox
+}
+
+func newOutboxListCommand() *cobra.Command {
+	var db, state string
+	var limit int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List outbox rows, newest first",
+		Example: `  websesam-intake outbox list
+  websesam-intake outbox list --state failed
+  websesam-intake outbox list --json --limit 500`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			st := store.OutboxState(state)
+			switch st {
+			case "", store.OutboxPending, store.OutboxSent, store.OutboxFailed, store.OutboxCancelled:
+			default:
+				return usagef("--state must be pending, sent, failed or cancelled, not %q", state)
+			}
+			if limit < 1 {
+				return usagef("--limit must be at least 1")
+			}
+			s, actor, err := openForActor(db)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			rows, err := s.OutboxList(actor, store.OutboxFilter{State: st, Limit: limit})
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				if rows == nil {
+					rows = []store.OutboxRow{}
+				}
+				return writeJSON(out, rows)
+			}
+			if len(rows) == 0 {
+				fmt.Fprintln(out, "The outbox has no such rows.")
+				return nil
+			}
+			t := newTable(out, "ID", "STATE", "KIND", "REQUEST", "TO", "SUBJECT", "TRIES", "WHEN", "LAST ERROR")
+			for _, r := range rows {
+				t.row(strconv.FormatUint(r.ID, 10), string(r.State), r.Kind, dash(r.Request),
+					shorten(strings.Join(append(append([]string{}, r.To...), r.Cc...), ", "), 40),
+					shorten(r.Subject, 40), strconv.Itoa(r.Attempts), outboxWhen(r), shorten(dash(r.LastError), 50))
+			}
+			return t.flush()
+		},
+	}
+	dbFlag(cmd, &db)
+	cmd.Flags().StringVar(&state, "state", "", "only rows in this state: pending, sent, failed or cancelled")
+	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many rows")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	return cmd
+}
+
+func newOutboxShowCommand() *cobra.Command {
+	var db string
+	var asJSON, raw bool
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show one outbox row: recipients, state, attempts, and the message",
+		Example: `  websesam-intake outbox show 12
+  websesam-intake outbox show 12 --raw > mail.eml`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := outboxID(args[0])
+			if err != nil {
+				return err
+			}
+			s, actor, err := openForActor(db)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			r, err := s.OutboxGet(actor, id)
+			if err != nil {
+				return outboxError(err)
+			}
+			out := cmd.OutOrStdout()
+			switch {
+			case raw:
+				_, err := out.Write(r.Raw)
+				return err
+			case asJSON:
+				return writeJSON(out, struct {
+					store.OutboxRow
+					Raw string `json:"raw"`
+				}{r, string(r.Raw)})
+			}
+			t := newTable(out, "", "")
+			t.row("ID", strconv.FormatUint(r.ID, 10))
+			t.row("State", string(r.State))
+			t.row("Kind", r.Kind)
+			t.row("Request", dash(r.Request))
+			t.row("Message-ID", "<"+r.MessageID+">")
+			t.row("In reply to", dash(r.InReplyTo))
+			t.row("From", r.From)
+			t.row("To", strings.Join(r.To, ", "))
+			t.row("Cc", dash(strings.Join(r.Cc, ", ")))
+			t.row("Subject", r.Subject)
+			t.row("Created", r.CreatedAt.Local().Format(time.DateTime))
+			t.row("Attempts", strconv.Itoa(r.Attempts))
+			t.row("Next try", outboxWhen(r))
+			t.row("Last error", dash(r.LastError))
+			if err := t.flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "\n(%d bytes of message; --raw prints it)\n", len(r.Raw))
+			return nil
+		},
+	}
+	dbFlag(cmd, &db)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON, the message included")
+	cmd.Flags().BoolVar(&raw, "raw", false, "print the message exactly as it is sent")
+	return cmd
+}
+
+func newOutboxRetryCommand() *cobra.Command {
+	var db string
+	cmd := &cobra.Command{
+		Use:   "retry ID",
+		Short: "Send a failed or cancelled row again, now",
+		Long: `Puts a failed or cancelled row back to pending, due at once. Fix the cause
+first (a full mailbox, a domain missing from the allowed list).`,
+		Example: `  websesam-intake outbox retry 12`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return outboxChange(cmd, db, args[0], "will be sent again", (*store.Store).OutboxRetry)
+		},
+	}
+	dbFlag(cmd, &db)
+	return cmd
+}
+
+func newOutboxCancelCommand() *cobra.Command {
+	var db string
+	cmd := &cobra.Command{
+		Use:     "cancel ID",
+		Short:   "Stop a pending row from being sent",
+		Example: `  websesam-intake outbox cancel 12`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return outboxChange(cmd, db, args[0], "is cancelled", (*store.Store).OutboxCancel)
+		},
+	}
+	dbFlag(cmd, &db)
+	return cmd
+}
+
+func outboxChange(cmd *cobra.Command, db, arg, done string, change func(*store.Store, string, uint64) error) error {
+	id, err := outboxID(arg)
+	if err != nil {
+		return err
+	}
+	s, actor, err := openForActor(db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if err := change(s, actor, id); err != nil {
+		return outboxError(err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "Outbox row %d %s.\n", id, done)
+	return nil
+}
+
+func openForActor(db string) (*store.Store, string, error) {
+	actor, err := staffActor()
+	if err != nil {
+		return nil, "", err
+	}
+	s, err := openStaffStore(db)
+	if err != nil {
+		return nil, "", err
+	}
+	return s, actor, nil
+}
+
+func outboxID(s string) (uint64, error) {
+	id, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || id == 0 {
+		return 0, usagef("%q is not an outbox row id (a number, as 'outbox list' shows)", s)
+	}
+	return id, nil
+}
+
+// outboxError adds what to do to the store's refusals.
+func outboxError(err error) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w (see 'websesam-intake outbox list')", err)
+	case errors.Is(err, store.ErrConflict):
+		return fmt.Errorf("%w (see 'websesam-intake outbox show')", err)
+	}
+	return err
+}
+
+func outboxWhen(r store.OutboxRow) string {
+	switch r.State {
+	case store.OutboxSent:
+		return "sent " + r.SentAt.Local().Format(time.DateTime)
+	case store.OutboxFailed:
+		return "failed " + r.FailedAt.Local().Format(time.DateTime)
+	case store.OutboxPending:
+		return "due " + r.NextTry.Local().Format(time.DateTime)
+	}
+	return "-"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
