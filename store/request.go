@@ -90,12 +90,13 @@ func verb(to Status) string {
 	return string(to)
 }
 
-// nextRequestID takes the next id of now's year. Six digits keep ids short
-// and sortable; a year with a million requests is refused rather than
-// breaking the order.
+// nextRequestID takes the next id of now's year, in local time (staff
+// expect a request of New Year's morning in Sweden to carry the new year).
+// Six digits keep ids short and sortable; a year with a million requests is
+// refused rather than breaking the order.
 func nextRequestID(tx *bolt.Tx, now time.Time) (string, error) {
 	b := tx.Bucket(bucketReqSeq)
-	year := []byte(fmt.Sprintf("%04d", now.Year()))
+	year := []byte(fmt.Sprintf("%04d", now.Local().Year()))
 	var seq uint64 = 1
 	if v := b.Get(year); len(v) == 8 {
 		seq = be64(v) + 1
