@@ -575,3 +575,19 @@ func sortMessages(ms []Message) {
 		return bytes.Compare(b.Key.bytes(), a.Key.bytes())
 	})
 }
+
+// MessageOutcome returns the recorded outcome of a message (ErrNotFound when
+// it was never recorded). Not audited: it names no person, and the daemon
+// needs it to settle messages left unsettled by a crash.
+func (s *Store) MessageOutcome(key MessageKey) (Outcome, error) {
+	var o Outcome
+	err := s.db.View(func(tx *bolt.Tx) error {
+		m, err := getMessage(tx, key)
+		o = m.Outcome
+		return err
+	})
+	if err != nil {
+		return "", fmt.Errorf("read outcome of %s: %w", key, err)
+	}
+	return o, nil
+}

@@ -226,6 +226,17 @@ func TestMessagesSettleAndUID(t *testing.T) {
 	if uid, _ = s.HighestUID("INBOX", 1); uid != 0 {
 		t.Errorf("other uidvalidity: got %d, want 0", uid)
 	}
+	if o, err := s.MessageOutcome(un[0]); err != nil || o != OutcomeNoForm {
+		t.Errorf("outcome: got %s %v, want no-form", o, err)
+	}
+	if _, err := s.MessageOutcome(MessageKey{"INBOX", 1700, 99}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("outcome of unknown: got %v, want ErrNotFound", err)
+	}
+	c, err := s.Counts()
+	mustNoErr(t, err)
+	if c.Unsettled != 3 || len(c.Requests) != 0 || c.OutboxPending != 0 {
+		t.Errorf("counts: got %+v, want 3 unsettled", c)
+	}
 	key, found, err := s.MessageByID("<s2@mail.test>")
 	mustNoErr(t, err)
 	if !found || key.UID != 2 {
@@ -484,5 +495,10 @@ func TestConcurrentClaim(t *testing.T) {
 	}
 	if got, want := len(r.History), 2; got != want {
 		t.Errorf("history: got %d steps, want %d", got, want)
+	}
+	c, err := s.Counts()
+	mustNoErr(t, err)
+	if c.Requests[StatusClaimed] != 1 || c.Requests[StatusQueued] != 0 || c.OutboxPending != 1 || c.Unsettled != 1 {
+		t.Errorf("counts: got %+v", c)
 	}
 }
