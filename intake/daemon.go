@@ -80,7 +80,7 @@ func New(cfg Config, st *store.Store, opts Options) (*Daemon, error) {
 	}
 	d := &Daemon{
 		cfg: cfg, st: st, composer: c, log: opts.Logger, dry: opts.DryRun, out: opts.Out, now: opts.Now,
-		dec:       decider{policy: cfg.Policy, ownIDDom: cfg.Mailer.MessageIDDomain},
+		dec:       decider{policy: cfg.Policy, ownIDDom: cfg.Mailer.MessageIDDomain, ownFrom: cfg.Mailer.FromAddress},
 		connected: func() {},
 	}
 	if !d.dry {

@@ -61,7 +61,8 @@ const (
 // decider turns a downloaded message into its decision.
 type decider struct {
 	policy   PolicyConfig
-	ownIDDom string // our Message-ID domain: mail carrying it is ours
+	ownIDDom string // our Message-ID domain
+	ownFrom  string // our From address
 }
 
 // decide never fails and never panics: whatever goes wrong inside is a
@@ -83,7 +84,9 @@ func (d decider) decide(raw []byte) (dec decision) {
 	h := pm.Header
 	if why := d.automatic(h, dec.Original.From); why != "" {
 		dec.Outcome, dec.Reason = store.OutcomeIgnored, why
-		if why == reasonReport || why == reasonDaemonSender {
+		if mt, _, err := h.ContentType(); err == nil && mt == "multipart/report" {
+			// A bounce of one of our replies: that address is not written
+			// to again for a while (the mailer's bounce window).
 			dec.Bounced = pm.Failed
 		}
 		return dec
@@ -159,7 +162,10 @@ func (d decider) automatic(h mail.Header, from string) string {
 	switch {
 	case h.Has(mailer.LoopHeader):
 		return reasonLoopHeader
-	case d.ownIDDom != "" && strings.EqualFold(idDomain(h.Get("Message-Id")), d.ownIDDom):
+	case d.ownIDDom != "" && strings.EqualFold(idDomain(h.Get("Message-Id")), d.ownIDDom) && strings.EqualFold(from, d.ownFrom):
+		// Our Message-ID domain is usually the organisation's own, which
+		// every colleague's mail shares: only together with our From
+		// address does it mean the mail is ours.
 		return reasonOwnMessageID
 	}
 	if v := strings.ToLower(strings.TrimSpace(h.Get("Auto-Submitted"))); v != "" && !strings.HasPrefix(v, "no") {
