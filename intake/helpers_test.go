@@ -355,8 +355,8 @@ func testConfig(t testing.TB, dir, imapAddr, smtpAddr string) Config {
 			FormURL:           "https://region.example.se/websesam",
 			AllowedDomains:    []string{testDomain},
 			RetryBase:         50 * time.Millisecond, RetryMax: time.Second, PollInterval: 100 * time.Millisecond,
-			ReconnectMax:      time.Second,
-			SMTP:              mailer.SMTPConfig{Addr: smtpAddr, TLS: mailer.Plain},
+			ReconnectMax: time.Second,
+			SMTP:         mailer.SMTPConfig{Addr: smtpAddr, TLS: mailer.Plain},
 		},
 	}
 	c = c.WithDefaults()
@@ -411,3 +411,5 @@ func withTimeout(t testing.TB, d time.Duration) context.Context {
 	t.Cleanup(cancel)
 	return ctx
 }
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }

@@ -1,0 +1,251 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+// variant gives a fixture a new Message-ID (and so a new identity), keeping
+// its form bytes.
+func variant(raw []byte, oldID, newID string) []byte {
+	return bytes.Replace(raw, []byte("<"+oldID+">"), []byte("<"+newID+">"), 1)
+}
+
+// waitFor polls cond until it holds or the time runs out.
+func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s", d, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// checkExactlyOnce asserts that every id is in exactly one folder, outside
+// INBOX, recorded and settled, with at most one reply each.
+func checkExactlyOnce(t testing.TB, srv *imapServer, st *store.Store, sk *sink, ids []string, wantReplies int) {
+	t.Helper()
+	where := srv.where()
+	recs := recorded(t, st)
+	replies := map[string]int{}
+	for _, m := range sk.received() {
+		replies[strings.Trim(m.msg.Header.Get("In-Reply-To"), "<> ")]++
+	}
+	for _, id := range ids {
+		if p := where[id]; len(p) != 1 || p[0].Folder == "INBOX" {
+			t.Errorf("%s: in %v, want exactly one outcome folder", id, p)
+		}
+		if m, ok := recs[id]; !ok || !m.Settled {
+			t.Errorf("%s: recorded %v settled %v, want both", id, ok, m.Settled)
+		}
+		if replies[id] != wantReplies {
+			t.Errorf("%s: %d replies, want %d", id, replies[id], wantReplies)
+		}
+	}
+}
+
+// TestReconnect drops the connection in the middle of a body download and
+// of a move, and stops and restarts the server, while the daemon runs:
+// every message ends in one folder with one reply, none lost or doubled.
+func TestReconnect(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		withMove bool
+		trigger  string // the command the proxy cuts the connection on
+	}{
+		{"mid-fetch", true, "BODY.PEEK[]"},
+		{"mid-move", true, "UID MOVE"},
+		{"mid-copy", false, "UID COPY"},
+		{"mid-expunge", false, "UID EXPUNGE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startIMAP(t, tc.withMove)
+			sk := startSink(t)
+			cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+			base := readMail(t, "no-attachment")
+			oldID := messageID(t, base)
+			var ids []string
+			for i := range 6 {
+				id := fmt.Sprintf("reconnect-%d@region.example.se", i)
+				ids = append(ids, id)
+				srv.appendMail(variant(base, oldID, id))
+			}
+			srv.cutWhen(tc.trigger)
+			d, st := openDaemon(t, cfg, Options{})
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() { done <- d.Run(ctx) }()
+			waitFor(t, "every message settled", 30*time.Second, func() bool {
+				keys, err := st.Unsettled("INBOX")
+				recs := recorded(t, st)
+				return err == nil && len(keys) == 0 && len(recs) == len(ids) && len(sk.received()) == len(ids)
+			})
+			if got := srv.cutCount(); got != 1 {
+				t.Fatalf("connection cuts: got %d, want 1 (the trigger %q never came)", got, tc.trigger)
+			}
+
+			// Stop the server, add mail while it is down, bring it back.
+			srv.stop()
+			for i := 6; i < 9; i++ {
+				id := fmt.Sprintf("reconnect-%d@region.example.se", i)
+				ids = append(ids, id)
+				srv.appendMailDirect(variant(base, oldID, id))
+			}
+			time.Sleep(300 * time.Millisecond)
+			srv.start()
+			waitFor(t, "the mail sent while the server was down", 30*time.Second, func() bool {
+				keys, err := st.Unsettled("INBOX")
+				return err == nil && len(keys) == 0 && len(recorded(t, st)) == len(ids) && len(sk.received()) == len(ids)
+			})
+			cancel()
+			if err := <-done; err != nil {
+				t.Fatalf("Run: %v", err)
+			}
+			checkExactlyOnce(t, srv, st, sk, ids, 1)
+		})
+	}
+}
+
+// appendMailDirect puts a message straight into the in-memory INBOX, as the
+// MTA delivers while the IMAP service is down.
+func (s *imapServer) appendMailDirect(raw []byte) {
+	s.t.Helper()
+	if _, err := s.user.Append("INBOX", literal{bytes.NewReader(raw)}, &imap.AppendOptions{}); err != nil {
+		s.t.Fatalf("append: %v", err)
+	}
+}
+
+type literal struct{ *bytes.Reader }
+
+func (l literal) Size() int64 { return l.Reader.Size() }
+
+// TestAuthFailureLoggedOnce: a wrong password is retried with a growing
+// delay and logged once per streak, and the daemon recovers when the
+// password is fixed.
+func TestAuthFailureLoggedOnce(t *testing.T) {
+	srv := startIMAP(t, true)
+	sk := startSink(t)
+	dir := t.TempDir()
+	cfg := testConfig(t, dir, srv.addr, sk.addr)
+	if err := writeFile(cfg.Mailbox.PasswordFile, "fel lösenord\n"); err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	d, st := openDaemon(t, cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	srv.appendMail(readMail(t, "outlook-pdf"))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	time.Sleep(1500 * time.Millisecond) // auth backoff 50ms..1s: several attempts
+	if got := strings.Count(logs.String(), `msg="imap login refused`); got != 1 {
+		t.Errorf("refusal logged %d times, want once per streak:\n%s", got, logs.String())
+	}
+	if secret := testPassword; strings.Contains(logs.String(), secret) || strings.Contains(logs.String(), "fel lösenord") {
+		t.Errorf("a password appears in the log")
+	}
+	if err := writeFile(cfg.Mailbox.PasswordFile, testPassword+"\n"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the message handled after the password was fixed", 10*time.Second, func() bool {
+		return len(recorded(t, st)) == 1
+	})
+	cancel()
+	<-done
+	if !strings.Contains(logs.String(), "imap login accepted again") {
+		t.Errorf("recovery not logged:\n%s", logs.String())
+	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestNonMatchingUntouched: mail without the keyword keeps its exact flags
+// (unread stays unread, flagged stays flagged), stays in INBOX and is not
+// recorded; the watcher still never looks at it again.
+func TestNonMatchingUntouched(t *testing.T) {
+	srv := startIMAP(t, true)
+	sk := startSink(t)
+	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	base := readMail(t, "not-matching")
+	oldID := messageID(t, base)
+	flagSets := [][]imap.Flag{nil, {imap.FlagFlagged}, {imap.FlagSeen, imap.FlagAnswered}}
+	c := srv.client()
+	if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for i, flags := range flagSets {
+		raw := variant(base, oldID, fmt.Sprintf("other-%d@region.example.se", i))
+		cmd := c.Append("INBOX", int64(len(raw)), &imap.AppendOptions{Flags: flags})
+		cmd.Write(raw)
+		cmd.Close()
+		if _, err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.Close()
+	before := srv.where()
+	d, st := openDaemon(t, cfg, Options{})
+	for range 2 {
+		if err := d.Once(withTimeout(t, time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	after := srv.where()
+	for i := range flagSets {
+		id := fmt.Sprintf("other-%d@region.example.se", i)
+		if got, want := fmt.Sprint(after[id]), fmt.Sprint(before[id]); got != want {
+			t.Errorf("%s: got %s, want unchanged %s", id, got, want)
+		}
+	}
+	if got := len(recorded(t, st)); got != 0 {
+		t.Errorf("recorded %d messages, want 0", got)
+	}
+	sel := srv.selectData(t)
+	high, err := st.HighestUID("INBOX", sel.UIDValidity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := high, uint32(len(flagSets)); got != want {
+		t.Errorf("highest UID handled: got %d, want %d (skipped mail is not looked at again)", got, want)
+	}
+	if n := len(sk.received()); n != 0 {
+		t.Errorf("replies: got %d, want 0", n)
+	}
+}
+
+func (s *imapServer) selectData(t testing.TB) *imap.SelectData {
+	t.Helper()
+	c := s.client()
+	defer c.Close()
+	sel, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sel
+}
