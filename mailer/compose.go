@@ -748,3 +748,33 @@ func contentType(f formparse.Format) string {
 	}
 	return "application/octet-stream"
 }
+
+// Completed composes the Klar notices for a request that staff marked
+// done; it has the shape of the compose callback of store.Complete.
+func (c *Composer) Completed(r store.Request) ([]store.OutboxRow, error) {
+	return c.Done(Done{Request: r.ID, Form: formparse.FormID(r.Form), Fields: withArende(r), UserName: r.Username})
+}
+
+// Rejected composes the Avslag for a request that staff rejected; it has
+// the shape of the compose callback of store.Reject.
+func (c *Composer) Rejected(r store.Request) ([]store.OutboxRow, error) {
+	row, err := c.Rejection(Rejection{Request: r.ID, Form: formparse.FormID(r.Form), Fields: withArende(r), Reason: r.Reason})
+	if err != nil {
+		return nil, err
+	}
+	return []store.OutboxRow{row}, nil
+}
+
+// withArende is the request's fields with `arende` set from its type when
+// the fields lack it.
+func withArende(r store.Request) map[string]string {
+	if r.Fields["arende"] != "" || r.Type == "" {
+		return r.Fields
+	}
+	f := make(map[string]string, len(r.Fields)+1)
+	for k, v := range r.Fields {
+		f[k] = v
+	}
+	f["arende"] = r.Type
+	return f
+}

@@ -643,3 +643,26 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("plain on ::1: %v", err)
 	}
 }
+
+// TestStoreCallbacks: Completed and Rejected compose from a store.Request
+// as store.Complete and store.Reject hand it over, the type standing in
+// for a missing `arende`.
+func TestStoreCallbacks(t *testing.T) {
+	c := newTestComposer(t, testConfig())
+	fields := singleFields()
+	delete(fields, "arende")
+	rows, err := c.Completed(store.Request{ID: "WS-2026-000001", Form: string(formparse.Single), Type: "avslut", Fields: fields, Username: "asaobe01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 2 || rows[0].Subject != "webSesam: din behörighet är avslutad" || rows[0].Request != "WS-2026-000001" {
+		t.Errorf("got %d rows, first %q for %q", len(rows), rows[0].Subject, rows[0].Request)
+	}
+	rows, err = c.Rejected(store.Request{ID: "WS-2026-000002", Form: string(formparse.Single), Type: "ny", Fields: fields, Reason: "Fel kundnummer."})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 1 || rows[0].Kind != KindRejection || !strings.Contains(parseMail(t, rows[0].Raw).text, "Ärende: Ny registrering\n") {
+		t.Errorf("rejection: %d rows, kind %s", len(rows), rows[0].Kind)
+	}
+}

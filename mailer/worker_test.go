@@ -573,3 +573,27 @@ func TestComposedNoticesDeliver(t *testing.T) {
 		}
 	}
 }
+
+// TestNotify: a poke makes a waiting Run deliver new rows without waiting
+// for the poll interval.
+func TestNotify(t *testing.T) {
+	sk := startSink(t)
+	st := openStore(t, "")
+	cfg := workerConfig(sk.addr)
+	cfg.PollInterval = time.Hour
+	w := newWorker(t, cfg, st, &testClock{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	probe := enqueue(t, st, 1, "karin@kommun.se")
+	go func() { done <- w.Run(ctx) }()
+	// The first pass sends the probe; Run then waits for the hour.
+	waitFor(t, func() bool { return getRow(t, st, probe[0].ID).State == store.OutboxSent })
+	time.Sleep(50 * time.Millisecond) // let the pass end; not an assertion
+	rows := enqueue(t, st, 2, "karin@kommun.se")
+	w.Notify()
+	waitFor(t, func() bool { return len(sk.received()) == 1+len(rows) })
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run: %v", err)
+	}
+}
