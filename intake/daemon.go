@@ -441,7 +441,7 @@ func (d *Daemon) handle(cn *conn, uv uint32, e envelope) error {
 			d.worker.Notify()
 		}
 	}
-	return d.settle(cn, key, outcome, log)
+	return d.settle(cn, key, outcome, false, log)
 }
 
 // body downloads the whole message without setting \Seen; nil when the
@@ -513,7 +513,7 @@ func (d *Daemon) settleLeftOver(cn *conn, uv uint32) error {
 		if err != nil {
 			return err
 		}
-		if err := d.settle(cn, k, outcome, log); err != nil {
+		if err := d.settle(cn, k, outcome, true, log); err != nil {
 			return err
 		}
 	}
@@ -540,9 +540,10 @@ func (d *Daemon) outcomeOf(k store.MessageKey) (store.Outcome, error) {
 // check, flag \Deleted and UID EXPUNGE that one UID (never a plain EXPUNGE,
 // which would remove every \Deleted message in the mailbox). A refusal by
 // the server leaves the message unsettled for the next pass; a broken
-// connection is returned.
-func (d *Daemon) settle(cn *conn, key store.MessageKey, outcome store.Outcome, log *slog.Logger) error {
-	err := d.move(cn, key, outcome)
+// connection is returned. recovering says an earlier attempt may have got
+// part of the way.
+func (d *Daemon) settle(cn *conn, key store.MessageKey, outcome store.Outcome, recovering bool, log *slog.Logger) error {
+	err := d.move(cn, key, outcome, recovering)
 	var ie *imap.Error
 	if errors.As(err, &ie) {
 		log.Warn("move refused by the server; retried on the next pass", logOutcome, string(outcome), logErr, err)
@@ -554,7 +555,7 @@ func (d *Daemon) settle(cn *conn, key store.MessageKey, outcome store.Outcome, l
 	return d.st.MarkSettled(key)
 }
 
-func (d *Daemon) move(cn *conn, key store.MessageKey, outcome store.Outcome) error {
+func (d *Daemon) move(cn *conn, key store.MessageKey, outcome store.Outcome, recovering bool) error {
 	dest, err := cn.serverFolder(d.cfg.Folders.For(outcome))
 	if err != nil {
 		return err
@@ -568,16 +569,20 @@ func (d *Daemon) move(cn *conn, key store.MessageKey, outcome store.Outcome) err
 	var bufs []*imapclient.FetchMessageBuffer
 	if err := cn.do(func() error {
 		var err error
-		bufs, err = cn.c.Fetch(set, &imap.FetchOptions{UID: true, Flags: true}).Collect()
+		bufs, err = cn.c.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, Envelope: recovering}).Collect()
 		return err
 	}); err != nil {
 		return fmt.Errorf("look up uid %d: %w", uid, err)
 	}
 	var flags []imap.Flag
+	var messageID string
 	found := false
 	for _, b := range bufs {
 		if b.UID == uid {
 			found, flags = true, b.Flags
+			if b.Envelope != nil {
+				messageID = b.Envelope.MessageID
+			}
 		}
 	}
 	if !found {
@@ -599,10 +604,21 @@ func (d *Daemon) move(cn *conn, key store.MessageKey, outcome store.Outcome) err
 	}
 	// \Deleted is set only after a successful COPY: finding it means the
 	// copy exists and only the expunge is left.
-	if !slices.Contains(flags, imap.FlagDeleted) {
+	copied := slices.Contains(flags, imap.FlagDeleted)
+	if !copied && recovering && messageID != "" {
+		// An earlier COPY may have been done with its answer lost: look
+		// before copying again, or the folder gets the message twice.
+		var err error
+		if copied, err = d.inFolder(cn, dest, messageID, key.UIDValidity); err != nil {
+			return err
+		}
+	}
+	if !copied {
 		if err := cn.do(func() error { _, err := cn.c.Copy(set, dest).Wait(); return err }); err != nil {
 			return fmt.Errorf("copy uid %d: %w", uid, err)
 		}
+	}
+	if !slices.Contains(flags, imap.FlagDeleted) {
 		if err := addFlag(imap.FlagDeleted); err != nil {
 			return fmt.Errorf("flag uid %d deleted: %w", uid, err)
 		}
@@ -615,4 +631,37 @@ func (d *Daemon) move(cn *conn, key store.MessageKey, outcome store.Outcome) err
 		return fmt.Errorf("expunge uid %d: %w", uid, err)
 	}
 	return nil
+}
+
+// inFolder reports whether folder holds a message with this Message-ID,
+// then selects the watched mailbox again (checking that its UIDVALIDITY did
+// not change, or the UID in hand would mean another message).
+func (d *Daemon) inFolder(cn *conn, folder, messageID string, uv uint32) (bool, error) {
+	var found bool
+	err := cn.do(func() error {
+		if _, err := cn.c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+			return err
+		}
+		data, err := cn.c.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-Id", Value: messageID}}}, nil).Wait()
+		if err != nil {
+			return err
+		}
+		found = len(data.AllUIDs()) > 0
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("look for a copy in %s: %w", folder, err)
+	}
+	var sel *imap.SelectData
+	if err := cn.do(func() error {
+		var err error
+		sel, err = cn.c.Select(d.cfg.Mailbox.Folder, nil).Wait()
+		return err
+	}); err != nil {
+		return false, fmt.Errorf("select %s again: %w", d.cfg.Mailbox.Folder, err)
+	}
+	if sel.UIDValidity != uv {
+		return false, fmt.Errorf("select %s again: UIDVALIDITY changed from %d to %d", d.cfg.Mailbox.Folder, uv, sel.UIDValidity)
+	}
+	return found, nil
 }

@@ -48,9 +48,10 @@ type imapServer struct {
 	conns   []net.Conn
 	// cutOn, when set, closes the connection as soon as the client sends a
 	// line containing it (then it is cleared): a drop mid-command.
-	cutOn  string
-	cuts   int
-	closed bool
+	cutOn    string
+	cutAfter bool // forward the command first, then cut
+	cuts     int
+	closed   bool
 }
 
 // startIMAP starts the server with INBOX; withMove false leaves MOVE out of
@@ -132,11 +133,17 @@ func (s *imapServer) pipeClient(c, b net.Conn) {
 				s.cuts++
 			}
 			s.mu.Unlock()
-			if cut {
+			if cut && !s.cutAfter {
 				c.Close()
 				return
 			}
 			if _, err := b.Write(buf[:n]); err != nil {
+				return
+			}
+			if cut {
+				// The server got the command; its answer is lost.
+				time.Sleep(50 * time.Millisecond)
+				c.Close()
 				return
 			}
 		}
@@ -148,9 +155,9 @@ func (s *imapServer) pipeClient(c, b net.Conn) {
 
 // cutWhen arms the proxy to drop the connection at the next command
 // holding s.
-func (s *imapServer) cutWhen(trigger string) {
+func (s *imapServer) cutWhen(trigger string, after bool) {
 	s.mu.Lock()
-	s.cutOn = trigger
+	s.cutOn, s.cutAfter = trigger, after
 	s.mu.Unlock()
 }
 

@@ -64,11 +64,15 @@ func TestReconnect(t *testing.T) {
 		name     string
 		withMove bool
 		trigger  string // the command the proxy cuts the connection on
+		after    bool   // the server executes it, the answer is lost
 	}{
-		{"mid-fetch", true, "BODY.PEEK[]"},
-		{"mid-move", true, "UID MOVE"},
-		{"mid-copy", false, "UID COPY"},
-		{"mid-expunge", false, "UID EXPUNGE"},
+		{"mid-fetch", true, "BODY.PEEK[]", false},
+		{"mid-move-unsent", true, "UID MOVE", false},
+		{"mid-move-answer-lost", true, "UID MOVE", true},
+		{"mid-copy-unsent", false, "UID COPY", false},
+		{"mid-copy-answer-lost", false, "UID COPY", true},
+		{"mid-expunge-answer-lost", false, "UID EXPUNGE", true},
+		{"mid-flag-deleted-answer-lost", false, "+FLAGS.SILENT (\\Deleted)", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			srv := startIMAP(t, tc.withMove)
@@ -82,7 +86,7 @@ func TestReconnect(t *testing.T) {
 				ids = append(ids, id)
 				srv.appendMail(variant(base, oldID, id))
 			}
-			srv.cutWhen(tc.trigger)
+			srv.cutWhen(tc.trigger, tc.after)
 			d, st := openDaemon(t, cfg, Options{})
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
