@@ -50,8 +50,8 @@ var kinds = []string{KindReceipt, KindReturn, KindNoForm, KindDoneUser, KindDone
 type Original struct {
 	MessageID  string   // without angle brackets; empty when the mail had none
 	Subject    string   // decoded
-	From       string   // the sender's bare address
-	FromName   string   // the sender's display name, decoded
+	From       string   // the bare address to answer: the original's Reply-To when it had one, else its From
+	FromName   string   // the display name that goes with From, decoded
 	References []string // the original's References, without angle brackets
 }
 
@@ -358,6 +358,9 @@ func (c *Composer) Receipt(r Receipt) (store.OutboxRow, error) {
 	if err != nil {
 		return store.OutboxRow{}, fmt.Errorf("compose %s: %w", KindReceipt, err)
 	}
+	if len(r.Forms) == 0 {
+		return store.OutboxRow{}, fmt.Errorf("compose %s: %w", KindReceipt, errNoForm)
+	}
 	type form struct {
 		Title, FileName, Arende string
 		Persons, Requests       []string
@@ -397,6 +400,8 @@ func (c *Composer) Receipt(r Receipt) (store.OutboxRow, error) {
 	return c.build(d)
 }
 
+// errNoForm: a receipt or a return was asked for without its form; a bug
+// in the caller, never the sender's doing.
 var errNoForm = errors.New("no form given")
 
 // Return composes the Komplettering: to the manager named on the form(s), a
@@ -405,6 +410,9 @@ var errNoForm = errors.New("no form given")
 // label the form definition gives its field, and every form is attached
 // exactly as received.
 func (c *Composer) Return(r Return) (store.OutboxRow, error) {
+	if len(r.Forms) == 0 {
+		return store.OutboxRow{}, fmt.Errorf("compose %s: %w", KindReturn, errNoForm)
+	}
 	sender := address(r.Original.From, r.Original.FromName)
 	var managers []*mail.Address
 	for _, f := range r.Forms {
@@ -502,8 +510,9 @@ func (c *Composer) NoForm(n NoForm) (store.OutboxRow, error) {
 	}
 	data := struct {
 		common
-		Found []FoundFile
-	}{common: c.common()}
+		Found                   []FoundFile
+		SingleTitle, MultiTitle string
+	}{common: c.common(), SingleTitle: title(formparse.Single), MultiTitle: title(formparse.Multi)}
 	for _, f := range n.Found {
 		name := cleanLine(f.Name)
 		if name == "" {

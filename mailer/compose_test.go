@@ -557,9 +557,19 @@ func TestRecipients(t *testing.T) {
 	t.Run("receipt to a bad sender", func(t *testing.T) {
 		o := original
 		o.From = "Karin <karin@kommun.se>"
-		_, err := c.Receipt(Receipt{Original: o})
+		_, err := c.Receipt(Receipt{Original: o, Forms: []ReceivedForm{{FileName: "a.pdf", Form: singleForm(singleFields())}}})
 		if !errors.Is(err, ErrNoRecipient) || !strings.Contains(err.Error(), `"Karin <karin@kommun.se>"`) {
 			t.Errorf("got %v, want ErrNoRecipient with the address", err)
+		}
+	})
+	t.Run("receipt and return without a form", func(t *testing.T) {
+		_, err := c.Receipt(Receipt{Original: original})
+		if !errors.Is(err, errNoForm) || !strings.Contains(err.Error(), "compose kvittens") {
+			t.Errorf("receipt: got %v, want errNoForm", err)
+		}
+		_, err = c.Return(Return{Original: original})
+		if !errors.Is(err, errNoForm) || !strings.Contains(err.Error(), "compose komplettering") {
+			t.Errorf("return: got %v, want errNoForm", err)
 		}
 	})
 	t.Run("rejection to manager, copy to user", func(t *testing.T) {
