@@ -72,9 +72,12 @@ func parseFile(path string) (*formparse.Form, error) {
 		return nil, err
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() && st.Size() > formparse.DefaultMaxSize {
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", formparse.ErrTooLarge, st.Size(), formparse.DefaultMaxSize)
+	}
 	data, err := io.ReadAll(io.LimitReader(f, formparse.DefaultMaxSize+1))
 	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
+		return nil, err // an *os.PathError: "read DIR: is a directory"
 	}
 	return formparse.Read(data, formparse.Options{})
 }

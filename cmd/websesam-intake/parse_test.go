@@ -233,6 +233,14 @@ func TestParseJSON(t *testing.T) {
 	multiPDF, multiXLSX := multiFiles(t, dir)
 	text := writeFile(t, dir, "brev.txt", []byte("Hej! Här kommer ansökan.\n"))
 	missing := filepath.Join(dir, "finns-inte.pdf")
+	folder := filepath.Join(dir, "mapp.pdf")
+	if err := os.Mkdir(folder, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	huge := writeFile(t, dir, "stor.pdf", []byte("%PDF-1.7\n"))
+	if err := os.Truncate(huge, formparse.DefaultMaxSize+1); err != nil { // sparse: no disk used
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		name     string
@@ -259,6 +267,15 @@ func TestParseJSON(t *testing.T) {
 				`{"file":"` + text + `","error":"not a webSesam form: neither a PDF nor an Excel workbook"}`,
 				`{"file":"` + singleXLSX + `","form":"websesam-behorighet","version":1,` + singleFieldsJSON + `,"users":[],"problems":[],"complete":true}`,
 				`{"file":"` + missing + `","error":"open ` + missing + `: no such file or directory"}`,
+			},
+			wantCode: 1,
+		},
+		{
+			name:  "a directory and a file over the size limit",
+			files: []string{folder, huge},
+			want: []string{
+				`{"file":"` + folder + `","error":"read ` + folder + `: is a directory"}`,
+				`{"file":"` + huge + `","error":"file too large: 10485761 bytes, the limit is 10485760"}`,
 			},
 			wantCode: 1,
 		},
