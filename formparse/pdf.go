@@ -10,7 +10,9 @@ import (
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/form"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 )
 
 var disableConfigDir sync.Once
@@ -39,9 +41,9 @@ const (
 // date comes back as a date field; ids differ between tools). Fields named
 // anvandare_N_<column> go to Raw.Users, sorted by N.
 func readPDF(data []byte, opts Options) (*Raw, error) {
-	fg, err := api.ExportForm(bytes.NewReader(data), "", pdfConf())
+	fg, err := exportForm(data)
 	if err != nil {
-		return nil, pdfError(err)
+		return nil, err
 	}
 	raw := &Raw{Format: PDF, Fields: map[string]string{}}
 	users := map[int]map[string]string{}
@@ -122,6 +124,38 @@ func readPDF(data []byte, opts Options) (*Raw, error) {
 	sort.Slice(raw.Users, func(i, j int) bool { return raw.Users[i].N < raw.Users[j].N })
 	raw.ExtraUsers = len(extra)
 	return raw, nil
+}
+
+// exportForm does what api.ExportForm does (read, validate, export) minus
+// its optimisation pass, which reading fields does not need, plus one repair:
+// a form whose AcroForm has no default appearance (/DA) and a text field
+// without one fails pdfcpu's validation as a whole (NOTES.md), although the
+// values are all there; such a form gets a default /DA before validation.
+func exportForm(data []byte) (*form.FormGroup, error) {
+	conf := pdfConf()
+	conf.Cmd = model.EXPORTFORMFIELDS
+	ctx, err := api.ReadContext(bytes.NewReader(data), conf)
+	if err != nil {
+		return nil, pdfError(err)
+	}
+	if root, err := ctx.XRefTable.Catalog(); err == nil {
+		if acro, err := ctx.XRefTable.DereferenceDict(root["AcroForm"]); err == nil && acro != nil {
+			if _, ok := acro.Find("DA"); !ok {
+				acro["DA"] = types.StringLiteral("/Helv 0 Tf 0 g")
+			}
+		}
+	}
+	if err := api.ValidateContext(ctx); err != nil {
+		return nil, pdfError(err)
+	}
+	fg, ok, err := form.ExportForm(ctx.XRefTable, "")
+	if err != nil {
+		return nil, pdfError(err)
+	}
+	if !ok || fg == nil || len(fg.Forms) == 0 {
+		return nil, pdfError(api.ErrNoFormFieldsAffected)
+	}
+	return fg, nil
 }
 
 // pdfError maps what pdfcpu says about a PDF it cannot export to one of the

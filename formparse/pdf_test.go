@@ -714,3 +714,63 @@ func missingKeys(a, b map[string]bool) []string {
 	slices.Sort(out)
 	return out
 }
+
+// FuzzReadPDF feeds readPDF every PDF fixture, the blank forms and a filled
+// one, mutated: it must never panic, and must return either a Raw or an
+// error wrapping one of the package's sentinels.
+func FuzzReadPDF(f *testing.F) {
+	seeds, err := filepath.Glob(filepath.Join(fixturesDir, "*", "input.pdf"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, p := range seeds {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	for _, def := range Definitions() {
+		f.Add(blankPDF(f, def.ID))
+	}
+	f.Add(fillPDF(f, blankPDF(f, Single), pdfSingleValues))
+	sentinels := []error{ErrNotAForm, ErrEncrypted, ErrTooLarge, ErrTimeout, ErrCrashed}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		raw, err := readPDF(data, Options{})
+		if err == nil {
+			if raw == nil || raw.Format != PDF || raw.Fields == nil {
+				t.Fatalf("readPDF = %+v, nil error; want a Raw of format pdf", raw)
+			}
+			for i := 1; i < len(raw.Users); i++ {
+				if raw.Users[i-1].N >= raw.Users[i].N {
+					t.Fatalf("user rows out of order: %d before %d", raw.Users[i-1].N, raw.Users[i].N)
+				}
+			}
+			return
+		}
+		if raw != nil {
+			t.Fatalf("readPDF returned a Raw and the error %v", err)
+		}
+		for _, s := range sentinels {
+			if errors.Is(err, s) {
+				return
+			}
+		}
+		t.Fatalf("readPDF error %q wraps no sentinel", err)
+	})
+}
+
+// BenchmarkReadPDF reads a filled single-user form through Read, as the
+// daemon does (parse, identify, check). Compare with `qpdf --json` on the
+// same file (see the report in the commit that added it).
+func BenchmarkReadPDF(b *testing.B) {
+	data := readFixture(b, "pdf-pdftk-xfdf")
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		f, err := Read(data, Options{})
+		if err != nil || !f.Complete() {
+			b.Fatalf("Read: %v (complete %v)", err, f != nil && f.Complete())
+		}
+	}
+}
