@@ -1,0 +1,309 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+// TestMain lets the test binary be the child daemon of the crash test: the
+// in-memory servers live only in the test process, so the child is pointed
+// at them by a real configuration file and runs the same code as serve.
+func TestMain(m *testing.M) {
+	if path := os.Getenv("INTAKE_TEST_CHILD"); path != "" {
+		os.Exit(runChild(path, os.Getenv("INTAKE_TEST_ONCE") != ""))
+	}
+	os.Exit(m.Run())
+}
+
+func runChild(path string, once bool) int {
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 2
+	}
+	st, err := store.Open(cfg.Store.Path, store.Options{Timeout: cfg.Store.LockTimeout})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer st.Close()
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	d, err := New(cfg, st, Options{Logger: log})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	if once {
+		err = d.Once(ctx)
+	} else {
+		err = d.Run(ctx)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return 0
+}
+
+// writeConfig writes cfg's essentials as the TOML an operator would.
+func writeConfig(t testing.TB, dir string, cfg Config) string {
+	t.Helper()
+	toml := fmt.Sprintf(`# crash test
+[mailbox]
+addr = %q
+tls = "plain"
+username = %q
+password_file = %q
+command_timeout = "10s"
+poll_interval = "1s"
+idle_restart = "5s"
+reconnect_min = "10ms"
+reconnect_max = "200ms"
+
+[policy]
+allowed_sender_domains = [%q]
+
+[store]
+path = %q
+
+[mailer]
+from_address = %q
+login_instructions = "Logga in på https://websesam.example.se."
+form_url = "https://region.example.se/websesam"
+allowed_recipient_domains = [%q]
+max_per_recipient_per_hour = 100000
+retry_base = "50ms"
+retry_max = "1s"
+poll_interval = "100ms"
+reconnect_max = "1s"
+
+[mailer.smtp]
+addr = %q
+tls = "plain"
+`, cfg.Mailbox.Addr, cfg.Mailbox.Username, cfg.Mailbox.PasswordFile, testDomain, cfg.Store.Path,
+		cfg.Mailer.FromAddress, testDomain, cfg.Mailer.SMTP.Addr)
+	path := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(toml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// crashKind is what one message of the crash test is, and what it must
+// become.
+type crashKind struct {
+	outcome store.Outcome
+	folder  string
+	reqs    int
+	replies int
+}
+
+// TestCrashSafety kills a child serve process with SIGKILL at random
+// moments while it drains 300 messages, 30 times, then lets one finish: every
+// message has exactly one outcome and is in exactly one folder, requests
+// equal the valid forms, and no message is answered by two different
+// replies. A reply whose SMTP transaction was cut by the kill goes out
+// again with the same Message-ID (the outbox delivers at least once); those
+// repeats are counted and logged, not hidden.
+func TestCrashSafety(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash test: 30 child processes")
+	}
+	const messages, kills = 300, 30
+	srv := startIMAP(t, true)
+	sk := startSink(t)
+	dir := t.TempDir()
+	cfg := testConfig(t, dir, srv.addr, sk.addr)
+	path := writeConfig(t, dir, cfg)
+
+	valid := fillPDF(t, formparse.Single, person("Åsa", "Öberg"))
+	bad := person("Bo", "Ek")
+	delete(bad, "chef_telefon")
+	incomplete := fillPDF(t, formparse.Single, bad)
+	ooo := readMail(t, "out-of-office")
+	oooID := messageID(t, ooo)
+	want := map[string]crashKind{}
+	wantReqs := 0
+	for i := range messages {
+		id := fmt.Sprintf("crash-%03d@region.example.se", i)
+		from := fmt.Sprintf("user%03d@region.example.se", i)
+		// Bytes after %%EOF make each PDF distinct (a new form, not a
+		// duplicate) and are ignored by PDF readers.
+		pad := []byte(fmt.Sprintf("\n%% variant %d\n", i))
+		var raw []byte
+		switch i % 6 {
+		case 0, 1, 2:
+			raw = []byte(outlook(from, "Test", id, "webSesam", "", attached{"ansokan.pdf", "application/pdf", append(bytes.Clone(valid), pad...)}))
+			want[id] = crashKind{store.OutcomeQueued, "webSesam/Queued", 1, 1}
+		case 3:
+			raw = []byte(outlook(from, "Test", id, "Fråga om webSesam", ""))
+			want[id] = crashKind{store.OutcomeNoForm, "webSesam/No-form", 0, 1}
+		case 4:
+			raw = []byte(outlook(from, "Test", id, "webSesam", "", attached{"ansokan.pdf", "application/pdf", append(bytes.Clone(incomplete), pad...)}))
+			want[id] = crashKind{store.OutcomeReturned, "webSesam/Returned", 0, 1}
+		case 5:
+			raw = variant(ooo, oooID, id)
+			want[id] = crashKind{store.OutcomeIgnored, "webSesam/Ignored", 0, 0}
+		}
+		wantReqs += want[id].reqs
+		srv.appendMailDirect(raw)
+	}
+
+	child := func(once bool) *exec.Cmd {
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "INTAKE_TEST_CHILD="+path)
+		if once {
+			cmd.Env = append(cmd.Env, "INTAKE_TEST_ONCE=1")
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		t.Cleanup(func() {
+			if t.Failed() && stderr.Len() > 0 {
+				t.Logf("child stderr:\n%s", stderr.String())
+			}
+		})
+		return cmd
+	}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	killedWithWork := 0
+	for k := range kills {
+		cmd := child(false)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(50+rng.IntN(700)) * time.Millisecond)
+		if srv.inboxCount() > 0 {
+			killedWithWork++
+		}
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatalf("kill %d: %v", k, err)
+		}
+		err := cmd.Wait()
+		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+			t.Fatalf("kill %d: child ended by itself (%v) before the kill", k, err)
+		}
+	}
+	before := 0
+	if st, err := store.Open(cfg.Store.Path, store.Options{}); err == nil {
+		before = len(recorded(t, st))
+		st.Close()
+	} else {
+		t.Fatal(err)
+	}
+	if before == 0 {
+		t.Fatalf("the killed children recorded nothing: the kills never hit work in progress")
+	}
+	// Let one child finish what is left, as after the last restart.
+	for attempt := 0; ; attempt++ {
+		if err := child(true).Run(); err != nil {
+			t.Fatalf("final run: %v", err)
+		}
+		st, err := store.Open(cfg.Store.Path, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		left, err := st.Unsettled("INBOX")
+		n := len(recorded(t, st))
+		st.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (len(left) == 0 && n == messages && distinctReplies(sk) == 250) || attempt == 5 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+
+	st, err := store.Open(cfg.Store.Path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	recs := recorded(t, st)
+	where := srv.where()
+	byReply := map[string]map[string]int{} // original id -> reply Message-ID -> copies
+	for _, m := range sk.received() {
+		orig := strings.Trim(m.msg.Header.Get("In-Reply-To"), "<> ")
+		if byReply[orig] == nil {
+			byReply[orig] = map[string]int{}
+		}
+		byReply[orig][m.msg.Header.Get("Message-Id")]++
+	}
+	if got := len(recs); got != messages {
+		t.Errorf("recorded messages: got %d, want %d", got, messages)
+	}
+	repeats := 0
+	for id, k := range want {
+		m, ok := recs[id]
+		switch {
+		case !ok:
+			t.Errorf("%s: never recorded", id)
+			continue
+		case m.Outcome != k.outcome:
+			t.Errorf("%s: outcome %s (%s), want %s", id, m.Outcome, m.Reason, k.outcome)
+		case !m.Settled:
+			t.Errorf("%s: not settled", id)
+		}
+		if p := where[id]; len(p) != 1 || p[0].Folder != k.folder {
+			t.Errorf("%s: in %v, want only %s", id, p, k.folder)
+		}
+		if got := newRequests(m); got != k.reqs {
+			t.Errorf("%s: %d requests, want %d", id, got, k.reqs)
+		}
+		if got := len(byReply[id]); got != k.replies {
+			t.Errorf("%s: %d distinct replies, want %d", id, got, k.replies)
+		}
+		for _, copies := range byReply[id] {
+			repeats += copies - 1
+		}
+	}
+	page, err := st.ListRequests("test", store.ListFilter{Limit: 10000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(page.Requests); got != wantReqs {
+		t.Errorf("requests: got %d, want %d (one per valid form)", got, wantReqs)
+	}
+	t.Logf("%d messages recorded by the killed children before the final run", before)
+	t.Logf("%d of %d kills hit a child with mail still in INBOX", killedWithWork, kills)
+	t.Logf("%d kills; %d messages; %d requests; %d replies, of which %d were the same reply sent again after a kill mid-SMTP",
+		kills, len(recs), len(page.Requests), len(sk.received()), repeats)
+}
+
+func distinctReplies(sk *sink) int {
+	ids := map[string]bool{}
+	for _, m := range sk.received() {
+		ids[m.msg.Header.Get("Message-Id")] = true
+	}
+	return len(ids)
+}
+
+// inboxCount is how many messages wait in INBOX.
+func (s *imapServer) inboxCount() uint32 {
+	s.t.Helper()
+	c := s.client()
+	defer c.Close()
+	sel, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return sel.NumMessages
+}
