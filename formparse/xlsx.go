@@ -261,16 +261,28 @@ func (r *xlsxReader) sheetName(name string) (string, bool) {
 // value is the cell's text as shown, except that a date comes back as
 // YYYY-MM-DD (a real date cell, or, for a date field, a plausible serial
 // number typed into an unformatted cell) and a whole number as its digits.
+//
+// The text comes from the sheet's streamed rows; only a cell that may be a
+// number or a date makes excelize parse the whole sheet for the cell's type
+// and style, and only after sheetRows has checked the sheet's extent.
 func (r *xlsxReader) value(p xlsxCell, kind Kind) (string, error) {
-	cell, err := excelize.CoordinatesToCellName(p.col+1, p.row+1)
+	rows, err := r.sheetRows(p.sheet)
 	if err != nil {
-		return "", nil
+		return "", err
 	}
-	raw, err := r.f.GetCellValue(p.sheet, cell, excelize.Options{RawCellValue: true})
-	if err != nil {
-		return "", fmt.Errorf("%w: a damaged worksheet (%v)", ErrNotAForm, err)
+	raw := ""
+	if p.row < len(rows) && p.col < len(rows[p.row]) {
+		raw = rows[p.row][p.col]
 	}
 	if raw == "" {
+		return "", nil
+	}
+	if _, err := strconv.ParseFloat(strings.TrimSpace(raw), 64); err != nil &&
+		!(len(raw) >= 10 && raw[4] == '-' && raw[7] == '-' && strings.Contains(raw, "T")) {
+		return raw, nil // text that cannot be a number or an ISO date cell
+	}
+	cell, err := excelize.CoordinatesToCellName(p.col+1, p.row+1)
+	if err != nil {
 		return "", nil
 	}
 	typ, err := r.f.GetCellType(p.sheet, cell)
@@ -307,18 +319,6 @@ func (r *xlsxReader) value(p xlsxCell, kind Kind) (string, error) {
 		return r.f.GetCellValue(p.sheet, cell) // TRUE / FALSE as shown
 	}
 	return raw, nil
-}
-
-// rowValue is value for a cell whose raw text a sheet's rows already gave:
-// text that cannot be a number or an ISO date cell is returned as it is,
-// which spares parsing the whole worksheet (needed for cell types and
-// styles) for sheets of plain text such as the user rows.
-func (r *xlsxReader) rowValue(p xlsxCell, kind Kind, raw string) (string, error) {
-	if _, err := strconv.ParseFloat(strings.TrimSpace(raw), 64); err != nil &&
-		!(len(raw) >= 10 && raw[4] == '-' && raw[7] == '-' && strings.Contains(raw, "T")) {
-		return raw, nil
-	}
-	return r.value(p, kind)
 }
 
 // hasDateFormat reports whether the cell's number format shows a date.
@@ -378,13 +378,42 @@ func xlsxDateFormatCode(code string) bool {
 	return false
 }
 
-// sheetRows returns a sheet's cells as raw text, read once.
+// Bounds on a sheet's extent. excelize fills every row up to the last one
+// and every cell up to the last one of its row when it parses a sheet, so a
+// 6 KB file with one cell at XFD1048576 costs 700 MB; a sheet past these
+// bounds is refused before that parse.
+const (
+	xlsxMaxRows  = 50000
+	xlsxMaxCells = 250000 // summed over rows, each up to its last cell
+)
+
+// sheetRows returns a sheet's cells as raw text, streamed once, refusing a
+// sheet whose extent is past the bounds.
 func (r *xlsxReader) sheetRows(sheet string) ([][]string, error) {
 	if rows, ok := r.rows[sheet]; ok {
 		return rows, nil
 	}
-	rows, err := r.f.GetRows(sheet, excelize.Options{RawCellValue: true})
+	it, err := r.f.Rows(sheet)
 	if err != nil {
+		return nil, fmt.Errorf("%w: a damaged worksheet (%v)", ErrNotAForm, err)
+	}
+	defer it.Close()
+	var rows [][]string
+	cells := 0
+	for it.Next() {
+		if len(rows) >= xlsxMaxRows {
+			return nil, fmt.Errorf("%w: sheet %q has more than %d rows", ErrTooLarge, sheet, xlsxMaxRows)
+		}
+		cols, err := it.Columns(excelize.Options{RawCellValue: true})
+		if err != nil {
+			return nil, fmt.Errorf("%w: a damaged worksheet (%v)", ErrNotAForm, err)
+		}
+		if cells += len(cols); cells > xlsxMaxCells {
+			return nil, fmt.Errorf("%w: sheet %q spans more than %d cells", ErrTooLarge, sheet, xlsxMaxCells)
+		}
+		rows = append(rows, cols)
+	}
+	if err := it.Error(); err != nil {
 		return nil, fmt.Errorf("%w: a damaged worksheet (%v)", ErrNotAForm, err)
 	}
 	if r.rows == nil {
@@ -466,7 +495,7 @@ func (r *xlsxReader) readByLabel(fields []Field, skip string) error {
 							continue
 						}
 						if !xlsxNotValues[xlsxLabelKey(v)] {
-							val, err := r.rowValue(xlsxCell{sheet, ri, vc}, fl.Kind, row[vc])
+							val, err := r.value(xlsxCell{sheet, ri, vc}, fl.Kind)
 							if err != nil {
 								return err
 							}
@@ -546,7 +575,7 @@ func (r *xlsxReader) readUsers(def *Definition, sheet string, header int, cols m
 		for ci, c := range cols {
 			v := ""
 			if ci < len(row) && row[ci] != "" {
-				if v, err = r.rowValue(xlsxCell{sheet, ri, ci}, c.Kind, row[ci]); err != nil {
+				if v, err = r.value(xlsxCell{sheet, ri, ci}, c.Kind); err != nil {
 					return err
 				}
 			}

@@ -858,6 +858,18 @@ func TestReadXLSXBadInput(t *testing.T) {
 		return body
 	}, nil)
 
+	// Six kilobytes whose one named cell is the sheet's last: parsing the
+	// sheet would fill a million rows.
+	farCell := func() []byte {
+		f := excelize.NewFile()
+		defer f.Close()
+		setRow(t, f, "Sheet1", 1048576, 16384, "Åsa")
+		if err := f.SetDefinedName(&excelize.DefinedName{Name: "fornamn", RefersTo: "Sheet1!$XFD$1048576"}); err != nil {
+			t.Fatal(err)
+		}
+		return saveXLSX(t, f)
+	}()
+
 	cases := []struct {
 		name string
 		data []byte
@@ -877,6 +889,7 @@ func TestReadXLSXBadInput(t *testing.T) {
 		{"broken workbook XML", brokenXML, Options{}, ErrNotAForm, "not a webSesam form: a damaged workbook (…"},
 		{"zip bomb", bomb, Options{}, ErrTooLarge, fmt.Sprintf("file too large: the workbook unpacks to %d bytes, the limit is %d", bombTotal, DefaultMaxUnzippedSize)},
 		{"sheet part missing", noSheet, Options{}, ErrNotAForm, "not a webSesam form: a damaged worksheet (sheet Ansökan does not exist)"},
+		{"a cell at XFD1048576", farCell, Options{}, ErrTooLarge, `file too large: sheet "Sheet1" has more than 50000 rows`},
 		{"over a small limit", blank, Options{MaxUnzippedSize: 1000}, ErrTooLarge, "file too large: the workbook unpacks to …"},
 	}
 	for _, c := range cases {
