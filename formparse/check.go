@@ -52,7 +52,9 @@ func check(def *Definition, raw *Raw, opts Options) *Form {
 				c.problem(g.Name, g.Label, "kryssa i minst en "+lowerFirst(g.Label)+" ("+joinOr(c.labels(g.Members))+")")
 			}
 		}
-		c.field(f, f.Name, f.Label, form.Fields, reasons)
+		if r := c.reason(f, form.Fields, reasons); r != "" {
+			c.problem(f.Name, f.Label, r)
+		}
 	}
 
 	if len(def.UserColumns) > 0 {
@@ -118,21 +120,22 @@ func (c *checker) labels(names []string) []string {
 	return out
 }
 
-// field reports the problem of one field (or one user cell, under name and
-// label): its value's reason, a missing mandatory value, or a date before the
-// date it may not precede.
-func (c *checker) field(f Field, name, label string, values, reasons map[string]string) {
+// reason gives the problem of one field (or one user cell) or "": its
+// value's reason, a missing mandatory value, or a date before the date it may
+// not precede.
+func (c *checker) reason(f Field, values, reasons map[string]string) string {
 	switch {
 	case reasons[f.Name] != "":
-		c.problem(name, label, reasons[f.Name])
+		return reasons[f.Name]
 	case values[f.Name] == "" && f.Required.Applies(c.arende, c.ticked):
-		c.problem(name, label, reasonMissing)
+		return reasonMissing
 	case f.NotBefore != "" && values[f.Name] != "" && reasons[f.NotBefore] == "":
 		// Both dates are good YYYY-MM-DD strings here, which sort as dates.
 		if before := values[f.NotBefore]; before != "" && values[f.Name] < before {
-			c.problem(name, label, label+" är före "+c.def.Label(f.NotBefore))
+			return f.Label + " är före " + c.def.Label(f.NotBefore)
 		}
 	}
+	return ""
 }
 
 // users normalises the user rows: empty rows are skipped, every other row is
@@ -141,12 +144,15 @@ func (c *checker) users(rows []RawUser) []User {
 	var users []User
 	for _, row := range rows {
 		u := User{N: row.N, Fields: make(map[string]string, len(c.def.UserColumns))}
-		reasons := make(map[string]string)
+		var reasons map[string]string // made only for a row with a wrong value
 		empty := true
 		for _, col := range c.def.UserColumns {
 			v, reason := normaliseValue(col, row.Fields[col.Name], c.format)
 			u.Fields[col.Name] = v
 			if reason != "" {
+				if reasons == nil {
+					reasons = make(map[string]string)
+				}
 				reasons[col.Name] = reason
 			}
 			if v != "" && !(col.Kind == Checkbox && v == "false") {
@@ -157,7 +163,9 @@ func (c *checker) users(rows []RawUser) []User {
 			continue
 		}
 		for _, col := range c.def.UserColumns {
-			c.field(col, UserFieldName(row.N, col.Name), UserLabel(row.N, col.Label), u.Fields, reasons)
+			if r := c.reason(col, u.Fields, reasons); r != "" {
+				c.problem(UserFieldName(row.N, col.Name), UserLabel(row.N, col.Label), r)
+			}
 		}
 		users = append(users, u)
 	}

@@ -641,3 +641,32 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCheckMulti500 checks a multi-user form at the cap of 500 rows.
+func BenchmarkCheckMulti500(b *testing.B) {
+	raw := fullMulti()
+	raw.Users = nil
+	for n := 1; n <= multiDef.MaxUsers; n++ {
+		raw.Users = append(raw.Users, RawUser{N: n, Fields: map[string]string{
+			"fornamn": "Åsa", "efternamn": "Öberg", "hsa_id": "SE2321000131-E000000000001", "yrke": "Arbetsterapeut",
+			"epost": "asa.oberg@region.example.se", "telefon": "010-473 80 80",
+		}})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		form := check(multiDef, raw, Options{})
+		if !form.Complete() || len(form.Users) != multiDef.MaxUsers {
+			b.Fatalf("problems: %v, users %d", form.Problems, len(form.Users))
+		}
+	}
+}
+
+func BenchmarkFormJSON(b *testing.B) {
+	form := check(singleDef, single(PDF, nil), Options{})
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := json.Marshal(form); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

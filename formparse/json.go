@@ -17,17 +17,17 @@ import (
 // `problems` are arrays, empty rather than null.
 func (f *Form) MarshalJSON() ([]byte, error) {
 	def := f.Definition()
-	var b bytes.Buffer
+	b := newJSONWriter()
 	b.WriteString(`{"form":`)
-	writeJSON(&b, string(f.ID))
+	b.value(string(f.ID))
 	b.WriteString(`,"version":`)
-	writeJSON(&b, f.Version)
+	b.value(f.Version)
 	b.WriteString(`,"fields":`)
 	var fields []Field
 	if def != nil {
 		fields = def.Fields
 	}
-	writeFieldsJSON(&b, fields, f.Fields)
+	b.fields(fields, f.Fields)
 	b.WriteString(`,"users":[`)
 	var cols []Field
 	if def != nil {
@@ -37,19 +37,20 @@ func (f *Form) MarshalJSON() ([]byte, error) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		writeFieldsJSON(&b, cols, u.Fields)
+		b.fields(cols, u.Fields)
 	}
 	b.WriteString(`],"problems":`)
 	problems := f.Problems
 	if problems == nil {
 		problems = []FieldProblem{}
 	}
-	if err := writeJSON(&b, problems); err != nil {
-		return nil, err
-	}
+	b.value(problems)
 	b.WriteString(`,"complete":`)
-	writeJSON(&b, f.Complete())
+	b.value(f.Complete())
 	b.WriteByte('}')
+	if b.err != nil {
+		return nil, b.err
+	}
 	return b.Bytes(), nil
 }
 
@@ -72,18 +73,48 @@ func (d *Definition) FieldValues(values map[string]string) map[string]any {
 	return out
 }
 
-// writeFieldsJSON writes values as one object: the names of fields first, in
-// that order, then any other names sorted (there should be none).
-func writeFieldsJSON(b *bytes.Buffer, fields []Field, values map[string]string) {
-	b.WriteByte('{')
+// jsonWriter builds one JSON document, encoding each value with one reused
+// encoder that does not escape HTML (a reply may quote "<" or "&" as
+// written). The first encoding error is kept in err.
+type jsonWriter struct {
+	bytes.Buffer
+	tmp bytes.Buffer
+	enc *json.Encoder
+	err error
+}
+
+func newJSONWriter() *jsonWriter {
+	w := &jsonWriter{}
+	w.enc = json.NewEncoder(&w.tmp)
+	w.enc.SetEscapeHTML(false)
+	return w
+}
+
+// value appends v without the encoder's trailing newline.
+func (w *jsonWriter) value(v any) {
+	w.tmp.Reset()
+	if err := w.enc.Encode(v); err != nil {
+		if w.err == nil {
+			w.err = err
+		}
+		w.WriteString("null")
+		return
+	}
+	w.Write(bytes.TrimSuffix(w.tmp.Bytes(), []byte("\n")))
+}
+
+// fields writes values as one object: the names of fields first, in that
+// order, then any other names sorted (there should be none).
+func (w *jsonWriter) fields(fields []Field, values map[string]string) {
+	w.WriteByte('{')
 	n := 0
 	key := func(name string) {
 		if n > 0 {
-			b.WriteByte(',')
+			w.WriteByte(',')
 		}
 		n++
-		writeJSON(b, name)
-		b.WriteByte(':')
+		w.value(name)
+		w.WriteByte(':')
 	}
 	seen := make(map[string]bool, len(fields))
 	for _, fd := range fields {
@@ -94,9 +125,9 @@ func writeFieldsJSON(b *bytes.Buffer, fields []Field, values map[string]string) 
 		}
 		key(fd.Name)
 		if fd.Kind == Checkbox {
-			writeJSON(b, v == "true")
+			w.value(v == "true")
 		} else {
-			writeJSON(b, v)
+			w.value(v)
 		}
 	}
 	var rest []string
@@ -108,20 +139,7 @@ func writeFieldsJSON(b *bytes.Buffer, fields []Field, values map[string]string) 
 	slices.Sort(rest)
 	for _, name := range rest {
 		key(name)
-		writeJSON(b, values[name])
+		w.value(values[name])
 	}
-	b.WriteByte('}')
-}
-
-// writeJSON appends v encoded without HTML escaping (a reply may quote
-// "<" or "&" as written) and without the encoder's trailing newline.
-func writeJSON(b *bytes.Buffer, v any) error {
-	var tmp bytes.Buffer
-	enc := json.NewEncoder(&tmp)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return err
-	}
-	b.Write(bytes.TrimSuffix(tmp.Bytes(), []byte("\n")))
-	return nil
+	w.WriteByte('}')
 }
