@@ -15,6 +15,9 @@ import (
 // only the rules that do not depend on it apply (always-mandatory fields,
 // fields required by a ticked box): guessing the case would list problems
 // the manager may not have.
+//
+// opts is not used yet: it is there for rules that depend on the day of the
+// check (Options.Today), which version 1 of the form does not have.
 func check(def *Definition, raw *Raw, opts Options) *Form {
 	c := checker{def: def, format: raw.Format}
 	form := &Form{
