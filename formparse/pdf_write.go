@@ -17,7 +17,7 @@ import (
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 )
 
-// The blank PDF is described in pdfcpu's "create" JSON (textfield, datefield,
+// The blank PDF is described in pdfcpu's "create" JSON (textfield,
 // checkbox, radiobuttongroup, text and box primitives on pages with the origin
 // in the upper left corner) and laid out here from the definition, so that a
 // field added to form.go appears on the form without touching this file.
@@ -114,7 +114,6 @@ type pdfContent struct {
 	Boxes  []pdfBox        `json:"box,omitempty"`
 	Texts  []pdfText       `json:"text,omitempty"`
 	Fields []pdfTextField  `json:"textfield,omitempty"`
-	Dates  []pdfTextField  `json:"datefield,omitempty"`
 	Checks []pdfCheckBox   `json:"checkbox,omitempty"`
 	Radios []pdfRadioGroup `json:"radiobuttongroup,omitempty"`
 }
@@ -146,12 +145,11 @@ type pdfLabel struct {
 	Font  *pdfFont `json:"font,omitempty"`
 }
 
-// pdfTextField serves both textfield and datefield (Format set).
+// pdfTextField is a text input (dates included, see input).
 type pdfTextField struct {
 	ID     string     `json:"id"`
 	Tip    string     `json:"tip,omitempty"`
 	Value  string     `json:"value,omitempty"`
-	Format string     `json:"format,omitempty"`
 	Pos    [2]float64 `json:"pos"`
 	Width  float64    `json:"width"`
 	Height float64    `json:"height,omitempty"`
@@ -316,7 +314,6 @@ func inputWidth(k Kind) float64 {
 var (
 	fontHint   = pdfFont{Name: "Helvetica", Size: hintSize, Color: colHint}
 	fontLabel  = pdfFont{Name: "Helvetica", Size: labelSize}
-	fontBold   = pdfFont{Name: "Helvetica-Bold", Size: labelSize}
 	fontHead   = pdfFont{Name: "Helvetica-Bold", Size: headSize, Color: colHeadText}
 	fontTitle  = pdfFont{Name: "Helvetica-Bold", Size: 14, Color: colHeadText}
 	fontInstr  = pdfFont{Name: "Helvetica", Size: 8.5}
