@@ -3,7 +3,10 @@ package intake
 import (
 	"bufio"
 	"bytes"
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"net/mail"
 	"os"
 	"path/filepath"
@@ -237,6 +240,84 @@ func TestMailCases(t *testing.T) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// TestDryRun examines the mailbox read-only: it prints one line per
+// matching message and changes nothing on the server, with no store at all.
+func TestDryRun(t *testing.T) {
+	srv := startIMAP(t, true)
+	sk := startSink(t)
+	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	for _, name := range []string{"outlook-pdf", "not-matching", "subject-windows-1252", "bounce"} {
+		srv.appendMail(readMail(t, name))
+	}
+	before := srv.where()
+	var out bytes.Buffer
+	d, err := New(cfg, nil, Options{DryRun: true, Out: &out, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Once(withTimeout(t, time.Minute)); err != nil {
+		t.Fatalf("Once: %v", err)
+	}
+	if got, want := fmt.Sprint(srv.where()), fmt.Sprint(before); got != want {
+		t.Errorf("server changed by a dry run:\ngot  %s\nwant %s", got, want)
+	}
+	if _, err := os.Stat(cfg.Store.Path); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("store file: got %v, want none created", err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	want := []string{
+		"uid 1 message-id <AM0PR01MB1001@AM0PR01MB1001.eurprd01.prod.outlook.com>: queued (every form complete and valid), 1 request(s), receipt to the sender, to folder webSesam/Queued",
+		"uid 3 message-id <VI1PR04MB4004@VI1PR04MB4004.eurprd04.prod.outlook.com>: returned (a form has problems), 0 request(s), returned to the manager, to folder webSesam/Returned",
+		"uid 4 message-id <20261124060500.ABC1234@mx1.region.example.se>: ignored (automatic mail (Auto-Submitted)), 0 request(s), no reply, to folder webSesam/Ignored",
+	}
+	if got := lines; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("dry run output:\ngot  %q\nwant %q", got, want)
+	}
+	if n := len(sk.received()); n != 0 {
+		t.Errorf("mail sent by a dry run: %d", n)
+	}
+}
+
+// TestDecideLimits: structure and size limits quarantine with the reason;
+// nothing panics on hostile input.
+func TestDecideLimits(t *testing.T) {
+	pol := testConfig(t, t.TempDir(), "127.0.0.1:1", "127.0.0.1:2").Policy
+	pol.MaxAttachments = 2
+	d := decider{policy: pol, ownIDDom: testDomain, ownFrom: testUser}
+	head := "From: a.b@region.example.se\r\nSubject: webSesam\r\nMessage-ID: <x@region.example.se>\r\nMIME-Version: 1.0\r\n"
+	nested := head + "Content-Type: multipart/mixed; boundary=b0\r\n\r\n"
+	for i := 1; i <= 20; i++ {
+		nested += fmt.Sprintf("--b%d\r\nContent-Type: multipart/mixed; boundary=b%d\r\n\r\n", i-1, i)
+	}
+	files := head + "Content-Type: multipart/mixed; boundary=x\r\n\r\n"
+	for i := range 3 {
+		files += fmt.Sprintf("--x\r\nContent-Type: image/png\r\nContent-Disposition: attachment; filename=\"%d.png\"\r\n\r\nPNG\r\n", i)
+	}
+	files += "--x--\r\n"
+	for _, c := range []struct {
+		name    string
+		raw     string
+		outcome store.Outcome
+		reason  string
+	}{
+		{"nested too deep", nested, store.OutcomeQuarantined, reasonMIME},
+		{"too many attachments", files, store.OutcomeQuarantined, reasonTooMany},
+		{"no sender", "Subject: webSesam\r\n\r\nhej\r\n", store.OutcomeQuarantined, reasonNoSender},
+		{"null return path", "Return-Path: <>\r\n" + head + "\r\nhej\r\n", store.OutcomeIgnored, reasonNullSender},
+		{"precedence list", "Precedence: list\r\n" + head + "\r\nhej\r\n", store.OutcomeIgnored, reasonPrecedence},
+		{"postmaster", "From: postmaster@region.example.se\r\nSubject: webSesam\r\n\r\nhej\r\n", store.OutcomeIgnored, reasonDaemonSender},
+		{"auto-submitted no is a person", "Auto-Submitted: no\r\n" + head + "\r\nhej\r\n", store.OutcomeNoForm, reasonNoFiles},
+		{"garbage", "\x00\x01\x02", store.OutcomeQuarantined, reasonMIME},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			dec := d.decide([]byte(c.raw))
+			if dec.Outcome != c.outcome || dec.Reason != c.reason {
+				t.Errorf("decide: got %s (%s), want %s (%s)", dec.Outcome, dec.Reason, c.outcome, c.reason)
+			}
 		})
 	}
 }
