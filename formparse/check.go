@@ -38,7 +38,7 @@ func check(def *Definition, raw *Raw, opts Options) *Form {
 	c.arende = c.choice(def.Fields, form.Fields, reasons)
 
 	// Groups are reported where their first member stands on the form; a
-	// group without members (the user rows) after the shared fields.
+	// group without members (the user rows) with the user rows.
 	groupAt := make(map[string][]Group)
 	var userGroups []Group
 	for _, g := range def.Groups {
@@ -49,18 +49,11 @@ func check(def *Definition, raw *Raw, opts Options) *Form {
 		groupAt[g.Members[0]] = append(groupAt[g.Members[0]], g)
 	}
 
-	for _, f := range def.Fields {
-		for _, g := range groupAt[f.Name] {
-			if g.Required.Applies(c.arende, c.ticked) && !c.anyTicked(g.Members) {
-				c.problem(g.Name, g.Label, "kryssa i minst en "+lowerFirst(g.Label)+" ("+joinOr(c.labels(g.Members))+")")
-			}
-		}
-		if r := c.reason(f, form.Fields, reasons); r != "" {
-			c.problem(f.Name, f.Label, r)
-		}
-	}
-
-	if len(def.UserColumns) > 0 {
+	// The user rows stand before the manager's section, who signs off the
+	// list (as the PDF shows them); without that section, at the end.
+	usersDone := len(def.UserColumns) == 0
+	checkUsers := func() {
+		usersDone = true
 		form.Users = c.users(raw.Users)
 		for _, g := range userGroups {
 			if g.Required.Applies(c.arende, c.ticked) && len(form.Users) == 0 {
@@ -72,6 +65,24 @@ func check(def *Definition, raw *Raw, opts Options) *Form {
 					def.MaxUsers, raw.ExtraUsers))
 			}
 		}
+	}
+
+	for _, f := range def.Fields {
+		if !usersDone && f.Section == SectionChef {
+			checkUsers()
+		}
+		for _, g := range groupAt[f.Name] {
+			if g.Required.Applies(c.arende, c.ticked) && !c.anyTicked(g.Members) {
+				c.problem(g.Name, g.Label, "kryssa i minst en "+lowerFirst(g.Label)+" ("+joinOr(c.labels(g.Members))+")")
+			}
+		}
+		if r := c.reason(f, form.Fields, reasons); r != "" {
+			c.problem(f.Name, f.Label, r)
+		}
+	}
+
+	if !usersDone {
+		checkUsers()
 	}
 	form.Problems = c.problems
 	return form

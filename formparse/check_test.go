@@ -509,6 +509,31 @@ func TestCheckMulti(t *testing.T) {
 			wantUsers: []int{1, 2},
 		},
 		{
+			name: "user problems stand before the manager's, as on the PDF",
+			change: func(r *Raw) {
+				r.Fields["roll_forskrivare"] = ""
+				r.Fields["chef_epost"] = ""
+				r.Fields["datum"] = "30.11.26"
+				r.Users[1].Fields["epost"] = ""
+			},
+			want: []string{
+				"roll: kryssa i minst en behörighet (Förskrivare eller Beställare)",
+				"anvandare_2_epost: saknas",
+				"chef_epost: saknas",
+				"datum: ska vara ett datum, t.ex. 2026-12-01",
+			},
+			wantUsers: []int{1, 2},
+		},
+		{
+			name: "no users before the manager's problems",
+			change: func(r *Raw) {
+				r.Users = nil
+				r.Fields["chef_namn"] = ""
+			},
+			want:      []string{"anvandare: minst en användare ska fyllas i", "chef_namn: saknas"},
+			wantUsers: nil,
+		},
+		{
 			name: "user fields in the raw shared fields are ignored",
 			change: func(r *Raw) {
 				r.Fields["anvandare_1_fornamn"] = "Åsa"

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -129,44 +130,32 @@ func writeParseText(w io.Writer, path string, form *formparse.Form, readErr erro
 	def := form.Definition()
 	fmt.Fprintf(&b, "  %s\n  (%s, %s)\n", def.Title, def.Blankett(), strings.ToUpper(string(form.Format)))
 
-	// Headings and blank lines are written as one-cell rows (ending in a
-	// tab) so that the values of every section line up in one column.
-	var table bytes.Buffer
-	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
+	// Labels are padded to the longest so that the values of every section
+	// line up; the user rows stand before the manager's section, as on the
+	// PDF, where the manager signs off the list.
+	width := 0
+	for _, f := range def.Fields {
+		width = max(width, utf8.RuneCountInString(f.Label))
+	}
 	section := ""
+	usersDone := len(def.UserColumns) == 0
 	for _, f := range def.Fields {
 		if f.Kind == formparse.Tag {
 			continue
 		}
+		if !usersDone && f.Section == formparse.SectionChef {
+			writeUsers(&b, def, form.Users)
+			usersDone = true
+		}
 		if f.Section != section {
 			section = f.Section
-			fmt.Fprintf(tw, "\t\n  %s\t\n", section)
+			fmt.Fprintf(&b, "\n  %s\n", section)
 		}
-		fmt.Fprintf(tw, "    %s\t%s\n", f.Label, displayValue(f, form.Fields[f.Name]))
+		pad := strings.Repeat(" ", width-utf8.RuneCountInString(f.Label))
+		fmt.Fprintf(&b, "    %s%s  %s\n", f.Label, pad, displayValue(f, form.Fields[f.Name]))
 	}
-	tw.Flush()
-	writeTrimmed(&b, table.String())
-
-	if len(def.UserColumns) > 0 {
-		fmt.Fprintf(&b, "\n  %s (%d)\n", formparse.SectionUsers, len(form.Users))
-		if len(form.Users) > 0 {
-			table.Reset()
-			tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
-			head := []string{"Nr"}
-			for _, c := range def.UserColumns {
-				head = append(head, c.Label)
-			}
-			fmt.Fprintf(tw, "    %s\n", strings.Join(head, "\t"))
-			for _, u := range form.Users {
-				row := []string{strconv.Itoa(u.N)}
-				for _, c := range def.UserColumns {
-					row = append(row, displayValue(c, u.Fields[c.Name]))
-				}
-				fmt.Fprintf(tw, "    %s\n", strings.Join(row, "\t"))
-			}
-			tw.Flush()
-			writeTrimmed(&b, table.String())
-		}
+	if !usersDone {
+		writeUsers(&b, def, form.Users)
 	}
 
 	if form.Complete() {
@@ -201,6 +190,31 @@ func displayValue(f formparse.Field, v string) string {
 		return "–"
 	}
 	return v
+}
+
+// writeUsers writes the user rows as a table under the heading
+// "Användare (N)".
+func writeUsers(b *strings.Builder, def *formparse.Definition, users []formparse.User) {
+	fmt.Fprintf(b, "\n  %s (%d)\n", formparse.SectionUsers, len(users))
+	if len(users) == 0 {
+		return
+	}
+	var table bytes.Buffer
+	tw := tabwriter.NewWriter(&table, 0, 4, 2, ' ', 0)
+	head := []string{"Nr"}
+	for _, c := range def.UserColumns {
+		head = append(head, c.Label)
+	}
+	fmt.Fprintf(tw, "    %s\n", strings.Join(head, "\t"))
+	for _, u := range users {
+		row := []string{strconv.Itoa(u.N)}
+		for _, c := range def.UserColumns {
+			row = append(row, displayValue(c, u.Fields[c.Name]))
+		}
+		fmt.Fprintf(tw, "    %s\n", strings.Join(row, "\t"))
+	}
+	tw.Flush()
+	writeTrimmed(b, table.String())
 }
 
 // writeTrimmed copies text without the spaces tabwriter pads at line ends.

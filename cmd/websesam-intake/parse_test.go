@@ -223,8 +223,8 @@ const multiJSONTail = `"form":"websesam-behorighet-flera","version":1,"fields":{
 	`"chef_epost":"rene.linden@region","chef_telefon":"010-473 80 81","datum":"2026-11-30"},` +
 	`"users":[{"fornamn":"Björn","efternamn":"Ekström","hsa_id":"","yrke":"","epost":"bjorn.ekstrom@region.example.se","telefon":""},` +
 	`{"fornamn":"Karin","efternamn":"","hsa_id":"","yrke":"","epost":"karin.aberg@region.example.se","telefon":""}],` +
-	`"problems":[{"field":"chef_epost","label":"Ansvarig chef – e-post","reason":"ska vara en e-postadress, t.ex. namn@region.se"},` +
-	`{"field":"anvandare_3_efternamn","label":"Användare 3 – Efternamn","reason":"saknas"}],"complete":false}`
+	`"problems":[{"field":"anvandare_3_efternamn","label":"Användare 3 – Efternamn","reason":"saknas"},` +
+	`{"field":"chef_epost","label":"Ansvarig chef – e-post","reason":"ska vara en e-postadress, t.ex. namn@region.se"}],"complete":false}`
 
 func TestParseJSON(t *testing.T) {
 	dir := t.TempDir()
@@ -332,20 +332,20 @@ func TestParseText(t *testing.T) {
     Förskrivare                ☐
     Beställare                 ☐
 
+  Användare (2)
+    Nr  Förnamn  Efternamn  HSA-id  Titel/yrke  E-post                           Telefon
+    1   Björn    Ekström    –       –           bjorn.ekstrom@region.example.se  –
+    3   Karin    –          –       –           karin.aberg@region.example.se    –
+
   Ansvarig chef
     Ansvarig chef – namn       René Lindén
     Ansvarig chef – e-post     rene.linden@region
     Ansvarig chef – telefon    010-473 80 81
     Datum                      2026-11-30
 
-  Användare (2)
-    Nr  Förnamn  Efternamn  HSA-id  Titel/yrke  E-post                           Telefon
-    1   Björn    Ekström    –       –           bjorn.ekstrom@region.example.se  –
-    3   Karin    –          –       –           karin.aberg@region.example.se    –
-
   Problem:
-    Ansvarig chef – e-post: ska vara en e-postadress, t.ex. namn@region.se
     Användare 3 – Efternamn: saknas
+    Ansvarig chef – e-post: ska vara en e-postadress, t.ex. namn@region.se
 
 ` + missing + `
   Inte en läsbar blankett: open ` + missing + `: no such file or directory
