@@ -305,3 +305,37 @@ func TestReadGuard(t *testing.T) {
 		}
 	})
 }
+
+// TestReadBlankForms reads each blank form the product publishes: it must be
+// recognised by its `blankett` value as the right form, in the right format.
+func TestReadBlankForms(t *testing.T) {
+	for _, def := range Definitions() {
+		for _, format := range []Format{PDF, XLSX} {
+			t.Run(BlankFileName(def.ID, format), func(t *testing.T) {
+				data, err := WriteBlank(def.ID, format)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, err := Detect(data); got != format || err != nil {
+					t.Errorf("Detect = %q, %v; want %q", got, err, format)
+				}
+				form, err := Read(data, Options{})
+				if err != nil {
+					t.Fatalf("Read = %v", err)
+				}
+				if form.ID != def.ID || form.Format != format || form.Version != Version {
+					t.Errorf("Read = %s/%d as %s, want %s/%d as %s", form.ID, form.Version, form.Format, def.ID, Version, format)
+				}
+				if got, want := form.Fields["blankett"], def.Blankett(); got != want {
+					t.Errorf("blankett = %q, want %q", got, want)
+				}
+				if got, want := len(form.Fields), len(def.Fields); got != want {
+					t.Errorf("len(Fields) = %d, want %d", got, want)
+				}
+				if len(form.Users) != 0 {
+					t.Errorf("Users = %v, want none", form.Users)
+				}
+			})
+		}
+	}
+}
