@@ -148,6 +148,10 @@ func exportForm(data []byte) (*form.FormGroup, error) {
 	if err := api.ValidateContext(ctx); err != nil {
 		return nil, pdfError(err)
 	}
+	if ctx.XRefTable.Form != nil {
+		fields, _ := ctx.XRefTable.DereferenceArray(ctx.XRefTable.Form["Fields"])
+		repairButtonStates(ctx.XRefTable, fields, false, map[int]bool{}, 0)
+	}
 	fg, ok, err := form.ExportForm(ctx.XRefTable, "")
 	if err != nil {
 		return nil, pdfError(err)
@@ -156,6 +160,43 @@ func exportForm(data []byte) (*form.FormGroup, error) {
 		return nil, pdfError(api.ErrNoFormFieldsAffected)
 	}
 	return fg, nil
+}
+
+// repairButtonStates turns the state of checkboxes and radio buttons (/V,
+// /DV, /AS) into a name where a tool wrote it as a string, as some form
+// fillers do; pdfcpu's export fails the whole form on such a field. The walk
+// follows /Kids, inheriting /FT, and stops at cycles and at a depth no real
+// form reaches.
+func repairButtonStates(xt *model.XRefTable, kids types.Array, button bool, seen map[int]bool, depth int) {
+	if depth > 16 {
+		return
+	}
+	for _, o := range kids {
+		if ref, ok := o.(types.IndirectRef); ok {
+			if seen[ref.ObjectNumber.Value()] {
+				continue
+			}
+			seen[ref.ObjectNumber.Value()] = true
+		}
+		d, err := xt.DereferenceDict(o)
+		if err != nil || d == nil {
+			continue
+		}
+		isButton := button
+		if ft := d.NameEntry("FT"); ft != nil {
+			isButton = *ft == "Btn"
+		}
+		if isButton {
+			for _, key := range []string{"V", "DV", "AS"} {
+				if s, err := types.StringOrHexLiteral(d[key]); err == nil && s != nil {
+					d[key] = types.Name(types.EncodeName(strings.TrimSpace(*s)))
+				}
+			}
+		}
+		if sub, err := xt.DereferenceArray(d["Kids"]); err == nil && len(sub) > 0 {
+			repairButtonStates(xt, sub, isButton, seen, depth+1)
+		}
+	}
 }
 
 // pdfError maps what pdfcpu says about a PDF it cannot export to one of the
