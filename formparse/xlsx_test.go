@@ -1025,3 +1025,51 @@ func BenchmarkReadXLSXMultiUser60(b *testing.B) {
 		}
 	}
 }
+
+// xlsxFuzzParts are the parts FuzzReadXLSXParts replaces.
+var xlsxFuzzParts = []string{"xl/worksheets/sheet1.xml", "xl/workbook.xml", "xl/sharedStrings.xml", "xl/styles.xml"}
+
+// FuzzReadXLSXParts mutates the XML inside a valid workbook (random bytes
+// rarely get past the zip's checksums): one of the main parts of a filled
+// form is replaced by the fuzzer's bytes.
+func FuzzReadXLSXParts(f *testing.F) {
+	base := filledSingle(f)
+	zr, err := zip.NewReader(bytes.NewReader(base), int64(len(base)))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for i, name := range xlsxFuzzParts {
+		rc, err := zr.Open(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		body, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(uint8(i), body)
+	}
+	sentinels := []error{ErrNotAForm, ErrEncrypted, ErrTooLarge, ErrTimeout, ErrCrashed}
+	f.Fuzz(func(t *testing.T, part uint8, body []byte) {
+		name := xlsxFuzzParts[int(part)%len(xlsxFuzzParts)]
+		data := rezip(t, base, func(n string, b []byte) []byte {
+			if n == name {
+				return body
+			}
+			return b
+		}, nil)
+		raw, err := readXLSX(data, Options{MaxUnzippedSize: 4 << 20})
+		if err != nil {
+			for _, s := range sentinels {
+				if errors.Is(err, s) {
+					return
+				}
+			}
+			t.Fatalf("got error %v wrapping no sentinel", err)
+		}
+		if raw == nil || raw.Fields == nil {
+			t.Fatalf("got Raw %+v, want an xlsx Raw", raw)
+		}
+	})
+}
