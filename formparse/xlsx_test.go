@@ -1073,3 +1073,35 @@ func FuzzReadXLSXParts(f *testing.F) {
 		}
 	})
 }
+
+// TestXLSXFixtureNames: the fixtures test what they claim to. Files filled or
+// re-saved by other tools keep every field's defined name (so they test
+// reading by name), and the copied workbook has none (so it tests the labels).
+func TestXLSXFixtureNames(t *testing.T) {
+	cases := []struct {
+		fixture string
+		def     *Definition
+		named   bool
+	}{
+		{"xlsx-libreoffice-resaved", singleDef, true},
+		{"xlsx-date-serials", singleDef, true},
+		{"xlsx-multi-60-users", multiDef, true},
+		{"xlsx-no-defined-names", singleDef, false},
+	}
+	for _, c := range cases {
+		t.Run(c.fixture, func(t *testing.T) {
+			f := openXLSX(t, fixtureInput(t, c.fixture))
+			names := map[string]bool{}
+			for _, dn := range f.GetDefinedName() {
+				if dn.Scope == "Workbook" {
+					names[dn.Name] = true
+				}
+			}
+			for _, fl := range c.def.Fields {
+				if names[fl.Name] != c.named {
+					t.Errorf("name %s present %v, want %v", fl.Name, names[fl.Name], c.named)
+				}
+			}
+		})
+	}
+}

@@ -377,7 +377,8 @@ func buildXLSXUserSheet(f *excelize.File, def *Definition, st *xlsxStyles) error
 	}); err != nil {
 		return err
 	}
-	if err := xlsxPageSetup(f, sh, "landscape", fmt.Sprintf("$A$1:$%s$%d", lastCol, last)); err != nil {
+	// No print area here: users typed below the prepared rows must print too.
+	if err := xlsxPageSetup(f, sh, "landscape", ""); err != nil {
 		return err
 	}
 	if err := f.SetDefinedName(&excelize.DefinedName{
@@ -392,7 +393,7 @@ func buildXLSXUserSheet(f *excelize.File, def *Definition, st *xlsxStyles) error
 }
 
 // xlsxPageSetup prints the sheet on A4, one page wide, with the support line in
-// the footer.
+// the footer, limited to area when it is given.
 func xlsxPageSetup(f *excelize.File, sh, orientation, area string) error {
 	if err := f.SetPageLayout(sh, &excelize.PageLayoutOptions{
 		Size: xlsxPtr(9), Orientation: xlsxPtr(orientation), FitToWidth: xlsxPtr(1), FitToHeight: xlsxPtr(0),
@@ -411,6 +412,9 @@ func xlsxPageSetup(f *excelize.File, sh, orientation, area string) error {
 		OddFooter: "&L" + xlsxSupportLine + "&RSida &P av &N",
 	}); err != nil {
 		return err
+	}
+	if area == "" {
+		return nil
 	}
 	return f.SetDefinedName(&excelize.DefinedName{
 		Name: "_xlnm.Print_Area", RefersTo: xlsxQuoteSheet(sh) + "!" + area, Scope: sh,
