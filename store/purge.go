@@ -86,6 +86,9 @@ func (s *Store) Purge(now time.Time, days int) (PurgeResult, error) {
 			if err := putMessage(tx, m); err != nil {
 				return err
 			}
+			if err := purgeMessageHistory(tx, m.Key); err != nil {
+				return err
+			}
 		}
 		res.Messages = len(msgs)
 
@@ -144,6 +147,26 @@ func deleteOlder(b *bolt.Bucket, cutoff time.Time, at func(k, v []byte) []byte) 
 		if err := b.Delete(k); err != nil {
 			return fmt.Errorf("delete expired entry: %w", err)
 		}
+	}
+	return nil
+}
+
+// purgeMessageHistory empties the free text (staff notes, reasons) of a
+// message's later history; the events and their times stay.
+func purgeMessageHistory(tx *bolt.Tx, key MessageKey) error {
+	hist, err := messageHistory(tx, key)
+	if err != nil || len(hist) == 0 {
+		return err
+	}
+	for i := range hist {
+		hist[i].Note, hist[i].Reason = "", ""
+	}
+	v, err := encode(hist)
+	if err != nil {
+		return err
+	}
+	if err := tx.Bucket(bucketMsgHistory).Put(key.bytes(), v); err != nil {
+		return fmt.Errorf("purge history of message %s: %w", key, err)
 	}
 	return nil
 }

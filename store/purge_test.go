@@ -26,6 +26,13 @@ func TestPurge(t *testing.T) {
 		mustNoErr(t, s.MarkSent(r.ID, clk.now()))
 	}
 	mustNoErr(t, s.RecordBounce("dora@region.test", clk.now()))
+	// A quarantined message with a staff note in its history.
+	q := testMessage(9, "q@mail.test")
+	q.Outcome = OutcomeQuarantined
+	_, err = s.RecordOutcome(q, nil, nil)
+	mustNoErr(t, err)
+	_, err = s.MarkReprocess("eva", q.Key, "sender dora@region.test now allowed")
+	mustNoErr(t, err)
 
 	// 364 days later nothing is old enough.
 	clk.add(364 * 24 * time.Hour)
@@ -43,7 +50,7 @@ func TestPurge(t *testing.T) {
 	clk.add(2 * 24 * time.Hour)
 	res, err = s.Purge(clk.now(), 365)
 	mustNoErr(t, err)
-	if got, want := res, (PurgeResult{Requests: 2, Messages: 3, Outbox: 5}); got != want {
+	if got, want := res, (PurgeResult{Requests: 2, Messages: 4, Outbox: 5}); got != want {
 		t.Errorf("purge: got %+v, want %+v", got, want)
 	}
 	for _, tc := range []struct {
@@ -80,6 +87,11 @@ func TestPurge(t *testing.T) {
 	m, _ := s.ShowMessage("eva", testMessage(1, "").Key)
 	if m.From != "" || m.Subject != "" || !m.Purged || m.MessageID == "" {
 		t.Errorf("message after purge: %+v", m)
+	}
+	qd, err := s.ShowMessageDetail("eva", q.Key)
+	mustNoErr(t, err)
+	if len(qd.History) != 1 || qd.History[0].Note != "" || qd.History[0].Event != EventReprocessRequested {
+		t.Errorf("message history after purge: got %+v", qd.History)
 	}
 	// Message-ID and form hash are kept: a resend is still recognised.
 	if _, found, _ := s.MessageByID("p1@mail.test"); !found {
