@@ -40,6 +40,14 @@ const (
 // of pdfcpu's export are merged by name (a text field whose value looks like a
 // date comes back as a date field; ids differ between tools). Fields named
 // anvandare_N_<column> go to Raw.Users, sorted by N.
+//
+// A PDF with a user password is ErrEncrypted. A PDF encrypted with an owner
+// password only opens in every viewer without a password, and is read like
+// any other: its restrictions (no editing, no copying) concern what a viewer
+// lets a person do, not whether the values can be read.
+//
+// opts is not consulted: Read has already applied the size limit and runs
+// this under its time budget.
 func readPDF(data []byte, opts Options) (*Raw, error) {
 	fg, err := exportForm(data)
 	if err != nil {
