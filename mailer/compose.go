@@ -293,7 +293,7 @@ var replyPrefix = regexp.MustCompile(`(?i)^\s*(sv|re|aw|svar|antw)\s*(\[\d+\])?\
 // ReplySubject is the subject of a reply: "SV: " and the original subject
 // without the reply prefixes already on it, so threads keep one "SV:".
 func ReplySubject(original string) string {
-	s := cleanLine(original)
+	s := truncate(cleanLine(truncate(original, 4*maxSubject)), maxSubject)
 	for {
 		t := replyPrefix.ReplaceAllString(s, "")
 		if t == s {
@@ -337,7 +337,7 @@ func address(addr, name string) *mail.Address {
 	if !bareAddress(addr) {
 		return nil
 	}
-	return &mail.Address{Name: cleanLine(name), Address: addr}
+	return &mail.Address{Name: truncate(cleanLine(truncate(name, 4*maxName)), maxName), Address: addr}
 }
 
 func sameAddress(a, b *mail.Address) bool {
@@ -378,7 +378,7 @@ func (c *Composer) Receipt(r Receipt) (store.OutboxRow, error) {
 		}
 		data.Forms = append(data.Forms, form{
 			Title:     title(f.Form.ID),
-			FileName:  cleanLine(f.FileName),
+			FileName:  fileName(f.FileName),
 			Arende:    arendeLabel(f.Form.ID, f.Form.Fields["arende"]),
 			Persons:   persons(f.Form),
 			Requests:  f.Requests,
@@ -462,7 +462,7 @@ func (c *Composer) Return(r Return) (store.OutboxRow, error) {
 	var files []attachment
 	for _, f := range r.Forms {
 		def := formparse.Lookup(f.Form.ID)
-		ff := form{Title: title(f.Form.ID), FileName: cleanLine(f.FileName)}
+		ff := form{Title: title(f.Form.ID), FileName: fileName(f.FileName)}
 		for _, p := range f.Form.Problems {
 			label := p.Field
 			if def != nil {
@@ -514,7 +514,7 @@ func (c *Composer) NoForm(n NoForm) (store.OutboxRow, error) {
 		SingleTitle, MultiTitle string
 	}{common: c.common(), SingleTitle: title(formparse.Single), MultiTitle: title(formparse.Multi)}
 	for _, f := range n.Found {
-		name := cleanLine(f.Name)
+		name := fileName(f.Name)
 		if name == "" {
 			name = "(namnlös bilaga)"
 		}

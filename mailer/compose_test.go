@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -675,4 +676,47 @@ func TestStoreCallbacks(t *testing.T) {
 	if len(rows) != 1 || rows[0].Kind != KindRejection || !strings.Contains(parseMail(t, rows[0].Raw).text, "Ärende: Ny registrering\n") {
 		t.Errorf("rejection: %d rows, kind %s", len(rows), rows[0].Kind)
 	}
+}
+
+// FuzzReplyHeaders: whatever the original's subject, the sender's name and
+// the file name hold (CR LF, control bytes, invalid UTF-8, encoded-word
+// look-alikes), the reply parses back with exactly our header fields, the
+// subject and file name decode to their cleaned form, and nothing panics.
+func FuzzReplyHeaders(f *testing.F) {
+	f.Add("SV: webSesam ansökan för Åsa", "Karin Östlund", "ansökan Åsa.pdf")
+	f.Add("webSesam\r\nBcc: x@evil.se", "Eve\r\nTo: y@evil.se", "a\r\nContent-Type: text/html.pdf")
+	f.Add("=?utf-8?q?fake?= \x00\xff", "\"quoted\" <x@y>", "")
+	f.Add(strings.Repeat("ååå ", 40), strings.Repeat("Ö", 100), strings.Repeat("é", 200)+".xlsx")
+	c := newTestComposer(f, testConfig())
+	want := []string{"Auto-Submitted", "Cc", "Content-Type", "Date", "From", "In-Reply-To", "Message-Id",
+		"Mime-Version", "References", "Subject", "To", "X-Auto-Response-Suppress", LoopHeader}
+	f.Fuzz(func(t *testing.T, subject, name, file string) {
+		o := original
+		o.Subject, o.FromName = subject, name
+		row, err := c.Return(Return{Original: o, Forms: []ReturnedForm{{FileName: file, Data: pdfBytes,
+			Form: singleForm(singleFields(), formparse.FieldProblem{Field: "telefon", Reason: "saknas"})}}})
+		if err != nil {
+			t.Fatalf("compose: %v", err)
+		}
+		p := parseMail(t, row.Raw)
+		var keys []string
+		fields := p.header.Fields()
+		for fields.Next() {
+			keys = append(keys, fields.Key())
+		}
+		slices.Sort(keys)
+		if !slices.Equal(keys, want) {
+			t.Fatalf("header fields %v, want %v", keys, want)
+		}
+		if got, err := p.header.Subject(); err != nil || got != ReplySubject(subject) {
+			t.Errorf("subject decodes to %q (%v), want %q", got, err, ReplySubject(subject))
+		}
+		wantFile := fileName(file)
+		if wantFile == "" {
+			wantFile = "blankett"
+		}
+		if len(p.attachments) != 1 || p.attachments[0].name != wantFile || !bytes.Equal(p.attachments[0].data, pdfBytes) {
+			t.Errorf("attachment %+v, want %q", p.attachments, wantFile)
+		}
+	})
 }

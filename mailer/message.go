@@ -176,14 +176,14 @@ func writeAttachment(mw *message.Writer, a attachment) error {
 		ct = "application/octet-stream"
 	}
 	mt, _, _ := mime.ParseMediaType(ct)
-	name := cleanLine(a.name)
+	name := fileName(a.name)
 	if name == "" {
 		name = "blankett"
 	}
 	var h message.Header
 	h.Add("Content-Transfer-Encoding", "base64")
-	h.Add("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name}))
-	h.Add("Content-Type", mime.FormatMediaType(mt, map[string]string{"name": name}))
+	h.Add("Content-Disposition", mediaParam("attachment", "filename", name))
+	h.Add("Content-Type", mediaParam(mt, "name", name))
 	pw, err := mw.CreatePart(h)
 	if err != nil {
 		return err
@@ -192,6 +192,45 @@ func writeAttachment(mw *message.Writer, a attachment) error {
 		return err
 	}
 	return pw.Close()
+}
+
+// mediaParam formats a media type with one parameter. A short value is
+// written as mime.FormatMediaType does (RFC 2231 when not ASCII); a long one
+// (which the header writer could only break inside the value)
+// is split into RFC 2231 continuations (name*0*=utf-8”…; name*1*=…), so
+// the header can be folded between them instead of inside the value.
+func mediaParam(mediaType, param, value string) string {
+	if s := mime.FormatMediaType(mediaType, map[string]string{param: value}); s != "" && len(s) <= 200 {
+		return s
+	}
+	const chunk = 45
+	var parts []string
+	var b strings.Builder
+	for i := 0; i < len(value); i++ {
+		c := value[i]
+		var enc string
+		if c < 0x80 && (c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$&+-.^_`|~", c) >= 0) {
+			enc = string(c)
+		} else {
+			enc = fmt.Sprintf("%%%02X", c)
+		}
+		if b.Len()+len(enc) > chunk {
+			parts = append(parts, b.String())
+			b.Reset()
+		}
+		b.WriteString(enc)
+	}
+	parts = append(parts, b.String())
+	var out strings.Builder
+	out.WriteString(mediaType)
+	for i, p := range parts {
+		if i == 0 {
+			fmt.Fprintf(&out, "; %s*0*=utf-8''%s", param, p)
+		} else {
+			fmt.Fprintf(&out, "; %s*%d*=%s", param, i, p)
+		}
+	}
+	return out.String()
 }
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
@@ -305,6 +344,28 @@ func bareList(l []*mail.Address) []string {
 	}
 	return s
 }
+
+// Caps on text taken from the original mail, so a hostile subject or file
+// name cannot make a reply huge or slow to build.
+const (
+	maxSubject  = 300
+	maxName     = 200
+	maxFileName = 255
+)
+
+// truncate cuts s to at most n bytes at a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// fileName is an attachment's name as we show and send it.
+func fileName(s string) string { return truncate(cleanLine(truncate(s, 4*maxFileName)), maxFileName) }
 
 // cleanLine makes s safe for one header line: control characters (CR and LF
 // above all) become spaces and runs of space are folded.
