@@ -207,17 +207,18 @@ type delivery struct {
 	answers []*SMTPError // their answers
 }
 
-// deliver runs MAIL, RCPT and DATA for one message with a deadline. A 5xx
-// on some recipients delivers to the rest and reports them; a 5xx on all,
-// or on MAIL or DATA, is a permanent *SMTPError; anything else is temporary.
-func (ss *session) deliver(ctx context.Context, from string, rcpts []string, raw []byte) (delivery, error) {
+// deliver runs MAIL, RCPT and DATA for one message under one deadline
+// (the attempt timeout); it takes no context on purpose, so a shutdown lets
+// the message in hand finish instead of cutting it off after the relay may
+// already have it. A 5xx on some recipients delivers to the rest and
+// reports them; a 5xx on all, or on MAIL or DATA, is a permanent
+// *SMTPError; anything else is temporary.
+func (ss *session) deliver(from string, rcpts []string, raw []byte) (delivery, error) {
 	var out delivery
 	if err := ss.c.UpdateDeadline(ss.timeout); err != nil {
 		ss.broken = true
 		return out, err
 	}
-	stop := context.AfterFunc(ctx, func() { _ = ss.c.Close() })
-	defer stop()
 
 	if err := ss.c.Mail("<" + from + ">"); err != nil {
 		return out, ss.abort(ss.answer("MAIL", err))

@@ -139,7 +139,8 @@ func (w *Worker) backoff(attempts int) time.Duration {
 
 // DrainOnce sends every row that is due now and returns when none is left.
 // It returns a *ConnError when the relay could not be reached (the rows are
-// left in order), or the store's error.
+// left in order), the store's error, or ctx's error when ctx ended; the row
+// in hand at that moment is still finished and recorded first.
 func (w *Worker) DrainOnce(ctx context.Context) error {
 	var ss *session
 	defer func() {
@@ -183,12 +184,9 @@ func (w *Worker) DrainOnce(ctx context.Context) error {
 				}
 				w.reconnectWait = 0
 			}
-			d, err := ss.deliver(ctx, r.From, rcpts, r.Raw)
-			if ctx.Err() != nil {
-				// Shutting down mid-transaction: the row stays as it was
-				// and is sent again, with the same bytes, next time.
-				return ctx.Err()
-			}
+			// The row in hand is finished and settled even when ctx ends
+			// meanwhile (two-phase shutdown); the attempt timeout bounds it.
+			d, err := ss.deliver(r.From, rcpts, r.Raw)
 			if err := w.settle(r, rcpts, d, err); err != nil {
 				return err
 			}

@@ -597,3 +597,33 @@ func TestNotify(t *testing.T) {
 		t.Errorf("Run: %v", err)
 	}
 }
+
+// TestShutdownFinishesRowInHand: when Run's context ends during a
+// delivery, that delivery completes and is recorded before Run returns;
+// the rows behind it wait for the next start.
+func TestShutdownFinishesRowInHand(t *testing.T) {
+	sk := startSink(t)
+	started := make(chan struct{}, 10)
+	release := make(chan struct{})
+	sk.dataStarted = started
+	sk.data = func(sunk) error { <-release; return nil }
+	st := openStore(t, "")
+	rows := enqueue(t, st, 3, "karin@kommun.se")
+	w := newWorker(t, workerConfig(sk.addr), st, &testClock{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- w.Run(ctx) }()
+	<-started
+	cancel()
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	wantState(t, st, rows[0].ID, store.OutboxSent, 0, "")
+	for _, r := range rows[1:] {
+		wantState(t, st, r.ID, store.OutboxPending, 0, "")
+	}
+	if n := len(sk.received()); n != 1 {
+		t.Errorf("sink got %d mails, want the one in hand", n)
+	}
+}
