@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -773,4 +775,77 @@ func BenchmarkReadPDF(b *testing.B) {
 			b.Fatalf("Read: %v (complete %v)", err, f != nil && f.Complete())
 		}
 	}
+}
+
+// TestReadPDFConcurrent reads different PDFs from several goroutines at once,
+// as the daemon may: every result must equal the one read alone (run with
+// -race to see pdfcpu's shared state).
+func TestReadPDFConcurrent(t *testing.T) {
+	names := []string{"pdf-pdftk-xfdf", "pdf-pdftk-fdf", "pdf-qpdf-objstreams", "pdf-multi-half-row", "pdf-encrypted", "pdf-no-form"}
+	type result struct {
+		raw *Raw
+		err string
+	}
+	inputs := make([][]byte, len(names))
+	want := make([]result, len(names))
+	for i, name := range names {
+		inputs[i] = readFixture(t, name)
+		raw, err := readPDF(inputs[i], Options{})
+		want[i] = result{raw, fmt.Sprint(err)}
+	}
+	const rounds = 4
+	got := make([]result, len(names)*rounds)
+	done := make(chan struct{})
+	for j := range got {
+		go func() {
+			defer func() { done <- struct{}{} }()
+			raw, err := readPDF(inputs[j%len(names)], Options{})
+			got[j] = result{raw, fmt.Sprint(err)}
+		}()
+	}
+	for range got {
+		<-done
+	}
+	for j, g := range got {
+		w := want[j%len(names)]
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("%s read concurrently = %+v, %s; alone = %+v, %s", names[j%len(names)], g.raw, g.err, w.raw, w.err)
+		}
+	}
+}
+
+// TestReadPDFUserRowsPastTheCap reads a PDF (made by pdfcpu's create, as a
+// re-made form might be) with user rows numbered past Definition.MaxUsers:
+// they are counted in ExtraUsers, not read, and only when they hold a value.
+func TestReadPDFUserRowsPastTheCap(t *testing.T) {
+	over := strconv.Itoa(multiDef.MaxUsers + 1)
+	far := strconv.Itoa(multiDef.MaxUsers + 7)
+	js := `{"paper": "A4P", "origin": "UpperLeft",
+		"fonts": {"input": {"name": "Helvetica", "size": 10}, "label": {"name": "Helvetica", "size": 10}},
+		"pages": {"1": {"content": {"textfield": [
+			{"id": "anvandare_1_fornamn", "value": "Åsa", "pos": [100, 100], "width": 150},
+			{"id": "anvandare_` + over + `_fornamn", "value": "René", "pos": [100, 130], "width": 150},
+			{"id": "anvandare_` + over + `_epost", "value": "rene.linden@region.example.se", "pos": [100, 160], "width": 150},
+			{"id": "anvandare_` + far + `_fornamn", "pos": [100, 190], "width": 150},
+			{"id": "kundnummer", "value": "602154", "pos": [100, 220], "width": 150}
+		]}}}}`
+	var buf bytes.Buffer
+	if err := api.Create(nil, strings.NewReader(js), &buf, pdfConf()); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	raw, err := readPDF(buf.Bytes(), Options{})
+	if err != nil {
+		t.Fatalf("readPDF: %v", err)
+	}
+	wantUsers := []RawUser{{N: 1, Fields: map[string]string{"fornamn": "Åsa"}}}
+	if !reflect.DeepEqual(raw.Users, wantUsers) {
+		t.Errorf("Users = %v, want %v", raw.Users, wantUsers)
+	}
+	if got, want := raw.ExtraUsers, 1; got != want {
+		t.Errorf("ExtraUsers = %d, want %d", got, want)
+	}
+	if !raw.HasUserSheet {
+		t.Errorf("HasUserSheet = false, want true")
+	}
+	pdfDiffMaps(t, "Fields", raw.Fields, map[string]string{"kundnummer": "602154"})
 }
