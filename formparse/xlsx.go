@@ -54,6 +54,9 @@ func readXLSX(data []byte, opts Options) (*Raw, error) {
 		return nil, xlsxOpenError(data, err)
 	}
 	defer f.Close()
+	if err := xlsxCheckExtent(f); err != nil {
+		return nil, err
+	}
 	r := &xlsxReader{f: f, sheets: f.GetSheetList(), styles: map[int]bool{}}
 	if props, err := f.GetWorkbookProps(); err == nil && props.Date1904 != nil {
 		r.date1904 = *props.Date1904
@@ -73,6 +76,95 @@ func xlsxOpenError(data []byte, err error) error {
 		return fmt.Errorf("%w: an unsupported or password-protected workbook (%v)", ErrNotAForm, err)
 	}
 	return fmt.Errorf("%w: a damaged workbook (%v)", ErrNotAForm, err)
+}
+
+// Bounds on a worksheet's extent. When excelize parses a sheet it makes
+// every row up to the last one and, in each row, every cell up to the last
+// one: a 6 KB file with one cell at XFD1048576 cost 700 MB, and a cell
+// r="A1048576" in a row without a number 80 MB. No form comes near these.
+const (
+	xlsxMaxRows  = 50000
+	xlsxMaxCells = 250000 // summed over rows, each up to its last column
+)
+
+// xlsxCheckExtent refuses a workbook any of whose worksheets would make
+// excelize allocate past the bounds. It reads the unpacked XML as bytes: the
+// largest row number in any r attribute, the number of <row> elements, and,
+// row by row, the largest column or the number of cells, whichever is more;
+// these bound what excelize fills in whatever the rows and cells say. A part
+// that only looks like a worksheet is checked too.
+func xlsxCheckExtent(f *excelize.File) error {
+	var err error
+	f.Pkg.Range(func(k, v any) bool {
+		name, _ := k.(string)
+		body, ok := v.([]byte)
+		if !ok || !bytes.Contains(body, []byte("sheetData")) {
+			return true
+		}
+		e := scanExtent(body)
+		switch rows := max(e.maxRow, e.rows); {
+		case rows > xlsxMaxRows:
+			err = fmt.Errorf("%w: worksheet %s reaches row %d, the limit is %d", ErrTooLarge, name, rows, xlsxMaxRows)
+		case e.cells > xlsxMaxCells:
+			err = fmt.Errorf("%w: worksheet %s spans %d cells, the limit is %d", ErrTooLarge, name, e.cells, xlsxMaxCells)
+		}
+		return err == nil
+	})
+	return err
+}
+
+// sheetExtent is what scanExtent found in a worksheet's XML: the number of
+// row elements, the largest row number, and the cells the rows span (each
+// row up to its last column).
+type sheetExtent struct {
+	rows, maxRow, cells int
+}
+
+// scanExtent reads a worksheet's XML in one pass over the bytes, finding
+// <row> and <c> elements with or without a namespace prefix and r="…"
+// attributes. Numbers past the sheet's limits stop growing there, so they
+// fail the bounds without overflowing.
+func scanExtent(b []byte) sheetExtent {
+	var (
+		e                 sheetExtent
+		rowCells, lastCol int
+	)
+	isEnd := func(i int) bool {
+		return i >= len(b) || b[i] == ' ' || b[i] == '>' || b[i] == '/' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'
+	}
+	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+	endRow := func() {
+		e.cells += max(rowCells, lastCol)
+		rowCells, lastCol = 0, 0
+	}
+	for i := 0; i < len(b); i++ {
+		switch c := b[i]; {
+		case c == '<' || c == ':':
+			switch {
+			case i+4 <= len(b) && string(b[i+1:i+4]) == "row" && isEnd(i+4):
+				endRow()
+				e.rows++
+			case i+2 <= len(b) && b[i+1] == 'c' && isEnd(i+2):
+				rowCells++
+			}
+		case c == 'r' && i > 0 && isSpace(b[i-1]) && i+2 < len(b) && b[i+1] == '=' && (b[i+2] == '"' || b[i+2] == '\''):
+			j, col, row := i+3, 0, 0
+			for ; j < len(b) && (b[j]|0x20) >= 'a' && (b[j]|0x20) <= 'z'; j++ {
+				if col <= excelize.MaxColumns {
+					col = col*26 + int(b[j]|0x20-'a'+1)
+				}
+			}
+			for ; j < len(b) && b[j] >= '0' && b[j] <= '9'; j++ {
+				if row <= excelize.TotalRows {
+					row = row*10 + int(b[j]-'0')
+				}
+			}
+			lastCol, e.maxRow = max(lastCol, col), max(e.maxRow, row)
+			i = j - 1
+		}
+	}
+	endRow()
+	return e
 }
 
 type xlsxReader struct {
@@ -261,28 +353,18 @@ func (r *xlsxReader) sheetName(name string) (string, bool) {
 // value is the cell's text as shown, except that a date comes back as
 // YYYY-MM-DD (a real date cell, or, for a date field, a plausible serial
 // number typed into an unformatted cell) and a whole number as its digits.
-//
-// The text comes from the sheet's streamed rows; only a cell that may be a
-// number or a date makes excelize parse the whole sheet for the cell's type
-// and style, and only after sheetRows has checked the sheet's extent.
+// It parses the cell's whole sheet (once), which xlsxCheckExtent has made
+// safe.
 func (r *xlsxReader) value(p xlsxCell, kind Kind) (string, error) {
-	rows, err := r.sheetRows(p.sheet)
-	if err != nil {
-		return "", err
-	}
-	raw := ""
-	if p.row < len(rows) && p.col < len(rows[p.row]) {
-		raw = rows[p.row][p.col]
-	}
-	if raw == "" {
-		return "", nil
-	}
-	if _, err := strconv.ParseFloat(strings.TrimSpace(raw), 64); err != nil &&
-		!(len(raw) >= 10 && raw[4] == '-' && raw[7] == '-' && strings.Contains(raw, "T")) {
-		return raw, nil // text that cannot be a number or an ISO date cell
-	}
 	cell, err := excelize.CoordinatesToCellName(p.col+1, p.row+1)
 	if err != nil {
+		return "", nil
+	}
+	raw, err := r.f.GetCellValue(p.sheet, cell, excelize.Options{RawCellValue: true})
+	if err != nil {
+		return "", fmt.Errorf("%w: a damaged worksheet (%v)", ErrNotAForm, err)
+	}
+	if raw == "" {
 		return "", nil
 	}
 	typ, err := r.f.GetCellType(p.sheet, cell)
@@ -319,6 +401,18 @@ func (r *xlsxReader) value(p xlsxCell, kind Kind) (string, error) {
 		return r.f.GetCellValue(p.sheet, cell) // TRUE / FALSE as shown
 	}
 	return raw, nil
+}
+
+// rowValue is value for a cell whose raw text the streamed rows already
+// gave: text that cannot be a number or an ISO date cell is returned as it
+// is, which spares parsing a sheet of plain text (the user rows) a second
+// time for cell types and styles.
+func (r *xlsxReader) rowValue(p xlsxCell, kind Kind, raw string) (string, error) {
+	if _, err := strconv.ParseFloat(strings.TrimSpace(raw), 64); err != nil &&
+		!(len(raw) >= 10 && raw[4] == '-' && raw[7] == '-' && strings.Contains(raw, "T")) {
+		return raw, nil
+	}
+	return r.value(p, kind)
 }
 
 // hasDateFormat reports whether the cell's number format shows a date.
@@ -378,17 +472,8 @@ func xlsxDateFormatCode(code string) bool {
 	return false
 }
 
-// Bounds on a sheet's extent. excelize fills every row up to the last one
-// and every cell up to the last one of its row when it parses a sheet, so a
-// 6 KB file with one cell at XFD1048576 costs 700 MB; a sheet past these
-// bounds is refused before that parse.
-const (
-	xlsxMaxRows  = 50000
-	xlsxMaxCells = 250000 // summed over rows, each up to its last cell
-)
-
-// sheetRows returns a sheet's cells as raw text, streamed once, refusing a
-// sheet whose extent is past the bounds.
+// sheetRows returns a sheet's cells as raw text, streamed once (the bounds
+// are checked again on the way, though xlsxCheckExtent has done so).
 func (r *xlsxReader) sheetRows(sheet string) ([][]string, error) {
 	if rows, ok := r.rows[sheet]; ok {
 		return rows, nil
@@ -495,7 +580,7 @@ func (r *xlsxReader) readByLabel(fields []Field, skip string) error {
 							continue
 						}
 						if !xlsxNotValues[xlsxLabelKey(v)] {
-							val, err := r.value(xlsxCell{sheet, ri, vc}, fl.Kind)
+							val, err := r.rowValue(xlsxCell{sheet, ri, vc}, fl.Kind, row[vc])
 							if err != nil {
 								return err
 							}
@@ -575,7 +660,7 @@ func (r *xlsxReader) readUsers(def *Definition, sheet string, header int, cols m
 		for ci, c := range cols {
 			v := ""
 			if ci < len(row) && row[ci] != "" {
-				if v, err = r.value(xlsxCell{sheet, ri, ci}, c.Kind); err != nil {
+				if v, err = r.rowValue(xlsxCell{sheet, ri, ci}, c.Kind, row[ci]); err != nil {
 					return err
 				}
 			}

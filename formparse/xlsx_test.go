@@ -513,6 +513,7 @@ func TestReadXLSXCellValues(t *testing.T) {
 		{"tidigare_kundnummer", "Blad1!$B$6", func(c string) error { return f.SetCellFloat(sh, c, 602154, -1, 64) }, 0, "602154", "a whole number as float"},
 		{"chef_telefon", "Blad1!$B$7", func(c string) error { return f.SetCellFormula(sh, c, "A1&A2") }, 0, "", "a formula without a cached result"},
 		{"roll_forskrivare", "Blad1!$B$8", func(c string) error { return f.SetCellBool(sh, c, true) }, 0, "TRUE", "a boolean cell"},
+		{"buffertforrad", "Blad1!$XFD$9", func(c string) error { return f.SetCellStr(sh, c, "Förråd långt bort") }, 0, "Förråd långt bort", "the last column of a row"},
 		{"fornamn", "Blad1!$B$10", func(c string) error { return f.SetCellStr(sh, c, "  Åsa  ") }, 0, "  Åsa  ", "text as written (the checker folds)"},
 		{"enhet", "Blad1!$B$11:$C$11", func(c string) error { return f.SetCellStr(sh, c, "Vårdcentralen Höör") }, 0, "Vårdcentralen Höör", "a range: its first cell"},
 		{"yrke", "Blad1!$B$12", func(c string) error { return f.SetCellInt(sh, c, 45811) }, 0, "45811", "a serial in a text field stays a number"},
@@ -869,6 +870,22 @@ func TestReadXLSXBadInput(t *testing.T) {
 		}
 		return saveXLSX(t, f)
 	}()
+	// A row without a number whose cell says A1048576: excelize places the
+	// row by its cell.
+	unnumbered := rezip(t, blank, func(name string, body []byte) []byte {
+		if name == "xl/worksheets/sheet1.xml" {
+			return bytes.Replace(body, []byte("</sheetData>"), []byte(`<row><c r="A1048576" t="inlineStr"><is><t>x</t></is></c></row></sheetData>`), 1)
+		}
+		return body
+	}, nil)
+	wide := func() []byte {
+		f := excelize.NewFile()
+		defer f.Close()
+		for row := 1; row <= 20; row++ {
+			setRow(t, f, "Sheet1", row, 16384, "x")
+		}
+		return saveXLSX(t, f)
+	}()
 
 	cases := []struct {
 		name string
@@ -889,7 +906,9 @@ func TestReadXLSXBadInput(t *testing.T) {
 		{"broken workbook XML", brokenXML, Options{}, ErrNotAForm, "not a webSesam form: a damaged workbook (…"},
 		{"zip bomb", bomb, Options{}, ErrTooLarge, fmt.Sprintf("file too large: the workbook unpacks to %d bytes, the limit is %d", bombTotal, DefaultMaxUnzippedSize)},
 		{"sheet part missing", noSheet, Options{}, ErrNotAForm, "not a webSesam form: a damaged worksheet (sheet Ansökan does not exist)"},
-		{"a cell at XFD1048576", farCell, Options{}, ErrTooLarge, `file too large: sheet "Sheet1" has more than 50000 rows`},
+		{"a cell at XFD1048576", farCell, Options{}, ErrTooLarge, "file too large: worksheet xl/worksheets/sheet1.xml reaches row 1048576, the limit is 50000"},
+		{"a far cell in a row without a number", unnumbered, Options{}, ErrTooLarge, "file too large: worksheet xl/worksheets/sheet1.xml reaches row 1048576, the limit is 50000"},
+		{"twenty rows to column XFD", wide, Options{}, ErrTooLarge, "file too large: worksheet xl/worksheets/sheet1.xml spans 327680 cells, the limit is 250000"},
 		{"over a small limit", blank, Options{MaxUnzippedSize: 1000}, ErrTooLarge, "file too large: the workbook unpacks to …"},
 	}
 	for _, c := range cases {
