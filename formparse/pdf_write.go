@@ -342,7 +342,7 @@ func (p *pager) checkbox(f Field, x, top float64) float64 {
 	lw := math.Ceil(textWidth(f.Label, fontLabel.Name, labelSize) + 2)
 	p.page.Content.Checks = append(p.page.Content.Checks, pdfCheckBox{
 		ID: f.Name, Tip: f.Label,
-		Pos:   [2]float64{x, top + (fieldH+boxSize)/2},
+		Pos:   [2]float64{x, top + (fieldH+boxSize)/2 + 1},
 		Width: boxSize,
 		Label: &pdfLabel{Value: f.Label, Width: int(math.Ceil(lw)), Gap: 5, Pos: "right", Align: "left"},
 	})
@@ -545,7 +545,7 @@ func (p *pager) row(def *Definition, fields []Field, i int) int {
 		}
 		p.page.Content.Radios = append(p.page.Content.Radios, pdfRadioGroup{
 			ID: f.Name, Tip: f.Label,
-			Pos:         [2]float64{fieldX, top + (fieldH+boxSize)/2},
+			Pos:         [2]float64{fieldX, top + (fieldH+boxSize)/2 + 1},
 			Width:       boxSize,
 			Orientation: "hor",
 			Buttons: pdfButtons{Values: values, Label: pdfLabel{
