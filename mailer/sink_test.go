@@ -222,6 +222,8 @@ func (as *authSession) Auth(mech string) (sasl.Server, error) {
 	switch mech {
 	case sasl.Plain:
 		return sasl.NewPlainServer(func(_, user, pass string) error { return ok2(user, pass) }), nil
+	case "LOGIN":
+		return &loginServer{check: ok2}, nil
 	case "XOAUTH2":
 		return xoauth2Server(func(resp []byte) error {
 			// user=<user>\x01auth=Bearer <token>\x01\x01
@@ -233,6 +235,31 @@ func (as *authSession) Auth(mech string) (sasl.Server, error) {
 		}), nil
 	}
 	return nil, errors.New("mechanism not offered")
+}
+
+// loginServer is the server side of LOGIN, which go-sasl lacks.
+type loginServer struct {
+	check func(user, pass string) error
+	user  string
+	step  int
+}
+
+func (l *loginServer) Next(resp []byte) ([]byte, bool, error) {
+	l.step++
+	switch l.step {
+	case 1:
+		if resp != nil {
+			l.user = string(resp)
+			l.step++
+			return []byte("Password:"), false, nil
+		}
+		return []byte("Username:"), false, nil
+	case 2:
+		l.user = string(resp)
+		return []byte("Password:"), false, nil
+	default:
+		return nil, true, l.check(l.user, string(resp))
+	}
 }
 
 // xoauth2Server is the server side of XOAUTH2, which go-sasl lacks.

@@ -472,6 +472,8 @@ func TestTLSAndAuth(t *testing.T) {
 		{name: "implicit tls", sinkTLS: true, implicit: true, smtp: SMTPConfig{TLS: TLSImplicit, CAFile: caFile}},
 		{name: "auth plain", sinkTLS: true, auth: map[string]string{"PLAIN": "s3cret"},
 			smtp: SMTPConfig{TLS: StartTLS, CAFile: caFile, Auth: AuthPlain, Username: "intake", PasswordFile: pwFile}},
+		{name: "auth login", sinkTLS: true, auth: map[string]string{"LOGIN": "s3cret"},
+			smtp: SMTPConfig{TLS: StartTLS, CAFile: caFile, Auth: AuthLogin, Username: "intake", PasswordFile: pwFile}},
 		{name: "xoauth2 token command", sinkTLS: true, auth: map[string]string{"XOAUTH2": "ya29.token"},
 			smtp: SMTPConfig{TLS: StartTLS, CAFile: caFile, Auth: AuthXOAUTH2, Username: "intake", TokenCommand: []string{"cat", tokenFile}}},
 		{name: "xoauth2 token file", sinkTLS: true, auth: map[string]string{"XOAUTH2": "ya29.token"},
