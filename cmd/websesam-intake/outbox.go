@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/regionhmc/websesam-intake/intake"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -21,9 +23,7 @@ func newOutboxCommand() *cobra.Command {
 		Long: `Every reply and notice goes through the outbox. Rows are pending until sent;
 a permanent failure (the server refused, or a policy stopped it) stays as
 failed with the reason, for staff to see, fix and retry.
-
-Until the staff commands talk to the running daemon, they open the database
-directly: stop the daemon first, or they say it holds the file.`,
+` + staffHelp,
 	}
 	outbox.AddCommand(newOutboxListCommand(), newOutboxShowCommand(),
 		newOutboxRetryCommand(), newOutboxCancelCommand())
@@ -31,7 +31,8 @@ directly: stop the daemon first, or they say it holds the file.`,
 }
 
 func newOutboxListCommand() *cobra.Command {
-	var db, state string
+	var sf staffFlags
+	var state string
 	var limit int
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -51,12 +52,12 @@ func newOutboxListCommand() *cobra.Command {
 			if limit < 1 {
 				return usagef("--limit must be at least 1")
 			}
-			s, actor, err := openForActor(db)
+			s, err := openStaff(cmd.Context(), sf, false)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			rows, err := s.OutboxList(actor, store.OutboxFilter{State: st, Limit: limit})
+			rows, err := s.OutboxList(cmd.Context(), store.OutboxFilter{State: st, Limit: limit})
 			if err != nil {
 				return err
 			}
@@ -80,7 +81,7 @@ func newOutboxListCommand() *cobra.Command {
 			return t.flush()
 		},
 	}
-	dbFlag(cmd, &db)
+	addStaffFlags(cmd, &sf)
 	cmd.Flags().StringVar(&state, "state", "", "only rows in this state: pending, sent, failed or cancelled")
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many rows")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
@@ -88,7 +89,7 @@ func newOutboxListCommand() *cobra.Command {
 }
 
 func newOutboxShowCommand() *cobra.Command {
-	var db string
+	var sf staffFlags
 	var asJSON, raw bool
 	cmd := &cobra.Command{
 		Use:   "show ID",
@@ -101,12 +102,12 @@ func newOutboxShowCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, actor, err := openForActor(db)
+			s, err := openStaff(cmd.Context(), sf, false)
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			r, err := s.OutboxGet(actor, id)
+			r, err := s.OutboxGet(cmd.Context(), id)
 			if err != nil {
 				return outboxError(err)
 			}
@@ -143,14 +144,14 @@ func newOutboxShowCommand() *cobra.Command {
 			return nil
 		},
 	}
-	dbFlag(cmd, &db)
+	addStaffFlags(cmd, &sf)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON, the message included")
 	cmd.Flags().BoolVar(&raw, "raw", false, "print the message exactly as it is sent")
 	return cmd
 }
 
 func newOutboxRetryCommand() *cobra.Command {
-	var db string
+	var sf staffFlags
 	cmd := &cobra.Command{
 		Use:   "retry ID",
 		Short: "Send a failed or cancelled row again, now",
@@ -159,55 +160,43 @@ first (a full mailbox, a domain missing from the allowed list).`,
 		Example: `  websesam-intake outbox retry 12`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return outboxChange(cmd, db, args[0], "will be sent again", (*store.Store).OutboxRetry)
+			return outboxChange(cmd, sf, args[0], "will be sent again", intake.Staff.OutboxRetry)
 		},
 	}
-	dbFlag(cmd, &db)
+	addStaffFlags(cmd, &sf)
 	return cmd
 }
 
 func newOutboxCancelCommand() *cobra.Command {
-	var db string
+	var sf staffFlags
 	cmd := &cobra.Command{
 		Use:     "cancel ID",
 		Short:   "Stop a pending row from being sent",
 		Example: `  websesam-intake outbox cancel 12`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return outboxChange(cmd, db, args[0], "is cancelled", (*store.Store).OutboxCancel)
+			return outboxChange(cmd, sf, args[0], "is cancelled", intake.Staff.OutboxCancel)
 		},
 	}
-	dbFlag(cmd, &db)
+	addStaffFlags(cmd, &sf)
 	return cmd
 }
 
-func outboxChange(cmd *cobra.Command, db, arg, done string, change func(*store.Store, string, uint64) error) error {
+func outboxChange(cmd *cobra.Command, sf staffFlags, arg, done string, change func(intake.Staff, context.Context, uint64) error) error {
 	id, err := outboxID(arg)
 	if err != nil {
 		return err
 	}
-	s, actor, err := openForActor(db)
+	s, err := openStaff(cmd.Context(), sf, false)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	if err := change(s, actor, id); err != nil {
+	if err := change(s.Staff, cmd.Context(), id); err != nil {
 		return outboxError(err)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "Outbox row %d %s.\n", id, done)
 	return nil
-}
-
-func openForActor(db string) (*store.Store, string, error) {
-	actor, err := staffActor()
-	if err != nil {
-		return nil, "", err
-	}
-	s, err := openStaffStore(db)
-	if err != nil {
-		return nil, "", err
-	}
-	return s, actor, nil
 }
 
 func outboxID(s string) (uint64, error) {
@@ -222,7 +211,7 @@ func outboxID(s string) (uint64, error) {
 func outboxError(err error) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return fmt.Errorf("%w (see 'websesam-intake outbox list')", err)
+		return staffError(err, "outbox list")
 	case errors.Is(err, store.ErrConflict):
 		return fmt.Errorf("%w (see 'websesam-intake outbox show')", err)
 	}
@@ -239,11 +228,4 @@ func outboxWhen(r store.OutboxRow) string {
 		return "due " + r.NextTry.Local().Format(time.DateTime)
 	}
 	return "-"
-}
-
-func dash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
 }

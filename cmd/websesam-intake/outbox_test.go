@@ -15,6 +15,7 @@ import (
 // daemon stopped).
 func outboxDB(t *testing.T) string {
 	t.Helper()
+	noDaemon(t)
 	path := filepath.Join(t.TempDir(), "intake.db")
 	s, err := store.Open(path, store.Options{NoSync: true})
 	if err != nil {
@@ -154,7 +155,7 @@ func TestOutboxRefusals(t *testing.T) {
 		{"no id", []string{"outbox", "retry"}, 2, "retry takes 1 argument(s), got 0"},
 		{"bad state", []string{"outbox", "list", "--state", "lost"}, 2, `--state must be pending, sent, failed or cancelled, not "lost"`},
 		{"unknown flag", []string{"outbox", "list", "--colour"}, 2, "unknown flag: --colour"},
-		{"missing database", []string{"outbox", "list", "--db", filepath.Join(t.TempDir(), "none.db")}, 1, "does not exist (give the right file with --db)"},
+		{"missing database", []string{"outbox", "list", "--db", filepath.Join(t.TempDir(), "none.db")}, 1, "does not exist and no daemon answers (give the right file with --db"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := tc.args
@@ -185,7 +186,7 @@ func TestOutboxDatabaseHeld(t *testing.T) {
 	if code != 1 {
 		t.Errorf("exit %d, want 1", code)
 	}
-	if want := "is in use by another process (is the daemon running?); stop the daemon or wait"; !strings.Contains(errOut, want) {
+	if want := "is in use by another process (is the daemon running?); no daemon answers on its socket"; !strings.Contains(errOut, want) {
 		t.Errorf("stderr = %q, want it to contain %q", errOut, want)
 	}
 }

@@ -1,18 +1,22 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/user"
+	"strconv"
 	"strings"
 	"text/tabwriter"
+	"time"
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
+	"github.com/regionhmc/websesam-intake/intake"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -20,35 +24,109 @@ import (
 // (StateDirectory=websesam-intake).
 const defaultDBPath = "/var/lib/websesam-intake/intake.db"
 
-// dbFlag adds --db to a staff command. Until the staff commands talk to the
-// daemon over its socket, they open the store directly, which works only
-// while the daemon is stopped (the store says so when it is not).
-func dbFlag(cmd *cobra.Command, path *string) {
-	def := os.Getenv("WEBSESAM_INTAKE_DB")
-	if def == "" {
-		def = defaultDBPath
+// defaultConfigPath is the daemon's configuration under systemd; staff
+// commands read its [mailer] section to compose notices when the daemon is
+// not running.
+const defaultConfigPath = "/etc/websesam-intake/config.toml"
+
+// staffHelp is the part of every staff command's help that says how it
+// reaches the data.
+const staffHelp = `
+While the daemon runs, the command asks it over its socket (--socket) and
+the daemon logs the call under your user name, taken from the socket
+itself. When no daemon answers, the command opens the database (--db)
+directly, as your user; it says so when the file is held.`
+
+// staffFlags are the flags every staff command has: where the daemon
+// listens, and what to open when it does not.
+type staffFlags struct {
+	socket, db, config string
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
 	}
-	cmd.Flags().StringVar(path, "db", def, "the database file (default from $WEBSESAM_INTAKE_DB)")
+	return def
+}
+
+func addStaffFlags(cmd *cobra.Command, f *staffFlags) {
+	cmd.Flags().StringVar(&f.socket, "socket", envOr("WEBSESAM_INTAKE_SOCKET", intake.DefaultStaffSocket),
+		"the daemon's staff socket (default from $WEBSESAM_INTAKE_SOCKET)")
+	cmd.Flags().StringVar(&f.db, "db", envOr("WEBSESAM_INTAKE_DB", defaultDBPath),
+		"the database file, opened when no daemon answers (default from $WEBSESAM_INTAKE_DB)")
+}
+
+// addConfigFlag adds --config to the commands that write notices.
+func addConfigFlag(cmd *cobra.Command, f *staffFlags) {
+	cmd.Flags().StringVar(&f.config, "config", envOr("WEBSESAM_INTAKE_CONFIG", defaultConfigPath),
+		"the daemon's configuration, read for its [mailer] section when no daemon answers (default from $WEBSESAM_INTAKE_CONFIG)")
+}
+
+// staffSession is an open way to the data: the daemon's socket, or the
+// store itself.
+type staffSession struct {
+	intake.Staff
+	// Direct is true when the store was opened here (no daemon answered).
+	Direct bool
+	close  func()
+}
+
+func (s *staffSession) Close() { s.close() }
+
+// openStaff reaches the daemon over its socket when one answers, and opens
+// the store directly otherwise. withComposer is set by the commands that
+// write notices: in direct mode they need the mailer configuration.
+func openStaff(ctx context.Context, f staffFlags, withComposer bool) (*staffSession, error) {
+	c, _, err := intake.DialStaff(ctx, f.socket)
+	if err == nil {
+		return &staffSession{Staff: c, close: c.Close}, nil
+	}
+	if !errors.Is(err, intake.ErrNoDaemon) {
+		if errors.Is(err, os.ErrPermission) {
+			return nil, fmt.Errorf("reach the daemon on %s: permission denied; ask an administrator to add you to the support staff's group", f.socket)
+		}
+		return nil, fmt.Errorf("reach the daemon on %s: %w", f.socket, err)
+	}
+	actor, err := staffActor()
+	if err != nil {
+		return nil, err
+	}
+	l := &intake.LocalStaff{Actor: actor}
+	if withComposer {
+		comp, err := intake.StaffComposer(f.config)
+		if err != nil {
+			return nil, usagef("no daemon answers on %s, so the notices must be composed here from the daemon's configuration: %v (give it with --config FILE)", f.socket, err)
+		}
+		l.Composer = comp
+	}
+	st, err := openStaffStore(f.db)
+	if err != nil {
+		return nil, err
+	}
+	l.Store = st
+	return &staffSession{Staff: l, Direct: true, close: func() { st.Close() }}, nil
 }
 
 // openStaffStore opens the store for a staff command, with a message that
 // says what to do when it cannot.
 func openStaffStore(path string) (*store.Store, error) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("open database: %s does not exist (give the right file with --db)", path)
+		return nil, fmt.Errorf("open database: %s does not exist and no daemon answers (give the right file with --db, or the daemon's socket with --socket)", path)
 	}
 	s, err := store.Open(path, store.Options{})
 	if err != nil {
 		if errors.Is(err, store.ErrLocked) {
-			return nil, fmt.Errorf("%w; stop the daemon or wait for it to finish and try again", err)
+			return nil, fmt.Errorf("%w; no daemon answers on its socket, so stop the process holding it or give the daemon's socket with --socket", err)
 		}
 		return nil, err
 	}
 	return s, nil
 }
 
-// staffActor is the name written into the audit log: the OS user running
-// the command (the user who ran sudo, when run through sudo as root).
+// staffActor is the name written into the audit log when the store is
+// opened directly: the OS user running the command (the user who ran sudo,
+// when run through sudo as root).
 func staffActor() (string, error) {
 	u, err := user.Current()
 	if err != nil {
@@ -60,6 +138,24 @@ func staffActor() (string, error) {
 		}
 	}
 	return u.Username, nil
+}
+
+// staffError adds what to do to a refusal and picks the exit status: a
+// request for something that is not there or not allowed now is a runtime
+// failure (1); an argument the store finds invalid, or a missing mailer
+// configuration, is bad usage (2).
+func staffError(err error, listCmd string) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, store.ErrNotFound):
+		return fmt.Errorf("%w (see 'websesam-intake %s')", err, listCmd)
+	case errors.Is(err, store.ErrInvalid):
+		return usageError{err}
+	case errors.Is(err, intake.ErrNoComposer):
+		return usageError{fmt.Errorf("%w: give the daemon's configuration with --config FILE", err)}
+	}
+	return err
 }
 
 // writeJSON prints v as indented JSON followed by a newline.
@@ -95,4 +191,50 @@ func shorten(s string, n int) string {
 	}
 	r := []rune(s)
 	return string(r[:n-1]) + "…"
+}
+
+func dash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// localTime is how staff read a time: local, to the minute.
+func localTime(t time.Time) string {
+	if t.IsZero() {
+		return "-"
+	}
+	return t.Local().Format("2006-01-02 15:04")
+}
+
+// parseSince reads --since: a date (YYYY-MM-DD, from local midnight) or a
+// span back from now (90m, 36h, 7d).
+func parseSince(s string, now time.Time) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.ParseInLocation(time.DateOnly, s, time.Local); err == nil {
+		return t, nil
+	}
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		if days, err := strconv.Atoi(n); err == nil && days >= 0 {
+			return now.AddDate(0, 0, -days), nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, usagef("--since %q: want a date (2026-11-01) or a span back from now (36h, 7d)", s)
+}
+
+// age is how long ago t was, in the largest whole unit.
+func age(t, now time.Time) string {
+	d := now.Sub(t)
+	switch {
+	case d < time.Hour:
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%dh", int(d.Hours()))
+	}
+	return fmt.Sprintf("%dd", int(d.Hours()/24))
 }

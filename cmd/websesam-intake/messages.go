@@ -1,0 +1,224 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+func init() { subcommands = append(subcommands, newMessagesCommand) }
+
+func newMessagesCommand() *cobra.Command {
+	messages := &cobra.Command{
+		Use:   "messages",
+		Short: "See what became of each matching message, and decide one again",
+		Long: `Every message whose subject holds the keyword gets one outcome: queued,
+returned, no-form, ignored or quarantined. Quarantined messages get no reply;
+staff find them here. After fixing the cause (a sender domain allowed, a
+limit raised), 'messages reprocess' has the daemon decide one again.
+
+A message is named MAILBOX/UIDVALIDITY/UID, as 'messages list' shows.
+` + staffHelp,
+	}
+	messages.AddCommand(newMessagesListCommand(), newMessagesShowCommand(), newMessagesReprocessCommand())
+	return messages
+}
+
+func parseOutcome(s string) (store.Outcome, error) {
+	o := store.Outcome(s)
+	switch o {
+	case "", store.OutcomeQueued, store.OutcomeReturned, store.OutcomeNoForm, store.OutcomeIgnored, store.OutcomeQuarantined:
+		return o, nil
+	}
+	return "", usagef("--outcome must be queued, returned, no-form, ignored or quarantined, not %q", s)
+}
+
+func messageKey(s string) (store.MessageKey, error) {
+	k, err := store.ParseMessageKey(s)
+	if err != nil {
+		return k, usagef("%q is not a message (MAILBOX/UIDVALIDITY/UID, as 'messages list' shows)", s)
+	}
+	return k, nil
+}
+
+func newMessagesListCommand() *cobra.Command {
+	var sf staffFlags
+	var outcome string
+	var limit int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--outcome O]",
+		Short: "List message records, most recent first",
+		Long: `List the messages the daemon decided, most recently recorded first, with
+sender and subject (so the listing is written to the audit log).`,
+		Example: `  websesam-intake messages list --outcome quarantined
+  websesam-intake messages list --outcome no-form --json`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			o, err := parseOutcome(outcome)
+			if err != nil {
+				return err
+			}
+			if limit < 1 {
+				return usagef("--limit must be at least 1")
+			}
+			s, err := openStaff(cmd.Context(), sf, false)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			msgs, err := s.ListMessages(cmd.Context(), store.MessageFilter{Outcome: o, Limit: limit})
+			if err != nil {
+				return staffError(err, "messages list")
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				if msgs == nil {
+					msgs = []store.Message{}
+				}
+				return writeJSON(out, msgs)
+			}
+			if len(msgs) == 0 {
+				fmt.Fprintln(out, "No messages match.")
+				return nil
+			}
+			t := newTable(out, "MESSAGE", "RECEIVED", "OUTCOME", "FROM", "SUBJECT", "REASON")
+			for _, m := range msgs {
+				t.row(m.Key.String(), localTime(m.ReceivedAt), string(m.Outcome), shorten(dash(m.From), 35),
+					shorten(dash(m.Subject), 40), shorten(dash(m.Reason), 50))
+			}
+			return t.flush()
+		},
+	}
+	addStaffFlags(cmd, &sf)
+	cmd.Flags().StringVar(&outcome, "outcome", "", "only messages with this outcome: queued, returned, no-form, ignored or quarantined")
+	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many messages")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	return cmd
+}
+
+func newMessagesShowCommand() *cobra.Command {
+	var sf staffFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show MAILBOX/UIDVALIDITY/UID",
+		Short: "Show one message's record and history",
+		Long: `Show one message: sender, subject, outcome and why, the requests its forms
+became, and its history after the first decision. Written to the audit log.`,
+		Example: `  websesam-intake messages show INBOX/1700000000/42
+  websesam-intake messages show INBOX/1700000000/42 --json`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			key, err := messageKey(args[0])
+			if err != nil {
+				return err
+			}
+			s, err := openStaff(cmd.Context(), sf, false)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			d, err := s.ShowMessage(cmd.Context(), key)
+			if err != nil {
+				return staffError(err, "messages list")
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), d)
+			}
+			return writeMessageDetail(cmd.OutOrStdout(), d)
+		},
+	}
+	addStaffFlags(cmd, &sf)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of text")
+	return cmd
+}
+
+func writeMessageDetail(w io.Writer, d store.MessageDetail) error {
+	m := d.Message
+	t := newTable(w, "Message", m.Key.String())
+	t.row("Message-ID", "<"+m.MessageID+">")
+	t.row("From", dash(m.From))
+	t.row("Subject", dash(m.Subject))
+	t.row("Received", localTime(m.ReceivedAt))
+	t.row("Size", fmt.Sprintf("%d bytes", m.Size))
+	t.row("Outcome", string(m.Outcome))
+	t.row("Reason", dash(m.Reason))
+	t.row("Recorded", localTime(m.RecordedAt))
+	settled := "not yet moved on the server"
+	if m.Settled {
+		settled = "moved " + localTime(m.SettledAt)
+	}
+	t.row("Settled", settled)
+	if m.DuplicateOf != nil {
+		t.row("Copy of", m.DuplicateOf.String())
+	}
+	for i, f := range m.Forms {
+		what := "requests " + strings.Join(f.Requests, ", ")
+		if f.Duplicate {
+			what = "sent before: " + strings.Join(f.Requests, ", ")
+		}
+		t.row(fmt.Sprintf("Form %d", i+1), what)
+	}
+	if d.Pending != nil {
+		t.row("Reprocess", fmt.Sprintf("asked by %s at %s; waiting for the daemon", d.Pending.Actor, localTime(d.Pending.At)))
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+	if len(d.History) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nHistory")
+	t = newIndentedTable(w)
+	for _, e := range d.History {
+		step := string(e.From)
+		if e.To != "" {
+			step += " → " + string(e.To)
+		}
+		t.row("  "+localTime(e.At), e.Actor, e.Event, step, e.Note)
+	}
+	return t.flush()
+}
+
+func newMessagesReprocessCommand() *cobra.Command {
+	var sf staffFlags
+	var note string
+	cmd := &cobra.Command{
+		Use:   "reprocess MAILBOX/UIDVALIDITY/UID [--note TEXT]",
+		Short: "Have the daemon decide a quarantined or no-form message again",
+		Long: `After fixing what made the daemon quarantine a message (or find no form in
+it), ask for the message to be decided again. This is the only way a
+message is decided twice: it is written to the message's history and the
+audit log with your name. Only quarantined and no-form messages can be
+reprocessed; the daemon picks the request up on its next pass.`,
+		Example: `  websesam-intake messages reprocess INBOX/1700000000/42 --note "region.example.se now allowed"`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			key, err := messageKey(args[0])
+			if err != nil {
+				return err
+			}
+			s, err := openStaff(cmd.Context(), sf, false)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			if _, err := s.Reprocess(cmd.Context(), key, note); err != nil {
+				return staffError(err, "messages list")
+			}
+			when := "on its next pass"
+			if s.Direct {
+				when = "when it next runs"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Message %s will be decided again by the daemon %s.\n", key, when)
+			return nil
+		},
+	}
+	addStaffFlags(cmd, &sf)
+	cmd.Flags().StringVar(&note, "note", "", "what was fixed, for the message's history")
+	return cmd
+}

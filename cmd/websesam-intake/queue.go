@@ -1,0 +1,362 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+func init() { subcommands = append(subcommands, newQueueCommand) }
+
+func newQueueCommand() *cobra.Command {
+	queue := &cobra.Command{
+		Use:   "queue",
+		Short: "Review and record the requests of valid forms",
+		Long: `Every valid form becomes one request per user. A request is queued, then
+claimed by one of you, then done (the webSesam user name is recorded and the
+user and the manager are told) or rejected (the manager is told why).
+
+Every look at a request is written to the audit log under your name.
+` + staffHelp,
+	}
+	queue.AddCommand(newQueueListCommand(), newQueueShowCommand(), newQueueSearchCommand(),
+		newQueueClaimCommand(), newQueueDoneCommand(), newQueueRejectCommand(), newQueueReleaseCommand())
+	return queue
+}
+
+// queueItem is one request in `queue list --json` and `queue search
+// --json`: exactly the keys SPEC.md promises to scripts.
+type queueItem struct {
+	ID         string            `json:"id"`
+	Status     store.Status      `json:"status"`
+	Type       string            `json:"type"`
+	Batch      string            `json:"batch"`
+	ReceivedAt time.Time         `json:"received_at"`
+	MessageID  string            `json:"message_id"`
+	Fields     map[string]string `json:"fields"`
+}
+
+func queueItems(reqs []store.Request) []queueItem {
+	out := make([]queueItem, 0, len(reqs))
+	for _, r := range reqs {
+		f := r.Fields
+		if f == nil {
+			f = map[string]string{}
+		}
+		out = append(out, queueItem{ID: r.ID, Status: r.Status, Type: r.Type, Batch: r.Batch,
+			ReceivedAt: r.ReceivedAt, MessageID: r.MessageID, Fields: f})
+	}
+	return out
+}
+
+// writeRequests prints requests as JSON for scripts or as a table.
+func writeRequests(w io.Writer, reqs []store.Request, asJSON bool, none string) error {
+	if asJSON {
+		return writeJSON(w, queueItems(reqs))
+	}
+	if len(reqs) == 0 {
+		fmt.Fprintln(w, none)
+		return nil
+	}
+	now := time.Now()
+	t := newTable(w, "ID", "RECEIVED", "TYPE", "NAME", "KUNDNUMMER", "STATUS", "CLAIMED BY", "AGE")
+	for _, r := range reqs {
+		name := strings.TrimSpace(r.Fields["fornamn"] + " " + r.Fields["efternamn"])
+		if r.Purged {
+			name = "(purged)"
+		}
+		t.row(r.ID, localTime(r.ReceivedAt), r.Type, shorten(dash(name), 30), dash(r.Fields["kundnummer"]),
+			string(r.Status), dash(r.ClaimedBy), age(r.ReceivedAt, now))
+	}
+	return t.flush()
+}
+
+func newQueueListCommand() *cobra.Command {
+	var sf staffFlags
+	var status, typ, since string
+	var limit int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--status S] [--type T] [--since D] [--limit N]",
+		Short: "List requests, newest first",
+		Long: `List requests, newest first: id, when received, type (ny, andring, avslut),
+name, kundnummer, status, who claimed it and how long ago it came in.
+
+--json prints the array scripts rely on: per request exactly id, status,
+type, batch, received_at, message_id and fields (every field of the form by
+its name). The listing shows names, so it is written to the audit log.`,
+		Example: `  websesam-intake queue list
+  websesam-intake queue list --status queued
+  websesam-intake queue list --type avslut --since 7d
+  websesam-intake queue list --since 2026-11-01 --json --limit 1000`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			st := store.Status(status)
+			switch st {
+			case "", store.StatusQueued, store.StatusClaimed, store.StatusDone, store.StatusRejected:
+			default:
+				return usagef("--status must be queued, claimed, done or rejected, not %q", status)
+			}
+			switch typ {
+			case "", store.TypeNy, store.TypeAndring, store.TypeAvslut:
+			default:
+				return usagef("--type must be ny, andring or avslut, not %q", typ)
+			}
+			if limit < 1 {
+				return usagef("--limit must be at least 1")
+			}
+			from, err := parseSince(since, time.Now())
+			if err != nil {
+				return err
+			}
+			s, err := openStaff(cmd.Context(), sf, false)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			page, err := s.ListRequests(cmd.Context(), store.ListFilter{Status: st, Type: typ, Since: from, Limit: limit})
+			if err != nil {
+				return staffError(err, "queue list")
+			}
+			out := cmd.OutOrStdout()
+			if err := writeRequests(out, page.Requests, asJSON, "No requests match."); err != nil {
+				return err
+			}
+			if page.Next != "" && !asJSON {
+				fmt.Fprintf(out, "(more requests match; show more with --limit %d)\n", limit*2)
+			}
+			return nil
+		},
+	}
+	addStaffFlags(cmd, &sf)
+	cmd.Flags().StringVar(&status, "status", "", "only requests with this status: queued, claimed, done or rejected")
+	cmd.Flags().StringVar(&typ, "type", "", "only requests of this type: ny, andring or avslut")
+	cmd.Flags().StringVar(&since, "since", "", "only requests that came in since a date (2026-11-01) or a span (7d, 36h)")
+	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many requests")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for scripts instead of a table")
+	return cmd
+}
+
+func newQueueSearchCommand() *cobra.Command {
+	var sf staffFlags
+	var limit int
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "search TEXT",
+		Short: "Find requests by name, e-mail, HSA-id or kundnummer",
+		Long: `Find requests whose first name, last name, previous name, e-mail address,
+HSA-id or a kundnummer starts with TEXT (any letter case). Several words
+match a full name in either order. The search is written to the audit log
+(the ids found, never the text searched for).`,
+		Example: `  websesam-intake queue search 602154
+  websesam-intake queue search "anna sv"
+  websesam-intake queue search anna.svensson@region.example.se --json`,
+		Args: minArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			text := strings.TrimSpace(strings.Join(args, " "))
+			if text == "" {
+				return usagef("search needs a name, e-mail address, HSA-id or kundnummer")
+			}
+			if limit < 1 {
+				return usagef("--limit must be at least 1")
+			}
+			s, err := openStaff(cmd.Context(), sf, false)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			reqs, err := s.SearchRequests(cmd.Context(), text, limit)
+			if err != nil {
+				return staffError(err, "queue list")
+			}
+			return writeRequests(cmd.OutOrStdout(), reqs, asJSON, "No request matches.")
+		},
+	}
+	addStaffFlags(cmd, &sf)
+	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many requests")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for scripts instead of a table")
+	return cmd
+}
+
+func newQueueShowCommand() *cobra.Command {
+	var sf staffFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "show ID",
+		Short: "Show everything about one request",
+		Long: `Show one request: its fields by the labels the form shows, its history
+(who claimed, released, completed or rejected it, and when), the message it
+came from and the replies sent about it. Written to the audit log.`,
+		Example: `  websesam-intake queue show WS-2026-000123
+  websesam-intake queue show WS-2026-000123 --json`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := openStaff(cmd.Context(), sf, false)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			d, err := s.ShowRequest(cmd.Context(), args[0])
+			if err != nil {
+				return staffError(err, "queue list")
+			}
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), d)
+			}
+			return writeRequestDetail(cmd.OutOrStdout(), d)
+		},
+	}
+	addStaffFlags(cmd, &sf)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of text")
+	return cmd
+}
+
+func writeRequestDetail(w io.Writer, d store.RequestDetail) error {
+	r := d.Request
+	def := formparse.Lookup(formparse.FormID(r.Form))
+	title := r.Form
+	if def != nil {
+		title = def.Title
+	}
+	t := newTable(w, "Request", r.ID)
+	t.row("Status", statusLine(r))
+	t.row("Form", title)
+	if r.Batch != r.ID {
+		t.row("Batch", r.Batch+" (one form, several users)")
+	}
+	t.row("Received", localTime(r.ReceivedAt))
+	if r.Username != "" {
+		t.row("webSesam user name", r.Username)
+	}
+	if r.Reason != "" {
+		t.row("Reason", r.Reason)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w, "\nFields")
+	if r.Purged {
+		fmt.Fprintf(w, "  (emptied by retention on %s)\n", localTime(r.PurgedAt))
+	} else {
+		t = newIndentedTable(w)
+		for _, fl := range formFields(def, r.Fields) {
+			t.row("  "+fl.label, fl.value)
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+
+	fmt.Fprintln(w, "\nHistory")
+	t = newIndentedTable(w)
+	for _, h := range r.History {
+		step := string(h.To)
+		if h.From != "" {
+			step = string(h.From) + " → " + string(h.To)
+		}
+		t.row("  "+localTime(h.At), h.Actor, step, h.Note)
+	}
+	if err := t.flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w, "\nMessage")
+	if m := d.Message; m == nil {
+		fmt.Fprintln(w, "  (no record)")
+	} else {
+		t = newIndentedTable(w)
+		t.row("  Key", m.Key.String())
+		t.row("  Message-ID", "<"+m.MessageID+">")
+		t.row("  From", dash(m.From))
+		t.row("  Subject", dash(m.Subject))
+		t.row("  Received", localTime(m.ReceivedAt))
+		t.row("  Outcome", string(m.Outcome))
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+
+	fmt.Fprintln(w, "\nReplies")
+	if len(d.Replies) == 0 {
+		fmt.Fprintln(w, "  (none)")
+		return nil
+	}
+	t = newIndentedTable(w)
+	for _, o := range d.Replies {
+		t.row(fmt.Sprintf("  %d", o.ID), o.Kind, string(o.State), strings.Join(append(append([]string{}, o.To...), o.Cc...), ", "), outboxWhen(o))
+	}
+	return t.flush()
+}
+
+// newIndentedTable is a table without a header row.
+func newIndentedTable(w io.Writer) *table {
+	return &table{tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
+}
+
+func statusLine(r store.Request) string {
+	switch r.Status {
+	case store.StatusClaimed:
+		return fmt.Sprintf("claimed by %s since %s", r.ClaimedBy, localTime(r.ClaimedAt))
+	case store.StatusDone, store.StatusRejected:
+		return fmt.Sprintf("%s on %s", r.Status, localTime(r.ClosedAt))
+	}
+	return string(r.Status)
+}
+
+type labelled struct{ label, value string }
+
+// formFields lists a request's fields in form order by the labels the form
+// definition gives them: the shared fields, then the user-row columns of a
+// multi-user form, then anything the definition does not know, by name.
+func formFields(def *formparse.Definition, f map[string]string) []labelled {
+	var out []labelled
+	seen := map[string]bool{}
+	if def != nil {
+		for _, fl := range append(append([]formparse.Field{}, def.Fields...), def.UserColumns...) {
+			if seen[fl.Name] {
+				continue
+			}
+			seen[fl.Name] = true
+			out = append(out, labelled{fl.Label, showValue(fl, f[fl.Name])})
+		}
+	}
+	var rest []string
+	for name := range f {
+		if !seen[name] {
+			rest = append(rest, name)
+		}
+	}
+	slices.Sort(rest)
+	for _, name := range rest {
+		out = append(out, labelled{name, dash(f[name])})
+	}
+	return out
+}
+
+// showValue is a value as the form shows it: a choice by its label, a box
+// as Ja or Nej.
+func showValue(fl formparse.Field, v string) string {
+	switch fl.Kind {
+	case formparse.Checkbox:
+		if v == "true" {
+			return "Ja"
+		}
+		return "Nej"
+	case formparse.Choice:
+		for _, o := range fl.Choices {
+			if o.Value == v {
+				return o.Label
+			}
+		}
+	}
+	return dash(v)
+}

@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+// changeRequest runs one transition and prints what became of the request.
+func changeRequest(cmd *cobra.Command, sf staffFlags, withComposer bool, step func(context.Context, intake.Staff) (store.Request, error), say func(store.Request) string) error {
+	s, err := openStaff(cmd.Context(), sf, withComposer)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	r, err := step(cmd.Context(), s.Staff)
+	if err != nil {
+		return transitionError(err)
+	}
+	fmt.Fprintln(cmd.OutOrStdout(), say(r))
+	return nil
+}
+
+// transitionError says what to do about a refused transition. The store's
+// refusals already name the obstacle and the way round it ("claim it
+// before…", "use --force…"), over the socket too; not-found gets a pointer
+// to the listing.
+func transitionError(err error) error {
+	return staffError(err, "queue list")
+}
+
+func newQueueClaimCommand() *cobra.Command {
+	var sf staffFlags
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "claim ID [--force]",
+		Short: "Take a request, so that others see you are on it",
+		Long: `Take a queued request. A request claimed by someone else is taken over only
+with --force (the history says from whom); a done or rejected request
+cannot be claimed.`,
+		Example: `  websesam-intake queue claim WS-2026-000123
+  websesam-intake queue claim WS-2026-000123 --force`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return changeRequest(cmd, sf, false, func(ctx context.Context, s intake.Staff) (store.Request, error) {
+				return s.Claim(ctx, args[0], force)
+			}, func(r store.Request) string {
+				return fmt.Sprintf("Request %s is claimed by %s.", r.ID, r.ClaimedBy)
+			})
+		},
+	}
+	addStaffFlags(cmd, &sf)
+	cmd.Flags().BoolVar(&force, "force", false, "take over a request someone else has claimed")
+	return cmd
+}
+
+func newQueueReleaseCommand() *cobra.Command {
+	var sf staffFlags
+	cmd := &cobra.Command{
+		Use:     "release ID",
+		Short:   "Put a request you claimed back in the queue",
+		Example: `  websesam-intake queue release WS-2026-000123`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return changeRequest(cmd, sf, false, func(ctx context.Context, s intake.Staff) (store.Request, error) {
+				return s.Release(ctx, args[0])
+			}, func(r store.Request) string {
+				return fmt.Sprintf("Request %s is back in the queue.", r.ID)
+			})
+		},
+	}
+	addStaffFlags(cmd, &sf)
+	return cmd
+}
+
+func newQueueDoneCommand() *cobra.Command {
+	var sf staffFlags
+	var username, note string
+	cmd := &cobra.Command{
+		Use:   "done ID --username NAME [--note TEXT]",
+		Short: "Record that the account is made or changed in webSesam",
+		Long: `Record that you created or changed the account in webSesam: the request
+becomes done with the webSesam user name, the register is updated, and the
+user (user name and login instructions) and the manager are e-mailed — all
+at once, or nothing. You must have claimed the request. An avslut needs no
+user name.
+
+Without a running daemon the notices are composed here, from the [mailer]
+section of the daemon's configuration (--config).`,
+		Example: `  websesam-intake queue done WS-2026-000123 --username annsve01
+  websesam-intake queue done WS-2026-000124 --username perlar02 --note "role changed"
+  websesam-intake queue done WS-2026-000125`,
+		Args: exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return changeRequest(cmd, sf, true, func(ctx context.Context, s intake.Staff) (store.Request, error) {
+				r, err := s.Complete(ctx, args[0], username, note)
+				if errors.Is(err, store.ErrInvalid) && strings.TrimSpace(username) == "" {
+					return r, usagef("%v: give it with --username NAME", err)
+				}
+				return r, err
+			}, func(r store.Request) string {
+				return fmt.Sprintf("Request %s is done; the notices are in the outbox.", r.ID)
+			})
+		},
+	}
+	addStaffFlags(cmd, &sf)
+	addConfigFlag(cmd, &sf)
+	cmd.Flags().StringVar(&username, "username", "", "the webSesam user name given to the user (not needed for an avslut)")
+	cmd.Flags().StringVar(&note, "note", "", "a note for the request's history")
+	return cmd
+}
+
+func newQueueRejectCommand() *cobra.Command {
+	var sf staffFlags
+	var reason string
+	cmd := &cobra.Command{
+		Use:   "reject ID --reason TEXT",
+		Short: "Refuse a request, telling the manager why",
+		Long: `Close a request you claimed as rejected. The reason is e-mailed to the
+manager (copy to the user) exactly as you write it, in the same step.`,
+		Example: `  websesam-intake queue reject WS-2026-000123 --reason "Kundnummer 602154 tillhör inte er enhet."`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if strings.TrimSpace(reason) == "" {
+				return usagef("reject needs --reason TEXT: the manager is told why")
+			}
+			return changeRequest(cmd, sf, true, func(ctx context.Context, s intake.Staff) (store.Request, error) {
+				return s.Reject(ctx, args[0], reason)
+			}, func(r store.Request) string {
+				return fmt.Sprintf("Request %s is rejected; the notice is in the outbox.", r.ID)
+			})
+		},
+	}
+	addStaffFlags(cmd, &sf)
+	addConfigFlag(cmd, &sf)
+	cmd.Flags().StringVar(&reason, "reason", "", "why, in words the manager understands (sent as written)")
+	return cmd
+}

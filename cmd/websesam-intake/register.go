@@ -1,0 +1,140 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+func init() { subcommands = append(subcommands, newRegisterCommand) }
+
+func newRegisterCommand() *cobra.Command {
+	register := &cobra.Command{
+		Use:   "register",
+		Short: "Who may order for which kundnummer: the Kund- och förskrivarregister",
+		Long: `The register holds one row per person and kundnummer: the roles
+(förskrivare, beställare), buffer storage and manager, as the done requests
+left them. A ny adds the person, an andring updates the row, an avslut
+removes it. Every look and every export is written to the audit log.
+` + staffHelp,
+	}
+	register.AddCommand(newRegisterListCommand(), newRegisterExportCommand())
+	return register
+}
+
+// kundnummerFlag checks --kundnummer: six digits (spaces allowed, as on the form).
+func kundnummerFlag(s string) (string, error) {
+	k := strings.ReplaceAll(s, " ", "")
+	if k == "" {
+		return "", nil
+	}
+	if len(k) != 6 || strings.Trim(k, "0123456789") != "" {
+		return "", usagef("--kundnummer must be six digits, like 602154, not %q", s)
+	}
+	return k, nil
+}
+
+func roleNames(e store.RegisterEntry) string {
+	var r []string
+	if e.Forskrivare {
+		r = append(r, "förskrivare")
+	}
+	if e.Bestallare {
+		r = append(r, "beställare")
+	}
+	return dash(strings.Join(r, ", "))
+}
+
+func newRegisterListCommand() *cobra.Command {
+	var sf staffFlags
+	var kundnummer, person string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "list [--kundnummer K] [--person TEXT]",
+		Short: "List register rows by kundnummer, then person",
+		Long: `List who holds which roles for which kundnummer. --person takes an HSA-id
+or an e-mail address and shows that person's rows under every kundnummer.`,
+		Example: `  websesam-intake register list --kundnummer 602154
+  websesam-intake register list --person SE2321000131-E000000000001
+  websesam-intake register list --person anna.svensson@region.example.se --json`,
+		Args: exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			k, err := kundnummerFlag(kundnummer)
+			if err != nil {
+				return err
+			}
+			s, err := openStaff(cmd.Context(), sf, false)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			rows, err := s.RegisterList(cmd.Context(), store.RegisterFilter{Kundnummer: k, Person: strings.TrimSpace(person)})
+			if err != nil {
+				return staffError(err, "register list")
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				if rows == nil {
+					rows = []store.RegisterEntry{}
+				}
+				return writeJSON(out, rows)
+			}
+			if len(rows) == 0 {
+				fmt.Fprintln(out, "No register rows match.")
+				return nil
+			}
+			t := newTable(out, "KUNDNUMMER", "STANDARDKUND", "NAME", "HSA-ID", "E-POST", "ROLES", "BUFFERTFÖRRÅD", "CHEF", "CHANGED", "REQUEST")
+			for _, e := range rows {
+				t.row(e.Kundnummer, e.Standardkund, shorten(e.Fornamn+" "+e.Efternamn, 30), dash(e.HSAID), e.Epost,
+					roleNames(e), shorten(dash(e.Buffertforrad), 25), shorten(dash(e.ChefNamn), 25), localTime(e.UpdatedAt), e.Request)
+			}
+			return t.flush()
+		},
+	}
+	addStaffFlags(cmd, &sf)
+	cmd.Flags().StringVar(&kundnummer, "kundnummer", "", "only rows of this kundnummer")
+	cmd.Flags().StringVar(&person, "person", "", "only rows of the person with this HSA-id or e-mail address")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
+	return cmd
+}
+
+func newRegisterExportCommand() *cobra.Command {
+	var sf staffFlags
+	cmd := &cobra.Command{
+		Use:   "export FILE.xlsx",
+		Short: "Write the Kund- och förskrivarregister as an Excel workbook",
+		Long: `Write the whole register as an Excel workbook: one row per person and
+kundnummer on the first sheet, the number of people and roles per
+kundnummer on the second. Dates are real dates; text from the forms is
+always text (a name starting with = is never a formula). The file holds
+personal data: it is written readable by you alone (mode 0600), and the
+export is written to the audit log.`,
+		Example: `  websesam-intake register export ~/register-2026-11-30.xlsx`,
+		Args:    exactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := args[0]
+			if !strings.EqualFold(strings.TrimSpace(pathExt(path)), ".xlsx") {
+				return usagef("export writes an Excel workbook: give a file name ending in .xlsx, not %q", path)
+			}
+			s, err := openStaff(cmd.Context(), sf, false)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			rows, err := s.RegisterExport(cmd.Context())
+			if err != nil {
+				return staffError(err, "register list")
+			}
+			if err := writeRegisterWorkbook(path, rows); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Wrote %d register rows to %s.\n", len(rows), path)
+			return nil
+		},
+	}
+	addStaffFlags(cmd, &sf)
+	return cmd
+}
