@@ -599,8 +599,9 @@ func TestReadXLSXByLabel(t *testing.T) {
 		setRow(t, f, sh, 8, 2, "Ärende")                                // the section heading, nothing beside
 		setRow(t, f, sh, 9, 2, "Ärende *", "Ny registrering")
 		setRow(t, f, sh, 10, 2, "Förskrivare", "Ja", "Ja eller Nej")
-		setRow(t, f, sh, 11, 2, "Tidigare namn *", "Beställare", "Nej") // a label beside: empty
-		setRow(t, f, sh, 12, 2, "Datum\u00a0 *", "2026-11-28")          // a no-break space
+		setRow(t, f, sh, 11, 2, "Tidigare namn *", "Beställare", "Nej")   // a label beside: empty
+		setRow(t, f, sh, 12, 2, "Datum\u00a0 *", "2026-11-28")            // a no-break space
+		setRow(t, f, sh, 13, 2, "Buffertfo\u0308rra\u030ad:", "Förråd 2") // decomposed letters, a colon
 		if _, err := f.NewSheet("Övrigt"); err != nil {
 			t.Fatal(err)
 		}
@@ -613,6 +614,7 @@ func TestReadXLSXByLabel(t *testing.T) {
 			"fornamn": "Åsa", "efternamn": "Öberg", "galler_fran": "2026-12-01", "kundnummer": "602154",
 			"tjanstledig_fran": "", "arende": "Ny registrering", "roll_forskrivare": "Ja",
 			"tidigare_namn": "", "roll_bestallare": "Nej", "datum": "2026-11-28", "chef_namn": "Märta Sjöström",
+			"buffertforrad": "Förråd 2",
 		})
 		if raw.HasUserSheet {
 			t.Error("got HasUserSheet true, want false")
@@ -1120,6 +1122,39 @@ func TestXLSXFixtureNames(t *testing.T) {
 				if names[fl.Name] != c.named {
 					t.Errorf("name %s present %v, want %v", fl.Name, names[fl.Name], c.named)
 				}
+			}
+		})
+	}
+}
+
+func TestXLSXResolveRef(t *testing.T) {
+	r := &xlsxReader{sheets: []string{"Ansökan", "It's", "Användare"}}
+	cases := []struct {
+		ref  string
+		want xlsxCell
+		ok   bool
+	}{
+		{"Ansökan!$C$8", xlsxCell{"Ansökan", 7, 2}, true},
+		{"'Ansökan'!$C$8", xlsxCell{"Ansökan", 7, 2}, true},
+		{"=Ansökan!C8", xlsxCell{"Ansökan", 7, 2}, true},
+		{"ANSÖKAN!$c$8", xlsxCell{"Ansökan", 7, 2}, true},
+		{"'It''s'!$A$1", xlsxCell{"It's", 0, 0}, true},
+		{"Ansökan!$C$8:$D$9", xlsxCell{"Ansökan", 7, 2}, true},
+		{"Anva\u0308ndare!B2", xlsxCell{"Användare", 1, 1}, true},
+		{"Ansökan!#REF!", xlsxCell{}, false},
+		{"#REF!", xlsxCell{}, false},
+		{"[1]Ansökan!$A$1", xlsxCell{}, false},
+		{"Saknas!A1", xlsxCell{}, false},
+		{"Ansökan!$C", xlsxCell{}, false},
+		{"'Ansökan!A1", xlsxCell{}, false},
+		{"42", xlsxCell{}, false},
+		{"", xlsxCell{}, false},
+	}
+	for _, c := range cases {
+		t.Run(c.ref, func(t *testing.T) {
+			got, ok := r.resolveRef(c.ref)
+			if got != c.want || ok != c.ok {
+				t.Errorf("got %+v, %v; want %+v, %v", got, ok, c.want, c.ok)
 			}
 		})
 	}
