@@ -1108,6 +1108,7 @@ func TestXLSXFixtureNames(t *testing.T) {
 		{"xlsx-date-serials", singleDef, true},
 		{"xlsx-multi-60-users", multiDef, true},
 		{"xlsx-no-defined-names", singleDef, false},
+		{"xlsx-multi-no-defined-names", multiDef, false},
 	}
 	for _, c := range cases {
 		t.Run(c.fixture, func(t *testing.T) {
