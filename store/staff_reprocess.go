@@ -232,3 +232,151 @@ func (s *Store) ReprocessPending() ([]ReprocessMark, error) {
 	}
 	return out, nil
 }
+
+// RecordReprocessed writes the new decision of a message that staff marked
+// with MarkReprocess, in one transaction: the record's outcome, reason and
+// forms, the requests of its valid forms (a form whose requests are still
+// active is matched, not duplicated, as in RecordOutcome), the outbox rows
+// compose returns, a history event, and the removal of the mark. A message
+// without a mark is refused (*MessageStateError): the daemon never decides
+// a message twice on its own. msg.Key names the record; msg's Outcome,
+// Reason and FormHashes are the new decision, and its From, Subject and
+// MessageID replace the record's when not empty.
+//
+// The message is not marked unsettled: it now lies in the folder of its
+// old outcome under another UID, so the daemon moves it itself after this
+// commit (see the report of issue 6).
+func (s *Store) RecordReprocessed(msg Message, reqs []NewRequest, compose func(rec Recorded) ([]OutboxRow, error)) (Recorded, error) {
+	if err := msg.Key.check(); err != nil {
+		return Recorded{}, fmt.Errorf("record reprocessed message: %w", err)
+	}
+	if !msg.Outcome.valid() {
+		return Recorded{}, fmt.Errorf("record reprocessed message %s: unknown outcome %q: %w", msg.Key, msg.Outcome, ErrInvalid)
+	}
+	if len(reqs) > 0 && msg.Outcome != OutcomeQueued {
+		return Recorded{}, fmt.Errorf("record reprocessed message %s: %d requests with outcome %s: %w", msg.Key, len(reqs), msg.Outcome, ErrInvalid)
+	}
+	for i, r := range reqs {
+		if r.FormHash == "" || strings.IndexByte(r.FormHash, 0) >= 0 {
+			return Recorded{}, fmt.Errorf("record reprocessed message %s: request %d has no form hash: %w", msg.Key, i+1, ErrInvalid)
+		}
+		if r.Type != TypeNy && r.Type != TypeAndring && r.Type != TypeAvslut {
+			return Recorded{}, fmt.Errorf("record reprocessed message %s: request %d has unknown type %q: %w", msg.Key, i+1, r.Type, ErrInvalid)
+		}
+	}
+	var rec Recorded
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		rec = Recorded{}
+		now := s.now().UTC()
+		m, err := getMessage(tx, msg.Key)
+		if err != nil {
+			return err
+		}
+		mark, err := reprocessMark(tx, msg.Key)
+		if err != nil {
+			return err
+		}
+		if mark == nil {
+			return &MessageStateError{Key: msg.Key, Outcome: m.Outcome, Why: "is not waiting to be reprocessed; staff ask for it with 'messages reprocess'"}
+		}
+		from := m.Outcome
+		m.Outcome, m.Reason = msg.Outcome, msg.Reason
+		if msg.From != "" {
+			m.From = msg.From
+		}
+		if msg.Subject != "" {
+			m.Subject = msg.Subject
+		}
+		m.FormHashes = nil
+		for _, h := range msg.FormHashes {
+			if !containsString(m.FormHashes, h) {
+				m.FormHashes = append(m.FormHashes, h)
+			}
+		}
+		if m.Forms, rec.Requests, err = createRequests(tx, now, &m, reqs); err != nil {
+			return err
+		}
+		if err := putMessage(tx, m); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketReprocess).Delete(msg.Key.bytes()); err != nil {
+			return fmt.Errorf("remove reprocess mark: %w", err)
+		}
+		if err := appendMessageEvent(tx, msg.Key, MessageEvent{At: now, Actor: ActorIntake, Event: EventReprocessed,
+			From: from, To: m.Outcome, Reason: m.Reason, Note: "asked by " + mark.Actor}); err != nil {
+			return err
+		}
+		rec.Message, rec.Forms = m, m.Forms
+		if compose != nil {
+			rows, err := compose(rec)
+			if err != nil {
+				return fmt.Errorf("compose replies: %w", err)
+			}
+			if rec.Outbox, err = s.insertOutbox(tx, now, rows); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Recorded{}, fmt.Errorf("record reprocessed message %s: %w", msg.Key, err)
+	}
+	return rec, nil
+}
+
+// createRequests makes the requests of a message's valid forms, grouped by
+// form in the order given, exactly as RecordOutcome does: a form whose
+// requests are still active (queued, claimed, done) is a duplicate and
+// creates nothing. It adds each form's hash to m.FormHashes.
+func createRequests(tx *bolt.Tx, now time.Time, m *Message, reqs []NewRequest) ([]FormResult, []Request, error) {
+	var order []string
+	byForm := map[string][]NewRequest{}
+	for _, r := range reqs {
+		if _, ok := byForm[r.FormHash]; !ok {
+			order = append(order, r.FormHash)
+		}
+		byForm[r.FormHash] = append(byForm[r.FormHash], r)
+	}
+	var forms []FormResult
+	var created []Request
+	for _, hash := range order {
+		if !containsString(m.FormHashes, hash) {
+			m.FormHashes = append(m.FormHashes, hash)
+		}
+		matched, err := activeForHash(tx, hash)
+		if err != nil {
+			return nil, nil, err
+		}
+		if len(matched) > 0 {
+			forms = append(forms, FormResult{Hash: hash, Requests: matched, Duplicate: true})
+			continue
+		}
+		fr := FormResult{Hash: hash}
+		batch := ""
+		for _, nr := range byForm[hash] {
+			id, err := nextRequestID(tx, now)
+			if err != nil {
+				return nil, nil, err
+			}
+			if batch == "" {
+				batch = id
+			}
+			r := Request{
+				V: recordVersion, ID: id, Batch: batch, Form: nr.Form, Type: nr.Type, Status: StatusQueued,
+				Fields: copyFields(nr.Fields), FormHash: hash, Message: m.Key, MessageID: m.MessageID,
+				ReceivedAt: m.ReceivedAt, CreatedAt: now, UpdatedAt: now,
+				History: []Transition{{At: now, Actor: ActorIntake, To: StatusQueued, Note: "reprocessed"}},
+			}
+			if err := putRequest(tx, r, nil); err != nil {
+				return nil, nil, err
+			}
+			if err := tx.Bucket(bucketFormHash).Put(join([]byte(hash), []byte(id)), nil); err != nil {
+				return nil, nil, fmt.Errorf("index form hash: %w", err)
+			}
+			fr.Requests = append(fr.Requests, id)
+			created = append(created, r)
+		}
+		forms = append(forms, fr)
+	}
+	return forms, created, nil
+}
