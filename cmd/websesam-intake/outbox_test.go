@@ -190,3 +190,57 @@ func TestOutboxDatabaseHeld(t *testing.T) {
 		t.Errorf("stderr = %q, want it to contain %q", errOut, want)
 	}
 }
+
+// With the daemon running, the outbox commands go through its socket: the
+// body comes back whole, refusals keep their words and exit status, and
+// the audit log names the peer.
+func TestOutboxOverSocket(t *testing.T) {
+	env := newStaffEnv(t, "daemon", outboxDB(t))
+	out := mustRun(t, "outbox", "show", "2", "--raw")
+	if got, want := out, "Subject: b\r\n\r\nhej\r\n"; got != want {
+		t.Errorf("show --raw = %q, want %q", got, want)
+	}
+	if got, want := mustRun(t, "outbox", "retry", "3"), "Outbox row 3 will be sent again.\n"; got != want {
+		t.Errorf("retry: %q, want %q", got, want)
+	}
+	if got, want := mustRun(t, "outbox", "cancel", "2"), "Outbox row 2 is cancelled.\n"; got != want {
+		t.Errorf("cancel: %q, want %q", got, want)
+	}
+	for _, tc := range []struct {
+		args     []string
+		wantCode int
+		wantErr  string
+	}{
+		{[]string{"outbox", "retry", "1"}, 1, "outbox row 1 is sent; it cannot be retried (see 'websesam-intake outbox show')"},
+		{[]string{"outbox", "show", "99"}, 1, "outbox row 99: not found (see 'websesam-intake outbox list')"},
+		{[]string{"outbox", "list", "--state", "lost"}, 2, `--state must be pending, sent, failed or cancelled, not "lost"`},
+	} {
+		_, errOut, code := runCLI(t, tc.args...)
+		if code != tc.wantCode || !strings.Contains(errOut, tc.wantErr) {
+			t.Errorf("%v: exit %d %q, want %d and %q", tc.args, code, errOut, tc.wantCode, tc.wantErr)
+		}
+	}
+	out = mustRun(t, "outbox", "list", "--json")
+	var rows []store.OutboxRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatal(err)
+	}
+	var states []string
+	for _, r := range rows {
+		states = append(states, string(r.State))
+	}
+	if got, want := strings.Join(states, " "), "pending cancelled sent"; got != want {
+		t.Errorf("states = %q, want %q", got, want)
+	}
+	entries, err := env.st.AuditList("auditor", store.AuditFilter{Actor: me(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var actions []string
+	for _, e := range entries {
+		actions = append(actions, e.Action)
+	}
+	if got, want := strings.Join(actions, " "), "outbox-list outbox-cancel outbox-retry outbox-show"; got != want {
+		t.Errorf("audit by %s = %q, want %q", me(t), got, want)
+	}
+}
