@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -214,6 +216,17 @@ func (d *Daemon) wait(ctx context.Context, cn *conn) error {
 		}
 		return nil
 	}
+	// A NOOP first makes the server report what it has queued (some
+	// servers, go-imap's own among them, start IDLE by waiting for the
+	// next change and would sit on mail that arrived during the scan).
+	if err := cn.do(func() error { return cn.c.Noop().Wait() }); err != nil {
+		return fmt.Errorf("noop: %w", err)
+	}
+	select {
+	case <-cn.news:
+		return nil
+	default:
+	}
 	var idle *imapclient.IdleCommand
 	if err := cn.do(func() error {
 		var err error
@@ -224,13 +237,19 @@ func (d *Daemon) wait(ctx context.Context, cn *conn) error {
 	}
 	restart := time.NewTimer(m.IdleRestart)
 	defer restart.Stop()
+	why := "stop"
 	select {
 	case <-ctx.Done():
 	case <-cn.news:
+		why = "new mail"
 	case <-poll.C:
+		why = "poll"
 	case <-restart.C:
+		why = "idle restart"
 	case <-cn.c.Closed():
+		why = "closed"
 	}
+	d.log.Debug("idle ended", "why", why)
 	if err := cn.do(func() error {
 		if err := idle.Close(); err != nil {
 			return err
@@ -284,17 +303,38 @@ func (d *Daemon) scan(ctx context.Context, cn *conn, uv uint32) error {
 			return err
 		}
 		handled := uint32(0)
-		for _, e := range envs {
+		// Bodies are fetched a chunk at a time (bounded bytes) and decided
+		// in parallel while the previous chunk is recorded and settled one
+		// by one, in UID order.
+		chunks := d.chunks(envs, since)
+		var pending func() (map[imap.UID]decision, error)
+		if len(chunks) > 0 {
+			pending = d.prepare(cn, chunks[0].want)
+		}
+		for k, c := range chunks {
+			decs, err := pending()
+			if err != nil {
+				d.advance(uv, handled)
+				return err
+			}
+			if k+1 < len(chunks) && ctx.Err() == nil {
+				pending = d.prepare(cn, chunks[k+1].want)
+			}
+			for _, e := range c.envs {
+				if ctx.Err() != nil {
+					break
+				}
+				if dec, ok := decs[e.UID]; ok {
+					if err := d.commit(cn, uv, e, dec); err != nil {
+						d.advance(uv, handled)
+						return err
+					}
+				}
+				handled = uint32(e.UID)
+			}
 			if ctx.Err() != nil {
 				break
 			}
-			if d.matches(e.Subject) && !e.Date.Before(since) {
-				if err := d.handle(cn, uv, e); err != nil {
-					d.advance(uv, handled)
-					return err
-				}
-			}
-			handled = uint32(e.UID)
 		}
 		// Messages that vanished between SEARCH and FETCH need nothing.
 		if ctx.Err() == nil {
@@ -368,35 +408,112 @@ func (d *Daemon) envelopes(cn *conn, uids []imap.UID) ([]envelope, error) {
 	return out, nil
 }
 
-// handle decides, records and settles one matching message. An error means
-// the connection or the store failed: the pass stops and is tried again,
-// and nothing was half done (the store commits whole; a message recorded but
+// Chunks of bodies fetched at once: few round trips, bounded memory.
+const (
+	chunkMessages = 32
+	chunkBytes    = 16 << 20
+)
+
+// chunk is a run of envelopes in UID order and the matching ones among
+// them whose bodies are fetched together.
+type chunk struct {
+	envs, want []envelope
+}
+
+// chunks cuts envs into runs whose matching messages fit chunkMessages and
+// chunkBytes (a single message over chunkBytes makes a chunk of its own).
+func (d *Daemon) chunks(envs []envelope, since time.Time) []chunk {
+	var out []chunk
+	for i := 0; i < len(envs); {
+		c := chunk{}
+		j, bytes := i, int64(0)
+		for ; j < len(envs) && len(c.want) < chunkMessages; j++ {
+			e := envs[j]
+			if !d.matches(e.Subject) || e.Date.Before(since) {
+				continue
+			}
+			if e.Size <= d.cfg.Policy.MaxMessageSize {
+				if bytes+e.Size > chunkBytes && len(c.want) > 0 {
+					break
+				}
+				bytes += e.Size
+			}
+			c.want = append(c.want, e)
+		}
+		c.envs = envs[i:j]
+		out = append(out, c)
+		i = j
+	}
+	return out
+}
+
+// prepare downloads the bodies of the matching messages want (one FETCH,
+// now) and decides them in parallel in the background; the returned
+// function waits for the decisions. A message over the size limit is
+// decided without download; a message gone from the server gets none.
+func (d *Daemon) prepare(cn *conn, want []envelope) func() (map[imap.UID]decision, error) {
+	decs := make(map[imap.UID]decision, len(want))
+	var uids []imap.UID
+	for _, e := range want {
+		if e.Size > d.cfg.Policy.MaxMessageSize {
+			decs[e.UID] = decision{Outcome: store.OutcomeQuarantined, Reason: reasonMessageSize,
+				Original: mailer.Original{MessageID: e.MessageID, Subject: e.Subject, From: e.From}}
+			continue
+		}
+		uids = append(uids, e.UID)
+	}
+	if len(uids) == 0 {
+		return func() (map[imap.UID]decision, error) { return decs, nil }
+	}
+	bodies, err := d.bodies(cn, uids)
+	if err != nil {
+		return func() (map[imap.UID]decision, error) { return nil, err }
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+		for _, e := range want {
+			raw, ok := bodies[e.UID]
+			if !ok {
+				if e.Size <= d.cfg.Policy.MaxMessageSize {
+					d.log.Info("message gone before download", logUID, uint32(e.UID), logMessageID, e.MessageID)
+				}
+				continue
+			}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				dec := d.dec.decide(raw)
+				if dec.Original.MessageID == "" {
+					dec.Original.MessageID = e.MessageID
+				}
+				if dec.Original.Subject == "" {
+					dec.Original.Subject = e.Subject
+				}
+				mu.Lock()
+				decs[e.UID] = dec
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+	}()
+	return func() (map[imap.UID]decision, error) {
+		<-done
+		return decs, nil
+	}
+}
+
+// commit records and settles one decided message. An error means the
+// connection or the store failed: the pass stops and is tried again, and
+// nothing was half done (the store commits whole; a message recorded but
 // not moved is moved by the next pass).
-func (d *Daemon) handle(cn *conn, uv uint32, e envelope) error {
+func (d *Daemon) commit(cn *conn, uv uint32, e envelope, dec decision) error {
 	key := store.MessageKey{Mailbox: d.cfg.Mailbox.Folder, UIDValidity: uv, UID: uint32(e.UID)}
 	log := d.log.With(logUID, uint32(e.UID), logMessageID, e.MessageID)
-	var dec decision
-	if e.Size > d.cfg.Policy.MaxMessageSize {
-		// Never downloaded.
-		dec = decision{Outcome: store.OutcomeQuarantined, Reason: reasonMessageSize,
-			Original: mailer.Original{MessageID: e.MessageID, Subject: e.Subject, From: e.From}}
-	} else {
-		raw, err := d.body(cn, e.UID)
-		if err != nil {
-			return err
-		}
-		if raw == nil {
-			log.Info("message gone before download")
-			return nil
-		}
-		dec = d.dec.decide(raw)
-		if dec.Original.MessageID == "" {
-			dec.Original.MessageID = e.MessageID
-		}
-		if dec.Original.Subject == "" {
-			dec.Original.Subject = e.Subject
-		}
-	}
 	reqs := []store.NewRequest(nil)
 	if dec.Outcome == store.OutcomeQueued {
 		reqs = dec.requests()
@@ -444,27 +561,33 @@ func (d *Daemon) handle(cn *conn, uv uint32, e envelope) error {
 	return d.settle(cn, key, outcome, false, log)
 }
 
-// body downloads the whole message without setting \Seen; nil when the
-// message is gone.
-func (d *Daemon) body(cn *conn, uid imap.UID) ([]byte, error) {
+// bodies downloads whole messages without setting \Seen (BODY.PEEK[]);
+// messages gone from the server are missing from the result.
+func (d *Daemon) bodies(cn *conn, uids []imap.UID) (map[imap.UID][]byte, error) {
 	section := &imap.FetchItemBodySection{Peek: true}
-	var bufs []*imapclient.FetchMessageBuffer
+	out := make(map[imap.UID][]byte, len(uids))
 	err := cn.do(func() error {
-		var err error
-		bufs, err = cn.c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect()
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("fetch uid %d: %w", uid, err)
-	}
-	for _, b := range bufs {
-		if b.UID == uid {
-			if raw := b.FindBodySection(section); raw != nil {
-				return raw, nil
+		cmd := cn.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
+		for {
+			m := cmd.Next()
+			if m == nil {
+				break
+			}
+			b, err := m.Collect()
+			if err != nil {
+				cmd.Close()
+				return err
+			}
+			if raw := b.FindBodySection(section); raw != nil && b.UID != 0 {
+				out[b.UID] = raw
 			}
 		}
+		return cmd.Close()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fetch %d bodies: %w", len(uids), err)
 	}
-	return nil, nil
+	return out, nil
 }
 
 // report prints what a dry run would do with one message: no field values,
@@ -565,28 +688,15 @@ func (d *Daemon) move(cn *conn, key store.MessageKey, outcome store.Outcome, rec
 	}
 	uid := imap.UID(key.UID)
 	set := imap.UIDSetNum(uid)
-	// Still here? After a crash the move may already have happened.
-	var bufs []*imapclient.FetchMessageBuffer
-	if err := cn.do(func() error {
-		var err error
-		bufs, err = cn.c.Fetch(set, &imap.FetchOptions{UID: true, Flags: true, Envelope: recovering}).Collect()
-		return err
-	}); err != nil {
-		return fmt.Errorf("look up uid %d: %w", uid, err)
-	}
 	var flags []imap.Flag
 	var messageID string
-	found := false
-	for _, b := range bufs {
-		if b.UID == uid {
-			found, flags = true, b.Flags
-			if b.Envelope != nil {
-				messageID = b.Envelope.MessageID
-			}
+	if recovering {
+		// Still here? After a crash the move may already have happened.
+		var found bool
+		var err error
+		if found, flags, messageID, err = d.lookup(cn, uid); err != nil || !found {
+			return err
 		}
-	}
-	if !found {
-		return nil
 	}
 	addFlag := func(f imap.Flag) error {
 		return cn.do(func() error {
@@ -664,4 +774,26 @@ func (d *Daemon) inFolder(cn *conn, folder, messageID string, uv uint32) (bool, 
 		return false, fmt.Errorf("select %s again: UIDVALIDITY changed from %d to %d", d.cfg.Mailbox.Folder, uv, sel.UIDValidity)
 	}
 	return found, nil
+}
+
+// lookup tells whether uid is still in the selected mailbox, with its flags
+// and Message-ID.
+func (d *Daemon) lookup(cn *conn, uid imap.UID) (found bool, flags []imap.Flag, messageID string, err error) {
+	var bufs []*imapclient.FetchMessageBuffer
+	if err := cn.do(func() error {
+		var err error
+		bufs, err = cn.c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, Flags: true, Envelope: true}).Collect()
+		return err
+	}); err != nil {
+		return false, nil, "", fmt.Errorf("look up uid %d: %w", uid, err)
+	}
+	for _, b := range bufs {
+		if b.UID == uid {
+			found, flags = true, b.Flags
+			if b.Envelope != nil {
+				messageID = b.Envelope.MessageID
+			}
+		}
+	}
+	return found, flags, messageID, nil
 }

@@ -10,6 +10,7 @@ import (
 	"net/mail"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -259,6 +260,7 @@ func (s *imapServer) where() map[string][]placed {
 			s.t.Fatalf("fetch %s: %v", l.Mailbox, err)
 		}
 		for _, b := range bufs {
+			slices.Sort(b.Flags) // the server lists them in map order
 			out[b.Envelope.MessageID] = append(out[b.Envelope.MessageID], placed{Folder: l.Mailbox, Flags: b.Flags})
 		}
 	}
@@ -420,3 +422,5 @@ func withTimeout(t testing.TB, d time.Duration) context.Context {
 }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

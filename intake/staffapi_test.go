@@ -23,7 +23,7 @@ import (
 )
 
 // staffComposer composes real notices for the staff tests.
-func staffComposer(t *testing.T) *mailer.Composer {
+func staffComposer(t testing.TB) *mailer.Composer {
 	t.Helper()
 	c, err := mailer.NewComposer(mailer.Config{
 		FromAddress:       "intake@hmc.example.se",

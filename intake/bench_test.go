@@ -1,0 +1,199 @@
+package intake
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+const backlog = 2000
+
+// fillBacklog puts n matching messages, each with a distinct filled PDF,
+// into the server's INBOX and returns the total bytes.
+func fillBacklog(b *testing.B, srv *imapServer, pdf []byte, n int) int64 {
+	b.Helper()
+	var total int64
+	for i := range n {
+		pad := []byte(fmt.Sprintf("\n%% variant %d\n", i))
+		raw := []byte(outlook(fmt.Sprintf("user%04d@region.example.se", i), "Test", fmt.Sprintf("bench-%d@region.example.se", i),
+			"webSesam", "", attached{"ansokan.pdf", "application/pdf", append(bytes.Clone(pdf), pad...)}))
+		total += int64(len(raw))
+		srv.appendMailDirect(raw)
+	}
+	return total
+}
+
+// peakHeap samples the heap in use until stop is closed and returns the
+// highest value seen (bytes).
+func peakHeap(stop <-chan struct{}) <-chan uint64 {
+	out := make(chan uint64, 1)
+	go func() {
+		var peak uint64
+		var ms runtime.MemStats
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+			select {
+			case <-stop:
+				out <- peak
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return out
+}
+
+// BenchmarkDrainBacklog drains 2,000 matching messages, each with a filled
+// PDF, from the in-process server with the real store (fsync on): decide,
+// record, move. BenchmarkBareFetchMove is the floor: the same client
+// fetching and moving the same messages with no work between.
+func BenchmarkDrainBacklog(b *testing.B) {
+	pdf := fillPDF(b, formparse.Single, person("Åsa", "Öberg"))
+	var msgs, secs float64
+	var peak uint64
+	for range b.N {
+		b.StopTimer()
+		srv := startIMAP(b, true)
+		sk := startSink(b)
+		cfg := testConfig(b, b.TempDir(), srv.addr, sk.addr)
+		fillBacklog(b, srv, pdf, backlog)
+		st, err := store.Open(cfg.Store.Path, store.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		d, err := New(cfg, st, Options{Logger: discardLogger()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		runtime.GC()
+		stop := make(chan struct{})
+		peakc := peakHeap(stop)
+		b.StartTimer()
+		start := time.Now()
+		if err := d.session(context.Background(), true); err != nil {
+			b.Fatal(err)
+		}
+		secs += time.Since(start).Seconds()
+		b.StopTimer()
+		close(stop)
+		peak = max(peak, <-peakc)
+		msgs += backlog
+		if n := len(recorded(b, st)); n != backlog {
+			b.Fatalf("recorded %d, want %d", n, backlog)
+		}
+		st.Close()
+		srv.close()
+	}
+	b.ReportMetric(msgs/secs, "msgs/s")
+	b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+}
+
+func BenchmarkBareFetchMove(b *testing.B) {
+	pdf := fillPDF(b, formparse.Single, person("Åsa", "Öberg"))
+	var msgs, secs float64
+	for range b.N {
+		b.StopTimer()
+		srv := startIMAP(b, true)
+		fillBacklog(b, srv, pdf, backlog)
+		c, err := imapclient.DialInsecure(srv.addr, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Login(testUser, testPassword).Wait(); err != nil {
+			b.Fatal(err)
+		}
+		if err := c.Create("Done", nil).Wait(); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+		start := time.Now()
+		if _, err := c.Select("INBOX", nil).Wait(); err != nil {
+			b.Fatal(err)
+		}
+		data, err := c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
+		if err != nil {
+			b.Fatal(err)
+		}
+		section := &imap.FetchItemBodySection{Peek: true}
+		for _, uid := range data.AllUIDs() {
+			set := imap.UIDSetNum(uid)
+			if _, err := c.Fetch(set, &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}}).Collect(); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := c.Move(set, "Done").Wait(); err != nil {
+				b.Fatal(err)
+			}
+		}
+		secs += time.Since(start).Seconds()
+		msgs += float64(len(data.AllUIDs()))
+		b.StopTimer()
+		c.Close()
+		srv.close()
+	}
+	b.ReportMetric(msgs/secs, "msgs/s")
+}
+
+// BenchmarkMailToQueueIdle measures the time from a message's delivery to
+// its record in the store while the daemon waits in IDLE (the poll interval
+// is a minute, so only IDLE can bring it in time).
+func BenchmarkMailToQueueIdle(b *testing.B) {
+	pdf := fillPDF(b, formparse.Single, person("Åsa", "Öberg"))
+	srv := startIMAP(b, true)
+	sk := startSink(b)
+	cfg := testConfig(b, b.TempDir(), srv.addr, sk.addr)
+	cfg.Mailbox.PollInterval = time.Minute
+	cfg.Mailbox.IdleRestart = 5 * time.Minute
+	st, err := store.Open(cfg.Store.Path, store.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.Close()
+	d, err := New(cfg, st, Options{Logger: discardLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); d.Run(ctx) }()
+	defer func() { cancel(); wg.Wait() }()
+	time.Sleep(300 * time.Millisecond) // connected and idling
+	var worst atomic.Int64
+	b.ResetTimer()
+	for i := range b.N {
+		id := fmt.Sprintf("latency-%d@region.example.se", i)
+		raw := []byte(outlook(fmt.Sprintf("user%04d@region.example.se", i), "Test", id, "webSesam", "",
+			attached{"ansokan.pdf", "application/pdf", append(bytes.Clone(pdf), fmt.Sprintf("\n%% %d\n", i)...)}))
+		start := time.Now()
+		srv.appendMail(raw)
+		for {
+			if _, ok, err := st.MessageByID(id); err != nil {
+				b.Fatal(err)
+			} else if ok {
+				break
+			}
+			if time.Since(start) > 30*time.Second {
+				b.Fatalf("message %d not recorded within 30s", i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		if d := time.Since(start); int64(d) > worst.Load() {
+			worst.Store(int64(d))
+		}
+	}
+	b.ReportMetric(float64(worst.Load())/1e6, "worst-ms")
+}

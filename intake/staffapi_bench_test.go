@@ -1,0 +1,65 @@
+package intake
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+// BenchmarkStaffAPIListRequests measures one `queue list` page (50
+// requests of 2,000) over the socket, audit entry included: a write
+// transaction with fsync on a real file.
+func BenchmarkStaffAPIListRequests(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "intake.db")
+	st, err := store.Open(path, store.Options{NoSync: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for i := range 2000 {
+		uid := uint32(i + 1)
+		_, err := st.RecordOutcome(store.Message{
+			Key: store.MessageKey{Mailbox: "INBOX", UIDValidity: 7, UID: uid}, MessageID: fmt.Sprintf("m%d@region.example.se", uid),
+			From: "a@region.example.se", ReceivedAt: time.Now(), Outcome: store.OutcomeQueued,
+		}, []store.NewRequest{{FormHash: fmt.Sprintf("h%d", uid), Form: "websesam-behorighet", Type: "ny",
+			Fields: staffFields("Anna", fmt.Sprintf("Berg%d", i), fmt.Sprintf("anna%d@region.example.se", i), "602154")}}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	st.Close()
+	if st, err = store.Open(path, store.Options{}); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { st.Close() })
+	api, err := NewStaffAPI(st, staffComposer(b), StaffOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		b.Fatal(err)
+	}
+	sock := filepath.Join(b.TempDir(), "staff.sock")
+	ln, err := ListenUnix(sock, StaffSocketMode, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- api.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+	c, _, err := DialStaff(context.Background(), sock)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	b.ResetTimer()
+	for b.Loop() {
+		page, err := c.ListRequests(context.Background(), store.ListFilter{Limit: 50})
+		if err != nil || len(page.Requests) != 50 {
+			b.Fatalf("list: %d requests, %v", len(page.Requests), err)
+		}
+	}
+}
