@@ -19,6 +19,10 @@ const (
 // Version is the only form version this package reads and writes.
 const Version = 1
 
+// SupportLine is the support contact every blank form and every reply
+// carries (rule 7 of SPEC.md).
+const SupportLine = "webSesam-support: 010-473 80 80, val 4"
+
 // Kind says how a field's value is written and checked.
 type Kind int
 

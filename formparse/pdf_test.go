@@ -615,7 +615,7 @@ func TestWritePDFText(t *testing.T) {
 			// One space between words, so that wrapped lines and the layout
 			// columns compare as plain text.
 			text := strings.Join(strings.Fields(string(out)), " ")
-			want := []string{def.Title, "webSesam i ämnesraden", "Fält markerade med * är obligatoriska", supportLine}
+			want := []string{def.Title, "webSesam i ämnesraden", "Fält markerade med * är obligatoriska", SupportLine}
 			sections := map[string]bool{}
 			for _, f := range def.Fields {
 				switch {

@@ -61,9 +61,6 @@ const (
 	colHint      = "#5F6B77"
 )
 
-// supportLine is the footer every form carries (SPEC rule 7).
-const supportLine = "webSesam-support: 010-473 80 80, val 4"
-
 // instructions are the short how-to at the top of a form.
 func instructions(def *Definition) []string {
 	out := []string{
@@ -203,7 +200,7 @@ func newPager(def *Definition) *pager {
 		Footer: &pdfBand{
 			Font:   pdfFont{Name: "Helvetica", Size: 7.5, Color: colHint},
 			Left:   def.Blankett(),
-			Center: supportLine,
+			Center: SupportLine,
 			Right:  "Sida %p av %P",
 			Height: 20, Dx: int(marginLeft), Dy: 18,
 		},

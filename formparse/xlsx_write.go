@@ -8,9 +8,6 @@ import (
 	"github.com/xuri/excelize/v2"
 )
 
-// xlsxSupportLine is the support contact every blank form and reply carries.
-const xlsxSupportLine = "webSesam-support: 010-473 80 80, val 4"
-
 // xlsxUserRows is the number of bordered, ready-made user rows on the
 // Användare sheet; more can be typed below them (the columns stay unlocked).
 const xlsxUserRows = 50
@@ -275,7 +272,7 @@ func buildXLSXFormSheet(f *excelize.File, def *Definition, st *xlsxStyles) error
 		row++
 	}
 	row++
-	if err := line(xlsxSupportLine, st.footer, 20); err != nil {
+	if err := line(SupportLine, st.footer, 20); err != nil {
 		return err
 	}
 	printLast = row - 1
@@ -327,7 +324,7 @@ func buildXLSXUserSheet(f *excelize.File, def *Definition, st *xlsxStyles) error
 	if err := f.MergeCell(sh, "A2", lastCol+"2"); err != nil {
 		return err
 	}
-	if err := f.SetCellStr(sh, "A2", xlsxSupportLine); err != nil {
+	if err := f.SetCellStr(sh, "A2", SupportLine); err != nil {
 		return err
 	}
 	if err := f.SetCellStyle(sh, "A2", lastCol+"2", st.hint); err != nil {
@@ -409,7 +406,7 @@ func xlsxPageSetup(f *excelize.File, sh, orientation, area string) error {
 		return err
 	}
 	if err := f.SetHeaderFooter(sh, &excelize.HeaderFooterOptions{
-		OddFooter: "&L" + xlsxSupportLine + "&RSida &P av &N",
+		OddFooter: "&L" + SupportLine + "&RSida &P av &N",
 	}); err != nil {
 		return err
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"strings"
 	"time"
+
+	"github.com/regionhmc/websesam-intake/formparse"
 )
 
 // LoopHeader is the header every mail of ours carries, with our domain as its
@@ -17,7 +19,7 @@ import (
 const LoopHeader = "X-Websesam-Intake-Loop"
 
 // DefaultSupportLine is the line every reply carries (rule 7 of SPEC.md).
-const DefaultSupportLine = "webSesam-support: 010-473 80 80, val 4"
+const DefaultSupportLine = formparse.SupportLine
 
 // TLSMode says how the connection to the SMTP server is protected.
 type TLSMode string
