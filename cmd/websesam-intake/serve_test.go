@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+	"github.com/emersion/go-smtp"
+
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+const (
+	serveUser     = "info.hmc@region.example.se"
+	servePassword = "test"
+)
+
+// startServers runs an in-memory IMAP server holding the given fixtures and
+// a go-smtp sink, both on 127.0.0.1, and returns their addresses and a
+// function that counts the mails the sink accepted.
+func startServers(t *testing.T, fixtures ...string) (imapAddr, smtpAddr string, sent func() int) {
+	t.Helper()
+	mem := imapmemserver.New()
+	u := imapmemserver.NewUser(serveUser, servePassword)
+	if err := u.Create("INBOX", nil); err != nil {
+		t.Fatal(err)
+	}
+	mem.AddUser(u)
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return mem.NewSession(), nil, nil
+		},
+		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}, imap.CapMove: {}, imap.CapUIDPlus: {}},
+		InsecureAuth: true,
+		Logger:       log.New(io.Discard, "", 0),
+	})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	c, err := imapclient.DialInsecure(ln.Addr().String(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(serveUser, servePassword).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range fixtures {
+		raw, err := os.ReadFile(filepath.Join("../../testdata/mail", f+".eml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := c.Append("INBOX", int64(len(raw)), nil)
+		cmd.Write(raw)
+		cmd.Close()
+		if _, err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	sk := &countingSink{}
+	sln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss := smtp.NewServer(sk)
+	ss.Domain = "sink.test"
+	ss.ErrorLog = log.New(io.Discard, "", 0)
+	go ss.Serve(sln)
+	t.Cleanup(func() { ss.Close() })
+	return ln.Addr().String(), sln.Addr().String(), sk.count
+}
+
+type countingSink struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (s *countingSink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.n
+}
+
+func (s *countingSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &countingSession{s}, nil }
+
+type countingSession struct{ s *countingSink }
+
+func (countingSession) Reset()                               {}
+func (countingSession) Logout() error                        { return nil }
+func (countingSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (countingSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (cs countingSession) Data(r io.Reader) error {
+	if _, err := io.ReadAll(r); err != nil {
+		return err
+	}
+	cs.s.mu.Lock()
+	cs.s.n++
+	cs.s.mu.Unlock()
+	return nil
+}
+
+// serveConfig writes a configuration against the test servers.
+func serveConfig(t *testing.T, imapAddr, smtpAddr string) (path, dbPath string) {
+	t.Helper()
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "imap-password")
+	if err := os.WriteFile(pw, []byte(servePassword+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dbPath = filepath.Join(dir, "intake.db")
+	cfg := fmt.Sprintf(`
+[mailbox]
+addr = %q
+tls = "plain"
+username = %q
+password_file = %q
+
+[policy]
+allowed_sender_domains = ["region.example.se"]
+
+[store]
+path = %q
+
+[mailer]
+from_address = %q
+login_instructions = "Logga in på https://websesam.example.se."
+form_url = "https://region.example.se/websesam"
+allowed_recipient_domains = ["region.example.se"]
+
+[mailer.smtp]
+addr = %q
+tls = "plain"
+`, imapAddr, serveUser, pw, dbPath, serveUser, smtpAddr)
+	path = filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path, dbPath
+}
+
+func runServe(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err := run(ctx, append([]string{"serve"}, args...), strings.NewReader(""), &out, &errOut)
+	code = exitCode(err, &errOut)
+	return out.String(), errOut.String(), code
+}
+
+func TestServeUsage(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	if err := os.WriteFile(bad, []byte("[mailbox]\naddr = \"imap.example.se\"\npassword = \"x\"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		args []string
+		want string // in stderr
+	}{
+		{"no config", nil, "serve needs --config FILE"},
+		{"missing file", []string{"--config", filepath.Join(dir, "none.toml")}, "bad configuration: read"},
+		{"bad config", []string{"--config", bad}, "mailbox.password: unknown key"},
+		{"unknown flag", []string{"--verbose"}, "unknown flag: --verbose"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, stderr, code := runServe(t, c.args...)
+			if code != 2 {
+				t.Errorf("exit status: got %d, want 2 (stderr %q)", code, stderr)
+			}
+			if !strings.Contains(stderr, c.want) {
+				t.Errorf("stderr: got %q, want it to contain %q", stderr, c.want)
+			}
+		})
+	}
+}
+
+// TestServeOnce runs `serve --once` in-process: the forms are recorded, the
+// replies delivered, and the command exits 0.
+func TestServeOnce(t *testing.T) {
+	imapAddr, smtpAddr, sent := startServers(t, "outlook-pdf", "no-attachment", "own-reply", "not-matching")
+	cfg, db := serveConfig(t, imapAddr, smtpAddr)
+	_, stderr, code := runServe(t, "--config", cfg, "--once")
+	if code != 0 {
+		t.Fatalf("exit status: got %d, want 0; stderr:\n%s", code, stderr)
+	}
+	if got, want := sent(), 2; got != want {
+		t.Errorf("replies sent: got %d, want %d (receipt and no-form)", got, want)
+	}
+	st, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	msgs, err := st.ListMessages("test", store.MessageFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[store.Outcome]int{}
+	for _, m := range msgs {
+		got[m.Outcome]++
+	}
+	if want := map[store.Outcome]int{store.OutcomeQueued: 1, store.OutcomeNoForm: 1, store.OutcomeIgnored: 1}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("outcomes: got %v, want %v", got, want)
+	}
+	if strings.Contains(stderr, "Öberg") || strings.Contains(stderr, "asa.oberg") {
+		t.Errorf("the log holds personal data:\n%s", stderr)
+	}
+}
+
+// TestServeDryRun prints what would happen and creates no database.
+func TestServeDryRun(t *testing.T) {
+	imapAddr, smtpAddr, sent := startServers(t, "outlook-pdf", "not-matching")
+	cfg, db := serveConfig(t, imapAddr, smtpAddr)
+	stdout, stderr, code := runServe(t, "--config", cfg, "--dry-run")
+	if code != 0 {
+		t.Fatalf("exit status: got %d, want 0; stderr:\n%s", code, stderr)
+	}
+	want := "uid 1 message-id <AM0PR01MB1001@AM0PR01MB1001.eurprd01.prod.outlook.com>: queued (every form complete and valid), 1 request(s), receipt to the sender, to folder webSesam/Queued\n"
+	if stdout != want {
+		t.Errorf("stdout:\ngot  %q\nwant %q", stdout, want)
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Errorf("the dry run created the database")
+	}
+	if n := sent(); n != 0 {
+		t.Errorf("the dry run sent %d mails", n)
+	}
+}
