@@ -51,6 +51,7 @@ type imapServer struct {
 	// line containing it (then it is cleared): a drop mid-command.
 	cutOn    string
 	cutAfter bool // forward the command first, then cut
+	stall    bool // swallow the command and everything after it, silently
 	cuts     int
 	closed   bool
 }
@@ -134,6 +135,12 @@ func (s *imapServer) pipeClient(c, b net.Conn) {
 				s.cuts++
 			}
 			s.mu.Unlock()
+			if cut && s.stall {
+				// The server never sees the command nor answers: the
+				// connection stays open and silent.
+				io.Copy(io.Discard, c)
+				return
+			}
 			if cut && !s.cutAfter {
 				c.Close()
 				return
@@ -158,7 +165,7 @@ func (s *imapServer) pipeClient(c, b net.Conn) {
 // holding s.
 func (s *imapServer) cutWhen(trigger string, after bool) {
 	s.mu.Lock()
-	s.cutOn, s.cutAfter = trigger, after
+	s.cutOn, s.cutAfter, s.stall = trigger, after, false
 	s.mu.Unlock()
 }
 
@@ -424,3 +431,11 @@ func withTimeout(t testing.TB, d time.Duration) context.Context {
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o600) }
 
 func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// stallWhen arms the proxy to swallow the next command holding trigger and
+// keep the connection open without an answer: a server that hangs.
+func (s *imapServer) stallWhen(trigger string) {
+	s.mu.Lock()
+	s.cutOn, s.cutAfter, s.stall = trigger, false, true
+	s.mu.Unlock()
+}
