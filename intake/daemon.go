@@ -669,6 +669,9 @@ func (d *Daemon) settle(cn *conn, key store.MessageKey, outcome store.Outcome, r
 	err := d.move(cn, key, outcome, recovering)
 	var ie *imap.Error
 	if errors.As(err, &ie) {
+		// The folder may have been deleted under us (NO [TRYCREATE]):
+		// look again next time.
+		clear(cn.folders)
 		log.Warn("move refused by the server; retried on the next pass", logOutcome, string(outcome), logErr, err)
 		return nil
 	}

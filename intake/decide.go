@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/emersion/go-message/mail"
@@ -70,7 +69,8 @@ type decider struct {
 func (d decider) decide(raw []byte) (dec decision) {
 	defer func() {
 		if p := recover(); p != nil {
-			dec = decision{Outcome: store.OutcomeQuarantined, Reason: fmt.Sprintf("%s: %v", reasonCrash, p)}
+			// The panic's value may quote the message: it is not kept.
+			dec = decision{Outcome: store.OutcomeQuarantined, Reason: reasonCrash}
 		}
 	}()
 	if int64(len(raw)) > d.policy.MaxMessageSize {

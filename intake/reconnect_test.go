@@ -253,3 +253,52 @@ func (s *imapServer) selectData(t testing.TB) *imap.SelectData {
 	}
 	return sel
 }
+
+// TestUIDValidityChange: a message recorded but not yet moved when the
+// server renumbers INBOX (a new UIDVALIDITY) comes back under a new UID and
+// is recognised by its Message-ID: moved once, never answered or queued
+// again; new mail after the change is handled as usual.
+func TestUIDValidityChange(t *testing.T) {
+	srv := startIMAP(t, true)
+	sk := startSink(t)
+	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	a := readMail(t, "outlook-pdf")
+	srv.appendMail(a)
+	srv.cutWhen("UID MOVE", false)
+	d, st := openDaemon(t, cfg, Options{})
+	if err := d.Once(withTimeout(t, time.Minute)); err == nil {
+		t.Fatalf("Once: got nil, want the error of the cut connection")
+	}
+	if keys, err := st.Unsettled("INBOX"); err != nil || len(keys) != 1 {
+		t.Fatalf("unsettled after the cut: got %v %v, want the one message", keys, err)
+	}
+	old := srv.selectData(t).UIDValidity
+
+	// The server rebuilds INBOX: same mail, new UIDVALIDITY, new UIDs.
+	if err := srv.user.Delete("INBOX"); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.user.Create("INBOX", nil); err != nil {
+		t.Fatal(err)
+	}
+	srv.appendMailDirect(readMail(t, "no-attachment"))
+	srv.appendMailDirect(a)
+	if now := srv.selectData(t).UIDValidity; now == old {
+		t.Fatalf("UIDVALIDITY did not change (%d)", now)
+	}
+	if err := d.Once(withTimeout(t, time.Minute)); err != nil {
+		t.Fatalf("Once after the change: %v", err)
+	}
+	ids := []string{messageID(t, a), messageID(t, readMail(t, "no-attachment"))}
+	checkExactlyOnce(t, srv, st, sk, ids, 1)
+	page, err := st.ListRequests("test", store.ListFilter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := len(page.Requests); got != 1 {
+		t.Errorf("requests: got %d, want 1 (the form queued once)", got)
+	}
+	if keys, err := st.Unsettled("INBOX"); err != nil || len(keys) != 0 {
+		t.Errorf("unsettled at the end: got %v %v, want none", keys, err)
+	}
+}
