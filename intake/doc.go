@@ -2,4 +2,29 @@
 // each matching message's outcome, records it in the store, settles the
 // message on the server, runs the outbox worker and serves the staff API on a
 // Unix socket.
+//
+// One pass over the mailbox (Daemon.session) goes:
+//
+//  1. Settle what is left over: messages recorded but not yet moved (a
+//     crash or a refused move after the commit) are moved now; the decision
+//     is never made again.
+//  2. Scan: UIDs above the highest handled under the current UIDVALIDITY;
+//     envelope, size and structure first; the keyword is matched on the
+//     decoded subject in Go. Mail without it is never changed.
+//  3. Decide: bodies are fetched with BODY.PEEK[] in chunks of bounded size
+//     and decided in parallel (the whole MIME tree, forwarded messages
+//     included; automatic mail first; then sender policy, limits and
+//     formparse under its time budget). Nothing here writes anywhere.
+//  4. Record and settle, one message at a time in UID order: one store
+//     transaction writes the outcome, the requests and the replies; only
+//     then is the message flagged \Seen and moved (MOVE, or COPY + \Deleted
+//     + UID EXPUNGE of that UID), and marked settled.
+//  5. Wait: IDLE, ended by new mail, the poll interval or the restart
+//     interval; or a plain poll when the server has no IDLE.
+//
+// Every IMAP command runs under a deadline (conn.do): the client library
+// has none, so a watchdog closes the connection and the pass fails; Run
+// reconnects with jittered exponential backoff, harder after a refused
+// login. Log lines about a message carry its UID and Message-ID and never a
+// form's field values.
 package intake
