@@ -1,7 +1,9 @@
 package main
 
 import (
+	"archive/zip"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -207,6 +209,14 @@ func TestRegisterExport(t *testing.T) {
 		if !strings.HasSuffix(filter, "$A$1:$P$4") {
 			t.Errorf("autofilter range = %q, want the header and every row (A1:P4)", filter)
 		}
+		// The worksheet itself must carry the filter, not only the name
+		// (excelize writes the range with $ signs).
+		if xml := sheetXML(t, path, "xl/worksheets/sheet1.xml"); !strings.Contains(strings.ReplaceAll(xml, "$", ""), `<autoFilter ref="A1:P4"`) {
+			t.Errorf("sheet1.xml has no autoFilter over A1:P4")
+		}
+		if got := x.GetActiveSheetIndex(); got != 0 {
+			t.Errorf("active sheet %d, want the register (0)", got)
+		}
 		for col, want := range map[string]float64{"A": 13, "G": float64(len("anna.svensson@region.example.se") + 3), "N": 14} {
 			if got, _ := x.GetColWidth(registerSheet, col); got != want {
 				t.Errorf("width of column %s = %v, want %v", col, got, want)
@@ -240,6 +250,32 @@ func TestRegisterExport(t *testing.T) {
 	})
 }
 
+// sheetXML returns one part of the workbook's zip as text.
+func sheetXML(t *testing.T, path, part string) string {
+	t.Helper()
+	z, err := zip.OpenReader(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Close()
+	for _, f := range z.File {
+		if f.Name == part {
+			r, err := f.Open()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer r.Close()
+			b, err := io.ReadAll(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(b)
+		}
+	}
+	t.Fatalf("%s has no part %s", path, part)
+	return ""
+}
+
 func numFmtOf(t *testing.T, x *excelize.File, sheet, ref string) string {
 	t.Helper()
 	id, err := x.GetCellStyle(sheet, ref)
@@ -262,4 +298,26 @@ func flatten(rows [][]string) []string {
 		out[i] = strings.Join(r, ",")
 	}
 	return out
+}
+
+// BenchmarkRegisterExport writes the workbook of a register of 5,000 rows
+// (a large regional centre) to a file.
+func BenchmarkRegisterExport(b *testing.B) {
+	rows := make([]store.RegisterEntry, 5000)
+	for i := range rows {
+		k := strconv.Itoa(602000 + i%300)
+		rows[i] = store.RegisterEntry{
+			Kundnummer: k, Standardkund: k, Fornamn: "Anna", Efternamn: "Berg " + strconv.Itoa(i),
+			HSAID: "SE2321000131-E" + strconv.Itoa(100000000000+i), Yrke: "Arbetsterapeut",
+			Epost: "anna.berg" + strconv.Itoa(i) + "@region.example.se", Telefon: "010-123 45 67",
+			Forskrivare: i%2 == 0, Bestallare: i%3 == 0, ChefNamn: "Karin Chef", ChefEpost: "karin.chef@region.example.se",
+			GallerFran: "2026-12-01", UpdatedAt: time.Now(), Request: "WS-2026-" + strconv.Itoa(100000+i),
+		}
+	}
+	path := filepath.Join(b.TempDir(), "register.xlsx")
+	for b.Loop() {
+		if err := writeRegisterWorkbook(path, rows); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
