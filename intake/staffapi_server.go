@@ -146,6 +146,24 @@ func (a *StaffAPI) ListenAndServe(ctx context.Context, cfg StaffConfig) error {
 	return a.Serve(ctx, ln)
 }
 
+// ServeStaff is the one call serve makes to offer the staff commands while
+// the daemon runs: it composes notices from the daemon's own [mailer]
+// section, listens on staff.Socket (mode 0660, group staff.Group) and
+// serves until ctx ends. Start it as soon as the store is open (staff can
+// then work while the mailbox is unreachable), and not in a dry run (the
+// store is read-only there).
+func ServeStaff(ctx context.Context, st *store.Store, mailerCfg mailer.Config, staff StaffConfig, log *slog.Logger) error {
+	comp, err := mailer.NewComposer(mailerCfg)
+	if err != nil {
+		return fmt.Errorf("serve staff API: %w", err)
+	}
+	api, err := NewStaffAPI(st, comp, StaffOptions{Logger: log})
+	if err != nil {
+		return err
+	}
+	return api.ListenAndServe(ctx, staff)
+}
+
 // Serve answers staff calls on ln until ctx ends; calls in progress then
 // get a few seconds to finish. A Unix listener's socket file is removed.
 func (a *StaffAPI) Serve(ctx context.Context, ln net.Listener) error {

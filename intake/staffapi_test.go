@@ -372,3 +372,48 @@ func TestStaffAPIListenUnix(t *testing.T) {
 		}
 	})
 }
+
+// ServeStaff is what serve runs: it answers on the configured socket until
+// the context ends, then removes the socket file.
+func TestStaffAPIServeStaff(t *testing.T) {
+	st, id := staffStore(t)
+	sock := filepath.Join(t.TempDir(), "run", "staff.sock")
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	cfg := mailer.Config{
+		FromAddress: "intake@hmc.example.se", LoginInstructions: "Logga in.", FormURL: "https://hmc.example.se/websesam",
+		AllowedDomains: []string{"region.example.se"},
+	}
+	go func() { done <- ServeStaff(ctx, st, cfg, StaffConfig{Socket: sock}, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	var c *StaffClient
+	var err error
+	for range 200 {
+		if c, _, err = DialStaff(context.Background(), sock); err == nil {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	if _, err := c.Claim(context.Background(), id, false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Complete(context.Background(), id, "asaobe01", ""); err != nil {
+		t.Fatalf("done through ServeStaff's composer: %v", err)
+	}
+	c.Close()
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("ServeStaff returned %v, want nil on cancel", err)
+	}
+	if _, err := os.Lstat(sock); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("socket file after shutdown: %v, want it removed", err)
+	}
+
+	// A configuration the composer refuses stops it before listening.
+	err = ServeStaff(context.Background(), st, mailer.Config{}, StaffConfig{Socket: sock}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if !errors.Is(err, mailer.ErrConfig) {
+		t.Errorf("bad mailer config: %v, want mailer.ErrConfig", err)
+	}
+}
