@@ -8,8 +8,11 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 FUZZTIME ?= 30s
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+SYSCONFDIR ?= /etc
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
+DOCDIR   ?= $(PREFIX)/share/doc/websesam-intake
 
-.PHONY: all build test run bench fuzz e2e clean
+.PHONY: all build test run bench fuzz e2e install verify-unit clean
 
 all: build
 
@@ -43,6 +46,35 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+# The binary, the systemd unit (its paths follow PREFIX) and the example
+# configuration. An existing configuration is never overwritten.
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/websesam-intake
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/websesam-intake
+	sed -e 's|/usr/local/|$(PREFIX)/|g' -e 's|/etc/websesam-intake/|$(SYSCONFDIR)/websesam-intake/|g' \
+	  deploy/websesam-intake.service >$(DESTDIR)$(UNITDIR)/websesam-intake.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/websesam-intake.service
+	install -m 0644 deploy/config.example.toml README.md $(DESTDIR)$(DOCDIR)/
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/websesam-intake/config.toml ]; then \
+	  echo "kept the existing $(DESTDIR)$(SYSCONFDIR)/websesam-intake/config.toml"; \
+	else \
+	  install -m 0640 deploy/config.example.toml $(DESTDIR)$(SYSCONFDIR)/websesam-intake/config.toml; \
+	fi
+
+# systemd-analyze verify on the unit with ExecStart pointing at the built
+# binary; verify exits 0 on many problems, so any output fails too.
+verify-unit: build
+	@d=$$(mktemp -d); \
+	sed 's|/usr/local/bin/websesam-intake|$(CURDIR)/$(BIN)|' deploy/websesam-intake.service >$$d/websesam-intake.service; \
+	out=$$(systemd-analyze verify $$d/websesam-intake.service 2>&1); rc=$$?; rm -rf $$d; \
+	if [ $$rc -ne 0 ] || [ -n "$$out" ]; then echo "$$out"; echo "verify-unit: systemd-analyze verify failed"; exit 1; fi; \
+	echo "verify-unit: deploy/websesam-intake.service verified by $$(systemd-analyze --version | head -1)"
+
+# The end-to-end suite against real Dovecot and Postfix on loopback (root;
+# installs them with apt on first use). See .ci/e2e.
+e2e:
+	.ci/e2e
 
 clean:
 	rm -rf bin

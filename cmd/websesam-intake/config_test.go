@@ -211,3 +211,71 @@ func TestConfigCheckProblems(t *testing.T) {
 		}
 	})
 }
+
+// TestUnitMatchesExample keeps the systemd unit and the example
+// configuration in step: what the unit provides (credentials, state and
+// runtime directories) is what the configuration expects to find.
+func TestUnitMatchesExample(t *testing.T) {
+	raw, err := os.ReadFile("../../deploy/websesam-intake.service")
+	if err != nil {
+		t.Fatal(err)
+	}
+	unit := map[string][]string{}
+	for _, line := range strings.Split(string(raw), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") || strings.HasPrefix(line, "[") {
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			t.Fatalf("unit line without '=': %q", line)
+		}
+		unit[k] = append(unit[k], v)
+	}
+	var cfg intake.Config
+	if _, err := toml.DecodeFile(exampleConfig, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("directives the issue asks for", func(t *testing.T) {
+		for k, want := range map[string]string{
+			"Type": "notify", "RestartPreventExitStatus": "2", "NoNewPrivileges": "yes", "ProtectSystem": "strict",
+			"ProtectHome": "yes", "PrivateTmp": "yes", "RestrictAddressFamilies": "AF_INET AF_INET6 AF_UNIX",
+			"StateDirectory": "websesam-intake", "RuntimeDirectory": "websesam-intake", "User": "websesam-intake",
+		} {
+			if got := unit[k]; !slices.Contains(got, want) {
+				t.Errorf("%s = %q, want %q among them", k, got, want)
+			}
+		}
+		if !slices.Contains(unit["SystemCallFilter"], "@system-service") {
+			t.Errorf("SystemCallFilter = %q, want @system-service", unit["SystemCallFilter"])
+		}
+		if len(unit["WatchdogSec"]) != 1 {
+			t.Errorf("WatchdogSec = %q, want one value", unit["WatchdogSec"])
+		}
+	})
+	t.Run("every relative secret is a credential", func(t *testing.T) {
+		creds := map[string]bool{}
+		for _, v := range unit["LoadCredential"] {
+			name, _, _ := strings.Cut(v, ":")
+			creds[name] = true
+		}
+		for key, p := range map[string]string{
+			"mailbox.password_file": cfg.Mailbox.PasswordFile, "mailbox.token_file": cfg.Mailbox.TokenFile,
+			"mailer.smtp.password_file": cfg.Mailer.SMTP.PasswordFile, "mailer.smtp.token_file": cfg.Mailer.SMTP.TokenFile,
+		} {
+			if p != "" && !filepath.IsAbs(p) && !creds[p] {
+				t.Errorf("%s = %q but the unit has no LoadCredential=%s:…", key, p, p)
+			}
+		}
+	})
+	t.Run("the store is in the state directory", func(t *testing.T) {
+		if got, want := filepath.Dir(cfg.Store.Path), "/var/lib/"+unit["StateDirectory"][0]; got != want {
+			t.Errorf("store.path is in %s, StateDirectory= gives %s", got, want)
+		}
+	})
+	t.Run("the staff socket is in the runtime directory", func(t *testing.T) {
+		if got, want := filepath.Dir(intake.DefaultStaffSocket), "/run/"+unit["RuntimeDirectory"][0]; got != want {
+			t.Errorf("the default staff socket is in %s, RuntimeDirectory= gives %s", got, want)
+		}
+	})
+}
