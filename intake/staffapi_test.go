@@ -384,7 +384,9 @@ func TestStaffAPIServeStaff(t *testing.T) {
 		FromAddress: "intake@hmc.example.se", LoginInstructions: "Logga in.", FormURL: "https://hmc.example.se/websesam",
 		AllowedDomains: []string{"region.example.se"},
 	}
-	go func() { done <- ServeStaff(ctx, st, cfg, StaffConfig{Socket: sock}, slog.New(slog.NewTextHandler(io.Discard, nil))) }()
+	go func() {
+		done <- ServeStaff(ctx, st, cfg, StaffConfig{Socket: sock}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
 	var c *StaffClient
 	var err error
 	for range 200 {
