@@ -170,6 +170,7 @@ func (a *StaffAPI) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       time.Minute,
 		ConnContext:       func(ctx context.Context, c net.Conn) context.Context { return withPeer(ctx, c) },
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
@@ -244,7 +245,11 @@ func (a *StaffAPI) Handler() http.Handler {
 				writeAPIError(w, status, kind, err.Error())
 				return
 			}
-			a.log.Info("staff call", "call", name, "actor", actor)
+			level := slog.LevelInfo
+			if name == "whoami" { // every command's first call: noise at Info
+				level = slog.LevelDebug
+			}
+			a.log.Log(r.Context(), level, "staff call", "call", name, "actor", actor)
 			w.Header().Set("Content-Type", "application/json")
 			enc := json.NewEncoder(w)
 			enc.SetEscapeHTML(false)

@@ -339,3 +339,50 @@ func TestQueueDatabaseHeld(t *testing.T) {
 		t.Errorf("stderr = %q, want it to contain %q", errOut, want)
 	}
 }
+
+// A user of a multi-user form is shown with the shared fields and the user
+// row's columns by their labels, and the batch it belongs to.
+func TestQueueShowMultiUser(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "intake.db")
+	st, err := store.Open(path, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := map[string]string{
+		"blankett": "websesam-behorighet-flera/1", "arende": "ny", "galler_fran": "2026-12-01",
+		"verksamhet": "Rehab", "enhet": "Rehab Syd", "kundnummer": "602154", "ovriga_kundnummer": "",
+		"buffertforrad": "Förråd B", "roll_forskrivare": "false", "roll_bestallare": "true",
+		"chef_namn": "Karin Chef", "chef_epost": "karin.chef@region.example.se", "chef_telefon": "010-765 43 21", "datum": "2026-11-28",
+	}
+	var reqs []store.NewRequest
+	for _, u := range [][2]string{{"Lena", "lena.lind@region.example.se"}, {"Olle", "olle.ost@region.example.se"}} {
+		f := map[string]string{"fornamn": u[0], "efternamn": "Lind", "hsa_id": "", "yrke": "Undersköterska", "epost": u[1], "telefon": "010-1"}
+		for k, v := range shared {
+			f[k] = v
+		}
+		reqs = append(reqs, store.NewRequest{FormHash: "multi", Form: "websesam-behorighet-flera", Type: "ny", Fields: f})
+	}
+	rec, err := st.RecordOutcome(store.Message{Key: store.MessageKey{Mailbox: "INBOX", UIDValidity: 7, UID: 1}, MessageID: "mm@region.example.se",
+		From: "karin.chef@region.example.se", Outcome: store.OutcomeQueued}, reqs, nil)
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	newStaffEnv(t, "direct", path)
+	out := mustRun(t, "queue", "show", rec.Requests[1].ID)
+	for _, want := range []string{
+		"Ansökan/ändring av behörighet för flera användare som önskar samma behörighet",
+		"Batch", rec.Requests[0].ID + " (one form, several users)",
+		"Förnamn", "Olle", "Titel/yrke", "Undersköterska", "Buffertförråd", "Förråd B", "Beställare",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("show lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "Lena") || strings.Contains(out, "fornamn") {
+		t.Errorf("show of Olle's request shows another user or a field name:\n%s", out)
+	}
+	if got := strings.Count(out, "Förnamn"); got != 1 {
+		t.Errorf("Förnamn appears %d times, want once:\n%s", got, out)
+	}
+}
