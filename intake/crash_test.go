@@ -186,10 +186,14 @@ func TestCrashSafety(t *testing.T) {
 	killedWithWork := 0
 	for k := range kills {
 		cmd := child(false)
+		conns := srv.acceptedCount()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(time.Duration(50+rng.IntN(700)) * time.Millisecond)
+		// Kill at a random moment after the child reached the server, so
+		// that a slow start (the race detector) does not eat the window.
+		waitFor(t, "the child to connect", time.Minute, func() bool { return srv.acceptedCount() > conns })
+		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
 		if srv.inboxCount() > 0 {
 			killedWithWork++
 		}

@@ -53,6 +53,7 @@ type imapServer struct {
 	cutAfter bool // forward the command first, then cut
 	stall    bool // swallow the command and everything after it, silently
 	cuts     int
+	accepted int // connections made through the proxy
 	closed   bool
 }
 
@@ -115,6 +116,7 @@ func (s *imapServer) proxy(ln net.Listener) {
 		}
 		s.mu.Lock()
 		s.conns = append(s.conns, c, b)
+		s.accepted++
 		s.mu.Unlock()
 		go func() { io.Copy(c, b); c.Close() }()
 		go s.pipeClient(c, b)
@@ -438,4 +440,11 @@ func (s *imapServer) stallWhen(trigger string) {
 	s.mu.Lock()
 	s.cutOn, s.cutAfter, s.stall = trigger, false, true
 	s.mu.Unlock()
+}
+
+// acceptedCount is how many connections clients made through the proxy.
+func (s *imapServer) acceptedCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accepted
 }
