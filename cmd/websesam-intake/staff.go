@@ -52,15 +52,15 @@ func envOr(name, def string) string {
 
 func addStaffFlags(cmd *cobra.Command, f *staffFlags) {
 	cmd.Flags().StringVar(&f.socket, "socket", envOr("WEBSESAM_INTAKE_SOCKET", intake.DefaultStaffSocket),
-		"the daemon's staff socket (default from $WEBSESAM_INTAKE_SOCKET)")
+		"the daemon's staff socket; $WEBSESAM_INTAKE_SOCKET sets the default")
 	cmd.Flags().StringVar(&f.db, "db", envOr("WEBSESAM_INTAKE_DB", defaultDBPath),
-		"the database file, opened when no daemon answers (default from $WEBSESAM_INTAKE_DB)")
+		"the database file, opened when no daemon answers; $WEBSESAM_INTAKE_DB sets the default")
 }
 
 // addConfigFlag adds --config to the commands that write notices.
 func addConfigFlag(cmd *cobra.Command, f *staffFlags) {
 	cmd.Flags().StringVar(&f.config, "config", envOr("WEBSESAM_INTAKE_CONFIG", defaultConfigPath),
-		"the daemon's configuration, read for its [mailer] section when no daemon answers (default from $WEBSESAM_INTAKE_CONFIG)")
+		"the daemon's configuration, read for its [mailer] section when no daemon answers; $WEBSESAM_INTAKE_CONFIG sets the default")
 }
 
 // staffSession is an open way to the data: the daemon's socket, or the
