@@ -40,11 +40,14 @@ type MessageEvent struct {
 
 // ReprocessMark asks the daemon to decide a message again.
 type ReprocessMark struct {
-	V     int        `json:"v"`
-	Key   MessageKey `json:"key"`
-	Actor string     `json:"actor"`
-	At    time.Time  `json:"at"`
-	Note  string     `json:"note,omitempty"`
+	V   int        `json:"v"`
+	Key MessageKey `json:"key"`
+	// MessageID is how the daemon finds the message again: it now lies in
+	// its outcome's folder under a UID the store never learnt.
+	MessageID string    `json:"message_id"`
+	Actor     string    `json:"actor"`
+	At        time.Time `json:"at"`
+	Note      string    `json:"note,omitempty"`
 	// Outcome is the outcome the message had when the mark was set.
 	Outcome Outcome `json:"outcome"`
 }
@@ -176,6 +179,8 @@ func (s *Store) MarkReprocess(actor string, key MessageKey, note string) (Reproc
 			return &MessageStateError{Key: key, Outcome: m.Outcome, Why: "is a copy of " + m.DuplicateOf.String() + "; reprocess that one"}
 		case m.Purged:
 			return &MessageStateError{Key: key, Outcome: m.Outcome, Why: "was purged by retention; ask the sender to send it again"}
+		case m.MessageID == "":
+			return &MessageStateError{Key: key, Outcome: m.Outcome, Why: "has no Message-ID, so the daemon cannot find it again in its folder; ask the sender to send it again"}
 		}
 		old, err := reprocessMark(tx, key)
 		if err != nil {
@@ -186,7 +191,7 @@ func (s *Store) MarkReprocess(actor string, key MessageKey, note string) (Reproc
 		}
 		now := s.now().UTC()
 		note = strings.TrimSpace(note)
-		mark = ReprocessMark{V: recordVersion, Key: key, Actor: actor, At: now, Note: note, Outcome: m.Outcome}
+		mark = ReprocessMark{V: recordVersion, Key: key, MessageID: m.MessageID, Actor: actor, At: now, Note: note, Outcome: m.Outcome}
 		v, err := encode(mark)
 		if err != nil {
 			return err

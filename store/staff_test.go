@@ -102,6 +102,10 @@ func TestStaffReprocess(t *testing.T) {
 	ignored.Outcome = OutcomeIgnored
 	_, err = s.RecordOutcome(ignored, nil, nil)
 	mustNoErr(t, err)
+	noID := testMessage(5, "")
+	noID.Outcome = OutcomeNoForm
+	_, err = s.RecordOutcome(noID, nil, nil)
+	mustNoErr(t, err)
 	copyOf := testMessage(4, "q1@outside.test") // same Message-ID as q: a copy
 	_, err = s.RecordOutcome(copyOf, nil, nil)
 	mustNoErr(t, err)
@@ -116,6 +120,7 @@ func TestStaffReprocess(t *testing.T) {
 		{"queued", queued.Message.Key, "only quarantined and no-form messages can be reprocessed", ErrConflict},
 		{"ignored", ignored.Key, "only quarantined and no-form messages can be reprocessed", ErrConflict},
 		{"copy", copyOf.Key, "is a copy of " + q.Key.String() + "; reprocess that one", ErrConflict},
+		{"no Message-ID", noID.Key, "has no Message-ID, so the daemon cannot find it again in its folder", ErrConflict},
 		{"unknown", MessageKey{Mailbox: "INBOX", UIDValidity: 1700, UID: 99}, "not found", ErrNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -135,7 +140,7 @@ func TestStaffReprocess(t *testing.T) {
 	clk.add(time.Minute)
 	mark, err := s.MarkReprocess("eva", q.Key, " outside.test allowed ")
 	mustNoErr(t, err)
-	if mark.Actor != "eva" || mark.Outcome != OutcomeQuarantined || mark.Note != "outside.test allowed" {
+	if mark.Actor != "eva" || mark.Outcome != OutcomeQuarantined || mark.Note != "outside.test allowed" || mark.MessageID != "q1@outside.test" {
 		t.Errorf("mark = %+v", mark)
 	}
 	_, err = s.MarkReprocess("bo", q.Key, "")
