@@ -90,13 +90,15 @@ func newQueueListCommand() *cobra.Command {
 		Long: `List requests, newest first: id, when received, type (ny, andring, avslut),
 name, kundnummer, status, who claimed it and how long ago it came in.
 
---json prints the array scripts rely on: per request exactly id, status,
-type, batch, received_at, message_id and fields (every field of the form by
-its name). The listing shows names, so it is written to the audit log.`,
+The table shows the newest 50 unless --limit says otherwise. --json prints
+the array scripts rely on, every matching request unless --limit is given:
+per request exactly id, status, type, batch, received_at, message_id and
+fields (every field of the form by its name). The listing shows names, so
+it is written to the audit log (one entry per page of 1,000).`,
 		Example: `  websesam-intake queue list
   websesam-intake queue list --status queued
   websesam-intake queue list --type avslut --since 7d
-  websesam-intake queue list --since 2026-11-01 --json --limit 1000`,
+  websesam-intake queue list --since 2026-11-01 --json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			st := store.Status(status)
@@ -110,8 +112,12 @@ its name). The listing shows names, so it is written to the audit log.`,
 			default:
 				return usagef("--type must be ny, andring or avslut, not %q", typ)
 			}
-			if limit < 1 {
+			all := false
+			switch {
+			case cmd.Flags().Changed("limit") && limit < 1:
 				return usagef("--limit must be at least 1")
+			case !cmd.Flags().Changed("limit") && asJSON:
+				all = true
 			}
 			from, err := parseSince(since, time.Now())
 			if err != nil {
@@ -122,15 +128,29 @@ its name). The listing shows names, so it is written to the audit log.`,
 				return err
 			}
 			defer s.Close()
-			page, err := s.ListRequests(cmd.Context(), store.ListFilter{Status: st, Type: typ, Since: from, Limit: limit})
-			if err != nil {
-				return staffError(err, "queue list")
+			f := store.ListFilter{Status: st, Type: typ, Since: from, Limit: limit}
+			if all {
+				f.Limit = listPage
+			}
+			var reqs []store.Request
+			var more bool
+			for {
+				page, err := s.ListRequests(cmd.Context(), f)
+				if err != nil {
+					return staffError(err, "queue list")
+				}
+				reqs = append(reqs, page.Requests...)
+				more = page.Next != ""
+				if !all || !more {
+					break
+				}
+				f.Before = page.Next
 			}
 			out := cmd.OutOrStdout()
-			if err := writeRequests(out, page.Requests, asJSON, "No requests match."); err != nil {
+			if err := writeRequests(out, reqs, asJSON, "No requests match."); err != nil {
 				return err
 			}
-			if page.Next != "" && !asJSON {
+			if more && !asJSON {
 				fmt.Fprintf(out, "(more requests match; show more with --limit %d)\n", limit*2)
 			}
 			return nil
@@ -140,10 +160,14 @@ its name). The listing shows names, so it is written to the audit log.`,
 	cmd.Flags().StringVar(&status, "status", "", "only requests with this status: queued, claimed, done or rejected")
 	cmd.Flags().StringVar(&typ, "type", "", "only requests of this type: ny, andring or avslut")
 	cmd.Flags().StringVar(&since, "since", "", "only requests that came in since a date (2026-11-01) or a span (7d, 36h)")
-	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many requests")
+	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many requests (with --json: all unless given)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for scripts instead of a table")
 	return cmd
 }
+
+// listPage is the page size of `queue list --json` without --limit (a
+// variable so a test can walk several pages of a small store).
+var listPage = 1000
 
 func newQueueSearchCommand() *cobra.Command {
 	var sf staffFlags

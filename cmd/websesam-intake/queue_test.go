@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -385,4 +386,44 @@ func TestQueueShowMultiUser(t *testing.T) {
 	if got := strings.Count(out, "Förnamn"); got != 1 {
 		t.Errorf("Förnamn appears %d times, want once:\n%s", got, out)
 	}
+}
+
+// Scripts get every matching request from `queue list --json`, page after
+// page, unless they give --limit.
+func TestQueueListJSONAll(t *testing.T) {
+	staffModes(t, func(t *testing.T, env staffEnv, f staffFixture) {
+		old := listPage
+		listPage = 2
+		t.Cleanup(func() { listPage = old })
+		var items []queueItem
+		if err := json.Unmarshal([]byte(mustRun(t, "queue", "list", "--json")), &items); err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, it := range items {
+			ids = append(ids, it.ID)
+		}
+		if got, want := strings.Join(ids, " "), strings.Join([]string{f.ids[4], f.ids[3], f.ids[2], f.ids[1], f.ids[0]}, " "); got != want {
+			t.Errorf("all requests = %s, want %s", got, want)
+		}
+		if err := json.Unmarshal([]byte(mustRun(t, "queue", "list", "--json", "--limit", "3")), &items); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := len(items), 3; got != want {
+			t.Errorf("--limit 3 gave %d, want %d", got, want)
+		}
+		env.inspect(t, func(st *store.Store) {
+			entries, err := st.AuditList("auditor", store.AuditFilter{Actor: me(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var counts []string
+			for _, e := range entries {
+				counts = append(counts, e.Action+":"+strconv.Itoa(e.Count))
+			}
+			if got, want := strings.Join(counts, " "), "list-requests:3 list-requests:1 list-requests:2 list-requests:2"; got != want {
+				t.Errorf("audit = %q, want one entry per page (newest first) %q", got, want)
+			}
+		})
+	})
 }
