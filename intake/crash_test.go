@@ -193,7 +193,11 @@ func TestCrashSafety(t *testing.T) {
 		// Kill at a random moment after the child reached the server, so
 		// that a slow start (the race detector) does not eat the window.
 		waitFor(t, "the child to connect", time.Minute, func() bool { return srv.acceptedCount() > conns })
-		time.Sleep(time.Duration(rng.IntN(300)) * time.Millisecond)
+		window := 300
+		if raceEnabled {
+			window = 3000
+		}
+		time.Sleep(time.Duration(rng.IntN(window)) * time.Millisecond)
 		if srv.inboxCount() > 0 {
 			killedWithWork++
 		}
