@@ -302,3 +302,71 @@ func TestUIDValidityChange(t *testing.T) {
 		t.Errorf("unsettled at the end: got %v %v, want none", keys, err)
 	}
 }
+
+// appendMailAt appends raw with the given INTERNALDATE.
+func (s *imapServer) appendMailAt(raw []byte, at time.Time) {
+	s.t.Helper()
+	c := s.client()
+	defer c.Close()
+	cmd := c.Append("INBOX", int64(len(raw)), &imap.AppendOptions{Time: at})
+	cmd.Write(raw)
+	cmd.Close()
+	if _, err := cmd.Wait(); err != nil {
+		s.t.Fatalf("append: %v", err)
+	}
+}
+
+// TestBacklogSince: with backlog = since, matching mail received before the
+// date is left exactly as it was; mail from that day on is handled.
+func TestBacklogSince(t *testing.T) {
+	srv := startIMAP(t, true)
+	sk := startSink(t)
+	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	cfg.Policy.Backlog, cfg.Policy.BacklogSince = BacklogSince, "2026-11-20"
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	old, recent := readMail(t, "outlook-pdf"), readMail(t, "no-attachment")
+	srv.appendMailAt(old, time.Date(2026, 11, 19, 23, 0, 0, 0, time.Local))
+	srv.appendMailAt(recent, time.Date(2026, 11, 20, 8, 0, 0, 0, time.Local))
+	d, st := openDaemon(t, cfg, Options{})
+	if err := d.Once(withTimeout(t, time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	where := srv.where()
+	if got := where[messageID(t, old)]; len(got) != 1 || got[0].Folder != "INBOX" || len(got[0].Flags) != 0 {
+		t.Errorf("old mail: got %v, want untouched in INBOX", got)
+	}
+	if got := where[messageID(t, recent)]; len(got) != 1 || got[0].Folder != "webSesam/No-form" {
+		t.Errorf("recent mail: got %v, want webSesam/No-form", got)
+	}
+	if got := len(recorded(t, st)); got != 1 {
+		t.Errorf("recorded: got %d, want 1", got)
+	}
+}
+
+// TestOversizedNotDownloaded: a message over the size limit is quarantined
+// from its envelope alone; its body is never fetched.
+func TestOversizedNotDownloaded(t *testing.T) {
+	srv := startIMAP(t, true)
+	sk := startSink(t)
+	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	cfg.Policy.MaxMessageSize = 100 << 10
+	srv.appendMail(readMail(t, "oversized-attachment"))
+	srv.cutWhen("BODY.PEEK[]", false) // any download would cut the connection
+	d, st := openDaemon(t, cfg, Options{})
+	if err := d.Once(withTimeout(t, time.Minute)); err != nil {
+		t.Fatalf("Once: %v", err)
+	}
+	if n := srv.cutCount(); n != 0 {
+		t.Errorf("the body was fetched %d time(s), want never", n)
+	}
+	recs := recorded(t, st)
+	m := recs[messageID(t, readMail(t, "oversized-attachment"))]
+	if m.Outcome != store.OutcomeQuarantined || m.Reason != reasonMessageSize || !m.Settled {
+		t.Errorf("got %s (%s) settled %v, want quarantined (%s) and settled", m.Outcome, m.Reason, m.Settled, reasonMessageSize)
+	}
+	if n := len(sk.received()); n != 0 {
+		t.Errorf("replies: got %d, want 0", n)
+	}
+}
