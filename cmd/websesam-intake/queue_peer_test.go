@@ -1,0 +1,135 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/mailer"
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+// TestQueuePeerIsAnotherUser runs the real binary as another user (nobody)
+// against a daemon socket served here as root: the daemon names the caller
+// from the kernel's peer credentials, so the claim is nobody's, whatever
+// the process could say about itself. A socket whose group the user is not
+// in is refused with a message that says what to do. Needs root to switch
+// users; it is skipped (and says so) otherwise.
+func TestQueuePeerIsAnotherUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("switching to another user needs root")
+	}
+	nobody, err := user.Lookup("nobody")
+	if err != nil {
+		t.Skipf("no user nobody: %v", err)
+	}
+	group, err := user.LookupGroupId(nobody.Gid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(nobody.Uid)
+	gid, _ := strconv.Atoi(nobody.Gid)
+
+	// A directory the other user can traverse, holding the binary and the
+	// sockets; the database stays in a private one.
+	dir, err := os.MkdirTemp("", "websesam-peer-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(dir, "websesam-intake")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+
+	f := staffDB(t)
+	st, err := store.Open(f.db, store.Options{NoSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	comp := mustComposer(t)
+	api, err := intake.NewStaffAPI(st, comp, intake.StaffOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(name, grp string) string {
+		path := filepath.Join(dir, name)
+		ln, err := intake.ListenUnix(path, intake.StaffSocketMode, grp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- api.Serve(ctx, ln) }()
+		t.Cleanup(func() { cancel(); <-done })
+		return path
+	}
+	theirs := serve("staff.sock", group.Name) // 0660, nobody's group
+	rootOnly := serve("root.sock", "")        // 0660, root's group
+
+	runAs := func(args ...string) (string, string, int) {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = dir
+		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/", "WEBSESAM_INTAKE_DB=" + f.db}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
+		var out, errOut strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		err := cmd.Run()
+		code := 0
+		if ee, ok := err.(*exec.ExitError); ok {
+			code = ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("run as nobody: %v", err)
+		}
+		return out.String(), errOut.String(), code
+	}
+
+	out, errOut, code := runAs("queue", "claim", f.ids[0], "--socket", theirs)
+	if code != 0 {
+		t.Fatalf("claim as nobody: exit %d: %s", code, errOut)
+	}
+	if got, want := out, "Request "+f.ids[0]+" is claimed by "+nobody.Username+".\n"; got != want {
+		t.Errorf("claim as nobody: %q, want %q", got, want)
+	}
+	d, err := st.ShowRequestDetail("test", f.ids[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := d.Request.History[len(d.Request.History)-1].Actor; got != nobody.Username {
+		t.Errorf("history actor = %q, want %q", got, nobody.Username)
+	}
+
+	_, errOut, code = runAs("queue", "list", "--socket", rootOnly)
+	if code != 1 || !strings.Contains(errOut, "permission denied; ask an administrator to add you to the support staff's group") {
+		t.Errorf("socket of another group: exit %d %q, want 1 and what to do", code, errOut)
+	}
+}
+
+// mustComposer builds the composer from the test configuration, the way
+// the daemon builds its own.
+func mustComposer(t *testing.T) *mailer.Composer {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "config.toml")
+	if err := os.WriteFile(cfg, []byte(staffMailerConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := intake.StaffComposer(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
