@@ -29,8 +29,14 @@ Every look at a request is written to the audit log under your name.
 	}
 	queue.AddCommand(newQueueListCommand(), newQueueShowCommand(), newQueueSearchCommand(),
 		newQueueClaimCommand(), newQueueDoneCommand(), newQueueRejectCommand(), newQueueReleaseCommand())
+	for _, add := range queueExtra {
+		queue.AddCommand(add())
+	}
 	return queue
 }
+
+// queueExtra holds queue subcommands kept in files of their own.
+var queueExtra []func() *cobra.Command
 
 // queueItem is one request in `queue list --json` and `queue search
 // --json`: exactly the keys SPEC.md promises to scripts.

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+func init() { queueExtra = append(queueExtra, newQueueReviewCommand) }
+
+func newQueueReviewCommand() *cobra.Command {
+	var sf staffFlags
+	cmd := &cobra.Command{
+		Use:   "review",
+		Short: "Go through the queued requests one by one, oldest first",
+		Long: `Show each queued request, oldest first, and ask what to do: claim it and
+record it done (with the webSesam user name) or rejected (with a reason),
+leave it claimed for later, or go on to the next. Every request shown is
+written to the audit log, as with 'queue show'. Answers are read line by
+line, so the same steps can be piped in.`,
+		Example: `  websesam-intake queue review`,
+		Args:    exactArgs(0),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := openStaff(cmd.Context(), sf, true)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			r := &reviewer{ctx: cmd.Context(), s: s.Staff, in: bufio.NewScanner(cmd.InOrStdin()), out: cmd.OutOrStdout()}
+			return r.run()
+		},
+	}
+	addStaffFlags(cmd, &sf)
+	addConfigFlag(cmd, &sf)
+	return cmd
+}
+
+// reviewer is one review session.
+type reviewer struct {
+	ctx context.Context
+	s   intake.Staff
+	in  *bufio.Scanner
+	out io.Writer
+}
+
+// errQuit ends the session at the person's wish.
+var errQuit = errors.New("quit")
+
+// ask prints a prompt and returns the next non-empty answer, trimmed;
+// errQuit at the end of the input.
+func (r *reviewer) ask(prompt string) (string, error) {
+	for {
+		fmt.Fprint(r.out, prompt)
+		if !r.in.Scan() {
+			fmt.Fprintln(r.out)
+			if err := r.in.Err(); err != nil {
+				return "", fmt.Errorf("read answer: %w", err)
+			}
+			return "", errQuit
+		}
+		if a := strings.TrimSpace(r.in.Text()); a != "" {
+			return a, nil
+		}
+	}
+}
+
+func (r *reviewer) run() error {
+	page, err := r.s.ListRequests(r.ctx, store.ListFilter{Status: store.StatusQueued, Limit: 200})
+	if err != nil {
+		return staffError(err, "queue list")
+	}
+	reqs := page.Requests
+	slices.Reverse(reqs) // oldest first
+	if len(reqs) == 0 {
+		fmt.Fprintln(r.out, "The queue is empty.")
+		return nil
+	}
+	handled := 0
+	for i, q := range reqs {
+		fmt.Fprintf(r.out, "\n— %d of %d —\n", i+1, len(reqs))
+		d, err := r.s.ShowRequest(r.ctx, q.ID)
+		if err != nil {
+			return staffError(err, "queue list")
+		}
+		if d.Request.Status != store.StatusQueued {
+			fmt.Fprintf(r.out, "Request %s is %s now; skipped.\n", q.ID, statusLine(d.Request))
+			continue
+		}
+		if err := writeRequestDetail(r.out, d); err != nil {
+			return err
+		}
+		err = r.one(d.Request)
+		if errors.Is(err, errQuit) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+		handled++
+	}
+	fmt.Fprintf(r.out, "Reviewed %d of %d queued requests.\n", handled, len(reqs))
+	return nil
+}
+
+// one asks what to do with one queued request. A refusal (someone else
+// claimed it meanwhile) is shown and the review goes on.
+func (r *reviewer) one(q store.Request) error {
+	a, err := r.ask("\n[c]laim, [n]ext, [q]uit? ")
+	if err != nil {
+		return err
+	}
+	switch strings.ToLower(a[:1]) {
+	case "n":
+		return nil
+	case "q":
+		return errQuit
+	case "c":
+	default:
+		fmt.Fprintf(r.out, "%q is not one of c, n, q; going on to the next.\n", a)
+		return nil
+	}
+	if _, err := r.s.Claim(r.ctx, q.ID, false); err != nil {
+		return r.refused(err)
+	}
+	fmt.Fprintf(r.out, "Claimed %s.\n", q.ID)
+	for {
+		a, err := r.ask("[d]one, [r]eject, [l]eave claimed, [u]nclaim? ")
+		if errors.Is(err, errQuit) {
+			fmt.Fprintf(r.out, "%s stays claimed by you.\n", q.ID)
+			return errQuit
+		}
+		if err != nil {
+			return err
+		}
+		switch strings.ToLower(a[:1]) {
+		case "d":
+			name := ""
+			if q.Type != store.TypeAvslut {
+				if name, err = r.ask("webSesam user name: "); err != nil {
+					return err
+				}
+			}
+			if _, err := r.s.Complete(r.ctx, q.ID, name, ""); err != nil {
+				if rerr := r.refused(err); rerr != nil {
+					return rerr
+				}
+				continue
+			}
+			fmt.Fprintf(r.out, "Request %s is done; the notices are in the outbox.\n", q.ID)
+			return nil
+		case "r":
+			reason, err := r.ask("Reason (sent to the manager as written): ")
+			if err != nil {
+				return err
+			}
+			if _, err := r.s.Reject(r.ctx, q.ID, reason); err != nil {
+				if rerr := r.refused(err); rerr != nil {
+					return rerr
+				}
+				continue
+			}
+			fmt.Fprintf(r.out, "Request %s is rejected; the notice is in the outbox.\n", q.ID)
+			return nil
+		case "l":
+			fmt.Fprintf(r.out, "%s stays claimed by you.\n", q.ID)
+			return nil
+		case "u":
+			if _, err := r.s.Release(r.ctx, q.ID); err != nil {
+				return r.refused(err)
+			}
+			fmt.Fprintf(r.out, "%s is back in the queue.\n", q.ID)
+			return nil
+		default:
+			fmt.Fprintf(r.out, "%q is not one of d, r, l, u.\n", a)
+		}
+	}
+}
+
+// refused prints a refusal the person can act on and lets the review go
+// on; other errors end it.
+func (r *reviewer) refused(err error) error {
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrInvalid) || errors.Is(err, store.ErrNotFound) {
+		fmt.Fprintf(r.out, "Refused: %v\n", err)
+		return nil
+	}
+	return staffError(err, "queue list")
+}
