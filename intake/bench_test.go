@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"os"
+	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -196,4 +199,61 @@ func BenchmarkMailToQueueIdle(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(worst.Load())/1e6, "worst-ms")
+}
+
+// BenchmarkDrainLargeAttachments drains 20 messages each carrying a 5 MB
+// PDF form with a child serve process (--once) against the in-process
+// server, and reports the child's peak RSS: the daemon's own memory, apart
+// from the test's server.
+func BenchmarkDrainLargeAttachments(b *testing.B) {
+	const n, size = 20, 5 << 20
+	pdf := fillPDF(b, formparse.Single, person("Åsa", "Öberg"))
+	var peakKB int64
+	var msgs, secs float64
+	for range b.N {
+		b.StopTimer()
+		srv := startIMAP(b, true)
+		sk := startSink(b)
+		dir := b.TempDir()
+		cfg := testConfig(b, dir, srv.addr, sk.addr)
+		cfg.Policy.MaxAttachmentSize = 10 << 20
+		path := writeConfig(b, dir, cfg)
+		big := append(bytes.Clone(pdf), '\n', '%')
+		big = append(big, bytes.Repeat([]byte("0123456789abcdef"), (size-len(big))/16)...)
+		fillBacklog(b, srv, big, n)
+		cmd := exec.Command(os.Args[0], "-test.run=^$")
+		cmd.Env = append(os.Environ(), "INTAKE_TEST_CHILD="+path, "INTAKE_TEST_ONCE=1", "INTAKE_TEST_RSS=1")
+		var stdout, stderr bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		b.StartTimer()
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			b.Fatalf("child: %v\n%s", err, stderr.String())
+		}
+		secs += time.Since(start).Seconds()
+		b.StopTimer()
+		var kb int64
+		if _, err := fmt.Sscanf(strings.TrimSpace(stdout.String()), "VmHWM: %d kB", &kb); err != nil {
+			b.Fatalf("child peak RSS: %v in %q", err, stdout.String())
+		}
+		peakKB = max(peakKB, kb)
+		msgs += n
+		st, err := store.Open(cfg.Store.Path, store.Options{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		recs := recorded(b, st)
+		st.Close()
+		for _, m := range recs {
+			if m.Outcome != store.OutcomeQueued {
+				b.Fatalf("a 5 MB form became %s (%s), want queued", m.Outcome, m.Reason)
+			}
+		}
+		if len(recs) != n {
+			b.Fatalf("recorded %d, want %d", len(recs), n)
+		}
+		srv.close()
+	}
+	b.ReportMetric(msgs/secs, "msgs/s")
+	b.ReportMetric(float64(peakKB)/1024, "peak-RSS-MB")
 }

@@ -411,7 +411,7 @@ func (d *Daemon) envelopes(cn *conn, uids []imap.UID) ([]envelope, error) {
 // Chunks of bodies fetched at once: few round trips, bounded memory.
 const (
 	chunkMessages = 32
-	chunkBytes    = 16 << 20
+	chunkBytes    = 4 << 20
 )
 
 // chunk is a run of envelopes in UID order and the matching ones among
@@ -477,6 +477,7 @@ func (d *Daemon) prepare(cn *conn, want []envelope) func() (map[imap.UID]decisio
 		sem := make(chan struct{}, runtime.GOMAXPROCS(0))
 		for _, e := range want {
 			raw, ok := bodies[e.UID]
+			delete(bodies, e.UID) // the decider holds it only as long as it works
 			if !ok {
 				if e.Size <= d.cfg.Policy.MaxMessageSize {
 					d.log.Info("message gone before download", logUID, uint32(e.UID), logMessageID, e.MessageID)
@@ -488,6 +489,12 @@ func (d *Daemon) prepare(cn *conn, want []envelope) func() (map[imap.UID]decisio
 			go func() {
 				defer func() { <-sem; wg.Done() }()
 				dec := d.dec.decide(raw)
+				if dec.Outcome != store.OutcomeReturned {
+					// Only a returned form travels back as an attachment.
+					for i := range dec.Forms {
+						dec.Forms[i].File.Data = nil
+					}
+				}
 				if dec.Original.MessageID == "" {
 					dec.Original.MessageID = e.MessageID
 				}
