@@ -197,6 +197,10 @@ func (d *Daemon) session(ctx context.Context, once bool) error {
 		if err := d.wait(ctx, cn); err != nil {
 			return err
 		}
+		if ctx.Err() != nil {
+			_ = cn.do(func() error { return cn.c.Logout().Wait() })
+			return nil
+		}
 	}
 }
 
@@ -542,7 +546,7 @@ func (d *Daemon) commit(cn *conn, uv uint32, e envelope, dec decision) error {
 			msg.FormHashes = append(msg.FormHashes, f.Hash)
 		}
 	}
-	rec, err := d.st.RecordOutcome(msg, reqs, func(rec store.Recorded) ([]store.OutboxRow, error) {
+	compose := func(rec store.Recorded) ([]store.OutboxRow, error) {
 		rows, err := dec.compose(d.composer, rec)
 		if err != nil {
 			// A reply that cannot be written must not hold the message
@@ -551,7 +555,16 @@ func (d *Daemon) commit(cn *conn, uv uint32, e envelope, dec decision) error {
 			return nil, nil
 		}
 		return rows, nil
-	})
+	}
+	rec, err := d.st.RecordOutcome(msg, reqs, compose)
+	if errors.Is(err, store.ErrInvalid) && len(reqs) > 0 {
+		// The store will never take these requests: retrying would stop
+		// the mailbox at this message for ever. Staff see it quarantined.
+		log.Error("record requests; quarantining the message", logErr, err)
+		dec = decision{Outcome: store.OutcomeQuarantined, Reason: reasonUnrecordable, Original: dec.Original}
+		msg.Outcome, msg.Reason = dec.Outcome, dec.Reason
+		rec, err = d.st.RecordOutcome(msg, nil, nil)
+	}
 	if err != nil {
 		return fmt.Errorf("record uid %d: %w", e.UID, err)
 	}

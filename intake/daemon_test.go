@@ -19,6 +19,8 @@ import (
 	"github.com/emersion/go-imap/v2"
 	gomessage "github.com/emersion/go-message"
 
+	"github.com/regionhmc/websesam-intake/formparse"
+
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -319,5 +321,21 @@ func TestDecideLimits(t *testing.T) {
 				t.Errorf("decide: got %s (%s), want %s (%s)", dec.Outcome, dec.Reason, c.outcome, c.reason)
 			}
 		})
+	}
+}
+
+// TestSameFileTwice: one form attached twice to one message is one form and
+// one request, not two.
+func TestSameFileTwice(t *testing.T) {
+	pdf := fillPDF(t, formparse.Single, person("Åsa", "Öberg"))
+	raw := outlook("asa.oberg@region.example.se", "Åsa", "twice@region.example.se", "webSesam", "",
+		attached{"a.pdf", "application/pdf", pdf}, attached{"a (kopia).pdf", "application/pdf", pdf})
+	pol := testConfig(t, t.TempDir(), "127.0.0.1:1", "127.0.0.1:2").Policy
+	dec := decider{policy: pol}.decide([]byte(raw))
+	if dec.Outcome != store.OutcomeQueued {
+		t.Fatalf("outcome: got %s (%s), want queued", dec.Outcome, dec.Reason)
+	}
+	if got := len(dec.requests()); got != 1 {
+		t.Errorf("requests: got %d, want 1", got)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strings"
 
 	"github.com/emersion/go-message/mail"
@@ -55,6 +56,7 @@ const (
 	reasonNoReadable    = "no readable form among the attachments"
 	reasonIncomplete    = "a form has problems"
 	reasonValid         = "every form complete and valid"
+	reasonUnrecordable  = "the store refused the requests of the forms"
 )
 
 // decider turns a downloaded message into its decision.
@@ -113,7 +115,11 @@ func (d decider) decide(raw []byte) (dec decision) {
 		switch {
 		case err == nil:
 			sum := sha256.Sum256(f.Data)
-			dec.Forms = append(dec.Forms, foundForm{File: f, Form: form, Hash: hex.EncodeToString(sum[:])})
+			hash := hex.EncodeToString(sum[:])
+			if slices.ContainsFunc(dec.Forms, func(ff foundForm) bool { return ff.Hash == hash }) {
+				continue // the same file attached twice is one form
+			}
+			dec.Forms = append(dec.Forms, foundForm{File: f, Form: form, Hash: hash})
 		case errors.Is(err, formparse.ErrNotAForm):
 			dec.NotForms = append(dec.NotForms, mailer.FoundFile{Name: f.Name, Why: mailer.Describe(err)})
 		default:
