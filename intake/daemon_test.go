@@ -20,7 +20,6 @@ import (
 	gomessage "github.com/emersion/go-message"
 
 	"github.com/regionhmc/websesam-intake/formparse"
-
 	"github.com/regionhmc/websesam-intake/store"
 )
 
