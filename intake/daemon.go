@@ -274,6 +274,9 @@ type envelope struct {
 	From      string
 	Date      time.Time // INTERNALDATE
 	Size      int64
+	// LargestPart is the encoded size of the largest leaf part: a file
+	// certainly over the attachment limit is seen without downloading.
+	LargestPart int64
 }
 
 // scan handles every message above the highest UID handled under uv, in UID
@@ -399,6 +402,14 @@ func (d *Daemon) envelopes(cn *conn, uids []imap.UID) ([]envelope, error) {
 			continue
 		}
 		e := envelope{UID: b.UID, Date: b.InternalDate, Size: b.RFC822Size}
+		if b.BodyStructure != nil {
+			b.BodyStructure.Walk(func(_ []int, p imap.BodyStructure) bool {
+				if sp, ok := p.(*imap.BodyStructureSinglePart); ok && sp.MessageRFC822 == nil {
+					e.LargestPart = max(e.LargestPart, int64(sp.Size))
+				}
+				return true
+			})
+		}
 		if b.Envelope != nil {
 			e.Subject = b.Envelope.Subject
 			e.MessageID = b.Envelope.MessageID
@@ -418,6 +429,19 @@ const (
 	chunkBytes    = 4 << 20
 )
 
+// tooLarge says from the envelope alone why a message is over a size
+// limit, or "". Base64 grows a file by 4/3 plus line ends: an encoded part
+// over 1.4 times the limit is certainly over it.
+func (d *Daemon) tooLarge(e envelope) string {
+	switch {
+	case e.Size > d.cfg.Policy.MaxMessageSize:
+		return reasonMessageSize
+	case e.LargestPart > d.cfg.Policy.MaxAttachmentSize*14/10:
+		return reasonFileSize
+	}
+	return ""
+}
+
 // chunk is a run of envelopes in UID order and the matching ones among
 // them whose bodies are fetched together.
 type chunk struct {
@@ -436,7 +460,7 @@ func (d *Daemon) chunks(envs []envelope, since time.Time) []chunk {
 			if !d.matches(e.Subject) || e.Date.Before(since) {
 				continue
 			}
-			if e.Size <= d.cfg.Policy.MaxMessageSize {
+			if d.tooLarge(e) == "" {
 				if bytes+e.Size > chunkBytes && len(c.want) > 0 {
 					break
 				}
@@ -459,8 +483,8 @@ func (d *Daemon) prepare(cn *conn, want []envelope) func() (map[imap.UID]decisio
 	decs := make(map[imap.UID]decision, len(want))
 	var uids []imap.UID
 	for _, e := range want {
-		if e.Size > d.cfg.Policy.MaxMessageSize {
-			decs[e.UID] = decision{Outcome: store.OutcomeQuarantined, Reason: reasonMessageSize,
+		if reason := d.tooLarge(e); reason != "" {
+			decs[e.UID] = decision{Outcome: store.OutcomeQuarantined, Reason: reason,
 				Original: mailer.Original{MessageID: e.MessageID, Subject: e.Subject, From: e.From}}
 			continue
 		}
@@ -483,7 +507,7 @@ func (d *Daemon) prepare(cn *conn, want []envelope) func() (map[imap.UID]decisio
 			raw, ok := bodies[e.UID]
 			delete(bodies, e.UID) // the decider holds it only as long as it works
 			if !ok {
-				if e.Size <= d.cfg.Policy.MaxMessageSize {
+				if d.tooLarge(e) == "" {
 					d.log.Info("message gone before download", logUID, uint32(e.UID), logMessageID, e.MessageID)
 				}
 				continue

@@ -345,28 +345,41 @@ func TestBacklogSince(t *testing.T) {
 	}
 }
 
-// TestOversizedNotDownloaded: a message over the size limit is quarantined
-// from its envelope alone; its body is never fetched.
+// TestOversizedNotDownloaded: a message over the size limit, or with a
+// part whose encoded size is certainly over the attachment limit, is
+// quarantined from its envelope and structure alone; its body is never
+// fetched.
 func TestOversizedNotDownloaded(t *testing.T) {
-	srv := startIMAP(t, true)
-	sk := startSink(t)
-	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
-	cfg.Policy.MaxMessageSize = 100 << 10
-	srv.appendMail(readMail(t, "oversized-attachment"))
-	srv.cutWhen("BODY.PEEK[]", false) // any download would cut the connection
-	d, st := openDaemon(t, cfg, Options{})
-	if err := d.Once(withTimeout(t, time.Minute)); err != nil {
-		t.Fatalf("Once: %v", err)
-	}
-	if n := srv.cutCount(); n != 0 {
-		t.Errorf("the body was fetched %d time(s), want never", n)
-	}
-	recs := recorded(t, st)
-	m := recs[messageID(t, readMail(t, "oversized-attachment"))]
-	if m.Outcome != store.OutcomeQuarantined || m.Reason != reasonMessageSize || !m.Settled {
-		t.Errorf("got %s (%s) settled %v, want quarantined (%s) and settled", m.Outcome, m.Reason, m.Settled, reasonMessageSize)
-	}
-	if n := len(sk.received()); n != 0 {
-		t.Errorf("replies: got %d, want 0", n)
+	for _, c := range []struct {
+		name       string
+		maxMessage int64
+		reason     string
+	}{
+		{"message", 100 << 10, reasonMessageSize},
+		{"attachment", DefaultMaxMessageSize, reasonFileSize},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			srv := startIMAP(t, true)
+			sk := startSink(t)
+			cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+			cfg.Policy.MaxMessageSize = c.maxMessage
+			srv.appendMail(readMail(t, "oversized-attachment"))
+			srv.cutWhen("BODY.PEEK[]", false) // any download would cut the connection
+			d, st := openDaemon(t, cfg, Options{})
+			if err := d.Once(withTimeout(t, time.Minute)); err != nil {
+				t.Fatalf("Once: %v", err)
+			}
+			if n := srv.cutCount(); n != 0 {
+				t.Errorf("the body was fetched %d time(s), want never", n)
+			}
+			recs := recorded(t, st)
+			m := recs[messageID(t, readMail(t, "oversized-attachment"))]
+			if m.Outcome != store.OutcomeQuarantined || m.Reason != c.reason || !m.Settled {
+				t.Errorf("got %s (%s) settled %v, want quarantined (%s) and settled", m.Outcome, m.Reason, m.Settled, c.reason)
+			}
+			if n := len(sk.received()); n != 0 {
+				t.Errorf("replies: got %d, want 0", n)
+			}
+		})
 	}
 }
