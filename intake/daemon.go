@@ -750,14 +750,26 @@ func (d *Daemon) move(cn *conn, key store.MessageKey, outcome store.Outcome, rec
 			return cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{f}}, nil).Close()
 		})
 	}
+	if cn.hasMove() {
+		// \Seen and MOVE are sent back to back (UID commands pipeline
+		// safely): one round trip instead of two, which is what counts on
+		// a real network. A message moved without \Seen is harmless.
+		err := cn.do(func() error {
+			seen := cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil)
+			move := cn.c.Move(set, dest)
+			errSeen := seen.Close()
+			if _, err := move.Wait(); err != nil {
+				return fmt.Errorf("move uid %d: %w", uid, err)
+			}
+			if errSeen != nil {
+				d.log.Warn("flag seen refused; moved anyway", logUID, key.UID, logErr, errSeen)
+			}
+			return nil
+		})
+		return err
+	}
 	if err := addFlag(imap.FlagSeen); err != nil {
 		return fmt.Errorf("flag uid %d seen: %w", uid, err)
-	}
-	if cn.hasMove() {
-		if err := cn.do(func() error { _, err := cn.c.Move(set, dest).Wait(); return err }); err != nil {
-			return fmt.Errorf("move uid %d: %w", uid, err)
-		}
-		return nil
 	}
 	// \Deleted is set only after a successful COPY: finding it means the
 	// copy exists and only the expunge is left.
