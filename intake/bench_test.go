@@ -152,7 +152,11 @@ func BenchmarkBareFetchMove(b *testing.B) {
 
 // BenchmarkMailToQueueIdle measures the time from a message's delivery to
 // its record in the store while the daemon waits in IDLE (the poll interval
-// is a minute, so only IDLE can bring it in time).
+// is a minute, so only IDLE can bring it in time). Each message is
+// delivered once the daemon is back in IDLE: go-imap's test server starts
+// IDLE by waiting for the next change, so mail delivered in the moment
+// between the daemon's last command and IDLE would wait for the poll, a
+// quirk of that server (NOTES.md), not what this measures.
 func BenchmarkMailToQueueIdle(b *testing.B) {
 	pdf := fillPDF(b, formparse.Single, person("Åsa", "Öberg"))
 	srv := startIMAP(b, true)
@@ -174,13 +178,17 @@ func BenchmarkMailToQueueIdle(b *testing.B) {
 	wg.Add(1)
 	go func() { defer wg.Done(); d.Run(ctx) }()
 	defer func() { cancel(); wg.Wait() }()
-	time.Sleep(300 * time.Millisecond) // connected and idling
 	var worst atomic.Int64
+	idles := 0
+	var total time.Duration
 	b.ResetTimer()
 	for i := range b.N {
 		id := fmt.Sprintf("latency-%d@region.example.se", i)
 		raw := []byte(outlook(fmt.Sprintf("user%04d@region.example.se", i), "Test", id, "webSesam", "",
 			attached{"ansokan.pdf", "application/pdf", append(bytes.Clone(pdf), fmt.Sprintf("\n%% %d\n", i)...)}))
+		waitFor(b, "the daemon in IDLE", 30*time.Second, func() bool { return srv.idleCount() > idles })
+		idles = srv.idleCount()
+		time.Sleep(5 * time.Millisecond) // the server registers the IDLE after answering
 		start := time.Now()
 		srv.appendMail(raw)
 		for {
@@ -194,10 +202,13 @@ func BenchmarkMailToQueueIdle(b *testing.B) {
 			}
 			time.Sleep(time.Millisecond)
 		}
-		if d := time.Since(start); int64(d) > worst.Load() {
+		d := time.Since(start)
+		total += d
+		if int64(d) > worst.Load() {
 			worst.Store(int64(d))
 		}
 	}
+	b.ReportMetric(float64(total.Milliseconds())/float64(b.N), "avg-ms")
 	b.ReportMetric(float64(worst.Load())/1e6, "worst-ms")
 }
 

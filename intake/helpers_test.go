@@ -54,6 +54,7 @@ type imapServer struct {
 	stall    bool // swallow the command and everything after it, silently
 	cuts     int
 	accepted int // connections made through the proxy
+	idles    int // "+ idling" answers the server sent: a client in IDLE
 	closed   bool
 }
 
@@ -118,7 +119,7 @@ func (s *imapServer) proxy(ln net.Listener) {
 		s.conns = append(s.conns, c, b)
 		s.accepted++
 		s.mu.Unlock()
-		go func() { io.Copy(c, b); c.Close() }()
+		go func() { io.Copy(idleCounter{s, c}, b); c.Close() }()
 		go s.pipeClient(c, b)
 	}
 }
@@ -447,4 +448,26 @@ func (s *imapServer) acceptedCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.accepted
+}
+
+// idleCounter passes the server's bytes to the client and counts the
+// answers that start IDLE.
+type idleCounter struct {
+	s *imapServer
+	w io.Writer
+}
+
+func (ic idleCounter) Write(p []byte) (int, error) {
+	if n := bytes.Count(p, []byte("+ idling")); n > 0 {
+		ic.s.mu.Lock()
+		ic.s.idles += n
+		ic.s.mu.Unlock()
+	}
+	return ic.w.Write(p)
+}
+
+func (s *imapServer) idleCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.idles
 }
