@@ -383,3 +383,21 @@ func TestOversizedNotDownloaded(t *testing.T) {
 		})
 	}
 }
+
+// TestFolderNames: configured folders with Swedish letters and levels are
+// created as needed (modified UTF-7 on the wire) and used.
+func TestFolderNames(t *testing.T) {
+	srv := startIMAP(t, true)
+	sk := startSink(t)
+	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	cfg.Folders.NoForm = "Ärenden/webSesam/Utan blankett – åter"
+	srv.appendMail(readMail(t, "no-attachment"))
+	d, _ := openDaemon(t, cfg, Options{})
+	if err := d.Once(withTimeout(t, time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.where()[messageID(t, readMail(t, "no-attachment"))]
+	if len(got) != 1 || got[0].Folder != cfg.Folders.NoForm {
+		t.Errorf("got %v, want only in %q", got, cfg.Folders.NoForm)
+	}
+}
