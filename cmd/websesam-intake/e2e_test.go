@@ -157,6 +157,21 @@ type placed struct {
 	subject   string
 	to, cc    []string
 	header    mail.Header
+	// queueID is Postfix's id for the SMTP transaction that brought the
+	// message: two copies with one id are one submission delivered twice
+	// by Postfix over LMTP (Dovecot cut mid-delivery), not a resend.
+	queueID string
+}
+
+var postfixID = regexp.MustCompile(`\(Postfix\) with \S+ id (\w+)`)
+
+func queueIDOf(h mail.Header) string {
+	for _, r := range h.Values("Received") {
+		if m := postfixID.FindStringSubmatch(r); m != nil {
+			return m[1]
+		}
+	}
+	return ""
 }
 
 // snapshot reads the headers and flags of every message of a user.
@@ -189,6 +204,7 @@ func (s stack) snapshot(t *testing.T, user string) []placed {
 			p.subject, _ = h.Subject()
 			p.to = addrs(h, "To")
 			p.cc = addrs(h, "Cc")
+			p.queueID = queueIDOf(h)
 			out = append(out, p)
 		}
 	}
@@ -892,11 +908,12 @@ func (s stack) repliesIn(t *testing.T) int {
 
 // verifyLoad checks a generated load after the daemon stopped: every
 // message exactly one outcome in exactly one folder, requests one per
-// valid form, exactly the expected distinct replies per message. A reply
-// whose SMTP transaction was cut by a kill goes out again with the same
-// Message-ID (the outbox delivers at least once); such repeats are counted
-// and returned, never a second, different reply.
-func (s stack) verifyLoad(t *testing.T, dbPath string, want map[string]kind, wantReqs int) (repeats int) {
+// valid form, exactly the expected distinct replies per message (never a
+// second, different reply). Copies of one reply are counted apart:
+// resent are those the daemon submitted again with the same Message-ID
+// (its outbox delivers at least once, so a kill mid-SMTP causes them);
+// redelivered are one submission that Postfix delivered twice.
+func (s stack) verifyLoad(t *testing.T, dbPath string, want map[string]kind, wantReqs int) (resent, redelivered int) {
 	t.Helper()
 	s.waitPostfixIdle(t)
 	recs, reqs := records(t, dbPath)
@@ -904,12 +921,23 @@ func (s stack) verifyLoad(t *testing.T, dbPath string, want map[string]kind, wan
 	for _, p := range s.snapshot(t, s.intake) {
 		where[p.messageID] = append(where[p.messageID], p)
 	}
-	byReply := map[string]map[string]int{}
+	// original -> reply Message-ID -> recipient folder -> copies by Postfix
+	// queue id. A reply with a Cc lies in two folders once each: not a repeat.
+	byReply := map[string]map[string]map[string]map[string]int{}
 	for _, p := range s.snapshot(t, s.catchall) {
 		if byReply[p.inReplyTo] == nil {
-			byReply[p.inReplyTo] = map[string]int{}
+			byReply[p.inReplyTo] = map[string]map[string]map[string]int{}
 		}
-		byReply[p.inReplyTo][p.messageID]++
+		if byReply[p.inReplyTo][p.messageID] == nil {
+			byReply[p.inReplyTo][p.messageID] = map[string]map[string]int{}
+		}
+		if byReply[p.inReplyTo][p.messageID][p.folder] == nil {
+			byReply[p.inReplyTo][p.messageID][p.folder] = map[string]int{}
+		}
+		byReply[p.inReplyTo][p.messageID][p.folder][p.queueID]++
+		if p.queueID == "" {
+			t.Errorf("reply %s in %s has no Postfix queue id in its Received lines: resends could not be told from redeliveries", p.messageID, p.folder)
+		}
 	}
 	if got, want := len(recs), len(want); got != want {
 		t.Errorf("recorded messages: got %d, want %d", got, want)
@@ -942,8 +970,13 @@ func (s stack) verifyLoad(t *testing.T, dbPath string, want map[string]kind, wan
 		if got := len(byReply[id]); got != k.replies {
 			problems = append(problems, fmt.Sprintf("%d distinct replies, want %d", got, k.replies))
 		}
-		for _, copies := range byReply[id] {
-			repeats += copies - 1
+		for _, perFolder := range byReply[id] {
+			for _, perQueue := range perFolder {
+				resent += len(perQueue) - 1
+				for _, copies := range perQueue {
+					redelivered += copies - 1
+				}
+			}
 		}
 		if len(problems) > 0 {
 			bad++
@@ -955,7 +988,7 @@ func (s stack) verifyLoad(t *testing.T, dbPath string, want map[string]kind, wan
 	if bad > 20 {
 		t.Errorf("... and %d more messages with problems", bad-20)
 	}
-	return repeats
+	return resent, redelivered
 }
 
 // TestE2ESIGKILL kills the real daemon with SIGKILL at random moments while
@@ -996,14 +1029,18 @@ func TestE2ESIGKILL(t *testing.T) {
 	s.waitPostfixIdle(t)
 	time.Sleep(2 * time.Second) // a repeat in flight shows up now, not after the count
 	d.term(t)
-	repeats := s.verifyLoad(t, filepath.Join(dir, "intake.db"), want, wantReqs)
-	t.Logf("%d messages, %d requests, %d distinct replies; %d repeats of the same reply (same Message-ID) after a kill mid-SMTP",
-		n, wantReqs, wantReplies, repeats)
+	resent, redelivered := s.verifyLoad(t, filepath.Join(dir, "intake.db"), want, wantReqs)
+	t.Logf("%d messages, %d requests, %d distinct replies; %d resent with the same Message-ID after a kill mid-SMTP; %d delivered twice by Postfix",
+		n, wantReqs, wantReplies, resent, redelivered)
 }
 
 // TestE2EOutages stops Dovecot for 30 s and Postfix for 60 s while the
-// daemon drains a backlog: the same process carries on, reconnects, and
-// the outbox delivers everything afterwards.
+// daemon works: the same process carries on, reconnects, and the outbox
+// delivers everything afterwards. Each outage is arranged to hit work:
+// Dovecot is stopped with a backlog in INBOX and more mail is submitted
+// while it is down (Postfix defers it); while Postfix is down, mail is put
+// straight into the mailbox over IMAP, so its replies must wait in the
+// outbox.
 func TestE2EOutages(t *testing.T) {
 	s := loadStack(t)
 	n := envInt(t, "E2E_OUTAGE_MESSAGES", 200)
@@ -1011,10 +1048,20 @@ func TestE2EOutages(t *testing.T) {
 	postfixDown := time.Duration(envInt(t, "E2E_POSTFIX_DOWN_SECONDS", 60)) * time.Second
 	s.reset(t)
 	dir := t.TempDir()
-	raws, want, wantReqs, wantReplies := load(t, "outage", n)
-	s.submit(t, raws, false)
-	cfg := s.writeConfig(t, dir, s.defaults())
-	d := s.start(t, dir, "serve", "--config", cfg)
+	want := map[string]kind{}
+	wantReqs, wantReplies := 0, 0
+	batch := func(prefix string, size int) [][]byte {
+		raws, w, reqs, replies := load(t, prefix, size)
+		for k, v := range w {
+			want[k] = v
+		}
+		wantReqs += reqs
+		wantReplies += replies
+		return raws
+	}
+	a, b := batch("outage-a", n/2), batch("outage-b", n/4)
+	abReplies := wantReplies
+	c := batch("outage-c", n-n/2-n/4)
 	mailstack := func(verb string) {
 		t.Helper()
 		out, err := exec.Command(s.mailstackTool, verb, s.dir).CombinedOutput()
@@ -1026,45 +1073,73 @@ func TestE2EOutages(t *testing.T) {
 		exec.Command(s.mailstackTool, "start-dovecot", s.dir).Run()
 		exec.Command(s.mailstackTool, "start-postfix", s.dir).Run()
 	})
-	progress := func(min int) func() bool {
-		return func() bool {
-			c := s.login(t, s.intake)
-			defer c.Close()
-			return s.settledCount(c) >= min
-		}
+	settled := func() int {
+		c := s.login(t, s.intake)
+		defer c.Close()
+		return s.settledCount(c)
 	}
 
-	waitFor(t, "a fifth of the backlog settled", 3*time.Minute, progress(n/5))
+	s.submit(t, a, false)
+	cfg := s.writeConfig(t, dir, s.defaults())
+	d := s.start(t, dir, "serve", "--config", cfg)
+	waitFor(t, "the daemon to start on the backlog", time.Minute, func() bool { return settled() >= 1 })
 	mailstack("stop-dovecot")
+	downAt := time.Now()
 	t.Logf("Dovecot stopped for %s", dovecotDown)
-	time.Sleep(dovecotDown)
+	// Mail keeps coming while the mailbox is down: Postfix defers it.
+	sc, err := smtp.Dial(s.submitAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, raw := range b {
+		if err := sc.SendMail(submitter, []string{s.alias}, bytes.NewReader(raw)); err != nil {
+			t.Fatalf("submit %d while Dovecot is down: %v", i, err)
+		}
+	}
+	sc.Quit()
+	time.Sleep(time.Until(downAt.Add(dovecotDown)))
 	if !d.running() {
 		t.Fatalf("the daemon exited while Dovecot was down: %v", d.err)
 	}
 	mailstack("start-dovecot")
-	c := s.login(t, s.intake)
-	before := s.settledCount(c)
-	c.Close()
-	waitFor(t, "progress after Dovecot came back (the daemon reconnected)", 2*time.Minute, progress(before+n/10))
+	ab := len(a) + len(b)
+	waitFor(t, "the backlog and the deferred mail settled after Dovecot came back", 5*time.Minute, func() bool { return settled() == ab })
+	waitFor(t, "their replies delivered", 3*time.Minute, func() bool { return s.repliesIn(t) >= abReplies })
+	s.waitPostfixIdle(t)
 
 	mailstack("stop-postfix")
+	downAt = time.Now()
 	t.Logf("Postfix stopped for %s", postfixDown)
-	time.Sleep(postfixDown)
+	repliesBefore := s.repliesIn(t)
+	ic := s.login(t, s.intake)
+	for i, raw := range c {
+		cmd := ic.Append("INBOX", int64(len(raw)), nil)
+		cmd.Write(raw)
+		cmd.Close()
+		if _, err := cmd.Wait(); err != nil {
+			t.Fatalf("append %d: %v", i, err)
+		}
+	}
+	ic.Close()
+	waitFor(t, "the mail put in while Postfix is down settled", 2*time.Minute, func() bool { return settled() == n })
+	time.Sleep(time.Until(downAt.Add(postfixDown)))
 	if !d.running() {
 		t.Fatalf("the daemon exited while Postfix was down: %v", d.err)
 	}
+	if got := s.repliesIn(t); got != repliesBefore {
+		t.Errorf("replies delivered with Postfix down: %d, want none", got-repliesBefore)
+	}
 	mailstack("start-postfix")
 
-	ic := s.login(t, s.intake)
-	waitFor(t, "INBOX drained", 5*time.Minute, func() bool { return count(ic, "INBOX") == 0 })
-	ic.Close()
 	waitFor(t, fmt.Sprintf("%d replies delivered after the outages", wantReplies), 5*time.Minute, func() bool { return s.repliesIn(t) >= wantReplies })
 	s.waitPostfixIdle(t)
 	d.term(t)
-	repeats := s.verifyLoad(t, filepath.Join(dir, "intake.db"), want, wantReqs)
-	if repeats != 0 {
-		t.Errorf("%d replies delivered twice with no crash in between", repeats)
+	resent, redelivered := s.verifyLoad(t, filepath.Join(dir, "intake.db"), want, wantReqs)
+	if resent != 0 {
+		t.Errorf("%d replies submitted twice by the daemon with no crash in between", resent)
 	}
+	t.Logf("%d messages, %d requests, %d distinct replies; %d copies delivered twice by Postfix (LMTP cut by the Dovecot stop)",
+		n, wantReqs, wantReplies, redelivered)
 }
 
 // TestE2ETLS runs one message through each TLS arrangement.
