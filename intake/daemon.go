@@ -327,17 +327,39 @@ func (d *Daemon) scan(ctx context.Context, cn *conn, uv uint32) error {
 			if k+1 < len(chunks) && ctx.Err() == nil {
 				pending = d.prepare(cn, chunks[k+1].want)
 			}
+			// Record each message, then settle the chunk: one move per
+			// outcome folder rather than per message.
+			recorded := map[store.Outcome][]store.MessageKey{}
+			var order []store.Outcome
+			var recErr error
 			for _, e := range c.envs {
 				if ctx.Err() != nil {
 					break
 				}
 				if dec, ok := decs[e.UID]; ok {
-					if err := d.commit(cn, uv, e, dec); err != nil {
-						d.advance(uv, handled)
-						return err
+					outcome, err := d.record(uv, e, dec)
+					if err != nil {
+						recErr = err
+						break
+					}
+					if outcome != "" {
+						if recorded[outcome] == nil {
+							order = append(order, outcome)
+						}
+						recorded[outcome] = append(recorded[outcome], store.MessageKey{Mailbox: d.cfg.Mailbox.Folder, UIDValidity: uv, UID: uint32(e.UID)})
 					}
 				}
 				handled = uint32(e.UID)
+			}
+			for _, o := range order {
+				if err := d.settle(cn, recorded[o], o, false); err != nil {
+					d.advance(uv, handled)
+					return err
+				}
+			}
+			if recErr != nil {
+				d.advance(uv, handled)
+				return recErr
 			}
 			if ctx.Err() != nil {
 				break
@@ -542,11 +564,12 @@ func (d *Daemon) prepare(cn *conn, want []envelope) func() (map[imap.UID]decisio
 	}
 }
 
-// commit records and settles one decided message. An error means the
-// connection or the store failed: the pass stops and is tried again, and
-// nothing was half done (the store commits whole; a message recorded but
-// not moved is moved by the next pass).
-func (d *Daemon) commit(cn *conn, uv uint32, e envelope, dec decision) error {
+// record writes one decided message's outcome, requests and replies in one
+// store transaction and returns the outcome to settle it by (the recorded
+// one, for a message seen before); "" in a dry run. An error means the
+// store failed: the pass stops and is tried again, and nothing was half
+// done.
+func (d *Daemon) record(uv uint32, e envelope, dec decision) (store.Outcome, error) {
 	key := store.MessageKey{Mailbox: d.cfg.Mailbox.Folder, UIDValidity: uv, UID: uint32(e.UID)}
 	log := d.log.With(logUID, uint32(e.UID), logMessageID, e.MessageID)
 	reqs := []store.NewRequest(nil)
@@ -554,11 +577,11 @@ func (d *Daemon) commit(cn *conn, uv uint32, e envelope, dec decision) error {
 		reqs = dec.requests()
 	}
 	if d.dry {
-		return d.report(key, e, dec, reqs)
+		return "", d.report(key, e, dec, reqs)
 	}
 	for _, addr := range dec.Bounced {
 		if err := d.st.RecordBounce(addr, d.now()); err != nil {
-			return err
+			return "", err
 		}
 	}
 	msg := store.Message{
@@ -590,7 +613,7 @@ func (d *Daemon) commit(cn *conn, uv uint32, e envelope, dec decision) error {
 		rec, err = d.st.RecordOutcome(msg, nil, nil)
 	}
 	if err != nil {
-		return fmt.Errorf("record uid %d: %w", e.UID, err)
+		return "", fmt.Errorf("record uid %d: %w", e.UID, err)
 	}
 	outcome := rec.Message.Outcome
 	if rec.Existing {
@@ -602,7 +625,7 @@ func (d *Daemon) commit(cn *conn, uv uint32, e envelope, dec decision) error {
 			d.worker.Notify()
 		}
 	}
-	return d.settle(cn, key, outcome, false, log)
+	return outcome, nil
 }
 
 // bodies downloads whole messages without setting \Seen (BODY.PEEK[]);
@@ -680,7 +703,7 @@ func (d *Daemon) settleLeftOver(cn *conn, uv uint32) error {
 		if err != nil {
 			return err
 		}
-		if err := d.settle(cn, k, outcome, true, log); err != nil {
+		if err := d.settle(cn, []store.MessageKey{k}, outcome, true); err != nil {
 			return err
 		}
 	}
@@ -702,30 +725,41 @@ func (d *Daemon) outcomeOf(k store.MessageKey) (store.Outcome, error) {
 	return rec.Message.Outcome, nil
 }
 
-// settle flags the message \Seen and moves it to its outcome's folder, then
-// records that it was moved. MOVE where the server has it; otherwise COPY,
-// check, flag \Deleted and UID EXPUNGE that one UID (never a plain EXPUNGE,
-// which would remove every \Deleted message in the mailbox). A refusal by
-// the server leaves the message unsettled for the next pass; a broken
-// connection is returned. recovering says an earlier attempt may have got
-// part of the way.
-func (d *Daemon) settle(cn *conn, key store.MessageKey, outcome store.Outcome, recovering bool, log *slog.Logger) error {
-	err := d.move(cn, key, outcome, recovering)
+// settle flags the messages \Seen and moves them to their outcome's
+// folder (one command for all of them), then records that they were moved.
+// MOVE where the server has it; otherwise COPY, check, flag \Deleted and
+// UID EXPUNGE those UIDs (never a plain EXPUNGE, which would remove every
+// \Deleted message in the mailbox). A refusal by the server leaves the
+// messages unsettled for the next pass; a broken connection is returned.
+// recovering (one key only) says an earlier attempt may have got part of
+// the way.
+func (d *Daemon) settle(cn *conn, keys []store.MessageKey, outcome store.Outcome, recovering bool) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	err := d.move(cn, keys, outcome, recovering)
 	var ie *imap.Error
 	if errors.As(err, &ie) {
 		// The folder may have been deleted under us (NO [TRYCREATE]):
 		// look again next time.
 		clear(cn.folders)
-		log.Warn("move refused by the server; retried on the next pass", logOutcome, string(outcome), logErr, err)
+		for _, k := range keys {
+			d.log.Warn("move refused by the server; retried on the next pass", logUID, k.UID, logOutcome, string(outcome), logErr, err)
+		}
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	return d.st.MarkSettled(key)
+	for _, k := range keys {
+		if err := d.st.MarkSettled(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-func (d *Daemon) move(cn *conn, key store.MessageKey, outcome store.Outcome, recovering bool) error {
+func (d *Daemon) move(cn *conn, keys []store.MessageKey, outcome store.Outcome, recovering bool) error {
 	dest, err := cn.serverFolder(d.cfg.Folders.For(outcome))
 	if err != nil {
 		return err
@@ -733,15 +767,18 @@ func (d *Daemon) move(cn *conn, key store.MessageKey, outcome store.Outcome, rec
 	if err := cn.ensureFolder(dest); err != nil {
 		return err
 	}
-	uid := imap.UID(key.UID)
-	set := imap.UIDSetNum(uid)
+	uids := make([]imap.UID, len(keys))
+	for i, k := range keys {
+		uids[i] = imap.UID(k.UID)
+	}
+	set := imap.UIDSetNum(uids...)
 	var flags []imap.Flag
 	var messageID string
 	if recovering {
 		// Still here? After a crash the move may already have happened.
 		var found bool
 		var err error
-		if found, flags, messageID, err = d.lookup(cn, uid); err != nil || !found {
+		if found, flags, messageID, err = d.lookup(cn, uids[0]); err != nil || !found {
 			return err
 		}
 	}
@@ -754,22 +791,21 @@ func (d *Daemon) move(cn *conn, key store.MessageKey, outcome store.Outcome, rec
 		// \Seen and MOVE are sent back to back (UID commands pipeline
 		// safely): one round trip instead of two, which is what counts on
 		// a real network. A message moved without \Seen is harmless.
-		err := cn.do(func() error {
+		return cn.do(func() error {
 			seen := cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil)
 			move := cn.c.Move(set, dest)
 			errSeen := seen.Close()
 			if _, err := move.Wait(); err != nil {
-				return fmt.Errorf("move uid %d: %w", uid, err)
+				return fmt.Errorf("move uids %v: %w", set, err)
 			}
 			if errSeen != nil {
-				d.log.Warn("flag seen refused; moved anyway", logUID, key.UID, logErr, errSeen)
+				d.log.Warn("flag seen refused; moved anyway", logErr, errSeen)
 			}
 			return nil
 		})
-		return err
 	}
 	if err := addFlag(imap.FlagSeen); err != nil {
-		return fmt.Errorf("flag uid %d seen: %w", uid, err)
+		return fmt.Errorf("flag uids %v seen: %w", set, err)
 	}
 	// \Deleted is set only after a successful COPY: finding it means the
 	// copy exists and only the expunge is left.
@@ -778,26 +814,26 @@ func (d *Daemon) move(cn *conn, key store.MessageKey, outcome store.Outcome, rec
 		// An earlier COPY may have been done with its answer lost: look
 		// before copying again, or the folder gets the message twice.
 		var err error
-		if copied, err = d.inFolder(cn, dest, messageID, key.UIDValidity); err != nil {
+		if copied, err = d.inFolder(cn, dest, messageID, keys[0].UIDValidity); err != nil {
 			return err
 		}
 	}
 	if !copied {
 		if err := cn.do(func() error { _, err := cn.c.Copy(set, dest).Wait(); return err }); err != nil {
-			return fmt.Errorf("copy uid %d: %w", uid, err)
+			return fmt.Errorf("copy uids %v: %w", set, err)
 		}
 	}
 	if !slices.Contains(flags, imap.FlagDeleted) {
 		if err := addFlag(imap.FlagDeleted); err != nil {
-			return fmt.Errorf("flag uid %d deleted: %w", uid, err)
+			return fmt.Errorf("flag uids %v deleted: %w", set, err)
 		}
 	}
 	if !cn.hasUIDPlus() {
-		d.log.Warn("server has neither MOVE nor UIDPLUS: the copy is made and the original left flagged \\Deleted", logUID, key.UID)
+		d.log.Warn("server has neither MOVE nor UIDPLUS: the copies are made and the originals left flagged \\Deleted", "uids", set.String())
 		return nil
 	}
 	if err := cn.do(func() error { _, err := cn.c.UIDExpunge(set).Collect(); return err }); err != nil {
-		return fmt.Errorf("expunge uid %d: %w", uid, err)
+		return fmt.Errorf("expunge uids %v: %w", set, err)
 	}
 	return nil
 }

@@ -15,10 +15,12 @@
 //     and decided in parallel (the whole MIME tree, forwarded messages
 //     included; automatic mail first; then sender policy, limits and
 //     formparse under its time budget). Nothing here writes anywhere.
-//  4. Record and settle, one message at a time in UID order: one store
-//     transaction writes the outcome, the requests and the replies; only
-//     then is the message flagged \Seen and moved (MOVE, or COPY + \Deleted
-//     + UID EXPUNGE of that UID), and marked settled.
+//  4. Record, one message at a time in UID order: one store transaction
+//     writes the outcome, the requests and the replies. Then settle the
+//     chunk: the recorded messages are flagged \Seen and moved, one command
+//     per outcome folder (MOVE, or COPY + \Deleted + UID EXPUNGE of those
+//     UIDs), and marked settled. A crash in between leaves them unsettled,
+//     and step 1 of the next pass moves them one by one, checking first.
 //  5. Wait: IDLE, ended by new mail, the poll interval or the restart
 //     interval; or a plain poll when the server has no IDLE.
 //
