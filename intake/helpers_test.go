@@ -55,6 +55,10 @@ type imapServer struct {
 	cuts     int
 	accepted int // connections made through the proxy
 	idles    int // "+ idling" answers the server sent: a client in IDLE
+	// hook runs once, before the server sees the next command holding
+	// hookOn: the world changing under a command.
+	hookOn string
+	hook   func()
 	closed   bool
 }
 
@@ -131,6 +135,15 @@ func (s *imapServer) pipeClient(c, b net.Conn) {
 	for {
 		n, err := c.Read(buf)
 		if n > 0 {
+			s.mu.Lock()
+			var hook func()
+			if s.hookOn != "" && bytes.Contains(buf[:n], []byte(s.hookOn)) {
+				hook, s.hookOn = s.hook, ""
+			}
+			s.mu.Unlock()
+			if hook != nil {
+				hook()
+			}
 			s.mu.Lock()
 			cut := s.cutOn != "" && bytes.Contains(buf[:n], []byte(s.cutOn))
 			if cut {
@@ -470,4 +483,12 @@ func (s *imapServer) idleCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.idles
+}
+
+// beforeCommand runs f once, just before the server gets the next command
+// holding trigger.
+func (s *imapServer) beforeCommand(trigger string, f func()) {
+	s.mu.Lock()
+	s.hookOn, s.hook = trigger, f
+	s.mu.Unlock()
 }

@@ -401,3 +401,36 @@ func TestFolderNames(t *testing.T) {
 		t.Errorf("got %v, want only in %q", got, cfg.Folders.NoForm)
 	}
 }
+
+// TestRefusedMoveRetried: a move the server refuses (the folder deleted
+// under the daemon: NO [TRYCREATE]) leaves the message recorded and
+// unsettled; a later pass moves it, and it is decided and answered once.
+func TestRefusedMoveRetried(t *testing.T) {
+	srv := startIMAP(t, true)
+	sk := startSink(t)
+	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	cfg.Mailbox.PollInterval = 200 * time.Millisecond
+	srv.appendMail(readMail(t, "no-attachment"))
+	srv.beforeCommand("UID MOVE", func() {
+		if err := srv.user.Delete("webSesam/No-form"); err != nil {
+			t.Errorf("delete the folder: %v", err)
+		}
+	})
+	var logs lockedBuffer
+	d, st := openDaemon(t, cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	waitFor(t, "the move refused", 10*time.Second, func() bool { return strings.Contains(logs.String(), "move refused by the server") })
+	waitFor(t, "the message settled on a later pass", 10*time.Second, func() bool {
+		keys, err := st.Unsettled("INBOX")
+		return err == nil && len(keys) == 0
+	})
+	cancel()
+	<-done
+	id := messageID(t, readMail(t, "no-attachment"))
+	checkExactlyOnce(t, srv, st, sk, []string{id}, 1)
+	if got := strings.Count(logs.String(), `msg="message decided"`); got != 1 {
+		t.Errorf("decided %d times, want once:\n%s", got, logs.String())
+	}
+}
