@@ -59,7 +59,7 @@ type imapServer struct {
 	// hookOn: the world changing under a command.
 	hookOn string
 	hook   func()
-	closed   bool
+	closed bool
 }
 
 // startIMAP starts the server with INBOX; withMove false leaves MOVE out of

@@ -245,3 +245,32 @@ func TestServeDryRun(t *testing.T) {
 		t.Errorf("the dry run sent %d mails", n)
 	}
 }
+
+// TestServeRunsUntilStopped runs the daemon as serve does until the signal
+// context ends: the mail is handled and answered by the outbox worker that
+// runs inside serve, and the command exits 0.
+func TestServeRunsUntilStopped(t *testing.T) {
+	imapAddr, smtpAddr, sent := startServers(t, "outlook-pdf", "no-attachment")
+	cfg, _ := serveConfig(t, imapAddr, smtpAddr)
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errOut bytes.Buffer
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve", "--config", cfg}, strings.NewReader(""), &out, &errOut) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for sent() < 2 {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("replies: got %d, want 2 within 30s; stderr:\n%s", sent(), errOut.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if code := exitCode(err, &errOut); code != 0 {
+			t.Errorf("exit status: got %d, want 0 (%v)", code, err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop after its context ended")
+	}
+}
