@@ -25,15 +25,11 @@ test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 ./...
 
-# The demo. Until the daemon exists: write the blank forms and parse the
-# sample forms in testdata/, so a newcomer sees what the product reads.
+# The demo: an in-process IMAP server and SMTP sink on loopback, sample mail
+# from testdata/mail, the real daemon, a store in a temporary directory.
+# Ctrl-C stops it.
 run: build
-	@dir=$$(mktemp -d); \
-	echo "== writing the four blank forms to $$dir"; \
-	./$(BIN) form write $$dir && \
-	echo && echo "== reading the sample filled forms in testdata/forms" && \
-	./$(BIN) parse $$(find testdata/forms -name 'input.*' | sort) ; \
-	echo && echo "(exit status of parse: $$?; 0 means every file was a readable form)"
+	./$(BIN) demo
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

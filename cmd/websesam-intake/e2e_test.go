@@ -1008,7 +1008,7 @@ func TestE2ESIGKILL(t *testing.T) {
 	withWork := 0
 	for k := range kills {
 		d := s.start(t, dir, "serve", "--config", cfg)
-		time.Sleep(time.Duration(150+rng.IntN(1200)) * time.Millisecond)
+		time.Sleep(time.Duration(100+rng.IntN(700)) * time.Millisecond)
 		if count(ic, "INBOX") > 0 {
 			withWork++
 		}
