@@ -28,14 +28,12 @@ var ErrConfig = errors.New("bad configuration")
 //	[folders]   where each outcome's messages are moved
 //	[policy]    what is accepted: keyword, sender domains, size limits, backlog
 //	[store]     the bbolt file
-//	[staff]     the staff API's Unix socket (see StaffConfig)
 //	[mailer]    replies and their delivery (see package mailer), with [mailer.smtp]
 type Config struct {
 	Mailbox MailboxConfig `toml:"mailbox"`
 	Folders FolderConfig  `toml:"folders"`
 	Policy  PolicyConfig  `toml:"policy"`
 	Store   StoreConfig   `toml:"store"`
-	Staff   StaffConfig   `toml:"staff"`
 	Mailer  mailer.Config `toml:"mailer"`
 }
 
@@ -219,7 +217,6 @@ func (c Config) WithDefaults() Config {
 	}
 	setD(&p.ParseTimeout, DefaultParseTimeout)
 	setS(&c.Store.Path, DefaultStorePath)
-	setS(&c.Staff.Socket, DefaultStaffSocket)
 	setD(&c.Store.LockTimeout, DefaultLockTimeout)
 	c.Mailer = c.Mailer.WithDefaults()
 	return c
@@ -417,9 +414,6 @@ func (c Config) Validate() error {
 	}
 	if c.Store.Path == "" {
 		add("store.path", "must not be empty")
-	}
-	if !filepath.IsAbs(c.Staff.Socket) {
-		add("staff.socket", "want an absolute path, got %q", c.Staff.Socket)
 	}
 	if err := c.Mailer.Validate(); err != nil {
 		for _, e := range unjoin(err) {

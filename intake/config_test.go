@@ -36,8 +36,6 @@ func TestLoadConfigExample(t *testing.T) {
 		{"policy.backlog_since", cfg.Policy.backlogSince().Format(time.DateOnly), "2026-11-01"},
 		{"mailer.message_id_domain (default)", cfg.Mailer.MessageIDDomain, "region.example.se"},
 		{"folders.no_form", cfg.Folders.For("no-form"), "webSesam/No-form"},
-		{"staff.group", cfg.Staff.Group, "hmc-support"},
-		{"staff.socket", cfg.Staff.Socket, DefaultStaffSocket},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s: got %v, want %v", c.name, c.got, c.want)
@@ -63,9 +61,6 @@ idle_restart = "30m"
 queued = "Done"
 returned = "Done"
 ignored = "INBOX"
-
-[staff]
-socket = "staff.sock"
 
 [policy]
 backlog = "since"
@@ -97,7 +92,6 @@ from_address = "Hjälpmedel <info@example.se>"
 		"policy.backlog_since: want a date",
 		"policy.allowed_sender_domains: not a domain name",
 		"policy.max_attachments: must be at least 1",
-		"staff.socket: want an absolute path",
 		"mailer: bad mailer configuration: from_address",
 	} {
 		if !strings.Contains(msg, want) {
