@@ -330,6 +330,7 @@ func (d *Daemon) scan(ctx context.Context, cn *conn, uv uint32) error {
 			// Record each message, then settle the chunk: one move per
 			// outcome folder rather than per message.
 			recorded := map[store.Outcome][]store.MessageKey{}
+			ids := map[uint32]string{}
 			var order []store.Outcome
 			var recErr error
 			for _, e := range c.envs {
@@ -347,12 +348,13 @@ func (d *Daemon) scan(ctx context.Context, cn *conn, uv uint32) error {
 							order = append(order, outcome)
 						}
 						recorded[outcome] = append(recorded[outcome], store.MessageKey{Mailbox: d.cfg.Mailbox.Folder, UIDValidity: uv, UID: uint32(e.UID)})
+						ids[uint32(e.UID)] = e.MessageID
 					}
 				}
 				handled = uint32(e.UID)
 			}
 			for _, o := range order {
-				if err := d.settle(cn, recorded[o], o, false); err != nil {
+				if err := d.settle(cn, recorded[o], o, false, ids); err != nil {
 					d.advance(uv, handled)
 					return err
 				}
@@ -703,7 +705,7 @@ func (d *Daemon) settleLeftOver(cn *conn, uv uint32) error {
 		if err != nil {
 			return err
 		}
-		if err := d.settle(cn, []store.MessageKey{k}, outcome, true); err != nil {
+		if err := d.settle(cn, []store.MessageKey{k}, outcome, true, nil); err != nil {
 			return err
 		}
 	}
@@ -733,7 +735,9 @@ func (d *Daemon) outcomeOf(k store.MessageKey) (store.Outcome, error) {
 // messages unsettled for the next pass; a broken connection is returned.
 // recovering (one key only) says an earlier attempt may have got part of
 // the way.
-func (d *Daemon) settle(cn *conn, keys []store.MessageKey, outcome store.Outcome, recovering bool) error {
+//
+// ids gives the Message-IDs by UID for the log, when known.
+func (d *Daemon) settle(cn *conn, keys []store.MessageKey, outcome store.Outcome, recovering bool, ids map[uint32]string) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -744,7 +748,7 @@ func (d *Daemon) settle(cn *conn, keys []store.MessageKey, outcome store.Outcome
 		// look again next time.
 		clear(cn.folders)
 		for _, k := range keys {
-			d.log.Warn("move refused by the server; retried on the next pass", logUID, k.UID, logOutcome, string(outcome), logErr, err)
+			d.log.Warn("move refused by the server; retried on the next pass", logUID, k.UID, logMessageID, ids[k.UID], logOutcome, string(outcome), logErr, err)
 		}
 		return nil
 	}
@@ -799,7 +803,7 @@ func (d *Daemon) move(cn *conn, keys []store.MessageKey, outcome store.Outcome, 
 				return fmt.Errorf("move uids %v: %w", set, err)
 			}
 			if errSeen != nil {
-				d.log.Warn("flag seen refused; moved anyway", logErr, errSeen)
+				d.log.Warn("flag seen refused; moved anyway", "uids", set.String(), logErr, errSeen)
 			}
 			return nil
 		})
