@@ -59,6 +59,9 @@ type Daemon struct {
 	now      func() time.Time
 
 	connected func() // called after every successful login
+	// withoutCaps, in tests, hides capabilities the server has (IDLE) to
+	// run the paths for servers without them.
+	withoutCaps []imap.Cap
 }
 
 // New builds the daemon over an open store (nil is allowed only for a dry
@@ -166,6 +169,9 @@ func (d *Daemon) session(ctx context.Context, once bool) error {
 		return err
 	}
 	defer cn.close()
+	for _, c := range d.withoutCaps {
+		delete(cn.caps, c)
+	}
 	d.connected()
 	folder := d.cfg.Mailbox.Folder
 	var sel *imap.SelectData

@@ -434,3 +434,28 @@ func TestRefusedMoveRetried(t *testing.T) {
 		t.Errorf("decided %d times, want once:\n%s", got, logs.String())
 	}
 }
+
+// TestPollingWithoutIdle: against a server without IDLE the daemon polls,
+// and new mail is handled within the poll interval.
+func TestPollingWithoutIdle(t *testing.T) {
+	srv := startIMAP(t, true)
+	sk := startSink(t)
+	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	cfg.Mailbox.PollInterval = 200 * time.Millisecond
+	d, st := openDaemon(t, cfg, Options{})
+	d.withoutCaps = []imap.Cap{imap.CapIdle}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- d.Run(ctx) }()
+	waitFor(t, "the daemon connected", 10*time.Second, func() bool { return srv.acceptedCount() > 0 })
+	srv.appendMail(readMail(t, "no-attachment"))
+	waitFor(t, "the message handled by a poll", 10*time.Second, func() bool {
+		keys, err := st.Unsettled("INBOX")
+		return err == nil && len(keys) == 0 && len(recorded(t, st)) == 1
+	})
+	cancel()
+	<-done
+	if n := srv.idleCount(); n != 0 {
+		t.Errorf("IDLE started %d times against a server without it", n)
+	}
+}
