@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -59,7 +60,6 @@ func dial(ctx context.Context, m MailboxConfig) (*conn, error) {
 	}
 	opts := &imapclient.Options{
 		WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader},
-		Dialer:      &net.Dialer{Timeout: m.CommandTimeout},
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
 			// Runs on the reader goroutine: only hand the news on.
 			Mailbox: func(d *imapclient.UnilateralDataMailbox) {
@@ -76,52 +76,45 @@ func dial(ctx context.Context, m MailboxConfig) (*conn, error) {
 		}
 		opts.TLSConfig = tc
 	}
-	type result struct {
-		c   *imapclient.Client
-		err error
+	// Dial, TLS, greeting and STARTTLS run on a connection we hold, under
+	// the command deadline: a server that accepts and then says nothing is
+	// given up on, and its socket closed, not leaked.
+	dialer := &net.Dialer{Timeout: m.CommandTimeout}
+	raw, err := dialer.DialContext(ctx, "tcp", m.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("connect to imap server: %w", err)
 	}
-	done := make(chan result, 1)
-	go func() {
-		var c *imapclient.Client
-		var err error
-		switch m.TLS {
-		case TLSImplicit:
-			c, err = imapclient.DialTLS(m.Addr, opts)
-		case TLSStart:
-			c, err = imapclient.DialStartTLS(m.Addr, opts)
-		default:
-			c, err = imapclient.DialInsecure(m.Addr, opts)
+	var timedOut atomic.Bool
+	watchdog := time.AfterFunc(m.CommandTimeout, func() { timedOut.Store(true); raw.Close() })
+	stopWatch := context.AfterFunc(ctx, func() { raw.Close() })
+	var c *imapclient.Client
+	switch m.TLS {
+	case TLSImplicit:
+		tc := tls.Client(raw, opts.TLSConfig)
+		if err = tc.HandshakeContext(ctx); err == nil {
+			c = imapclient.New(tc, opts)
 		}
-		if err == nil {
-			err = c.WaitGreeting()
-		}
-		done <- result{c, err}
-	}()
-	var r result
-	select {
-	case r = <-done:
-	case <-time.After(m.CommandTimeout):
-		go func() {
-			if r := <-done; r.c != nil {
-				r.c.Close()
-			}
-		}()
-		return nil, fmt.Errorf("connect to imap server: %w", errDeadline)
-	case <-ctx.Done():
-		go func() {
-			if r := <-done; r.c != nil {
-				r.c.Close()
-			}
-		}()
-		return nil, ctx.Err()
+	case TLSStart:
+		c, err = imapclient.NewStartTLS(raw, opts)
+	default:
+		c = imapclient.New(raw, opts)
 	}
-	if r.err != nil {
-		if r.c != nil {
-			r.c.Close()
-		}
-		return nil, fmt.Errorf("connect to imap server: %w", r.err)
+	if err == nil {
+		err = c.WaitGreeting()
 	}
-	cn := &conn{c: r.c, timeout: m.CommandTimeout, news: news, folders: map[string]bool{}}
+	watchdog.Stop()
+	stopWatch()
+	switch {
+	case timedOut.Load():
+		err = errDeadline
+	case ctx.Err() != nil:
+		err = ctx.Err()
+	}
+	if err != nil {
+		raw.Close()
+		return nil, fmt.Errorf("connect to imap server: %w", err)
+	}
+	cn := &conn{c: c, timeout: m.CommandTimeout, news: news, folders: map[string]bool{}}
 	if err := cn.login(ctx, m); err != nil {
 		cn.close()
 		return nil, err

@@ -250,3 +250,36 @@ func TestCommandDeadline(t *testing.T) {
 		})
 	}
 }
+
+// TestDialSilentServer: a server that accepts the connection and never
+// greets is given up on after the command timeout, in every TLS mode.
+func TestDialSilentServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, silent, until the test ends
+		}
+	}()
+	dir := t.TempDir()
+	pw := filepath.Join(dir, "password")
+	if err := writeFile(pw, "x\n"); err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{TLSPlain, TLSImplicit, TLSStart} {
+		t.Run(mode, func(t *testing.T) {
+			m := MailboxConfig{Addr: ln.Addr().String(), TLS: mode, Username: testUser, Auth: AuthLogin, PasswordFile: pw, CommandTimeout: 300 * time.Millisecond}
+			_, err := dial(context.Background(), m)
+			if !errors.Is(err, errDeadline) {
+				t.Fatalf("dial: got %v, want errDeadline", err)
+			}
+		})
+	}
+}
