@@ -124,6 +124,16 @@ var migrations = []func(tx *bolt.Tx) error{
 		}
 		return nil
 	},
+	// 1 -> 2: the staff buckets for reprocess marks and message history,
+	// which version 1 created on first write.
+	func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketReprocess, bucketMsgHistory} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return fmt.Errorf("create bucket %s: %w", name, err)
+			}
+		}
+		return nil
+	},
 }
 
 // SchemaVersion is the version this program writes.

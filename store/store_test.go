@@ -76,15 +76,15 @@ func TestMigrationFromVersion0(t *testing.T) {
 	mustNoErr(t, s.db.View(func(tx *bolt.Tx) error {
 		version = schemaVersion(tx)
 		old = clone(tx.Bucket(bucketMessages).Get([]byte("old")))
-		for _, name := range allBuckets {
+		for _, name := range append(allBuckets, bucketReprocess, bucketMsgHistory) {
 			if tx.Bucket(name) == nil {
 				missing = append(missing, string(name))
 			}
 		}
 		return nil
 	}))
-	if version != 1 || SchemaVersion != 1 {
-		t.Errorf("version: got %d (program %d), want 1", version, SchemaVersion)
+	if version != 2 || SchemaVersion != 2 {
+		t.Errorf("version: got %d (program %d), want 2", version, SchemaVersion)
 	}
 	if string(old) != `{"v":1}` {
 		t.Errorf("old data: got %q", old)
@@ -114,7 +114,7 @@ func TestOpenRefusesNewerSchema(t *testing.T) {
 	if !errors.Is(err, ErrSchemaTooNew) {
 		t.Fatalf("got %v, want ErrSchemaTooNew", err)
 	}
-	if want := "schema version 7, this program knows up to 1 (upgrade websesam-intake)"; !strings.Contains(err.Error(), want) {
+	if want := "schema version 7, this program knows up to 2 (upgrade websesam-intake)"; !strings.Contains(err.Error(), want) {
 		t.Errorf("message: got %q, want it to contain %q", err, want)
 	}
 	// Refusing did not touch the file.
@@ -187,4 +187,40 @@ func dumpDB(t *testing.T, db *bolt.DB) string {
 		})
 	}))
 	return string(out)
+}
+
+// A version 1 file (the first released schema) gains the staff buckets and
+// keeps its data.
+func TestMigrationFromVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v1.db")
+	db, err := bolt.Open(path, 0o600, nil)
+	mustNoErr(t, err)
+	mustNoErr(t, db.Update(func(tx *bolt.Tx) error {
+		if err := migrations[0](tx); err != nil {
+			return err
+		}
+		if err := tx.Bucket(bucketMeta).Put(keySchema, u64(1)); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketRequests).Put([]byte("WS-2026-000001"), []byte(`{"v":1}`))
+	}))
+	mustNoErr(t, db.Close())
+
+	s, err := Open(path, Options{})
+	mustNoErr(t, err)
+	defer s.Close()
+	mustNoErr(t, s.db.View(func(tx *bolt.Tx) error {
+		if got, want := schemaVersion(tx), uint64(2); got != want {
+			t.Errorf("schema version: got %d, want %d", got, want)
+		}
+		for _, name := range [][]byte{bucketReprocess, bucketMsgHistory} {
+			if tx.Bucket(name) == nil {
+				t.Errorf("bucket %s missing after migration", name)
+			}
+		}
+		if got := string(tx.Bucket(bucketRequests).Get([]byte("WS-2026-000001"))); got != `{"v":1}` {
+			t.Errorf("request kept: got %q", got)
+		}
+		return nil
+	}))
 }
