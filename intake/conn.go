@@ -174,7 +174,7 @@ func (cn *conn) login(ctx context.Context, m MailboxConfig) error {
 	})
 	if err != nil {
 		var ie *imap.Error
-		if errors.As(err, &ie) {
+		if errors.As(err, &ie) && ie.Code != imap.ResponseCodeUnavailable {
 			return fmt.Errorf("log in as %s: %w: %v", m.Username, ErrAuth, err)
 		}
 		return fmt.Errorf("log in: %w", err)

@@ -317,8 +317,8 @@ func (d *Daemon) scan(ctx context.Context, cn *conn, uv uint32) error {
 		}
 		handled := uint32(0)
 		// Bodies are fetched a chunk at a time (bounded bytes) and decided
-		// in parallel while the previous chunk is recorded and settled one
-		// by one, in UID order.
+		// in parallel while the previous chunk is recorded, message by
+		// message in UID order, and settled.
 		chunks := d.chunks(envs, since)
 		var pending func() (map[imap.UID]decision, error)
 		if len(chunks) > 0 {
