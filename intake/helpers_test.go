@@ -59,6 +59,9 @@ type imapServer struct {
 	// hookOn: the world changing under a command.
 	hookOn string
 	hook   func()
+	// delay is added to every client send: the round trip of a server
+	// across a network.
+	delay  time.Duration
 	closed bool
 }
 
@@ -143,6 +146,12 @@ func (s *imapServer) pipeClient(c, b net.Conn) {
 			s.mu.Unlock()
 			if hook != nil {
 				hook()
+			}
+			s.mu.Lock()
+			delay := s.delay
+			s.mu.Unlock()
+			if delay > 0 {
+				time.Sleep(delay) // a distant server: each send pays the latency
 			}
 			s.mu.Lock()
 			cut := s.cutOn != "" && bytes.Contains(buf[:n], []byte(s.cutOn))
@@ -490,5 +499,12 @@ func (s *imapServer) idleCount() int {
 func (s *imapServer) beforeCommand(trigger string, f func()) {
 	s.mu.Lock()
 	s.hookOn, s.hook = trigger, f
+	s.mu.Unlock()
+}
+
+// setDelay makes the server as far away as a round trip of d.
+func (s *imapServer) setDelay(d time.Duration) {
+	s.mu.Lock()
+	s.delay = d
 	s.mu.Unlock()
 }
