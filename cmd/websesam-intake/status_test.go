@@ -1,0 +1,127 @@
+package main
+
+import (
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+// statusStore makes a store with one pending outbox row.
+func statusStore(t *testing.T) (*store.Store, string) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "intake.db")
+	st, err := store.Open(path, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.EnqueueOutbox(store.OutboxRow{MessageID: "r1@region.example.se", Kind: "kvittens", From: "info.hmc@region.example.se",
+		To: []string{"a@region.example.se"}, Subject: "SV: webSesam", Raw: []byte("Subject: x\r\n\r\nx\r\n")}); err != nil {
+		t.Fatal(err)
+	}
+	return st, path
+}
+
+func TestStatusFromMetrics(t *testing.T) {
+	st, _ := statusStore(t)
+	defer st.Close()
+	m := intake.NewMetrics(st)
+	m.MessageDecided(store.OutcomeQueued)
+	m.MessageDecided(store.OutcomeQueued)
+	m.MessageDecided(store.OutcomeIgnored)
+	m.ReplySent()
+	m.ReplySuppressed("policy")
+	m.IMAPReconnect()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: m.Handler()}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	stdout, stderr, code := runCLI(t, "status", "--metrics", ln.Addr().String())
+	if code != 0 {
+		t.Fatalf("status: exit %d: %s", code, stderr)
+	}
+	for _, want := range []string{
+		"websesam-intake status, from http://" + ln.Addr().String() + "/metrics\n",
+		"  last poll      never\n",
+		"  messages       queued 2, returned 0, no-form 0, ignored 1, quarantined 0\n",
+		"  replies        sent 1, failed 0, suppressed 1 (policy 1)\n",
+		"  imap           reconnects 1, login refusals 0\n",
+		"  requests       queued 0, claimed 0, done 0, rejected 0\n",
+		"  outbox         1 waiting\n",
+		"  unsettled      0 message(s) recorded, not yet moved\n",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if !strings.Contains(stdout, "  running since  "+time.Now().Format("2006-01-02")) {
+		t.Errorf("output lacks the start time:\n%s", stdout)
+	}
+}
+
+func TestStatusFromStore(t *testing.T) {
+	st, path := statusStore(t)
+	t.Run("held by a daemon", func(t *testing.T) {
+		_, stderr, code := runCLI(t, "status", "--db", path, "--metrics", "")
+		if got, want := code, 1; got != want {
+			t.Errorf("exit status %d, want %d", got, want)
+		}
+		if !strings.Contains(stderr, "ask it with --metrics ADDR") {
+			t.Errorf("stderr = %q", stderr)
+		}
+	})
+	st.Close()
+	t.Run("free", func(t *testing.T) {
+		stdout, stderr, code := runCLI(t, "status", "--db", path, "--metrics", "")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, stderr)
+		}
+		for _, want := range []string{"from the store " + path, "  outbox         1 waiting\n", "  requests       queued 0, claimed 0, done 0, rejected 0\n"} {
+			if !strings.Contains(stdout, want) {
+				t.Errorf("output lacks %q:\n%s", want, stdout)
+			}
+		}
+	})
+}
+
+func TestStatusErrors(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := ln.Addr().String()
+	ln.Close()
+	notOurs, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("other_metric 1\n")) })}
+	go srv.Serve(notOurs)
+	defer srv.Close()
+	tests := []struct {
+		name, addr, want string
+	}{
+		{"nobody listens", closed, "ask the daemon at http://" + closed + "/metrics: Get "},
+		{"not our metrics", notOurs.Addr().String(), "no websesam_intake metrics there"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, stderr, code := runCLI(t, "status", "--metrics", tt.addr)
+			if got, want := code, 1; got != want {
+				t.Errorf("exit status %d, want %d", got, want)
+			}
+			if !strings.Contains(stderr, tt.want) {
+				t.Errorf("stderr = %q, want it to contain %q", stderr, tt.want)
+			}
+		})
+	}
+}
