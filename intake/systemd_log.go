@@ -1,0 +1,94 @@
+package intake
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+)
+
+// LogConfig is how the daemon logs; it belongs in Config as [log].
+type LogConfig struct {
+	// Level is debug, info (default), warn or error.
+	Level string `toml:"level"`
+	// Format is auto (default: JSON when stderr is the journal or not a
+	// terminal, text on a terminal), json or text.
+	Format string `toml:"format"`
+}
+
+// ErrLogConfig wraps a bad [log] setting.
+var ErrLogConfig = errors.New("bad log setting")
+
+// NewLogger builds the daemon's logger on w (normally os.Stderr) from cfg.
+// With format auto, JSON goes to the journal (JOURNAL_STREAM names w's
+// device and inode, as systemd sets it for StandardError=journal) and to
+// anything that is not a terminal (a file, a pipe to a collector); a person
+// at a terminal gets text.
+func NewLogger(w io.Writer, cfg LogConfig) (*slog.Logger, error) {
+	var level slog.Level
+	switch strings.ToLower(cfg.Level) {
+	case "", "info":
+		level = slog.LevelInfo
+	case "debug":
+		level = slog.LevelDebug
+	case "warn", "warning":
+		level = slog.LevelWarn
+	case "error":
+		level = slog.LevelError
+	default:
+		return nil, fmt.Errorf("%w: log.level: want debug, info, warn or error, got %q", ErrLogConfig, cfg.Level)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(cfg.Format) {
+	case "", "auto":
+		if IsJournal(w, os.Getenv("JOURNAL_STREAM")) || !IsTerminal(w) {
+			return slog.New(slog.NewJSONHandler(w, opts)), nil
+		}
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("%w: log.format: want auto, json or text, got %q", ErrLogConfig, cfg.Format)
+	}
+}
+
+// IsJournal reports whether w is the stream systemd connected to the
+// journal: JOURNAL_STREAM is "device:inode" of that stream (systemd.exec(5)),
+// and merely inheriting the variable from a parent does not count.
+func IsJournal(w io.Writer, journalStream string) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	if !ok || journalStream == "" {
+		return false
+	}
+	dev, ino, ok := strings.Cut(journalStream, ":")
+	if !ok {
+		return false
+	}
+	d, err1 := strconv.ParseUint(dev, 10, 64)
+	i, err2 := strconv.ParseUint(ino, 10, 64)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return false
+	}
+	return uint64(st.Dev) == d && uint64(st.Ino) == i
+}
+
+// IsTerminal reports whether w is a terminal.
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	if !ok {
+		return false
+	}
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
