@@ -46,6 +46,12 @@ Exit status: 0 success, 1 runtime failure, 2 bad usage or configuration.`,
 			}
 			log := newLogger(cmd.ErrOrStderr())
 			st, err := openStore(cfg, dryRun)
+			if dryRun && errors.Is(err, store.ErrLocked) {
+				// The daemon runs: what is still in the mailbox is what it
+				// has not handled, so the dry run goes on without the store.
+				fmt.Fprintln(cmd.ErrOrStderr(), "note: the daemon holds the store; the dry run goes on without it")
+				st, err = nil, nil
+			}
 			if err != nil {
 				return err
 			}
@@ -79,7 +85,7 @@ func openStore(cfg intake.Config, dryRun bool) (*store.Store, error) {
 	if _, err := os.Stat(cfg.Store.Path); errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
-	st, err := store.Open(cfg.Store.Path, store.Options{Timeout: cfg.Store.LockTimeout, ReadOnly: true})
+	st, err := store.Open(cfg.Store.Path, store.Options{Timeout: store.DefaultTimeout, ReadOnly: true})
 	if err != nil {
 		return nil, fmt.Errorf("open the store read-only for the dry run: %w", err)
 	}

@@ -274,3 +274,27 @@ func TestServeRunsUntilStopped(t *testing.T) {
 		t.Fatal("serve did not stop after its context ended")
 	}
 }
+
+// TestServeDryRunBesideDaemon: while another process holds the store, the
+// dry run still reports, without it.
+func TestServeDryRunBesideDaemon(t *testing.T) {
+	imapAddr, smtpAddr, _ := startServers(t, "no-attachment")
+	cfg, db := serveConfig(t, imapAddr, smtpAddr)
+	st, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	// bbolt locks per open file description: a second open in this
+	// process waits like another process would.
+	stdout, stderr, code := runServe(t, "--config", cfg, "--dry-run")
+	if code != 0 {
+		t.Fatalf("exit status: got %d, want 0; stderr:\n%s", code, stderr)
+	}
+	if !strings.Contains(stderr, "the daemon holds the store") {
+		t.Errorf("stderr: got %q, want the note that the store is held", stderr)
+	}
+	if !strings.Contains(stdout, ": no-form (no attachment)") {
+		t.Errorf("stdout: got %q, want the no-form line", stdout)
+	}
+}
