@@ -30,17 +30,27 @@ var ErrMetricsAddr = errors.New("metrics address must be loopback")
 
 // CheckMetricsAddr validates a [metrics] addr ("" is off and valid).
 func CheckMetricsAddr(addr string) error {
+	if p := metricsAddrProblem(addr); p != "" {
+		return fmt.Errorf("%w: %s", ErrMetricsAddr, p)
+	}
+	return nil
+}
+
+// problem is what is wrong with c for Config.Validate ("" for nothing).
+func (c MetricsConfig) problem() string { return metricsAddrProblem(c.Addr) }
+
+func metricsAddrProblem(addr string) string {
 	if addr == "" {
-		return nil
+		return ""
 	}
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil || port == "" {
-		return fmt.Errorf("%w: want host:port, got %q", ErrMetricsAddr, addr)
+		return fmt.Sprintf("want host:port, got %q", addr)
 	}
 	if !isLoopback(host) {
-		return fmt.Errorf("%w: %q is not a loopback host", ErrMetricsAddr, host)
+		return fmt.Sprintf("%q is not a loopback host", host)
 	}
-	return nil
+	return ""
 }
 
 // Metrics counts what the daemon does, for Prometheus (/metrics) and for

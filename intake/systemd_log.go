@@ -30,18 +30,17 @@ var ErrLogConfig = errors.New("bad log setting")
 // anything that is not a terminal (a file, a pipe to a collector); a person
 // at a terminal gets text.
 func NewLogger(w io.Writer, cfg LogConfig) (*slog.Logger, error) {
-	var level slog.Level
+	if key, p := cfg.problem(); p != "" {
+		return nil, fmt.Errorf("%w: %s: %s", ErrLogConfig, key, p)
+	}
+	level := slog.LevelInfo
 	switch strings.ToLower(cfg.Level) {
-	case "", "info":
-		level = slog.LevelInfo
 	case "debug":
 		level = slog.LevelDebug
 	case "warn", "warning":
 		level = slog.LevelWarn
 	case "error":
 		level = slog.LevelError
-	default:
-		return nil, fmt.Errorf("%w: log.level: want debug, info, warn or error, got %q", ErrLogConfig, cfg.Level)
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	switch strings.ToLower(cfg.Format) {
@@ -52,11 +51,25 @@ func NewLogger(w io.Writer, cfg LogConfig) (*slog.Logger, error) {
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
-	case "text":
+	default: // text
 		return slog.New(slog.NewTextHandler(w, opts)), nil
-	default:
-		return nil, fmt.Errorf("%w: log.format: want auto, json or text, got %q", ErrLogConfig, cfg.Format)
 	}
+}
+
+// problem names the key of c that is wrong and why, for Config.Validate
+// and NewLogger ("" for nothing).
+func (c LogConfig) problem() (key, problem string) {
+	switch strings.ToLower(c.Level) {
+	case "", "debug", "info", "warn", "warning", "error":
+	default:
+		return "log.level", fmt.Sprintf("want debug, info, warn or error, got %q", c.Level)
+	}
+	switch strings.ToLower(c.Format) {
+	case "", "auto", "json", "text":
+	default:
+		return "log.format", fmt.Sprintf("want auto, json or text, got %q", c.Format)
+	}
+	return "", ""
 }
 
 // IsJournal reports whether w is the stream systemd connected to the
