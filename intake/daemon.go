@@ -105,6 +105,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 	workerDone := make(chan struct{})
 	go func() {
 		defer close(workerDone)
+		if d.worker == nil { // a dry run sends nothing
+			return
+		}
 		if err := d.worker.Run(ctx); err != nil {
 			d.log.Error("outbox worker stopped", logErr, err)
 		}
