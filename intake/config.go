@@ -35,6 +35,7 @@ type Config struct {
 	Policy  PolicyConfig  `toml:"policy"`
 	Store   StoreConfig   `toml:"store"`
 	Mailer  mailer.Config `toml:"mailer"`
+	Staff   StaffConfig   `toml:"staff"`
 }
 
 // TLS modes of the IMAP connection. Implicit TLS (port 993) is the default;
@@ -219,6 +220,7 @@ func (c Config) WithDefaults() Config {
 	setS(&c.Store.Path, DefaultStorePath)
 	setD(&c.Store.LockTimeout, DefaultLockTimeout)
 	c.Mailer = c.Mailer.WithDefaults()
+	setS(&c.Staff.Socket, DefaultStaffSocket)
 	return c
 }
 
@@ -414,6 +416,9 @@ func (c Config) Validate() error {
 	}
 	if c.Store.Path == "" {
 		add("store.path", "must not be empty")
+	}
+	if !filepath.IsAbs(c.Staff.Socket) {
+		add("staff.socket", "want an absolute path, got %q", c.Staff.Socket)
 	}
 	if err := c.Mailer.Validate(); err != nil {
 		for _, e := range unjoin(err) {

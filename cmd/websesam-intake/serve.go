@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/mailer"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -66,7 +68,36 @@ Exit status: 0 success, 1 runtime failure, 2 bad usage or configuration.`,
 			if once || dryRun {
 				return d.Once(ctx)
 			}
-			log.Info("serving", "mailbox", cfg.Mailbox.Addr, "folder", cfg.Mailbox.Folder)
+			// The staff socket: listened on before serving, so that a bad
+			// group or path is a configuration error (exit 2) at start.
+			staffLn, err := intake.ListenUnix(cfg.Staff.Socket, intake.StaffSocketMode, cfg.Staff.Group)
+			if err != nil {
+				if errors.Is(err, intake.ErrConfig) {
+					return usageError{err}
+				}
+				return err
+			}
+			comp, err := mailer.NewComposer(cfg.Mailer)
+			if err != nil {
+				staffLn.Close()
+				return usageError{err}
+			}
+			api, err := intake.NewStaffAPI(st, comp, intake.StaffOptions{Logger: log.With("component", "staff")})
+			if err != nil {
+				staffLn.Close()
+				return err
+			}
+			staffCtx, stopStaff := context.WithCancel(ctx)
+			staffDone := make(chan error, 1)
+			go func() { staffDone <- api.Serve(staffCtx, staffLn) }()
+			// Staff calls in flight finish before the store closes.
+			defer func() {
+				stopStaff()
+				if err := <-staffDone; err != nil {
+					log.Error("staff socket", "err", err)
+				}
+			}()
+			log.Info("serving", "mailbox", cfg.Mailbox.Addr, "folder", cfg.Mailbox.Folder, "staff_socket", cfg.Staff.Socket)
 			return d.Run(ctx)
 		},
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log"
@@ -138,6 +139,9 @@ allowed_sender_domains = ["region.example.se"]
 [store]
 path = %q
 
+[staff]
+socket = %q
+
 [mailer]
 from_address = %q
 login_instructions = "Logga in på https://websesam.example.se."
@@ -147,7 +151,7 @@ allowed_recipient_domains = ["region.example.se"]
 [mailer.smtp]
 addr = %q
 tls = "plain"
-`, imapAddr, serveUser, pw, dbPath, serveUser, smtpAddr)
+`, imapAddr, serveUser, pw, dbPath, filepath.Join(dir, "staff.sock"), serveUser, smtpAddr)
 	path = filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -264,11 +268,25 @@ func TestServeRunsUntilStopped(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	// While it runs, the staff commands reach it over its socket (the
+	// store is held by serve, so only the socket can answer).
+	sock := filepath.Join(filepath.Dir(cfg), "staff.sock")
+	listOut, listErr, code := runCLI(t, "queue", "list", "--json", "--socket", sock, "--db", filepath.Join(filepath.Dir(cfg), "intake.db"))
+	if code != 0 {
+		t.Errorf("queue list over the socket: exit %d: %s", code, listErr)
+	}
+	var reqs []map[string]any
+	if err := json.Unmarshal([]byte(listOut), &reqs); err != nil || len(reqs) != 1 {
+		t.Errorf("queue list over the socket: got %d requests (%v), want 1:\n%s", len(reqs), err, listOut)
+	}
 	cancel()
 	select {
 	case err := <-done:
 		if code := exitCode(err, &errOut); code != 0 {
 			t.Errorf("exit status: got %d, want 0 (%v)", code, err)
+		}
+		if _, err := os.Stat(sock); !os.IsNotExist(err) {
+			t.Errorf("staff socket left behind after stop: %v", err)
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop after its context ended")
