@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -162,6 +163,28 @@ func normMessageID(id string) string {
 	return strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(id), "<"), ">"))
 }
 
+// OutcomeItem is one decided message for RecordOutcomes: its record, the
+// requests of its valid forms and the function composing its replies, as
+// RecordOutcome takes them.
+type OutcomeItem struct {
+	Msg     Message
+	Reqs    []NewRequest
+	Compose func(rec Recorded) ([]OutboxRow, error)
+}
+
+// ItemError says which item of a RecordOutcomes batch was refused (it is
+// invalid, or its compose failed); nothing of the batch was written. The
+// caller can set that item right, or leave it out, and record the others
+// again. It unwraps to the item's error (ErrInvalid for a bad item).
+type ItemError struct {
+	Index int   // into the items given
+	Err   error // as RecordOutcome would have returned it
+}
+
+func (e *ItemError) Error() string { return fmt.Sprintf("item %d: %v", e.Index+1, e.Err) }
+
+func (e *ItemError) Unwrap() error { return e.Err }
+
 // RecordOutcome writes, in one transaction, a message's record, the
 // requests of its valid forms and the outbox rows that answer it. compose
 // runs inside the transaction with the assigned request ids (a receipt must
@@ -171,123 +194,169 @@ func normMessageID(id string) string {
 // A form whose hash already produced a queued, claimed or done request
 // creates no new request; its FormResult is Duplicate with the matched ids.
 func (s *Store) RecordOutcome(msg Message, reqs []NewRequest, compose func(rec Recorded) ([]OutboxRow, error)) (Recorded, error) {
-	if err := msg.Key.check(); err != nil {
-		return Recorded{}, fmt.Errorf("record message: %w", err)
+	recs, err := s.RecordOutcomes([]OutcomeItem{{Msg: msg, Reqs: reqs, Compose: compose}})
+	if ie, ok := errors.AsType[*ItemError](err); ok {
+		return Recorded{}, ie.Err
 	}
-	if !msg.Outcome.valid() {
-		return Recorded{}, fmt.Errorf("record message %s: unknown outcome %q: %w", msg.Key, msg.Outcome, ErrInvalid)
+	if err != nil {
+		return Recorded{}, err
 	}
-	if len(reqs) > 0 && msg.Outcome != OutcomeQueued {
-		return Recorded{}, fmt.Errorf("record message %s: %d requests with outcome %s: %w", msg.Key, len(reqs), msg.Outcome, ErrInvalid)
-	}
-	for i, r := range reqs {
-		if r.FormHash == "" || strings.IndexByte(r.FormHash, 0) >= 0 {
-			return Recorded{}, fmt.Errorf("record message %s: request %d has no form hash: %w", msg.Key, i+1, ErrInvalid)
+	return recs[0], nil
+}
+
+// RecordOutcomes records a chunk of decided messages in ONE transaction
+// (one fsync instead of one per message: what lets a backlog drain at the
+// IMAP server's pace), each item exactly as RecordOutcome would, in order:
+// an item sees what the items before it wrote, so two messages of one batch
+// with the same key, Message-ID or form give one record or request and the
+// later one is Existing or Duplicate. The result has one Recorded per item.
+// An invalid item or a failing compose writes nothing and returns an
+// *ItemError naming the item; any other error is the store's.
+func (s *Store) RecordOutcomes(items []OutcomeItem) ([]Recorded, error) {
+	for i, it := range items {
+		if err := checkOutcome(it.Msg, it.Reqs); err != nil {
+			return nil, &ItemError{Index: i, Err: err}
 		}
-		if r.Type != TypeNy && r.Type != TypeAndring && r.Type != TypeAvslut {
-			return Recorded{}, fmt.Errorf("record message %s: request %d has unknown type %q: %w", msg.Key, i+1, r.Type, ErrInvalid)
-		}
 	}
-	var rec Recorded
+	if len(items) == 0 {
+		return nil, nil
+	}
+	var recs []Recorded
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		rec = Recorded{}
+		recs = make([]Recorded, len(items))
 		now := s.now().UTC()
-		msgs := tx.Bucket(bucketMessages)
-		key := msg.Key.bytes()
-		if v := msgs.Get(key); v != nil {
-			return s.foundMessage(&rec, v)
-		}
-		msg.MessageID = normMessageID(msg.MessageID)
-		if msg.MessageID != "" {
-			if k := tx.Bucket(bucketMsgID).Get([]byte(msg.MessageID)); k != nil {
-				if err := s.foundMessage(&rec, msgs.Get(k)); err != nil {
-					return err
-				}
-				// Remember the new key as a settled-to-be duplicate so the
-				// daemon moves it and never looks at it again.
-				first := rec.Message.Key
-				alias := Message{
-					V: recordVersion, Key: msg.Key, MessageID: msg.MessageID, ReceivedAt: msg.ReceivedAt.UTC(),
-					Size: msg.Size, Outcome: rec.Message.Outcome, Reason: "same Message-ID as " + first.String(),
-					RecordedAt: now, DuplicateOf: &first,
-				}
-				return s.putNewMessage(tx, alias, false)
-			}
-		}
-
-		msg.V = recordVersion
-		msg.RecordedAt = now
-		msg.ReceivedAt = msg.ReceivedAt.UTC()
-		msg.Settled, msg.SettledAt, msg.Purged, msg.DuplicateOf = false, time.Time{}, false, nil
-		msg.Forms = nil
-
-		// Group the requests by form, in the order given.
-		var order []string
-		byForm := map[string][]NewRequest{}
-		for _, r := range reqs {
-			if _, ok := byForm[r.FormHash]; !ok {
-				order = append(order, r.FormHash)
-			}
-			byForm[r.FormHash] = append(byForm[r.FormHash], r)
-		}
-		for _, hash := range order {
-			if !containsString(msg.FormHashes, hash) {
-				msg.FormHashes = append(msg.FormHashes, hash)
-			}
-			matched, err := activeForHash(tx, hash)
+		for i, it := range items {
+			rec, err := s.recordOne(tx, now, it.Msg, it.Reqs)
 			if err != nil {
-				return err
+				return fmt.Errorf("record message %s: %w", it.Msg.Key, err)
 			}
-			if len(matched) > 0 {
-				msg.Forms = append(msg.Forms, FormResult{Hash: hash, Requests: matched, Duplicate: true})
-				continue
-			}
-			fr := FormResult{Hash: hash}
-			batch := ""
-			for _, nr := range byForm[hash] {
-				id, err := nextRequestID(tx, now)
+			if !rec.Existing && it.Compose != nil {
+				rows, err := it.Compose(rec)
 				if err != nil {
-					return err
+					return &ItemError{Index: i, Err: fmt.Errorf("record message %s: compose replies: %w", it.Msg.Key, err)}
 				}
-				if batch == "" {
-					batch = id
+				if rec.Outbox, err = s.insertOutbox(tx, now, rows); err != nil {
+					return fmt.Errorf("record message %s: %w", it.Msg.Key, err)
 				}
-				r := Request{
-					V: recordVersion, ID: id, Batch: batch, Form: nr.Form, Type: nr.Type, Status: StatusQueued,
-					Fields: copyFields(nr.Fields), FormHash: hash, Message: msg.Key, MessageID: msg.MessageID,
-					ReceivedAt: msg.ReceivedAt, CreatedAt: now, UpdatedAt: now,
-					History: []Transition{{At: now, Actor: ActorIntake, To: StatusQueued}},
-				}
-				if err := putRequest(tx, r, nil); err != nil {
-					return err
-				}
-				if err := tx.Bucket(bucketFormHash).Put(join([]byte(hash), []byte(id)), nil); err != nil {
-					return fmt.Errorf("index form hash: %w", err)
-				}
-				fr.Requests = append(fr.Requests, id)
-				rec.Requests = append(rec.Requests, r)
 			}
-			msg.Forms = append(msg.Forms, fr)
-		}
-		if err := s.putNewMessage(tx, msg, true); err != nil {
-			return err
-		}
-		rec.Message = msg
-		rec.Forms = msg.Forms
-		if compose != nil {
-			rows, err := compose(rec)
-			if err != nil {
-				return fmt.Errorf("compose replies: %w", err)
-			}
-			if rec.Outbox, err = s.insertOutbox(tx, now, rows); err != nil {
-				return err
-			}
+			recs[i] = rec
 		}
 		return nil
 	})
 	if err != nil {
-		return Recorded{}, fmt.Errorf("record message %s: %w", msg.Key, err)
+		return nil, err
 	}
+	return recs, nil
+}
+
+// checkOutcome refuses what the store would never take, before any write.
+func checkOutcome(msg Message, reqs []NewRequest) error {
+	if err := msg.Key.check(); err != nil {
+		return fmt.Errorf("record message: %w", err)
+	}
+	if !msg.Outcome.valid() {
+		return fmt.Errorf("record message %s: unknown outcome %q: %w", msg.Key, msg.Outcome, ErrInvalid)
+	}
+	if len(reqs) > 0 && msg.Outcome != OutcomeQueued {
+		return fmt.Errorf("record message %s: %d requests with outcome %s: %w", msg.Key, len(reqs), msg.Outcome, ErrInvalid)
+	}
+	for i, r := range reqs {
+		if r.FormHash == "" || strings.IndexByte(r.FormHash, 0) >= 0 {
+			return fmt.Errorf("record message %s: request %d has no form hash: %w", msg.Key, i+1, ErrInvalid)
+		}
+		if r.Type != TypeNy && r.Type != TypeAndring && r.Type != TypeAvslut {
+			return fmt.Errorf("record message %s: request %d has unknown type %q: %w", msg.Key, i+1, r.Type, ErrInvalid)
+		}
+	}
+	return nil
+}
+
+// recordOne writes one message's record and requests inside tx (not its
+// replies): the body of RecordOutcome.
+func (s *Store) recordOne(tx *bolt.Tx, now time.Time, msg Message, reqs []NewRequest) (Recorded, error) {
+	var rec Recorded
+	msgs := tx.Bucket(bucketMessages)
+	key := msg.Key.bytes()
+	if v := msgs.Get(key); v != nil {
+		return rec, s.foundMessage(&rec, v)
+	}
+	msg.MessageID = normMessageID(msg.MessageID)
+	if msg.MessageID != "" {
+		if k := tx.Bucket(bucketMsgID).Get([]byte(msg.MessageID)); k != nil {
+			if err := s.foundMessage(&rec, msgs.Get(k)); err != nil {
+				return rec, err
+			}
+			// Remember the new key as a settled-to-be duplicate so the
+			// daemon moves it and never looks at it again.
+			first := rec.Message.Key
+			alias := Message{
+				V: recordVersion, Key: msg.Key, MessageID: msg.MessageID, ReceivedAt: msg.ReceivedAt.UTC(),
+				Size: msg.Size, Outcome: rec.Message.Outcome, Reason: "same Message-ID as " + first.String(),
+				RecordedAt: now, DuplicateOf: &first,
+			}
+			return rec, s.putNewMessage(tx, alias, false)
+		}
+	}
+
+	msg.V = recordVersion
+	msg.RecordedAt = now
+	msg.ReceivedAt = msg.ReceivedAt.UTC()
+	msg.Settled, msg.SettledAt, msg.Purged, msg.DuplicateOf = false, time.Time{}, false, nil
+	msg.Forms = nil
+
+	// Group the requests by form, in the order given.
+	var order []string
+	byForm := map[string][]NewRequest{}
+	for _, r := range reqs {
+		if _, ok := byForm[r.FormHash]; !ok {
+			order = append(order, r.FormHash)
+		}
+		byForm[r.FormHash] = append(byForm[r.FormHash], r)
+	}
+	for _, hash := range order {
+		if !containsString(msg.FormHashes, hash) {
+			msg.FormHashes = append(msg.FormHashes, hash)
+		}
+		matched, err := activeForHash(tx, hash)
+		if err != nil {
+			return rec, err
+		}
+		if len(matched) > 0 {
+			msg.Forms = append(msg.Forms, FormResult{Hash: hash, Requests: matched, Duplicate: true})
+			continue
+		}
+		fr := FormResult{Hash: hash}
+		batch := ""
+		for _, nr := range byForm[hash] {
+			id, err := nextRequestID(tx, now)
+			if err != nil {
+				return rec, err
+			}
+			if batch == "" {
+				batch = id
+			}
+			r := Request{
+				V: recordVersion, ID: id, Batch: batch, Form: nr.Form, Type: nr.Type, Status: StatusQueued,
+				Fields: copyFields(nr.Fields), FormHash: hash, Message: msg.Key, MessageID: msg.MessageID,
+				ReceivedAt: msg.ReceivedAt, CreatedAt: now, UpdatedAt: now,
+				History: []Transition{{At: now, Actor: ActorIntake, To: StatusQueued}},
+			}
+			if err := putRequest(tx, r, nil); err != nil {
+				return rec, err
+			}
+			if err := tx.Bucket(bucketFormHash).Put(join([]byte(hash), []byte(id)), nil); err != nil {
+				return rec, fmt.Errorf("index form hash: %w", err)
+			}
+			fr.Requests = append(fr.Requests, id)
+			rec.Requests = append(rec.Requests, r)
+		}
+		msg.Forms = append(msg.Forms, fr)
+	}
+	if err := s.putNewMessage(tx, msg, true); err != nil {
+		return rec, err
+	}
+	rec.Message = msg
+	rec.Forms = msg.Forms
 	return rec, nil
 }
 
@@ -415,26 +484,37 @@ func (s *Store) Unsettled(mailbox string) ([]MessageKey, error) {
 	return out, nil
 }
 
-// MarkSettled records that the message was moved to its outcome's folder.
-// A second call changes nothing.
-func (s *Store) MarkSettled(key MessageKey) error {
+// MarkSettled records that the messages were moved to their outcome's
+// folder, all in one transaction (a chunk moved by one command is settled
+// by one commit). A message already settled changes nothing; an unknown
+// key fails the whole call.
+func (s *Store) MarkSettled(keys ...MessageKey) error {
+	if len(keys) == 0 {
+		return nil
+	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		m, err := getMessage(tx, key)
-		if err != nil {
-			return err
+		now := s.now().UTC()
+		for _, key := range keys {
+			m, err := getMessage(tx, key)
+			if err != nil {
+				return fmt.Errorf("mark message %s settled: %w", key, err)
+			}
+			if m.Settled {
+				continue
+			}
+			m.Settled = true
+			m.SettledAt = now
+			if err := putMessage(tx, m); err != nil {
+				return fmt.Errorf("mark message %s settled: %w", key, err)
+			}
+			if err := tx.Bucket(bucketUnsettled).Delete(key.bytes()); err != nil {
+				return fmt.Errorf("mark message %s settled: %w", key, err)
+			}
 		}
-		if m.Settled {
-			return nil
-		}
-		m.Settled = true
-		m.SettledAt = s.now().UTC()
-		if err := putMessage(tx, m); err != nil {
-			return err
-		}
-		return tx.Bucket(bucketUnsettled).Delete(key.bytes())
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("mark message %s settled: %w", key, err)
+		return err
 	}
 	return nil
 }
