@@ -274,8 +274,18 @@ func TestUnitMatchesExample(t *testing.T) {
 		}
 	})
 	t.Run("the staff socket is in the runtime directory", func(t *testing.T) {
-		if got, want := filepath.Dir(intake.DefaultStaffSocket), "/run/"+unit["RuntimeDirectory"][0]; got != want {
-			t.Errorf("the default staff socket is in %s, RuntimeDirectory= gives %s", got, want)
+		for _, sock := range []string{intake.DefaultStaffSocket, cfg.Staff.Socket} {
+			if got, want := filepath.Dir(sock), "/run/"+unit["RuntimeDirectory"][0]; got != want {
+				t.Errorf("the staff socket %s is in %s, RuntimeDirectory= gives %s", sock, got, want)
+			}
+		}
+		if got := unit["Environment"]; !slices.Contains(got, "WEBSESAM_INTAKE_SOCKET="+cfg.Staff.Socket) {
+			t.Errorf("Environment = %q, want WEBSESAM_INTAKE_SOCKET=%s", got, cfg.Staff.Socket)
+		}
+	})
+	t.Run("the daemon is in the staff group", func(t *testing.T) {
+		if !slices.Contains(unit["SupplementaryGroups"], cfg.Staff.Group) {
+			t.Errorf("staff.group = %q but SupplementaryGroups = %q: the daemon could not give the socket to that group", cfg.Staff.Group, unit["SupplementaryGroups"])
 		}
 	})
 }
