@@ -320,8 +320,8 @@ func (d *Daemon) scan(ctx context.Context, cn *conn, uv uint32) error {
 		}
 		handled := uint32(0)
 		// Bodies are fetched a chunk at a time (bounded bytes) and decided
-		// in parallel while the previous chunk is recorded, message by
-		// message in UID order, and settled.
+		// in parallel while the previous chunk is recorded (one commit for
+		// the chunk) and settled.
 		chunks := d.chunks(envs, since)
 		var pending func() (map[imap.UID]decision, error)
 		if len(chunks) > 0 {
@@ -336,44 +336,39 @@ func (d *Daemon) scan(ctx context.Context, cn *conn, uv uint32) error {
 			if k+1 < len(chunks) && ctx.Err() == nil {
 				pending = d.prepare(cn, chunks[k+1].want)
 			}
-			// Record each message, then settle the chunk: one move per
-			// outcome folder rather than per message.
+			if ctx.Err() != nil {
+				break
+			}
+			// Record the chunk in one commit, then settle it: one move per
+			// outcome folder, one commit for the settles. Nothing is moved
+			// before its record is committed.
+			outcomes, err := d.recordChunk(uv, c.envs, decs)
+			if err != nil {
+				d.advance(uv, handled)
+				return err
+			}
+			if len(c.envs) > 0 {
+				handled = uint32(c.envs[len(c.envs)-1].UID)
+			}
 			recorded := map[store.Outcome][]store.MessageKey{}
 			ids := map[uint32]string{}
 			var order []store.Outcome
-			var recErr error
 			for _, e := range c.envs {
-				if ctx.Err() != nil {
-					break
+				outcome := outcomes[e.UID]
+				if outcome == "" {
+					continue
 				}
-				if dec, ok := decs[e.UID]; ok {
-					outcome, err := d.record(uv, e, dec)
-					if err != nil {
-						recErr = err
-						break
-					}
-					if outcome != "" {
-						if recorded[outcome] == nil {
-							order = append(order, outcome)
-						}
-						recorded[outcome] = append(recorded[outcome], store.MessageKey{Mailbox: d.cfg.Mailbox.Folder, UIDValidity: uv, UID: uint32(e.UID)})
-						ids[uint32(e.UID)] = e.MessageID
-					}
+				if recorded[outcome] == nil {
+					order = append(order, outcome)
 				}
-				handled = uint32(e.UID)
+				recorded[outcome] = append(recorded[outcome], store.MessageKey{Mailbox: d.cfg.Mailbox.Folder, UIDValidity: uv, UID: uint32(e.UID)})
+				ids[uint32(e.UID)] = e.MessageID
 			}
 			for _, o := range order {
 				if err := d.settle(cn, recorded[o], o, false, ids); err != nil {
 					d.advance(uv, handled)
 					return err
 				}
-			}
-			if recErr != nil {
-				d.advance(uv, handled)
-				return recErr
-			}
-			if ctx.Err() != nil {
-				break
 			}
 		}
 		// Messages that vanished between SEARCH and FETCH need nothing.
@@ -549,19 +544,7 @@ func (d *Daemon) prepare(cn *conn, want []envelope) func() (map[imap.UID]decisio
 			sem <- struct{}{}
 			go func() {
 				defer func() { <-sem; wg.Done() }()
-				dec := d.dec.decide(raw)
-				if dec.Outcome != store.OutcomeReturned {
-					// Only a returned form travels back as an attachment.
-					for i := range dec.Forms {
-						dec.Forms[i].File.Data = nil
-					}
-				}
-				if dec.Original.MessageID == "" {
-					dec.Original.MessageID = e.MessageID
-				}
-				if dec.Original.Subject == "" {
-					dec.Original.Subject = e.Subject
-				}
+				dec := d.decideRaw(raw, e.MessageID, e.Subject)
 				mu.Lock()
 				decs[e.UID] = dec
 				mu.Unlock()
@@ -575,68 +558,127 @@ func (d *Daemon) prepare(cn *conn, want []envelope) func() (map[imap.UID]decisio
 	}
 }
 
-// record writes one decided message's outcome, requests and replies in one
-// store transaction and returns the outcome to settle it by (the recorded
-// one, for a message seen before); "" in a dry run. An error means the
-// store failed: the pass stops and is tried again, and nothing was half
-// done.
-func (d *Daemon) record(uv uint32, e envelope, dec decision) (store.Outcome, error) {
-	key := store.MessageKey{Mailbox: d.cfg.Mailbox.Folder, UIDValidity: uv, UID: uint32(e.UID)}
-	log := d.log.With(logUID, uint32(e.UID), logMessageID, e.MessageID)
-	reqs := []store.NewRequest(nil)
-	if dec.Outcome == store.OutcomeQueued {
-		reqs = dec.requests()
-	}
-	if d.dry {
-		return "", d.report(key, e, dec, reqs)
-	}
-	for _, addr := range dec.Bounced {
-		if err := d.st.RecordBounce(addr, d.now()); err != nil {
-			return "", err
+// decideRaw decides one downloaded message: the one decision path of new
+// mail and of a message staff asked to reprocess. messageID and subject,
+// from the envelope, stand in when the header gives none.
+func (d *Daemon) decideRaw(raw []byte, messageID, subject string) decision {
+	dec := d.dec.decide(raw)
+	if dec.Outcome != store.OutcomeReturned {
+		// Only a returned form travels back as an attachment.
+		for i := range dec.Forms {
+			dec.Forms[i].File.Data = nil
 		}
 	}
-	msg := store.Message{
-		Key: key, MessageID: dec.Original.MessageID, From: dec.Original.From, Subject: dec.Original.Subject,
-		ReceivedAt: e.Date, Size: e.Size, Outcome: dec.Outcome, Reason: dec.Reason,
+	if dec.Original.MessageID == "" {
+		dec.Original.MessageID = messageID
 	}
-	for _, f := range dec.Forms {
-		if !slices.Contains(msg.FormHashes, f.Hash) {
-			msg.FormHashes = append(msg.FormHashes, f.Hash)
+	if dec.Original.Subject == "" {
+		dec.Original.Subject = subject
+	}
+	return dec
+}
+
+// recordChunk writes the decided messages of a chunk (those in decs, in the
+// order of envs) with their requests and replies in ONE store transaction,
+// and returns for each the outcome to settle it by (the recorded one, for a
+// message seen before); nil in a dry run. An error means the store failed:
+// the pass stops and is tried again, and nothing of the chunk was written.
+func (d *Daemon) recordChunk(uv uint32, envs []envelope, decs map[imap.UID]decision) (map[imap.UID]store.Outcome, error) {
+	var items []store.OutcomeItem
+	var inChunk []envelope
+	var chosen []decision
+	for _, e := range envs {
+		dec, ok := decs[e.UID]
+		if !ok {
+			continue
 		}
+		key := store.MessageKey{Mailbox: d.cfg.Mailbox.Folder, UIDValidity: uv, UID: uint32(e.UID)}
+		reqs := []store.NewRequest(nil)
+		if dec.Outcome == store.OutcomeQueued {
+			reqs = dec.requests()
+		}
+		if d.dry {
+			if err := d.report(key, e, dec, reqs); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		for _, addr := range dec.Bounced {
+			if err := d.st.RecordBounce(addr, d.now()); err != nil {
+				return nil, err
+			}
+		}
+		msg := store.Message{
+			Key: key, MessageID: dec.Original.MessageID, From: dec.Original.From, Subject: dec.Original.Subject,
+			ReceivedAt: e.Date, Size: e.Size, Outcome: dec.Outcome, Reason: dec.Reason,
+		}
+		for _, f := range dec.Forms {
+			if !slices.Contains(msg.FormHashes, f.Hash) {
+				msg.FormHashes = append(msg.FormHashes, f.Hash)
+			}
+		}
+		items = append(items, store.OutcomeItem{Msg: msg, Reqs: reqs, Compose: d.composeFor(dec, d.log.With(logUID, uint32(e.UID), logMessageID, e.MessageID))})
+		inChunk = append(inChunk, e)
+		chosen = append(chosen, dec)
 	}
-	compose := func(rec store.Recorded) ([]store.OutboxRow, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	var recs []store.Recorded
+	for {
+		var err error
+		recs, err = d.st.RecordOutcomes(items)
+		var ie *store.ItemError
+		if errors.As(err, &ie) && errors.Is(err, store.ErrInvalid) && len(items[ie.Index].Reqs) > 0 {
+			// The store will never take these requests: retrying would stop
+			// the mailbox at this message for ever. Staff see it
+			// quarantined; the rest of the chunk is recorded as decided.
+			e := inChunk[ie.Index]
+			d.log.Error("record requests; quarantining the message", logUID, uint32(e.UID), logMessageID, e.MessageID, logErr, ie.Err)
+			dec := decision{Outcome: store.OutcomeQuarantined, Reason: reasonUnrecordable, Original: chosen[ie.Index].Original}
+			chosen[ie.Index] = dec
+			it := &items[ie.Index]
+			it.Msg.Outcome, it.Msg.Reason, it.Msg.FormHashes, it.Reqs, it.Compose = dec.Outcome, dec.Reason, nil, nil, nil
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("record uids %d to %d: %w", inChunk[0].UID, inChunk[len(inChunk)-1].UID, err)
+		}
+		break
+	}
+	out := make(map[imap.UID]store.Outcome, len(recs))
+	notify := false
+	for i, rec := range recs {
+		e := inChunk[i]
+		outcome := rec.Message.Outcome
+		out[e.UID] = outcome
+		log := d.log.With(logUID, uint32(e.UID), logMessageID, e.MessageID)
+		if rec.Existing {
+			log.Info("message already recorded; settling only", logOutcome, string(outcome))
+			continue
+		}
+		log.Info("message decided", logOutcome, string(outcome), logReason, chosen[i].Reason,
+			logRequests, len(rec.Requests), logReplies, len(rec.Outbox))
+		notify = notify || len(rec.Outbox) > 0
+	}
+	if notify {
+		d.worker.Notify()
+	}
+	return out, nil
+}
+
+// composeFor writes the replies of one decision inside its record's
+// transaction. A reply that cannot be written must not hold the message
+// back for ever: the outcome stands without it, and staff see the error.
+func (d *Daemon) composeFor(dec decision, log *slog.Logger) func(store.Recorded) ([]store.OutboxRow, error) {
+	return func(rec store.Recorded) ([]store.OutboxRow, error) {
 		rows, err := dec.compose(d.composer, rec)
 		if err != nil {
-			// A reply that cannot be written must not hold the message
-			// back for ever: the outcome stands, staff see the error.
 			log.Error("compose reply; the outcome is recorded without one", logOutcome, string(dec.Outcome), logErr, err)
 			return nil, nil
 		}
 		return rows, nil
 	}
-	rec, err := d.st.RecordOutcome(msg, reqs, compose)
-	if errors.Is(err, store.ErrInvalid) && len(reqs) > 0 {
-		// The store will never take these requests: retrying would stop
-		// the mailbox at this message for ever. Staff see it quarantined.
-		log.Error("record requests; quarantining the message", logErr, err)
-		dec = decision{Outcome: store.OutcomeQuarantined, Reason: reasonUnrecordable, Original: dec.Original}
-		msg.Outcome, msg.Reason = dec.Outcome, dec.Reason
-		rec, err = d.st.RecordOutcome(msg, nil, nil)
-	}
-	if err != nil {
-		return "", fmt.Errorf("record uid %d: %w", e.UID, err)
-	}
-	outcome := rec.Message.Outcome
-	if rec.Existing {
-		log.Info("message already recorded; settling only", logOutcome, string(outcome))
-	} else {
-		log.Info("message decided", logOutcome, string(outcome), logReason, dec.Reason,
-			logRequests, len(rec.Requests), logReplies, len(rec.Outbox))
-		if len(rec.Outbox) > 0 {
-			d.worker.Notify()
-		}
-	}
-	return outcome, nil
 }
 
 // bodies downloads whole messages without setting \Seen (BODY.PEEK[]);
@@ -710,7 +752,7 @@ func (d *Daemon) settleLeftOver(cn *conn, uv uint32) error {
 			}
 			continue
 		}
-		outcome, err := d.outcomeOf(k)
+		outcome, err := d.st.MessageOutcome(k)
 		if err != nil {
 			return err
 		}
@@ -719,21 +761,6 @@ func (d *Daemon) settleLeftOver(cn *conn, uv uint32) error {
 		}
 	}
 	return nil
-}
-
-// outcomeOf reads the recorded outcome of an unsettled message. The store
-// has no unaudited getter for one message (ShowMessage writes a staff audit
-// entry), so this asks RecordOutcome, which for a key already recorded
-// returns the record and writes nothing.
-func (d *Daemon) outcomeOf(k store.MessageKey) (store.Outcome, error) {
-	rec, err := d.st.RecordOutcome(store.Message{Key: k, Outcome: store.OutcomeQuarantined, Reason: "placeholder: never written"}, nil, nil)
-	if err != nil {
-		return "", err
-	}
-	if !rec.Existing {
-		return "", fmt.Errorf("read outcome of %s: not recorded", k)
-	}
-	return rec.Message.Outcome, nil
 }
 
 // settle flags the messages \Seen and moves them to their outcome's
@@ -764,12 +791,7 @@ func (d *Daemon) settle(cn *conn, keys []store.MessageKey, outcome store.Outcome
 	if err != nil {
 		return err
 	}
-	for _, k := range keys {
-		if err := d.st.MarkSettled(k); err != nil {
-			return err
-		}
-	}
-	return nil
+	return d.st.MarkSettled(keys...)
 }
 
 func (d *Daemon) move(cn *conn, keys []store.MessageKey, outcome store.Outcome, recovering bool) error {
