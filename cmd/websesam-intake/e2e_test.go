@@ -331,6 +331,7 @@ type cfgOpts struct {
 	imapAddr, imapTLS, imapCA string
 	smtpAddr, smtpTLS, smtpCA string
 	smtpAuth                  bool
+	extra                     string // more TOML, appended
 }
 
 func (s stack) defaults() cfgOpts {
@@ -385,8 +386,9 @@ addr = %q
 tls = %q
 ca_file = %q
 helo = "intake.hmc.example.se"
+%s
 %s`, o.imapAddr, o.imapTLS, o.imapCA, s.intake, s.passwordFile, e2eDomain, filepath.Join(dir, "intake.db"),
-		s.alias, e2eDomain, o.smtpAddr, o.smtpTLS, o.smtpCA, auth)
+		s.alias, e2eDomain, o.smtpAddr, o.smtpTLS, o.smtpCA, auth, o.extra)
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -408,11 +410,18 @@ type daemon struct {
 // it still runs.
 func (s stack) start(t *testing.T, dir string, args ...string) *daemon {
 	t.Helper()
+	return s.startEnv(t, dir, nil, args...)
+}
+
+// startEnv is start with more environment variables.
+func (s stack) startEnv(t *testing.T, dir string, env []string, args ...string) *daemon {
+	t.Helper()
 	logf, err := os.CreateTemp(dir, "daemon-*.log")
 	if err != nil {
 		t.Fatal(err)
 	}
 	d := &daemon{cmd: exec.Command(s.bin, args...), log: logf.Name(), done: make(chan struct{})}
+	d.cmd.Env = append(os.Environ(), env...)
 	d.cmd.Stdout = logf
 	d.cmd.Stderr = logf
 	if err := d.cmd.Start(); err != nil {
@@ -1294,4 +1303,90 @@ func envInt(t *testing.T, name string, def int) int {
 		t.Fatalf("%s=%q: want a positive number", name, v)
 	}
 	return n
+}
+
+// TestE2EStaffSocket runs the staff commands against the running daemon
+// over its socket, while it holds the store.
+func TestE2EStaffSocket(t *testing.T) {
+	s := loadStack(t)
+	s.reset(t)
+	dir := t.TempDir()
+	raws, want, wantReqs, wantReplies := load(t, "staff", 12)
+	s.submit(t, raws, false)
+	staffSock := filepath.Join(dir, "staff.sock")
+	o := s.defaults()
+	o.extra = fmt.Sprintf("\n[staff]\nsocket = %q\n", staffSock)
+	cfg := s.writeConfig(t, dir, o)
+	d := s.start(t, dir, "serve", "--config", cfg)
+	ic := s.login(t, s.intake)
+	waitFor(t, "INBOX drained", 2*time.Minute, func() bool { return count(ic, "INBOX") == 0 })
+	ic.Close()
+	waitFor(t, fmt.Sprintf("%d replies delivered", wantReplies), 2*time.Minute, func() bool { return s.repliesIn(t) >= wantReplies })
+	absent := filepath.Join(dir, "absent.db") // never opened: the answer must come from the daemon
+
+	t.Run("queue list", func(t *testing.T) {
+		out, errOut, code := s.cli(t, "queue", "list", "--json", "--limit", "1000", "--socket", staffSock, "--db", absent)
+		if code != 0 {
+			t.Fatalf("status %d: %s", code, errOut)
+		}
+		var items []map[string]any
+		if err := json.Unmarshal([]byte(out), &items); err != nil {
+			t.Fatalf("queue list --json: %v", err)
+		}
+		if got := len(items); got != wantReqs {
+			t.Errorf("%d requests, want %d", got, wantReqs)
+		}
+	})
+	t.Run("messages list", func(t *testing.T) {
+		out, errOut, code := s.cli(t, "messages", "list", "--json", "--limit", "1000", "--socket", staffSock, "--db", absent)
+		if code != 0 {
+			t.Fatalf("status %d: %s", code, errOut)
+		}
+		var msgs []store.Message
+		if err := json.Unmarshal([]byte(out), &msgs); err != nil {
+			t.Fatalf("messages list --json: %v", err)
+		}
+		ours := 0
+		for _, m := range msgs {
+			if _, ok := want[m.MessageID]; ok {
+				ours++
+			}
+		}
+		if ours != len(want) || len(msgs) != len(want) {
+			t.Errorf("%d messages, %d of ours, want exactly our %d", len(msgs), ours, len(want))
+		}
+	})
+	t.Run("outbox list", func(t *testing.T) {
+		out, errOut, code := s.cli(t, "outbox", "list", "--json", "--limit", "1000", "--socket", staffSock, "--db", absent)
+		if code != 0 {
+			t.Fatalf("status %d: %s", code, errOut)
+		}
+		var rows []store.OutboxRow
+		if err := json.Unmarshal([]byte(out), &rows); err != nil {
+			t.Fatalf("outbox list --json: %v", err)
+		}
+		sent := 0
+		for _, r := range rows {
+			if r.State == store.OutboxSent {
+				sent++
+			}
+		}
+		if sent != wantReplies || len(rows) != wantReplies {
+			t.Errorf("%d rows, %d sent, want %d all sent", len(rows), sent, wantReplies)
+		}
+	})
+	t.Run("the actor is the caller", func(t *testing.T) {
+		out, errOut, code := s.cli(t, "audit", "list", "--socket", staffSock, "--db", absent)
+		if code != 0 {
+			t.Fatalf("status %d: %s", code, errOut)
+		}
+		if !strings.Contains(out, "root") {
+			t.Errorf("the audit log does not name the calling user root:\n%s", out)
+		}
+	})
+	d.term(t)
+	if _, err := os.Stat(staffSock); !os.IsNotExist(err) {
+		t.Errorf("the staff socket is left behind after stop: %v", err)
+	}
+	s.verifyLoad(t, filepath.Join(dir, "intake.db"), want, wantReqs)
 }
