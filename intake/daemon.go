@@ -195,6 +195,9 @@ func (d *Daemon) session(ctx context.Context, once bool) error {
 			if err := d.settleLeftOver(cn, uv); err != nil {
 				return err
 			}
+			if err := d.reprocess(cn, uv); err != nil {
+				return err
+			}
 		}
 		if err := d.scan(ctx, cn, uv); err != nil {
 			return err

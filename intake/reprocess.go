@@ -1,0 +1,234 @@
+package intake
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/regionhmc/websesam-intake/mailer"
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+// reprocess acts on the marks staff set with 'messages reprocess': each
+// marked message is found again by its Message-ID in the folder of its
+// current outcome, decided again by the same code as new mail, recorded
+// with RecordReprocessed and moved to its new outcome's folder. A message
+// not found keeps its mark (and is looked for again on the next pass). The
+// watched mailbox is selected again afterwards.
+func (d *Daemon) reprocess(cn *conn, uv uint32) error {
+	marks, err := d.st.ReprocessPending()
+	if err != nil {
+		return err
+	}
+	if len(marks) == 0 {
+		return nil
+	}
+	for _, m := range marks {
+		if err := d.reprocessOne(cn, m); err != nil {
+			// Leave the mailbox as the rest of the pass expects it.
+			if rerr := d.selectWatched(cn, uv); rerr != nil {
+				return errors.Join(err, rerr)
+			}
+			return err
+		}
+	}
+	return d.selectWatched(cn, uv)
+}
+
+// reprocessOne handles one mark; it may leave another folder selected.
+func (d *Daemon) reprocessOne(cn *conn, mark store.ReprocessMark) error {
+	log := d.log.With(logUID, mark.Key.UID, logMessageID, mark.MessageID)
+	old, err := d.st.MessageOutcome(mark.Key)
+	if err != nil {
+		return err
+	}
+	src, err := cn.serverFolder(d.cfg.Folders.For(old))
+	if err != nil {
+		return err
+	}
+	e, found, err := d.findByMessageID(cn, src, mark.MessageID)
+	if err != nil {
+		return err
+	}
+	if !found {
+		log.Warn("message to reprocess not found in the folder of its outcome; the mark is kept", logFolder, src, logOutcome, string(old))
+		return nil
+	}
+	var dec decision
+	if reason := d.tooLarge(e); reason != "" {
+		dec = decision{Outcome: store.OutcomeQuarantined, Reason: reason,
+			Original: mailer.Original{MessageID: e.MessageID, Subject: e.Subject, From: e.From}}
+	} else {
+		bodies, err := d.bodies(cn, []imap.UID{e.UID})
+		if err != nil {
+			return err
+		}
+		raw, ok := bodies[e.UID]
+		if !ok {
+			log.Warn("message to reprocess gone before download; the mark is kept", logFolder, src)
+			return nil
+		}
+		dec = d.decideRaw(raw, e.MessageID, e.Subject)
+	}
+	for _, addr := range dec.Bounced {
+		if err := d.st.RecordBounce(addr, d.now()); err != nil {
+			return err
+		}
+	}
+	rec, err := d.recordReprocessed(mark.Key, dec, log)
+	if errors.Is(err, store.ErrConflict) {
+		// The mark went away meanwhile: nothing to do.
+		log.Warn("reprocess mark gone before the message was recorded again", logErr, err)
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	outcome := rec.Message.Outcome
+	dest, err := cn.serverFolder(d.cfg.Folders.For(outcome))
+	if err != nil {
+		return err
+	}
+	log.Info("message reprocessed", "previous_outcome", string(old), logOutcome, string(outcome), logReason, rec.Message.Reason,
+		logRequests, len(rec.Requests), logReplies, len(rec.Outbox), logFolder, dest)
+	if len(rec.Outbox) > 0 {
+		d.worker.Notify()
+	}
+	if dest == src {
+		return nil
+	}
+	if err := d.moveSelected(cn, e.UID, dest); err != nil {
+		// Recorded but not moved: the message stays where it was, under
+		// its new outcome; staff see the error in the log.
+		log.Error("move the reprocessed message", logFolder, dest, logErr, err)
+		var ie *imap.Error
+		if errors.As(err, &ie) {
+			clear(cn.folders)
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// recordReprocessed records the new decision of a marked message. Requests
+// the store will never take quarantine the message instead, as for new
+// mail.
+func (d *Daemon) recordReprocessed(key store.MessageKey, dec decision, log *slog.Logger) (store.Recorded, error) {
+	msg := store.Message{
+		Key: key, MessageID: dec.Original.MessageID, From: dec.Original.From, Subject: dec.Original.Subject,
+		Outcome: dec.Outcome, Reason: dec.Reason,
+	}
+	for _, f := range dec.Forms {
+		if !slices.Contains(msg.FormHashes, f.Hash) {
+			msg.FormHashes = append(msg.FormHashes, f.Hash)
+		}
+	}
+	reqs := []store.NewRequest(nil)
+	if dec.Outcome == store.OutcomeQueued {
+		reqs = dec.requests()
+	}
+	rec, err := d.st.RecordReprocessed(msg, reqs, d.composeFor(dec, log))
+	if errors.Is(err, store.ErrInvalid) && len(reqs) > 0 {
+		log.Error("record requests; quarantining the message", logErr, err)
+		msg.Outcome, msg.Reason, msg.FormHashes = store.OutcomeQuarantined, reasonUnrecordable, nil
+		rec, err = d.st.RecordReprocessed(msg, nil, nil)
+	}
+	return rec, err
+}
+
+// findByMessageID selects folder (read-write: the message is moved from
+// it) and returns the envelope of the message with this Message-ID.
+func (d *Daemon) findByMessageID(cn *conn, folder, messageID string) (envelope, bool, error) {
+	if err := cn.do(func() error {
+		_, err := cn.c.Select(folder, nil).Wait()
+		return err
+	}); err != nil {
+		var ie *imap.Error
+		if errors.As(err, &ie) {
+			// No such folder (yet): the message is not there.
+			return envelope{}, false, nil
+		}
+		return envelope{}, false, fmt.Errorf("select %s: %w", folder, err)
+	}
+	var uids []imap.UID
+	if err := cn.do(func() error {
+		data, err := cn.c.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-Id", Value: messageID}}}, nil).Wait()
+		if err != nil {
+			return err
+		}
+		uids = data.AllUIDs()
+		return nil
+	}); err != nil {
+		return envelope{}, false, fmt.Errorf("search %s by Message-ID: %w", folder, err)
+	}
+	if len(uids) == 0 {
+		return envelope{}, false, nil
+	}
+	envs, err := d.envelopes(cn, uids)
+	if err != nil {
+		return envelope{}, false, err
+	}
+	// SEARCH HEADER matches substrings: take the exact Message-ID only.
+	for _, e := range envs {
+		if strings.Trim(strings.TrimSpace(e.MessageID), "<>") == messageID {
+			return e, true, nil
+		}
+	}
+	return envelope{}, false, nil
+}
+
+// moveSelected moves one message of the selected folder to dest: MOVE, or
+// COPY, flag \Deleted and UID EXPUNGE that UID.
+func (d *Daemon) moveSelected(cn *conn, uid imap.UID, dest string) error {
+	if err := cn.ensureFolder(dest); err != nil {
+		return err
+	}
+	set := imap.UIDSetNum(uid)
+	if cn.hasMove() {
+		return cn.do(func() error {
+			if _, err := cn.c.Move(set, dest).Wait(); err != nil {
+				return fmt.Errorf("move uid %d: %w", uid, err)
+			}
+			return nil
+		})
+	}
+	if err := cn.do(func() error { _, err := cn.c.Copy(set, dest).Wait(); return err }); err != nil {
+		return fmt.Errorf("copy uid %d: %w", uid, err)
+	}
+	if err := cn.do(func() error {
+		return cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close()
+	}); err != nil {
+		return fmt.Errorf("flag uid %d deleted: %w", uid, err)
+	}
+	if !cn.hasUIDPlus() {
+		d.log.Warn("server has neither MOVE nor UIDPLUS: the copy is made and the original left flagged \\Deleted", logUID, uint32(uid))
+		return nil
+	}
+	if err := cn.do(func() error { _, err := cn.c.UIDExpunge(set).Collect(); return err }); err != nil {
+		return fmt.Errorf("expunge uid %d: %w", uid, err)
+	}
+	return nil
+}
+
+// selectWatched selects the watched mailbox again and checks that its
+// UIDVALIDITY did not change (the UIDs in hand would mean other messages).
+func (d *Daemon) selectWatched(cn *conn, uv uint32) error {
+	folder := d.cfg.Mailbox.Folder
+	var sel *imap.SelectData
+	if err := cn.do(func() error {
+		var err error
+		sel, err = cn.c.Select(folder, nil).Wait()
+		return err
+	}); err != nil {
+		return fmt.Errorf("select %s again: %w", folder, err)
+	}
+	if sel.UIDValidity != uv {
+		return fmt.Errorf("select %s again: UIDVALIDITY changed from %d to %d", folder, uv, sel.UIDValidity)
+	}
+	return nil
+}

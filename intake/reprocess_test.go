@@ -1,0 +1,206 @@
+package intake
+
+import (
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+
+	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+// TestReprocess: a form from a domain not yet allowed is quarantined; the
+// policy is fixed and the daemon restarted; staff mark the message; the
+// daemon finds it in the quarantine folder, decides it again as queued,
+// moves it to the queued folder and sends the receipt once, and the
+// message's history shows the staff reprocess. A mark whose message is gone
+// from the server stays pending, with a log line.
+func TestReprocess(t *testing.T) {
+	const partner = "partner.example.org"
+	for _, withMove := range []bool{true, false} {
+		name := "move"
+		if !withMove {
+			name = "copy-expunge"
+		}
+		t.Run(name, func(t *testing.T) {
+			srv := startIMAP(t, withMove)
+			sk := startSink(t)
+			dir := t.TempDir()
+			cfg := testConfig(t, dir, srv.addr, sk.addr)
+			pdf := fillPDF(t, formparse.Single, person("Eva", "Ek"))
+			const keptID, goneID = "reprocess-1@partner.example.org", "reprocess-2@partner.example.org"
+			srv.appendMail([]byte(outlook("eva.ek@"+partner, "Eva Ek", keptID, "webSesam", "", attached{"ansokan.pdf", "application/pdf", pdf})))
+			srv.appendMail([]byte(outlook("bo.al@"+partner, "Bo Al", goneID, "webSesam", "", attached{"ansokan.pdf", "application/pdf", pdf})))
+
+			// First run: the partner domain is not allowed.
+			st, err := store.Open(cfg.Store.Path, store.Options{NoSync: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, err := New(cfg, st, Options{Logger: testLogger(t)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := d.Once(withTimeout(t, time.Minute)); err != nil {
+				t.Fatalf("first Once: %v", err)
+			}
+			recs := recorded(t, st)
+			for _, id := range []string{keptID, goneID} {
+				if got, want := recs[id].Outcome, store.OutcomeQuarantined; got != want {
+					t.Fatalf("%s first outcome: got %q (%s), want %q", id, got, recs[id].Reason, want)
+				}
+			}
+			kept, gone := recs[keptID].Key, recs[goneID].Key
+			if err := st.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(sk.received()); got != 0 {
+				t.Fatalf("replies after quarantine: got %d, want 0", got)
+			}
+
+			// The second quarantined message is deleted from the server.
+			deleteFrom(t, srv, cfg.Folders.Quarantined, goneID)
+
+			// The policy is fixed and the daemon restarted.
+			fixed := cfg
+			fixed.Policy.AllowedSenderDomains = append(slices.Clone(cfg.Policy.AllowedSenderDomains), partner)
+			fixed.Mailer.AllowedDomains = append(slices.Clone(cfg.Mailer.AllowedDomains), partner)
+			if err := fixed.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			logs := &lockedBuffer{}
+			log := slog.New(slog.NewTextHandler(logs, nil))
+			d, st = openDaemon(t, fixed, Options{Logger: log})
+			for _, k := range []store.MessageKey{kept, gone} {
+				if _, err := st.MarkReprocess("anna.staff", k, "partner domain allowed"); err != nil {
+					t.Fatalf("MarkReprocess %s: %v", k, err)
+				}
+			}
+			for i := range 2 { // the second pass must change nothing
+				if err := d.Once(withTimeout(t, time.Minute)); err != nil {
+					t.Fatalf("Once %d after the marks: %v", i+1, err)
+				}
+			}
+			t.Log(logs.String())
+
+			t.Run("reprocessed", func(t *testing.T) {
+				det, err := st.ShowMessageDetail("test", kept)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := det.Message.Outcome, store.OutcomeQueued; got != want {
+					t.Errorf("outcome: got %q (%s), want %q", got, det.Message.Reason, want)
+				}
+				if got, want := newRequests(det.Message), 1; got != want {
+					t.Errorf("new requests: got %d, want %d", got, want)
+				}
+				if det.Pending != nil {
+					t.Errorf("mark: got %+v, want none left", det.Pending)
+				}
+				var events []string
+				for _, e := range det.History {
+					events = append(events, e.Event+" "+e.Actor+" "+string(e.From)+">"+string(e.To)+" "+e.Note)
+				}
+				want := []string{
+					"reprocess-requested anna.staff quarantined> partner domain allowed",
+					"reprocessed intake quarantined>queued asked by anna.staff",
+				}
+				if !slices.Equal(events, want) {
+					t.Errorf("history:\n got %q\nwant %q", events, want)
+				}
+				places := srv.where()[keptID]
+				if got, want := places, []placed{{Folder: cfg.Folders.Queued, Flags: []imap.Flag{imap.FlagSeen}}}; !slices.EqualFunc(got, want, func(a, b placed) bool {
+					return a.Folder == b.Folder && slices.Equal(a.Flags, b.Flags)
+				}) {
+					t.Errorf("places: got %+v, want %+v", got, want)
+				}
+				var receipts int
+				for _, m := range sk.received() {
+					if strings.Trim(m.msg.Header.Get("In-Reply-To"), "<> ") == keptID {
+						receipts++
+						if got, want := m.to, []string{"eva.ek@" + partner}; !slices.Equal(got, want) {
+							t.Errorf("receipt to: got %v, want %v", got, want)
+						}
+					}
+				}
+				if got, want := receipts, 1; got != want {
+					t.Errorf("receipts: got %d, want %d", got, want)
+				}
+				if got, want := len(sk.received()), 1; got != want {
+					t.Errorf("mails sent in all: got %d, want %d", got, want)
+				}
+				if !strings.Contains(logs.String(), `msg="message reprocessed"`) || !strings.Contains(logs.String(), "message_id="+keptID) {
+					t.Errorf("log: want a 'message reprocessed' line with message_id=%s", keptID)
+				}
+			})
+
+			t.Run("gone", func(t *testing.T) {
+				pending, err := st.ReprocessPending()
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := len(pending), 1; got != want {
+					t.Fatalf("pending marks: got %d, want %d", got, want)
+				}
+				if got, want := pending[0].Key, gone; got != want {
+					t.Errorf("pending mark: got %s, want %s", got, want)
+				}
+				out, err := st.MessageOutcome(gone)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got, want := out, store.OutcomeQuarantined; got != want {
+					t.Errorf("outcome: got %q, want %q", got, want)
+				}
+				var lines []string
+				for _, l := range strings.Split(logs.String(), "\n") {
+					if strings.Contains(l, "message to reprocess not found") {
+						lines = append(lines, l)
+					}
+				}
+				// One line per pass: two passes.
+				if got, want := len(lines), 2; got != want {
+					t.Fatalf("not-found log lines: got %d, want %d:\n%s", got, want, logs.String())
+				}
+				for _, want := range []string{"level=WARN", "uid=" + strconv.FormatUint(uint64(gone.UID), 10), "message_id=" + goneID} {
+					if !strings.Contains(lines[0], want) {
+						t.Errorf("log line %q: want %q in it", lines[0], want)
+					}
+				}
+				if strings.Contains(logs.String(), "bo.al@") || strings.Contains(logs.String(), "Eva Ek") {
+					t.Errorf("log holds personal data:\n%s", logs.String())
+				}
+			})
+		})
+	}
+}
+
+// deleteFrom removes the message with this Message-ID from folder, as a
+// person cleaning up the mailbox would.
+func deleteFrom(t *testing.T, srv *imapServer, folder, messageID string) {
+	t.Helper()
+	c := srv.client()
+	defer c.Close()
+	if _, err := c.Select(folder, nil).Wait(); err != nil {
+		t.Fatalf("select %s: %v", folder, err)
+	}
+	data, err := c.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-Id", Value: messageID}}}, nil).Wait()
+	if err != nil {
+		t.Fatalf("search: %v", err)
+	}
+	uids := data.AllUIDs()
+	if len(uids) != 1 {
+		t.Fatalf("search %s in %s: got %d messages, want 1", messageID, folder, len(uids))
+	}
+	if err := c.Store(imap.UIDSetNum(uids...), &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close(); err != nil {
+		t.Fatalf("flag deleted: %v", err)
+	}
+	if err := c.Expunge().Close(); err != nil {
+		t.Fatalf("expunge: %v", err)
+	}
+}
