@@ -43,6 +43,12 @@ func (d *Daemon) reprocess(cn *conn, uv uint32) error {
 func (d *Daemon) reprocessOne(cn *conn, mark store.ReprocessMark) error {
 	log := d.log.With(logUID, mark.Key.UID, logMessageID, mark.MessageID)
 	old, err := d.st.MessageOutcome(mark.Key)
+	if errors.Is(err, store.ErrNotFound) {
+		// A mark without its record: nothing to decide, and stopping the
+		// mailbox for it would help no one.
+		log.Error("reprocess mark of a message the store does not hold; skipped", logErr, err)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
