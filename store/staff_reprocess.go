@@ -18,6 +18,9 @@ var (
 	bucketReprocess = []byte("reprocess")
 	// msghistory: message key -> []MessageEvent JSON
 	bucketMsgHistory = []byte("msghistory")
+	// reprocessmoves: message key -> ReprocessMove JSON, from the commit of
+	// a new decision until the daemon has moved the message
+	bucketReprocessMoves = []byte("reprocessmoves")
 )
 
 // Message events.
@@ -250,7 +253,9 @@ func (s *Store) ReprocessPending() ([]ReprocessMark, error) {
 //
 // The message is not marked unsettled: it now lies in the folder of its
 // old outcome under another UID, so the daemon moves it itself after this
-// commit (see the report of issue 6).
+// commit. When the outcome changed, a ReprocessMove is written in the same
+// commit and stays until MarkReprocessMoved: a crash between the commit and
+// the move repeats only the move.
 func (s *Store) RecordReprocessed(msg Message, reqs []NewRequest, compose func(rec Recorded) ([]OutboxRow, error)) (Recorded, error) {
 	if err := msg.Key.check(); err != nil {
 		return Recorded{}, fmt.Errorf("record reprocessed message: %w", err)
@@ -306,6 +311,11 @@ func (s *Store) RecordReprocessed(msg Message, reqs []NewRequest, compose func(r
 		}
 		if err := tx.Bucket(bucketReprocess).Delete(msg.Key.bytes()); err != nil {
 			return fmt.Errorf("remove reprocess mark: %w", err)
+		}
+		if from != m.Outcome {
+			if err := putReprocessMove(tx, ReprocessMove{V: recordVersion, Key: m.Key, MessageID: m.MessageID, From: from, To: m.Outcome}); err != nil {
+				return err
+			}
 		}
 		if err := appendMessageEvent(tx, msg.Key, MessageEvent{At: now, Actor: ActorIntake, Event: EventReprocessed,
 			From: from, To: m.Outcome, Reason: m.Reason, Note: "asked by " + mark.Actor}); err != nil {
@@ -384,4 +394,71 @@ func createRequests(tx *bolt.Tx, now time.Time, m *Message, reqs []NewRequest) (
 		forms = append(forms, fr)
 	}
 	return forms, created, nil
+}
+
+// ReprocessMove is a reprocessed message still to be moved from the folder
+// of its old outcome (From) to that of its new one (To). The daemon finds
+// it by its Message-ID, as it found it to decide it again.
+type ReprocessMove struct {
+	V         int        `json:"v"`
+	Key       MessageKey `json:"key"`
+	MessageID string     `json:"message_id"`
+	From      Outcome    `json:"from"`
+	To        Outcome    `json:"to"`
+}
+
+func putReprocessMove(tx *bolt.Tx, mv ReprocessMove) error {
+	b, err := tx.CreateBucketIfNotExists(bucketReprocessMoves)
+	if err != nil {
+		return fmt.Errorf("create reprocess moves: %w", err)
+	}
+	v, err := encode(mv)
+	if err != nil {
+		return err
+	}
+	if err := b.Put(mv.Key.bytes(), v); err != nil {
+		return fmt.Errorf("write reprocess move: %w", err)
+	}
+	return nil
+}
+
+// ReprocessMoves returns the reprocessed messages not yet moved to their
+// new outcome's folder, in key order (the daemon finishes them after a
+// crash or a refused move). Not audited: keys and outcomes only.
+func (s *Store) ReprocessMoves() ([]ReprocessMove, error) {
+	var out []ReprocessMove
+	err := s.db.View(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketReprocessMoves)
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(_, v []byte) error {
+			var mv ReprocessMove
+			if err := decode(v, &mv); err != nil {
+				return err
+			}
+			out = append(out, mv)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list reprocess moves: %w", err)
+	}
+	return out, nil
+}
+
+// MarkReprocessMoved records that a reprocessed message is in its new
+// outcome's folder. A second call changes nothing.
+func (s *Store) MarkReprocessMoved(key MessageKey) error {
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketReprocessMoves)
+		if b == nil {
+			return nil
+		}
+		return b.Delete(key.bytes())
+	})
+	if err != nil {
+		return fmt.Errorf("mark reprocessed message %s moved: %w", key, err)
+	}
+	return nil
 }
