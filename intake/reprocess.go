@@ -17,18 +17,31 @@ import (
 // marked message is found again by its Message-ID in the folder of its
 // current outcome, decided again by the same code as new mail, recorded
 // with RecordReprocessed and moved to its new outcome's folder. A message
-// not found keeps its mark (and is looked for again on the next pass). The
-// watched mailbox is selected again afterwards.
+// not found keeps its mark (and is looked for again on the next pass).
+// Moves left over from an earlier pass (a crash or a refused move after
+// the commit) are finished first: only the move is repeated. The watched
+// mailbox is selected again afterwards.
 func (d *Daemon) reprocess(cn *conn, uv uint32) error {
+	moves, err := d.st.ReprocessMoves()
+	if err != nil {
+		return err
+	}
 	marks, err := d.st.ReprocessPending()
 	if err != nil {
 		return err
 	}
-	if len(marks) == 0 {
+	if len(moves) == 0 && len(marks) == 0 {
 		return nil
 	}
+	steps := make([]func() error, 0, len(moves)+len(marks))
+	for _, mv := range moves {
+		steps = append(steps, func() error { return d.finishMove(cn, mv) })
+	}
 	for _, m := range marks {
-		if err := d.reprocessOne(cn, m); err != nil {
+		steps = append(steps, func() error { return d.reprocessOne(cn, m) })
+	}
+	for _, step := range steps {
+		if err := step(); err != nil {
 			// Leave the mailbox as the rest of the pass expects it.
 			if rerr := d.selectWatched(cn, uv); rerr != nil {
 				return errors.Join(err, rerr)
@@ -105,20 +118,61 @@ func (d *Daemon) reprocessOne(cn *conn, mark store.ReprocessMark) error {
 		d.worker.Notify()
 	}
 	if dest == src {
-		return nil
+		return d.st.MarkReprocessMoved(mark.Key)
 	}
-	if err := d.moveSelected(cn, e.UID, dest); err != nil {
-		// Recorded but not moved: the message stays where it was, under
-		// its new outcome; staff see the error in the log.
-		log.Error("move the reprocessed message", logFolder, dest, logErr, err)
+	return d.moveReprocessed(cn, mark.Key, e.UID, dest, false, log)
+}
+
+// finishMove moves a message recorded as reprocessed but not yet moved:
+// found in its old outcome's folder, it is moved; not found, an earlier
+// move got there (or it was deleted) and nothing is left to do.
+func (d *Daemon) finishMove(cn *conn, mv store.ReprocessMove) error {
+	log := d.log.With(logUID, mv.Key.UID, logMessageID, mv.MessageID)
+	src, err := cn.serverFolder(d.cfg.Folders.For(mv.From))
+	if err != nil {
+		return err
+	}
+	dest, err := cn.serverFolder(d.cfg.Folders.For(mv.To))
+	if err != nil {
+		return err
+	}
+	if src == dest {
+		return d.st.MarkReprocessMoved(mv.Key)
+	}
+	// Without MOVE, an earlier COPY may have been done with the original
+	// left behind: look in the destination first, or it gets two.
+	copied := false
+	if !cn.hasMove() {
+		var err error
+		if _, copied, err = d.findByMessageID(cn, dest, mv.MessageID); err != nil {
+			return err
+		}
+	}
+	e, found, err := d.findByMessageID(cn, src, mv.MessageID)
+	if err != nil {
+		return err
+	}
+	if !found {
+		log.Info("reprocessed message no longer in the folder of its old outcome; nothing left to move", logFolder, src)
+		return d.st.MarkReprocessMoved(mv.Key)
+	}
+	log.Info("finishing the move of a reprocessed message", logOutcome, string(mv.To), logFolder, dest)
+	return d.moveReprocessed(cn, mv.Key, e.UID, dest, copied, log)
+}
+
+// moveReprocessed moves uid of the selected folder to dest and records
+// that it is done. A move the server refuses is left for the next pass.
+func (d *Daemon) moveReprocessed(cn *conn, key store.MessageKey, uid imap.UID, dest string, copied bool, log *slog.Logger) error {
+	if err := d.moveSelected(cn, uid, dest, copied); err != nil {
 		var ie *imap.Error
 		if errors.As(err, &ie) {
 			clear(cn.folders)
+			log.Warn("move of a reprocessed message refused by the server; retried on the next pass", logFolder, dest, logErr, err)
 			return nil
 		}
 		return err
 	}
-	return nil
+	return d.st.MarkReprocessMoved(key)
 }
 
 // recordReprocessed records the new decision of a marked message. Requests
@@ -189,8 +243,9 @@ func (d *Daemon) findByMessageID(cn *conn, folder, messageID string) (envelope, 
 }
 
 // moveSelected moves one message of the selected folder to dest: MOVE, or
-// COPY, flag \Deleted and UID EXPUNGE that UID.
-func (d *Daemon) moveSelected(cn *conn, uid imap.UID, dest string) error {
+// COPY (unless copied says dest already has it), flag \Deleted and UID
+// EXPUNGE that UID.
+func (d *Daemon) moveSelected(cn *conn, uid imap.UID, dest string, copied bool) error {
 	if err := cn.ensureFolder(dest); err != nil {
 		return err
 	}
@@ -203,8 +258,10 @@ func (d *Daemon) moveSelected(cn *conn, uid imap.UID, dest string) error {
 			return nil
 		})
 	}
-	if err := cn.do(func() error { _, err := cn.c.Copy(set, dest).Wait(); return err }); err != nil {
-		return fmt.Errorf("copy uid %d: %w", uid, err)
+	if !copied {
+		if err := cn.do(func() error { _, err := cn.c.Copy(set, dest).Wait(); return err }); err != nil {
+			return fmt.Errorf("copy uid %d: %w", uid, err)
+		}
 	}
 	if err := cn.do(func() error {
 		return cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close()

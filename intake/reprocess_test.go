@@ -204,3 +204,88 @@ func deleteFrom(t *testing.T, srv *imapServer, folder, messageID string) {
 		t.Fatalf("expunge: %v", err)
 	}
 }
+
+// TestReprocessMoveAfterCrash: the daemon committed a reprocessed message's
+// new outcome and died before moving it (or, without MOVE, after copying
+// it): the next pass repeats only the move, and the message ends in the new
+// outcome's folder exactly once.
+func TestReprocessMoveAfterCrash(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		withMove bool
+		copied   bool // the copy was made before the crash
+	}{
+		{"move", true, false},
+		{"copy-expunge before the copy", false, false},
+		{"copy-expunge after the copy", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := startIMAP(t, tc.withMove)
+			sk := startSink(t)
+			cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+			const id = "crash-1@partner.example.org"
+			pdf := fillPDF(t, formparse.Single, person("Eva", "Ek"))
+			srv.appendMail([]byte(outlook("eva.ek@partner.example.org", "Eva Ek", id, "webSesam", "", attached{"ansokan.pdf", "application/pdf", pdf})))
+			logs := &lockedBuffer{}
+			d, st := openDaemon(t, cfg, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+			if err := d.Once(withTimeout(t, time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			m := recorded(t, st)[id]
+			if got, want := m.Outcome, store.OutcomeQuarantined; got != want {
+				t.Fatalf("first outcome: got %q, want %q", got, want)
+			}
+			// What the daemon committed before it died.
+			if _, err := st.MarkReprocess("anna.staff", m.Key, ""); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.RecordReprocessed(store.Message{Key: m.Key, Outcome: store.OutcomeNoForm, Reason: reasonNoFiles}, nil, nil); err != nil {
+				t.Fatal(err)
+			}
+			if tc.copied {
+				copyTo(t, srv, cfg.Folders.Quarantined, cfg.Folders.NoForm, id)
+			}
+			for i := range 2 { // the second pass finds nothing to do
+				if err := d.Once(withTimeout(t, time.Minute)); err != nil {
+					t.Fatalf("Once %d after the crash: %v", i+1, err)
+				}
+			}
+			places := srv.where()[id]
+			if len(places) != 1 || places[0].Folder != cfg.Folders.NoForm {
+				t.Errorf("places: got %+v, want exactly one, in %s", places, cfg.Folders.NoForm)
+			}
+			moves, err := st.ReprocessMoves()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(moves) != 0 {
+				t.Errorf("moves left: got %+v, want none", moves)
+			}
+			if got, want := strings.Count(logs.String(), "finishing the move of a reprocessed message"), 1; got != want {
+				t.Errorf("finishing log lines: got %d, want %d:\n%s", got, want, logs.String())
+			}
+		})
+	}
+}
+
+// copyTo copies the message with this Message-ID from one folder to
+// another, creating it: the state a COPY leaves when the daemon dies
+// before flagging and expunging the original.
+func copyTo(t *testing.T, srv *imapServer, from, to, messageID string) {
+	t.Helper()
+	c := srv.client()
+	defer c.Close()
+	if err := c.Create(to, nil).Wait(); err != nil {
+		t.Fatalf("create %s: %v", to, err)
+	}
+	if _, err := c.Select(from, nil).Wait(); err != nil {
+		t.Fatalf("select %s: %v", from, err)
+	}
+	data, err := c.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-Id", Value: messageID}}}, nil).Wait()
+	if err != nil || len(data.AllUIDs()) != 1 {
+		t.Fatalf("search %s in %s: %v, %v", messageID, from, data, err)
+	}
+	if _, err := c.Copy(imap.UIDSetNum(data.AllUIDs()...), to).Wait(); err != nil {
+		t.Fatalf("copy: %v", err)
+	}
+}
