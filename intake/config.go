@@ -36,6 +36,8 @@ type Config struct {
 	Store   StoreConfig   `toml:"store"`
 	Mailer  mailer.Config `toml:"mailer"`
 	Staff   StaffConfig   `toml:"staff"`
+	Metrics MetricsConfig `toml:"metrics"`
+	Log     LogConfig     `toml:"log"`
 }
 
 // TLS modes of the IMAP connection. Implicit TLS (port 993) is the default;
@@ -221,6 +223,8 @@ func (c Config) WithDefaults() Config {
 	setD(&c.Store.LockTimeout, DefaultLockTimeout)
 	c.Mailer = c.Mailer.WithDefaults()
 	setS(&c.Staff.Socket, DefaultStaffSocket)
+	setS(&c.Log.Level, "info")
+	setS(&c.Log.Format, "auto")
 	return c
 }
 
@@ -419,6 +423,12 @@ func (c Config) Validate() error {
 	}
 	if !filepath.IsAbs(c.Staff.Socket) {
 		add("staff.socket", "want an absolute path, got %q", c.Staff.Socket)
+	}
+	if p := c.Metrics.problem(); p != "" {
+		add("metrics.addr", "%s", p)
+	}
+	if key, p := c.Log.problem(); p != "" {
+		add(key, "%s", p)
 	}
 	if err := c.Mailer.Validate(); err != nil {
 		for _, e := range unjoin(err) {

@@ -43,6 +43,14 @@ type Options struct {
 	Out    io.Writer
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Notifier tells systemd READY after the first login and STATUS lines
+	// as the daemon goes (nil outside systemd is fine).
+	Notifier *Notifier
+	// Heartbeat is beaten by the main loop for the systemd watchdog.
+	Heartbeat *Heartbeat
+	// Metrics gets the time of every completed poll (the other figures
+	// come from the log records, see Metrics.LogHandler).
+	Metrics *Metrics
 }
 
 // Daemon watches one mailbox and turns every matching message into exactly
@@ -57,6 +65,10 @@ type Daemon struct {
 	dry      bool
 	out      io.Writer
 	now      func() time.Time
+
+	notify  *Notifier
+	hb      *Heartbeat
+	metrics *Metrics
 
 	connected func() // called after every successful login
 	// withoutCaps, in tests, hides capabilities the server has (IDLE) to
@@ -87,6 +99,7 @@ func New(cfg Config, st *store.Store, opts Options) (*Daemon, error) {
 		cfg: cfg, st: st, composer: c, log: opts.Logger, dry: opts.DryRun, out: opts.Out, now: opts.Now,
 		dec:       decider{policy: cfg.Policy, ownIDDom: cfg.Mailer.MessageIDDomain, ownFrom: cfg.Mailer.FromAddress},
 		connected: func() {},
+		notify:    opts.Notifier, hb: opts.Heartbeat, metrics: opts.Metrics,
 	}
 	if !d.dry {
 		if d.worker, err = mailer.NewWorker(cfg.Mailer, st, mailer.WithLogger(opts.Logger.With("component", "outbox"))); err != nil {
@@ -118,7 +131,19 @@ func (d *Daemon) Run(ctx context.Context) error {
 	conn := backoff{min: m.ReconnectMin, max: m.ReconnectMax}
 	auth := backoff{min: m.AuthBackoffMin, max: m.AuthBackoffMax}
 	refused := 0
+	ready := false
 	d.connected = func() {
+		d.hb.Beat()
+		status := fmt.Sprintf("watching %s on %s", m.Folder, m.Addr)
+		if !ready {
+			// The store is open (New needs it) and the login worked.
+			ready = true
+			if err := d.notify.Ready(status); err != nil {
+				d.log.Warn("tell systemd the daemon is ready", logErr, err)
+			}
+		} else {
+			_ = d.notify.Status(status)
+		}
 		if refused > 0 {
 			d.log.Info("imap login accepted again", "refusals", refused)
 		}
@@ -142,6 +167,8 @@ func (d *Daemon) Run(ctx context.Context) error {
 			wait = conn.next()
 			d.log.Warn("imap connection ended", logErr, err, logRetryIn, wait)
 		}
+		d.hb.SleepUntil(d.now().Add(wait))
+		_ = d.notify.Status(fmt.Sprintf("no IMAP connection to %s; retrying in %s", m.Addr, wait.Round(time.Second)))
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
@@ -202,6 +229,8 @@ func (d *Daemon) session(ctx context.Context, once bool) error {
 		if err := d.scan(ctx, cn, uv); err != nil {
 			return err
 		}
+		d.hb.Beat()
+		d.metrics.PollSucceeded(d.now())
 		if once || ctx.Err() != nil {
 			_ = cn.do(func() error { return cn.c.Logout().Wait() })
 			return nil
@@ -223,6 +252,8 @@ func (d *Daemon) wait(ctx context.Context, cn *conn) error {
 	m := d.cfg.Mailbox
 	poll := time.NewTimer(m.PollInterval)
 	defer poll.Stop()
+	// The wait ends by the poll timer at the latest (plus one command).
+	d.hb.SleepUntil(d.now().Add(m.PollInterval + m.CommandTimeout))
 	if !cn.hasIdle() {
 		select {
 		case <-ctx.Done():
@@ -587,6 +618,7 @@ func (d *Daemon) decideRaw(raw []byte, messageID, subject string) decision {
 // message seen before); nil in a dry run. An error means the store failed:
 // the pass stops and is tried again, and nothing of the chunk was written.
 func (d *Daemon) recordChunk(uv uint32, envs []envelope, decs map[imap.UID]decision) (map[imap.UID]store.Outcome, error) {
+	d.hb.Beat()
 	var items []store.OutcomeItem
 	var inChunk []envelope
 	var chosen []decision

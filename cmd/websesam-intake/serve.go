@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -46,7 +48,16 @@ Exit status: 0 success, 1 runtime failure, 2 bad usage or configuration.`,
 			if err != nil {
 				return usageError{err}
 			}
-			log := newLogger(cmd.ErrOrStderr())
+			log, err := intake.NewLogger(cmd.ErrOrStderr(), cfg.Log)
+			if err != nil {
+				return usageError{err}
+			}
+			notify, err := intake.NewNotifierFromEnv()
+			if err != nil {
+				log.Warn("systemd notification is off", "err", err)
+			}
+			defer notify.Close()
+			_ = notify.Status("opening the store")
 			st, err := openStore(cfg, dryRun)
 			if dryRun && errors.Is(err, store.ErrLocked) {
 				// The daemon runs: what is still in the mailbox is what it
@@ -60,7 +71,13 @@ Exit status: 0 success, 1 runtime failure, 2 bad usage or configuration.`,
 			if st != nil {
 				defer st.Close()
 			}
-			d, err := intake.New(cfg, st, intake.Options{Logger: log, DryRun: dryRun, Out: cmd.OutOrStdout()})
+			metrics := intake.NewMetrics(st)
+			log = slog.New(metrics.LogHandler(log.Handler()))
+			// A step of the loop may take a command timeout for a fetch and
+			// one for a move, and a parse; silence beyond that is a stuck loop.
+			hb := intake.NewHeartbeat(2*cfg.Mailbox.CommandTimeout + cfg.Policy.ParseTimeout + time.Minute)
+			d, err := intake.New(cfg, st, intake.Options{Logger: log, DryRun: dryRun, Out: cmd.OutOrStdout(),
+				Notifier: notify, Heartbeat: hb, Metrics: metrics})
 			if err != nil {
 				return err
 			}
@@ -97,7 +114,9 @@ Exit status: 0 success, 1 runtime failure, 2 bad usage or configuration.`,
 					log.Error("staff socket", "err", err)
 				}
 			}()
-			log.Info("serving", "mailbox", cfg.Mailbox.Addr, "folder", cfg.Mailbox.Folder, "staff_socket", cfg.Staff.Socket)
+			stopRuntime := startRuntime(ctx, cfg, log, notify, hb, metrics)
+			defer stopRuntime()
+			log.Info("serving", "mailbox", cfg.Mailbox.Addr, "folder", cfg.Mailbox.Folder, "staff_socket", cfg.Staff.Socket, "metrics", cfg.Metrics.Addr)
 			return d.Run(ctx)
 		},
 	}
@@ -130,4 +149,41 @@ func newLogger(w io.Writer) *slog.Logger {
 		return slog.New(slog.NewJSONHandler(w, nil))
 	}
 	return slog.New(slog.NewTextHandler(w, nil))
+}
+
+// startRuntime starts what the daemon needs beside it under systemd:
+// STOPPING=1 as soon as ctx ends (the first SIGTERM: the message in hand is
+// being finished), an immediate exit on a second signal, the watchdog fed
+// by the main loop's heartbeat, and /metrics when configured. The returned
+// stop ends them and waits.
+func startRuntime(ctx context.Context, cfg intake.Config, log *slog.Logger, notify *intake.Notifier, hb *intake.Heartbeat, m *intake.Metrics) (stop func()) {
+	untilSecond := intake.ExitOnSecondSignal(log, os.Exit)
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		<-ctx.Done()
+		if err := notify.Stopping("stopping: finishing the message in hand"); err != nil {
+			log.Warn("tell systemd the daemon is stopping", "err", err)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		intake.RunWatchdog(ctx, notify, hb, log)
+	}()
+	if cfg.Metrics.Addr != "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := intake.ServeMetrics(ctx, cfg.Metrics.Addr, m); err != nil {
+				log.Error("metrics are not served", "err", err)
+			}
+		}()
+	}
+	return func() {
+		cancel()
+		wg.Wait()
+		untilSecond()
+	}
 }
