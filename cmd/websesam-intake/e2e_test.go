@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -1383,6 +1384,141 @@ func TestE2EStaffSocket(t *testing.T) {
 	d.term(t)
 	if _, err := os.Stat(staffSock); !os.IsNotExist(err) {
 		t.Errorf("the staff socket is left behind after stop: %v", err)
+	}
+	s.verifyLoad(t, filepath.Join(dir, "intake.db"), want, wantReqs)
+}
+// TestE2ESystemd runs serve as systemd would (Type=notify, WatchdogSec=,
+// a real NOTIFY_SOCKET) with /metrics on, and checks READY only after the
+// store is open and Dovecot logged the daemon in, WATCHDOG pings while it
+// works, status against the running daemon, and STOPPING then a clean exit
+// on SIGTERM.
+func TestE2ESystemd(t *testing.T) {
+	s := loadStack(t)
+	s.reset(t)
+	dir := t.TempDir()
+	raws, want, wantReqs, wantReplies := load(t, "systemd", 12)
+	s.submit(t, raws, false)
+
+	notify, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: filepath.Join(dir, "notify.sock"), Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer notify.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := ln.Addr().String()
+	ln.Close()
+	staffSock := filepath.Join(dir, "staff.sock") // where writeConfig puts it
+	o := s.defaults()
+	o.extra = fmt.Sprintf("\n[metrics]\naddr = %q\n\n[log]\nlevel = \"debug\"\n", metricsAddr)
+	cfg := s.writeConfig(t, dir, o)
+	if out, errOut, code := s.cli(t, "config", "check", cfg); code != 0 {
+		t.Fatalf("config check: status %d\n%s%s", code, out, errOut)
+	}
+
+	logins := func() int {
+		b, _ := os.ReadFile(filepath.Join(s.dir, "log", "dovecot.log"))
+		return strings.Count(string(b), "Login: user=<"+s.intake+">")
+	}
+	before := logins()
+	d := s.startEnv(t, dir, []string{"NOTIFY_SOCKET=" + notify.LocalAddr().String(), "WATCHDOG_USEC=1000000"}, "serve", "--config", cfg)
+	// Datagrams until READY=1.
+	var got []string
+	readyAt := -1
+	for readyAt < 0 {
+		notify.SetReadDeadline(time.Now().Add(30 * time.Second))
+		buf := make([]byte, 4096)
+		n, err := notify.Read(buf)
+		if err != nil {
+			t.Fatalf("no READY=1 within 30s (got %q): %v", got, err)
+		}
+		got = append(got, string(buf[:n]))
+		if strings.Contains(string(buf[:n]), "READY=1\n") {
+			readyAt = len(got) - 1
+			if logins() <= before {
+				t.Errorf("READY=1 before Dovecot logged the daemon's login")
+			}
+			if _, err := os.Stat(filepath.Join(dir, "intake.db")); err != nil {
+				t.Errorf("READY=1 before the store exists: %v", err)
+			}
+			if !strings.Contains(string(buf[:n]), fmt.Sprintf("MAINPID=%d\n", d.cmd.Process.Pid)) {
+				t.Errorf("READY datagram %q lacks MAINPID=%d", buf[:n], d.cmd.Process.Pid)
+			}
+		}
+	}
+	ic := s.login(t, s.intake)
+	waitFor(t, "INBOX drained", 2*time.Minute, func() bool { return count(ic, "INBOX") == 0 })
+	ic.Close()
+	waitFor(t, fmt.Sprintf("%d replies delivered", wantReplies), 2*time.Minute, func() bool { return s.repliesIn(t) >= wantReplies })
+
+	t.Run("watchdog pings", func(t *testing.T) {
+		pings := 0
+		deadline := time.Now().Add(10 * time.Second)
+		for pings < 3 && time.Now().Before(deadline) {
+			notify.SetReadDeadline(deadline)
+			buf := make([]byte, 4096)
+			n, err := notify.Read(buf)
+			if err != nil {
+				break
+			}
+			if strings.Contains(string(buf[:n]), "WATCHDOG=1\n") {
+				pings++
+			}
+		}
+		if pings < 3 {
+			t.Errorf("%d WATCHDOG=1 pings in 10s with WatchdogSec=1s, want at least 3", pings)
+		}
+	})
+	t.Run("status from the running daemon", func(t *testing.T) {
+		counts := map[store.Outcome]int{}
+		for _, k := range want {
+			counts[k.outcome]++
+		}
+		out, errOut, code := s.cli(t, "status", "--metrics", metricsAddr)
+		if code != 0 {
+			t.Fatalf("status: %d: %s", code, errOut)
+		}
+		for _, line := range []string{
+			fmt.Sprintf("  messages       queued %d, returned %d, no-form %d, ignored %d, quarantined 0\n",
+				counts[store.OutcomeQueued], counts[store.OutcomeReturned], counts[store.OutcomeNoForm], counts[store.OutcomeIgnored]),
+			fmt.Sprintf("  replies        sent %d, failed 0, suppressed 0\n", wantReplies),
+			fmt.Sprintf("  requests       queued %d, claimed 0, done 0, rejected 0\n", wantReqs),
+			"  outbox         0 waiting\n",
+		} {
+			if !strings.Contains(out, line) {
+				t.Errorf("status lacks %q:\n%s", line, out)
+			}
+		}
+		if strings.Contains(out, "last poll      never") {
+			t.Errorf("status says the daemon never polled:\n%s", out)
+		}
+	})
+
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	stopping := false
+	for !stopping {
+		notify.SetReadDeadline(time.Now().Add(30 * time.Second))
+		buf := make([]byte, 4096)
+		n, err := notify.Read(buf)
+		if err != nil {
+			t.Fatalf("no STOPPING=1 within 30s of SIGTERM: %v", err)
+		}
+		stopping = strings.Contains(string(buf[:n]), "STOPPING=1\n")
+	}
+	select {
+	case <-d.done:
+		if d.err != nil {
+			t.Errorf("exit after SIGTERM: %v, want status 0", d.err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("no exit within 60s of SIGTERM")
+	}
+	if _, err := os.Stat(staffSock); !os.IsNotExist(err) {
+		t.Errorf("the staff socket is left behind: %v", err)
 	}
 	s.verifyLoad(t, filepath.Join(dir, "intake.db"), want, wantReqs)
 }
