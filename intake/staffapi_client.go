@@ -237,3 +237,33 @@ func (c *StaffClient) OutboxCancel(ctx context.Context, id uint64) error {
 	var ok okBody
 	return c.do(ctx, "outbox/cancel", outboxCall{ID: id}, &ok)
 }
+
+// Backup copies the daemon's database to w while the daemon runs, and
+// returns the number of bytes. The copy is complete only when err is nil.
+func (c *StaffClient) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://daemon/v1/backup", nil)
+	if err != nil {
+		return 0, fmt.Errorf("call backup: %w", err)
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("call the daemon on %s: %w", c.path, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		var e apiErrorBody
+		if json.Unmarshal(data, &e) != nil || e.Message == "" {
+			return 0, &APIError{Status: resp.StatusCode, Kind: kindInternal, Message: fmt.Sprintf("the daemon answered %s to backup", resp.Status)}
+		}
+		return 0, &APIError{Status: resp.StatusCode, Kind: e.Error, Message: e.Message}
+	}
+	n, err := io.Copy(w, resp.Body)
+	if err != nil {
+		return n, fmt.Errorf("read the backup from the daemon: %w", err)
+	}
+	if got := resp.Trailer.Get(backupTrailer); got != "ok" {
+		return n, fmt.Errorf("the daemon could not finish the backup (see its log)")
+	}
+	return n, nil
+}

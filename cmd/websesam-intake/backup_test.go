@@ -39,6 +39,7 @@ func testDB(t *testing.T) string {
 }
 
 func TestBackupCommand(t *testing.T) {
+	noDaemon(t)
 	db := testDB(t)
 	file := filepath.Join(t.TempDir(), "copy.db")
 	stdout, stderr, code, err := backupCLI("backup", "--db", db, file)
@@ -77,6 +78,7 @@ func TestBackupCommand(t *testing.T) {
 }
 
 func TestBackupCommandRefuses(t *testing.T) {
+	noDaemon(t)
 	db := testDB(t)
 	dir := t.TempDir()
 	file := filepath.Join(dir, "copy.db")
@@ -86,7 +88,6 @@ func TestBackupCommandRefuses(t *testing.T) {
 		wantCode int
 		wantErr  string
 	}{
-		{"no --db", []string{"backup", file}, 2, "backup needs --db PATH (see 'websesam-intake backup --help')"},
 		{"no file", []string{"backup", "--db", db}, 2, "backup takes 1 argument(s), got 0 (see 'websesam-intake backup --help')"},
 		{"unknown flag", []string{"backup", "--dbx", db, file}, 2, "unknown flag: --dbx (see 'websesam-intake backup --help')"},
 		{"onto the database", []string{"backup", "--db", db, db}, 2, "backup: " + db + " is the database itself"},
@@ -125,6 +126,58 @@ func TestBackupCommandRefuses(t *testing.T) {
 		}
 		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
 			t.Errorf("files left behind: %d", len(entries))
+		}
+	})
+}
+
+// TestBackupHot takes a backup while a daemon holds the store: the copy comes
+// over the staff socket, holds every request, and the daemon's audit log
+// names who took it. Without a daemon the file itself is copied.
+func TestBackupHot(t *testing.T) {
+	staffModes(t, func(t *testing.T, env staffEnv, f staffFixture) {
+		file := filepath.Join(t.TempDir(), "hot.db")
+		stdout, stderr, code, err := backupCLI("backup", file)
+		if code != 0 {
+			t.Fatalf("exit %d, err %v, stderr %q", code, err, stderr)
+		}
+		if !strings.HasPrefix(stdout, "wrote "+file+" (") {
+			t.Errorf("stdout = %q", stdout)
+		}
+		fi, err := os.Stat(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := fi.Mode().Perm(), os.FileMode(0o600); got != want {
+			t.Errorf("mode: got %v, want %v", got, want)
+		}
+		copied, err := store.Open(file, store.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range f.ids {
+			if _, err := copied.ShowRequest("check", id); err != nil {
+				t.Errorf("request %s in the copy: %v", id, err)
+			}
+		}
+		copied.Close()
+		if env.st == nil {
+			return
+		}
+		entries, err := env.st.AuditList(me(t), store.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var backups int
+		for _, e := range entries {
+			if e.Action == store.AuditBackup {
+				backups++
+				if e.Actor != me(t) {
+					t.Errorf("backup audited as %q, want %q", e.Actor, me(t))
+				}
+			}
+		}
+		if backups != 1 {
+			t.Errorf("got %d backup audit entries in the daemon's store, want 1", backups)
 		}
 	})
 }
