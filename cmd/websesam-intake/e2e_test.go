@@ -4,7 +4,7 @@
 // loopback (.ci/mailstack), driven by .ci/e2e, which starts the stack, builds
 // the binary once and runs
 //
-//	E2E_MAILSTACK=DIR E2E_BIN=bin/websesam-intake go test -tags e2e -run '^TestE2E' ./cmd/websesam-intake
+//	E2E_MAILSTACK=DIR E2E_BIN=$PWD/bin/websesam-intake go test -tags e2e -run '^TestE2E' ./cmd/websesam-intake
 //
 // Without those two variables every test fails: a suite that cannot run must
 // not look like one that passed.
