@@ -1387,6 +1387,7 @@ func TestE2EStaffSocket(t *testing.T) {
 	}
 	s.verifyLoad(t, filepath.Join(dir, "intake.db"), want, wantReqs)
 }
+
 // TestE2ESystemd runs serve as systemd would (Type=notify, WatchdogSec=,
 // a real NOTIFY_SOCKET) with /metrics on, and checks READY only after the
 // store is open and Dovecot logged the daemon in, WATCHDOG pings while it
