@@ -531,18 +531,10 @@ func (c *Composer) NoForm(n NoForm) (store.OutboxRow, error) {
 
 // Describe says in Swedish why a file was not a readable form, for FoundFile.
 func Describe(err error) string {
-	switch {
-	case err == nil:
+	if err == nil {
 		return "filen kunde läsas"
-	case errors.Is(err, formparse.ErrEncrypted):
-		return "filen är lösenordsskyddad eller krypterad och kan inte läsas"
-	case errors.Is(err, formparse.ErrTooLarge):
-		return "filen är för stor"
-	case errors.Is(err, formparse.ErrNotAForm):
-		return "filen är inte en ifylld webSesam-blankett (PDF eller Excel)"
-	default:
-		return "filen kunde inte läsas som en webSesam-blankett"
 	}
+	return formparse.Explain(err)
 }
 
 // doneData is what the Klar templates get.
