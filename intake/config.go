@@ -447,11 +447,20 @@ func (p PolicyConfig) backlogSince() time.Time {
 	return t
 }
 
+// unjoin flattens (nested) errors.Join results into their leaves, so that
+// every problem of a section gets the section's prefix.
 func unjoin(err error) []error {
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		return j.Unwrap()
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return []error{err}
 	}
-	return []error{err}
+	var out []error
+	for _, e := range j.Unwrap() {
+		if e != nil {
+			out = append(out, unjoin(e)...)
+		}
+	}
+	return out
 }
 
 func isLoopback(host string) bool {
