@@ -1,5 +1,6 @@
 # websesam-intake — see README.md. Every target works on a fresh clone with
-# only Go installed, except e2e (which installs Dovecot and Postfix; root).
+# only Go installed, except e2e and bench (which install Dovecot and Postfix;
+# root).
 
 GO       ?= go
 BIN      := bin/websesam-intake
@@ -31,8 +32,17 @@ test:
 run: build
 	./$(BIN) demo
 
+# Every package's benchmarks, then the whole-system benchmark against real
+# Dovecot and Postfix (.ci/e2e bench: needs root, installs them with apt on
+# first use), then one table of both (.ci/benchtable). The raw outputs stay
+# in bin/bench-packages.txt and bin/bench-e2e.txt. Fails if either part did.
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	@mkdir -p bin; rm -f bin/bench-packages.txt bin/bench-packages.rc bin/bench-e2e.txt; \
+	{ $(GO) test -run '^$$' -bench . -benchmem ./... 2>&1; echo $$? >bin/bench-packages.rc; } | tee bin/bench-packages.txt; \
+	p=$$(cat bin/bench-packages.rc); \
+	E2E_BENCH_OUT=$(CURDIR)/bin/bench-e2e.txt .ci/e2e bench; e=$$?; \
+	.ci/benchtable bin/bench-packages.txt bin/bench-e2e.txt; \
+	if [ $$p -ne 0 ] || [ $$e -ne 0 ]; then echo "bench: package benchmarks exit $$p, whole-system exit $$e"; exit 1; fi
 
 # Each fuzz target for FUZZTIME (go test accepts one -fuzz target per run).
 fuzz:
