@@ -304,54 +304,11 @@ func (s *Store) recordOne(tx *bolt.Tx, now time.Time, msg Message, reqs []NewReq
 	msg.Settled, msg.SettledAt, msg.Purged, msg.DuplicateOf = false, time.Time{}, false, nil
 	msg.Forms = nil
 
-	// Group the requests by form, in the order given.
-	var order []string
-	byForm := map[string][]NewRequest{}
-	for _, r := range reqs {
-		if _, ok := byForm[r.FormHash]; !ok {
-			order = append(order, r.FormHash)
-		}
-		byForm[r.FormHash] = append(byForm[r.FormHash], r)
+	forms, created, err := createRequests(tx, now, &msg, reqs, "")
+	if err != nil {
+		return rec, err
 	}
-	for _, hash := range order {
-		if !containsString(msg.FormHashes, hash) {
-			msg.FormHashes = append(msg.FormHashes, hash)
-		}
-		matched, err := activeForHash(tx, hash)
-		if err != nil {
-			return rec, err
-		}
-		if len(matched) > 0 {
-			msg.Forms = append(msg.Forms, FormResult{Hash: hash, Requests: matched, Duplicate: true})
-			continue
-		}
-		fr := FormResult{Hash: hash}
-		batch := ""
-		for _, nr := range byForm[hash] {
-			id, err := nextRequestID(tx, now)
-			if err != nil {
-				return rec, err
-			}
-			if batch == "" {
-				batch = id
-			}
-			r := Request{
-				V: recordVersion, ID: id, Batch: batch, Form: nr.Form, Type: nr.Type, Status: StatusQueued,
-				Fields: copyFields(nr.Fields), FormHash: hash, Message: msg.Key, MessageID: msg.MessageID,
-				ReceivedAt: msg.ReceivedAt, CreatedAt: now, UpdatedAt: now,
-				History: []Transition{{At: now, Actor: ActorIntake, To: StatusQueued}},
-			}
-			if err := putRequest(tx, r, nil); err != nil {
-				return rec, err
-			}
-			if err := tx.Bucket(bucketFormHash).Put(join([]byte(hash), []byte(id)), nil); err != nil {
-				return rec, fmt.Errorf("index form hash: %w", err)
-			}
-			fr.Requests = append(fr.Requests, id)
-			rec.Requests = append(rec.Requests, r)
-		}
-		msg.Forms = append(msg.Forms, fr)
-	}
+	msg.Forms, rec.Requests = forms, created
 	if err := s.putNewMessage(tx, msg, true); err != nil {
 		return rec, err
 	}

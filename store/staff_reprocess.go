@@ -303,7 +303,7 @@ func (s *Store) RecordReprocessed(msg Message, reqs []NewRequest, compose func(r
 				m.FormHashes = append(m.FormHashes, h)
 			}
 		}
-		if m.Forms, rec.Requests, err = createRequests(tx, now, &m, reqs); err != nil {
+		if m.Forms, rec.Requests, err = createRequests(tx, now, &m, reqs, "reprocessed"); err != nil {
 			return err
 		}
 		if err := putMessage(tx, m); err != nil {
@@ -340,10 +340,11 @@ func (s *Store) RecordReprocessed(msg Message, reqs []NewRequest, compose func(r
 }
 
 // createRequests makes the requests of a message's valid forms, grouped by
-// form in the order given, exactly as RecordOutcome does: a form whose
-// requests are still active (queued, claimed, done) is a duplicate and
-// creates nothing. It adds each form's hash to m.FormHashes.
-func createRequests(tx *bolt.Tx, now time.Time, m *Message, reqs []NewRequest) ([]FormResult, []Request, error) {
+// form in the order given, for RecordOutcome and for a reprocessed message
+// alike: a form whose requests are still active (queued, claimed, done) is a
+// duplicate and creates nothing. It adds each form's hash to m.FormHashes;
+// note goes into each new request's first history entry.
+func createRequests(tx *bolt.Tx, now time.Time, m *Message, reqs []NewRequest, note string) ([]FormResult, []Request, error) {
 	var order []string
 	byForm := map[string][]NewRequest{}
 	for _, r := range reqs {
@@ -380,7 +381,7 @@ func createRequests(tx *bolt.Tx, now time.Time, m *Message, reqs []NewRequest) (
 				V: recordVersion, ID: id, Batch: batch, Form: nr.Form, Type: nr.Type, Status: StatusQueued,
 				Fields: copyFields(nr.Fields), FormHash: hash, Message: m.Key, MessageID: m.MessageID,
 				ReceivedAt: m.ReceivedAt, CreatedAt: now, UpdatedAt: now,
-				History: []Transition{{At: now, Actor: ActorIntake, To: StatusQueued, Note: "reprocessed"}},
+				History: []Transition{{At: now, Actor: ActorIntake, To: StatusQueued, Note: note}},
 			}
 			if err := putRequest(tx, r, nil); err != nil {
 				return nil, nil, err
