@@ -188,7 +188,12 @@ func (d *Daemon) Once(ctx context.Context) error {
 	if d.dry {
 		return nil
 	}
-	return d.worker.DrainOnce(ctx)
+	if err := d.worker.DrainOnce(ctx); err != nil {
+		// Every message is decided and recorded; only delivery is behind.
+		// A cron job should hear of it (exit 1), and what to expect.
+		return fmt.Errorf("the mailbox is handled, but replies wait in the outbox until the relay answers (the next run sends them): %w", err)
+	}
+	return nil
 }
 
 // session is one connection's life: log in, select, then settle, scan and
