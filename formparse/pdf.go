@@ -57,6 +57,7 @@ func readPDF(data []byte, opts Options) (*Raw, error) {
 	users := map[int]map[string]string{}
 	extra := map[int]bool{}
 	put := func(name, value string) {
+		name = pdfFieldName(name)
 		if name == "" {
 			return
 		}
@@ -104,10 +105,11 @@ func readPDF(data []byte, opts Options) (*Raw, error) {
 			if cb.Value {
 				v = pdfExportTicked
 			}
-			if old, seen := raw.Fields[cb.Name]; seen && old == pdfExportTicked {
+			name := pdfFieldName(cb.Name)
+			if old, seen := raw.Fields[name]; seen && old == pdfExportTicked {
 				continue
 			}
-			raw.Fields[cb.Name] = v
+			raw.Fields[name] = v
 		}
 		for _, rb := range f.RadioButtonGroups {
 			if rb != nil {
@@ -236,4 +238,39 @@ func shortCause(msg string) string {
 		cause = string(r[:80]) + "…"
 	}
 	return cause
+}
+
+// pdfFieldName turns the fully qualified name of a field in a form that was
+// re-made in another program back into the form's own field name: a parent
+// field adds a prefix ("form1.fornamn"), and XFA-based designers add both a
+// path and an index ("topmostSubform[0].Page1[0].fornamn[0]"). The last
+// part is taken only when it is one of the form's field names, so a field of
+// another kind of form keeps its name and the form is still not recognised.
+func pdfFieldName(full string) string {
+	name := full
+	if i := strings.LastIndexByte(name, '.'); i >= 0 {
+		name = name[i+1:]
+	}
+	if i := strings.IndexByte(name, '['); i > 0 && strings.HasSuffix(name, "]") {
+		name = name[:i]
+	}
+	if name == full || isFormFieldName(name) {
+		return name
+	}
+	return full
+}
+
+// isFormFieldName reports whether name is a field of either form, or a
+// user-row field of the multi-user form.
+func isFormFieldName(name string) bool {
+	for _, def := range Definitions() {
+		if _, ok := def.Field(name); ok {
+			return true
+		}
+	}
+	if _, col, ok := SplitUserFieldName(name); ok {
+		_, ok := multiDef.UserColumn(col)
+		return ok
+	}
+	return false
 }

@@ -857,3 +857,21 @@ func needTool(t *testing.T, tool string) {
 		t.Skipf("%s is not installed (apt-get install qpdf pdftk-java poppler-utils)", tool)
 	}
 }
+
+func TestPDFFieldName(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"fornamn", "fornamn"},
+		{"form1.fornamn", "fornamn"},
+		{"topmostSubform[0].Page1[0].fornamn[0]", "fornamn"},
+		{"form1.anvandare_3_epost", "anvandare_3_epost"},
+		{"form1.anvandare_3_shoesize", "form1.anvandare_3_shoesize"},
+		{"Page1.Name", "Page1.Name"},
+		{"other.kundnummer[2]", "kundnummer"},
+		{"Check Box1[0]", "Check Box1[0]"},
+		{"", ""},
+	} {
+		if got := pdfFieldName(tc.in); got != tc.want {
+			t.Errorf("pdfFieldName(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
