@@ -135,9 +135,6 @@ type crashKind struct {
 // again with the same Message-ID (the outbox delivers at least once); those
 // repeats are counted and logged, not hidden.
 func TestCrashSafety(t *testing.T) {
-	if testing.Short() {
-		t.Skip("crash test: 30 child processes")
-	}
 	const messages, kills = 300, 30
 	srv := startIMAP(t, true)
 	sk := startSink(t)

@@ -235,13 +235,12 @@ type genCase struct {
 	eml  string
 }
 
-// TestGenerateMailFixtures rewrites testdata/mail from the real blank forms
-// filled by pdfcpu and excelize. It runs only with -update; the fixtures it
-// writes are checked in and read by TestMailCases.
+// TestGenerateMailFixtures builds testdata/mail from the real blank forms
+// filled by pdfcpu and excelize. With -update it rewrites the checked-in
+// fixtures that TestMailCases reads; without, it checks that they are what
+// the generator makes: the same cases, each with the same header block
+// (the attachments' bytes differ per run, as pdfcpu stamps a new file ID).
 func TestGenerateMailFixtures(t *testing.T) {
-	if !*update {
-		t.Skip("run with -update to rewrite testdata/mail")
-	}
 	pdfAsa := fillPDF(t, formparse.Single, person("Åsa", "Öberg"))
 	pdfBjorn := fillPDF(t, formparse.Single, person("Björn", "Ekström"))
 	pdfCarin := fillPDF(t, formparse.Single, person("Carin", "Nyström"))
@@ -484,12 +483,42 @@ Tack, vi har tagit emot din ansökan.
 		{"not-matching", outlook("ida.berg@region.example.se", "Berg Ida", "PA4PR06MB6010@PA4PR06MB6010.eurprd06.prod.outlook.com",
 			"Lunch på fredag?", "", attached{"meny.pdf", pdf, pdfDavid})},
 	}
+	if !*update {
+		checkMailFixtures(t, cases)
+		return
+	}
 	if err := os.MkdirAll(mailDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	for _, c := range cases {
 		if err := os.WriteFile(filepath.Join(mailDir, c.name+".eml"), []byte(c.eml), 0o644); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// checkMailFixtures compares the generated cases with testdata/mail.
+func checkMailFixtures(t *testing.T, cases []genCase) {
+	t.Helper()
+	committed, err := filepath.Glob(filepath.Join(mailDir, "*.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := len(committed), len(cases); got != want {
+		t.Errorf("testdata/mail holds %d .eml files, the generator makes %d (run with -update)", got, want)
+	}
+	header := func(eml string) string {
+		h, _, _ := strings.Cut(eml, "\r\n\r\n")
+		return h
+	}
+	for _, c := range cases {
+		data, err := os.ReadFile(filepath.Join(mailDir, c.name+".eml"))
+		if err != nil {
+			t.Errorf("%s: %v (run with -update)", c.name, err)
+			continue
+		}
+		if got, want := header(string(data)), header(c.eml); got != want {
+			t.Errorf("%s: the checked-in header differs from the generator's (run with -update)\ngot:\n%s\nwant:\n%s", c.name, got, want)
 		}
 	}
 }
