@@ -2,7 +2,6 @@ package formparse
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -16,7 +15,8 @@ import (
 	"testing"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
-	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/form"
+
+	"github.com/regionhmc/websesam-intake/formparse/formfill"
 )
 
 // blankPDF writes the blank PDF of a form or fails the test.
@@ -34,51 +34,11 @@ func blankPDF(t testing.TB, id FormID) []byte {
 // checkboxes. Every name must exist in the PDF.
 func fillPDF(t testing.TB, pdf []byte, values map[string]string) []byte {
 	t.Helper()
-	fg, err := api.ExportForm(bytes.NewReader(pdf), "test", pdfConf())
-	if err != nil {
-		t.Fatalf("export blank form: %v", err)
-	}
-	f := fg.Forms[0]
-	used := map[string]bool{}
-	var out form.Form
-	for _, tf := range f.TextFields {
-		if v, ok := values[tf.Name]; ok {
-			tf.Value, used[tf.Name] = v, true
-			out.TextFields = append(out.TextFields, tf)
-		}
-	}
-	for _, df := range f.DateFields {
-		if v, ok := values[df.Name]; ok {
-			df.Value, used[df.Name] = v, true
-			out.DateFields = append(out.DateFields, df)
-		}
-	}
-	for _, cb := range f.CheckBoxes {
-		if v, ok := values[cb.Name]; ok {
-			cb.Value, used[cb.Name] = v == "Yes", true
-			out.CheckBoxes = append(out.CheckBoxes, cb)
-		}
-	}
-	for _, rb := range f.RadioButtonGroups {
-		if v, ok := values[rb.Name]; ok {
-			rb.Value, used[rb.Name] = v, true
-			out.RadioButtonGroups = append(out.RadioButtonGroups, rb)
-		}
-	}
-	for name := range values {
-		if !used[name] {
-			t.Fatalf("fill: the PDF has no field %q", name)
-		}
-	}
-	js, err := json.Marshal(form.FormGroup{Forms: []form.Form{out}})
+	out, err := formfill.PDF(pdf, values)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var buf bytes.Buffer
-	if err := api.FillForm(bytes.NewReader(pdf), bytes.NewReader(js), &buf, pdfConf()); err != nil {
-		t.Fatalf("fill form: %v", err)
-	}
-	return buf.Bytes()
+	return out
 }
 
 // pdfSingleValues fill every field of the single-user form: an andring with

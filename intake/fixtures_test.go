@@ -3,7 +3,6 @@ package intake
 import (
 	"bytes"
 	"encoding/base64"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"mime"
@@ -13,11 +12,11 @@ import (
 	"testing"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
-	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/form"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/xuri/excelize/v2"
 
 	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/formparse/formfill"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/mail/*.eml from the blank forms")
@@ -39,51 +38,11 @@ func fillPDF(t testing.TB, id formparse.FormID, values map[string]string) []byte
 	if err != nil {
 		t.Fatalf("write blank %s: %v", id, err)
 	}
-	fg, err := api.ExportForm(bytes.NewReader(blank), "blank", pdfConf())
+	out, err := formfill.PDF(blank, values)
 	if err != nil {
-		t.Fatalf("export blank form: %v", err)
+		t.Fatalf("%s: %v", id, err)
 	}
-	f := fg.Forms[0]
-	used := map[string]bool{}
-	var out form.Form
-	for _, tf := range f.TextFields {
-		if v, ok := values[tf.Name]; ok {
-			tf.Value, used[tf.Name] = v, true
-			out.TextFields = append(out.TextFields, tf)
-		}
-	}
-	for _, df := range f.DateFields {
-		if v, ok := values[df.Name]; ok {
-			df.Value, used[df.Name] = v, true
-			out.DateFields = append(out.DateFields, df)
-		}
-	}
-	for _, cb := range f.CheckBoxes {
-		if v, ok := values[cb.Name]; ok {
-			cb.Value, used[cb.Name] = v == "Yes", true
-			out.CheckBoxes = append(out.CheckBoxes, cb)
-		}
-	}
-	for _, rb := range f.RadioButtonGroups {
-		if v, ok := values[rb.Name]; ok {
-			rb.Value, used[rb.Name] = v, true
-			out.RadioButtonGroups = append(out.RadioButtonGroups, rb)
-		}
-	}
-	for name := range values {
-		if !used[name] {
-			t.Fatalf("fill: the PDF has no field %q", name)
-		}
-	}
-	js, err := json.Marshal(form.FormGroup{Forms: []form.Form{out}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var buf bytes.Buffer
-	if err := api.FillForm(bytes.NewReader(blank), bytes.NewReader(js), &buf, pdfConf()); err != nil {
-		t.Fatalf("fill form: %v", err)
-	}
-	return buf.Bytes()
+	return out
 }
 
 // fillXLSX fills the blank single-user workbook by its defined names, as a

@@ -10,11 +10,10 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pdfcpu/pdfcpu/pkg/api"
-	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/xuri/excelize/v2"
 
 	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/formparse/formfill"
 )
 
 // runCLI runs the program in-process and returns its output and exit status.
@@ -31,53 +30,15 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 // Ärende radio group by its export value.
 func fillPDF(t *testing.T, id formparse.FormID, values map[string]string) []byte {
 	t.Helper()
-	api.DisableConfigDir()
 	blank, err := formparse.WriteBlank(id, formparse.PDF)
 	if err != nil {
 		t.Fatal(err)
 	}
-	conf := model.NewDefaultConfiguration()
-	fg, err := api.ExportForm(bytes.NewReader(blank), "", conf)
+	out, err := formfill.PDF(blank, values)
 	if err != nil {
-		t.Fatalf("export blank form: %v", err)
+		t.Fatalf("%s: %v", id, err)
 	}
-	used := map[string]bool{}
-	for _, f := range fg.Forms {
-		for _, tf := range f.TextFields {
-			if v, ok := values[tf.Name]; ok {
-				tf.Value, used[tf.Name] = v, true
-			}
-		}
-		for _, df := range f.DateFields {
-			if v, ok := values[df.Name]; ok {
-				df.Value, used[df.Name] = v, true
-			}
-		}
-		for _, cb := range f.CheckBoxes {
-			if v, ok := values[cb.Name]; ok {
-				cb.Value, used[cb.Name] = v == "Yes", true
-			}
-		}
-		for _, rb := range f.RadioButtonGroups {
-			if v, ok := values[rb.Name]; ok {
-				rb.Value, used[rb.Name] = v, true
-			}
-		}
-	}
-	for name := range values {
-		if !used[name] {
-			t.Fatalf("the blank PDF of %s has no field %q", id, name)
-		}
-	}
-	data, err := json.Marshal(fg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	if err := api.FillForm(bytes.NewReader(blank), bytes.NewReader(data), &out, conf); err != nil {
-		t.Fatalf("fill form: %v", err)
-	}
-	return out.Bytes()
+	return out
 }
 
 // fillXLSX fills the blank workbook id with excelize: each value into the
