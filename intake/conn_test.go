@@ -239,6 +239,13 @@ func TestCommandDeadline(t *testing.T) {
 				keys, err := st.Unsettled("INBOX")
 				return err == nil && len(keys) == 0 && len(recorded(t, st)) == 1
 			})
+			// The log line is written by the goroutine that lost the
+			// connection; give it the moment it may need after the work
+			// is done, then require it.
+			deadline := time.Now().Add(5 * time.Second)
+			for !strings.Contains(logs.String(), "deadline passed") && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
 			cancel()
 			<-done
 			if got := srv.cutCount(); got != 1 {
