@@ -304,3 +304,26 @@ func (dec decision) compose(c *mailer.Composer, rec store.Recorded) ([]store.Out
 	}
 	return []store.OutboxRow{row}, nil
 }
+
+// problemRecords are the problems of each form of a returned message, kept
+// with its record so that staff see why it came back. A reason never keeps
+// the value it quotes (" (ifyllt: …)"): the record holds labels and fixed
+// texts only.
+func (dec decision) problemRecords() []store.FormProblems {
+	if dec.Outcome != store.OutcomeReturned {
+		return nil
+	}
+	var out []store.FormProblems
+	for _, f := range dec.Forms {
+		if f.Form == nil || len(f.Form.Problems) == 0 {
+			continue
+		}
+		fp := store.FormProblems{Hash: f.Hash, Form: string(f.Form.ID)}
+		for _, p := range f.Form.Problems {
+			reason, _, _ := strings.Cut(p.Reason, " (ifyllt:")
+			fp.Problems = append(fp.Problems, store.Problem{Field: p.Field, Label: p.Label, Reason: reason})
+		}
+		out = append(out, fp)
+	}
+	return out
+}

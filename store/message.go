@@ -117,7 +117,26 @@ type Message struct {
 	// recorded under another key (a UIDVALIDITY change, a copy): nothing was
 	// done for it but remember it, so it is settled and never processed.
 	DuplicateOf *MessageKey `json:"duplicate_of,omitempty"`
-	Purged      bool        `json:"purged,omitempty"`
+	// Problems say, per form of a returned message, what was missing or
+	// wrong, as the return notice listed it: staff see why a form came back
+	// and the report counts the fields. Labels and fixed reason texts only,
+	// never a value from the form.
+	Problems []FormProblems `json:"problems,omitempty"`
+	Purged   bool           `json:"purged,omitempty"`
+}
+
+// FormProblems are the problems of one form of a message, in form order.
+type FormProblems struct {
+	Hash     string    `json:"hash"`     // the form's SHA-256, as in FormHashes
+	Form     string    `json:"form"`     // form id, e.g. websesam-behorighet
+	Problems []Problem `json:"problems"` // empty for a complete form of the message
+}
+
+// Problem is one field (or group of fields) that was missing or wrong.
+type Problem struct {
+	Field  string `json:"field"`
+	Label  string `json:"label"`
+	Reason string `json:"reason"`
 }
 
 // FormResult tells what one form (by its SHA-256) became.

@@ -169,6 +169,9 @@ func writeMessageDetail(w io.Writer, d store.MessageDetail) error {
 	if err := t.flush(); err != nil {
 		return err
 	}
+	if err := writeProblems(w, m.Problems); err != nil {
+		return err
+	}
 	if len(d.History) == 0 {
 		return nil
 	}
@@ -221,4 +224,24 @@ reprocessed; the daemon picks the request up on its next pass.`,
 	addStaffFlags(cmd, &sf)
 	cmd.Flags().StringVar(&note, "note", "", "what was fixed, for the message's history")
 	return cmd
+}
+
+// writeProblems lists, per form, what made a returned message come back:
+// each field by its label on the form and the reason, as the notice said.
+func writeProblems(w io.Writer, forms []store.FormProblems) error {
+	if len(forms) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nWhy it came back")
+	for i, f := range forms {
+		fmt.Fprintf(w, "  Form %d (%s), %d problem(s):\n", i+1, f.Form, len(f.Problems))
+		t := newIndentedTable(w)
+		for _, p := range f.Problems {
+			t.row("    "+p.Label, p.Reason)
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -1,0 +1,89 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+// TestMessagesShowWhyReturned runs the daemon (serve --once) over every
+// returned case of testdata/mail and checks that `messages show` lists each
+// problem of each form by its label on the form and its reason, as the
+// notice did, and that --json carries the same.
+func TestMessagesShowWhyReturned(t *testing.T) {
+	cases := []struct {
+		fixture string
+		forms   [][]string // per form with problems, the labels listed
+	}{
+		// Both cases lack the manager's phone and have a customer number
+		// that is not six digits (testdata/mail/README.md).
+		{"subject-windows-1252", [][]string{{"Kundnummer (standardkund)", "Ansvarig chef – telefon"}}},
+		{"two-forms-one-incomplete", [][]string{{"Kundnummer (standardkund)", "Ansvarig chef – telefon"}}},
+	}
+	for _, c := range cases {
+		t.Run(c.fixture, func(t *testing.T) {
+			imapAddr, smtpAddr, _ := startServers(t, c.fixture)
+			cfg, db := serveConfig(t, imapAddr, smtpAddr)
+			if _, stderr, code := runServe(t, "--config", cfg, "--once"); code != 0 {
+				t.Fatalf("serve --once: exit status %d; stderr:\n%s", code, stderr)
+			}
+			st, err := store.Open(db, store.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			msgs, err := st.ListMessages("test", store.MessageFilter{})
+			st.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(msgs) != 1 || msgs[0].Outcome != store.OutcomeReturned {
+				t.Fatalf("got %d messages (%v), want one returned", len(msgs), msgs)
+			}
+			key := msgs[0].Key.String()
+			sock := db + ".nosock"
+			out := mustRun(t, "messages", "show", key, "--db", db, "--socket", sock)
+			for _, want := range []string{"Why it came back", "ska vara sex siffror, t.ex. 602154", "saknas"} {
+				if !strings.Contains(out, want) {
+					t.Fatalf("show lacks %q:\n%s", want, out)
+				}
+			}
+			if !strings.Contains(out, "Why it came back") {
+				t.Fatalf("show has no problem section:\n%s", out)
+			}
+			for i, labels := range c.forms {
+				if !strings.Contains(out, fmt.Sprintf("Form %d (websesam-behorighet)", i+1)) {
+					t.Errorf("show does not name form %d:\n%s", i+1, out)
+				}
+				for _, l := range labels {
+					if !strings.Contains(out, "    "+l+" ") {
+						t.Errorf("show does not list %q:\n%s", l, out)
+					}
+				}
+			}
+			var d store.MessageDetail
+			if err := json.Unmarshal([]byte(mustRun(t, "messages", "show", key, "--json", "--db", db, "--socket", sock)), &d); err != nil {
+				t.Fatal(err)
+			}
+			if got, want := len(d.Message.Problems), len(c.forms); got != want {
+				t.Fatalf("--json: got %d forms with problems, want %d", got, want)
+			}
+			for i, labels := range c.forms {
+				var got []string
+				for _, p := range d.Message.Problems[i].Problems {
+					if p.Reason == "" {
+						t.Errorf("--json: %s has no reason", p.Label)
+					}
+					got = append(got, p.Label)
+				}
+				for _, l := range labels {
+					if !strings.Contains(strings.Join(got, "|"), l) {
+						t.Errorf("--json form %d: labels %q lack %q", i+1, got, l)
+					}
+				}
+			}
+		})
+	}
+}
