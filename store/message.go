@@ -46,9 +46,19 @@ func ParseMessageKey(s string) (MessageKey, error) {
 	return k, k.check()
 }
 
+// maxMailboxName bounds a mailbox name in a key (IMAP servers allow far
+// less in practice).
+const maxMailboxName = 1024
+
 func (k MessageKey) check() error {
 	if k.Mailbox == "" || strings.IndexByte(k.Mailbox, 0) >= 0 || k.UIDValidity == 0 || k.UID == 0 {
 		return fmt.Errorf("check message key %q: want a mailbox name and non-zero UIDVALIDITY and UID: %w", k.String(), ErrInvalid)
+	}
+	// The mailbox name is a key part as written (listings walk it by
+	// prefix); it comes from the configuration, but a key bbolt refuses
+	// must be refused here, not in the middle of a transaction.
+	if len(k.Mailbox) > maxMailboxName {
+		return fmt.Errorf("check message key: the mailbox name is %d bytes, at most %d are allowed: %w", len(k.Mailbox), maxMailboxName, ErrInvalid)
 	}
 	return nil
 }
@@ -301,7 +311,7 @@ func (s *Store) recordOne(tx *bolt.Tx, now time.Time, msg Message, reqs []NewReq
 	}
 	msg.MessageID = normMessageID(msg.MessageID)
 	if msg.MessageID != "" {
-		if k := tx.Bucket(bucketMsgID).Get([]byte(msg.MessageID)); k != nil {
+		if k := msgIDLookup(tx, msg.MessageID); k != nil {
 			if err := s.foundMessage(&rec, msgs.Get(k)); err != nil {
 				return rec, err
 			}
@@ -358,7 +368,7 @@ func (s *Store) putNewMessage(tx *bolt.Tx, m Message, indexMsgID bool) error {
 		return err
 	}
 	if indexMsgID && m.MessageID != "" {
-		if err := tx.Bucket(bucketMsgID).Put([]byte(m.MessageID), key); err != nil {
+		if err := tx.Bucket(bucketMsgID).Put(keyText(m.MessageID), key); err != nil {
 			return fmt.Errorf("index Message-ID: %w", err)
 		}
 	}
@@ -366,6 +376,21 @@ func (s *Store) putNewMessage(tx *bolt.Tx, m Message, indexMsgID bool) error {
 		return fmt.Errorf("index unsettled: %w", err)
 	}
 	return raiseUID(tx, m.Key.Mailbox, m.Key.UIDValidity, m.Key.UID)
+}
+
+// msgIDLookup returns the message key recorded under a Message-ID. The
+// index key is the bounded form of the id; a file written before ids were
+// bounded may hold an id of 257 bytes up to bbolt's limit as it was, which
+// is looked up as a fallback.
+func msgIDLookup(tx *bolt.Tx, id string) []byte {
+	b := tx.Bucket(bucketMsgID)
+	if k := b.Get(keyText(id)); k != nil {
+		return k
+	}
+	if !keepText(id) && len(id) <= bolt.MaxKeySize {
+		return b.Get([]byte(id))
+	}
+	return nil
 }
 
 func putMessage(tx *bolt.Tx, m Message) error {
@@ -501,7 +526,7 @@ func (s *Store) MessageByID(messageID string) (MessageKey, bool, error) {
 	var key MessageKey
 	var found bool
 	err := s.db.View(func(tx *bolt.Tx) error {
-		k := tx.Bucket(bucketMsgID).Get([]byte(normMessageID(messageID)))
+		k := msgIDLookup(tx, normMessageID(messageID))
 		if k == nil {
 			return nil
 		}
@@ -521,7 +546,7 @@ func (s *Store) MessageByID(messageID string) (MessageKey, bool, error) {
 func (s *Store) RequestsByFormHash(hash string) ([]string, error) {
 	var ids []string
 	err := s.db.View(func(tx *bolt.Tx) error {
-		prefix := join([]byte(hash), nil)
+		prefix := join(keyText(hash), nil)
 		return prefixed(tx.Bucket(bucketFormHash), prefix, func(k, _ []byte) error {
 			ids = append(ids, string(k[len(prefix):]))
 			return nil
@@ -537,7 +562,7 @@ func (s *Store) RequestsByFormHash(hash string) ([]string, error) {
 // claimed or done. A rejected form sent again becomes new requests.
 func activeForHash(tx *bolt.Tx, hash string) ([]string, error) {
 	var ids []string
-	prefix := join([]byte(hash), nil)
+	prefix := join(keyText(hash), nil)
 	err := prefixed(tx.Bucket(bucketFormHash), prefix, func(k, _ []byte) error {
 		id := string(k[len(prefix):])
 		r, err := getRequest(tx, id)

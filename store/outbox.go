@@ -101,7 +101,7 @@ func (s *Store) insertOutbox(tx *bolt.Tx, now time.Time, rows []OutboxRow) ([]Ou
 			return nil, fmt.Errorf("index outbox row %d: %w", id, err)
 		}
 		if r.Request != "" {
-			if err := tx.Bucket(bucketOutboxReq).Put(join([]byte(r.Request), u64(id)), nil); err != nil {
+			if err := tx.Bucket(bucketOutboxReq).Put(join(keyText(r.Request), u64(id)), nil); err != nil {
 				return nil, fmt.Errorf("index outbox row %d: %w", id, err)
 			}
 		}
@@ -229,7 +229,7 @@ func (s *Store) MarkSent(id uint64, at time.Time) error {
 		}
 		sent := tx.Bucket(bucketOutboxSent)
 		for _, addr := range recipients(r) {
-			if err := sent.Put(join([]byte(addr), append(timeKey(r.SentAt), u64(r.ID)...)), nil); err != nil {
+			if err := sent.Put(join(keyText(addr), append(timeKey(r.SentAt), u64(r.ID)...)), nil); err != nil {
 				return fmt.Errorf("index sent row %d: %w", id, err)
 			}
 		}
@@ -304,7 +304,7 @@ func (s *Store) MarkFailed(id uint64, reason string, at time.Time) error {
 func (s *Store) SentCount(addr string, since time.Time) (int, error) {
 	n := 0
 	err := s.db.View(func(tx *bolt.Tx) error {
-		prefix := join([]byte(normAddr(addr)), nil)
+		prefix := join(keyText(normAddr(addr)), nil)
 		c := tx.Bucket(bucketOutboxSent).Cursor()
 		for k, _ := c.Seek(append(clone(prefix), timeKey(since)...)); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			n++
@@ -322,7 +322,7 @@ func (s *Store) SentCount(addr string, since time.Time) (int, error) {
 func (s *Store) RecordBounce(addr string, at time.Time) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketBounces)
-		k := []byte(normAddr(addr))
+		k := keyText(normAddr(addr))
 		if old := b.Get(k); len(old) == 8 && int64(binary.BigEndian.Uint64(old)) >= at.UnixNano() {
 			return nil
 		}
@@ -338,7 +338,7 @@ func (s *Store) RecordBounce(addr string, at time.Time) error {
 func (s *Store) BouncedSince(addr string, since time.Time) (bool, error) {
 	var bounced bool
 	err := s.db.View(func(tx *bolt.Tx) error {
-		v := tx.Bucket(bucketBounces).Get([]byte(normAddr(addr)))
+		v := tx.Bucket(bucketBounces).Get(keyText(normAddr(addr)))
 		bounced = len(v) == 8 && int64(binary.BigEndian.Uint64(v)) >= since.UnixNano()
 		return nil
 	})

@@ -72,7 +72,18 @@ func aliases(hsa, epost string) []string {
 	return out
 }
 
-func (e RegisterEntry) key() []byte { return join([]byte(e.Kundnummer), []byte(e.Person)) }
+func (e RegisterEntry) key() []byte { return registerKey(e.Kundnummer, e.Person) }
+
+// registerKey and personIndexKey bound both parts (keyText): kundnummer and
+// e-mail address come from the form. The person index's value is the
+// person key as written, and a part read back from a key is already bounded.
+func registerKey(kundnummer, person string) []byte {
+	return join(keyText(kundnummer), keyText(person))
+}
+
+func personIndexKey(alias, kundnummer string) []byte {
+	return join(keyText(alias), keyText(kundnummer))
+}
 
 func putEntry(tx *bolt.Tx, e RegisterEntry) error {
 	e.V = recordVersion
@@ -84,7 +95,7 @@ func putEntry(tx *bolt.Tx, e RegisterEntry) error {
 		return fmt.Errorf("write register row: %w", err)
 	}
 	for _, a := range aliases(e.HSAID, e.Epost) {
-		if err := tx.Bucket(bucketRegisterPerson).Put(join([]byte(a), []byte(e.Kundnummer)), []byte(e.Person)); err != nil {
+		if err := tx.Bucket(bucketRegisterPerson).Put(personIndexKey(a, e.Kundnummer), []byte(e.Person)); err != nil {
 			return fmt.Errorf("index register row: %w", err)
 		}
 	}
@@ -97,7 +108,7 @@ func deleteEntry(tx *bolt.Tx, e RegisterEntry) error {
 	}
 	idx := tx.Bucket(bucketRegisterPerson)
 	for _, a := range aliases(e.HSAID, e.Epost) {
-		k := join([]byte(a), []byte(e.Kundnummer))
+		k := personIndexKey(a, e.Kundnummer)
 		// Only drop the alias if it still points at this row's person.
 		if string(idx.Get(k)) == e.Person {
 			if err := idx.Delete(k); err != nil {
@@ -109,7 +120,7 @@ func deleteEntry(tx *bolt.Tx, e RegisterEntry) error {
 }
 
 func getEntry(tx *bolt.Tx, kundnummer, person string) (RegisterEntry, bool, error) {
-	v := tx.Bucket(bucketRegister).Get(join([]byte(kundnummer), []byte(person)))
+	v := tx.Bucket(bucketRegister).Get(registerKey(kundnummer, person))
 	if v == nil {
 		return RegisterEntry{}, false, nil
 	}
@@ -123,7 +134,7 @@ func getEntry(tx *bolt.Tx, kundnummer, person string) (RegisterEntry, bool, erro
 // rowsByAlias returns every row of the person known by alias.
 func rowsByAlias(tx *bolt.Tx, alias string) ([]RegisterEntry, error) {
 	var out []RegisterEntry
-	prefix := join([]byte(alias), nil)
+	prefix := join(keyText(alias), nil)
 	err := prefixed(tx.Bucket(bucketRegisterPerson), prefix, func(k, v []byte) error {
 		e, ok, err := getEntry(tx, string(k[len(prefix):]), string(v))
 		if err != nil || !ok {
@@ -140,7 +151,7 @@ func rowsOfKundnummer(tx *bolt.Tx, kundnummer string) ([]RegisterEntry, error) {
 	var out []RegisterEntry
 	var prefix []byte // nil: every row
 	if kundnummer != "" {
-		prefix = join([]byte(kundnummer), nil)
+		prefix = join(keyText(kundnummer), nil)
 	}
 	err := prefixed(tx.Bucket(bucketRegister), prefix, func(_, v []byte) error {
 		var e RegisterEntry

@@ -158,14 +158,14 @@ func putRequest(tx *bolt.Tx, r Request, old *Request) error {
 	if old != nil {
 		for _, t := range searchTerms(old.Fields) {
 			if !slices.Contains(newTerms, t) {
-				if err := search.Delete(join([]byte(t), id)); err != nil {
+				if err := search.Delete(join(keyText(t), id)); err != nil {
 					return fmt.Errorf("unindex request %s: %w", r.ID, err)
 				}
 			}
 		}
 	}
 	for _, t := range newTerms {
-		if err := search.Put(join([]byte(t), id), nil); err != nil {
+		if err := search.Put(join(keyText(t), id), nil); err != nil {
 			return fmt.Errorf("index request %s: %w", r.ID, err)
 		}
 	}
@@ -176,12 +176,14 @@ func putRequest(tx *bolt.Tx, r Request, old *Request) error {
 // the previous name, e-mail, HSA-id and every kundnummer, folded to lower
 // case. Full names are not indexed (each term is a leaf page written with
 // fsync on every request); a search of several words is answered from its
-// first word and filtered on the full name.
+// first word and filtered on the full name. At most maxSearchTerms terms
+// are kept, and each becomes a key through keyText, so no value, however
+// long, makes a key bbolt refuses.
 func searchTerms(f map[string]string) []string {
 	var out []string
 	add := func(s string) {
 		s = strings.ToLower(strings.Join(strings.Fields(s), " "))
-		if s != "" && strings.IndexByte(s, 0) < 0 && !slices.Contains(out, s) {
+		if s != "" && len(out) < maxSearchTerms && !slices.Contains(out, s) {
 			out = append(out, s)
 		}
 	}
@@ -408,7 +410,7 @@ func (s *Store) RequestOutbox(actor, id string) ([]OutboxRow, error) {
 
 func outboxOfRequest(tx *bolt.Tx, id string) ([]OutboxRow, error) {
 	var out []OutboxRow
-	prefix := join([]byte(id), nil)
+	prefix := join(keyText(id), nil)
 	err := prefixed(tx.Bucket(bucketOutboxReq), prefix, func(k, _ []byte) error {
 		r, err := getOutbox(tx, be64(k[len(prefix):]), false)
 		if err != nil {
@@ -513,11 +515,18 @@ func (s *Store) SearchRequests(actor, text string, limit int) ([]Request, error)
 		limit = 50
 	}
 	first, _, multi := strings.Cut(term, " ")
+	// A first word longer than a key keeps is looked up by the part keys
+	// keep, and the requests found are then checked against the whole word.
+	prefix := first
+	cut := !keepText(first) || len(first) > keyTextCut
+	if cut {
+		prefix = keyPrefix(first)
+	}
 	var out []Request
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		var ids []string
 		seen := map[string]bool{}
-		if err := prefixed(tx.Bucket(bucketReqSearch), []byte(first), func(k, _ []byte) error {
+		if err := prefixed(tx.Bucket(bucketReqSearch), []byte(prefix), func(k, _ []byte) error {
 			i := bytes.IndexByte(k, 0)
 			if i < 0 {
 				return nil
@@ -542,6 +551,9 @@ func (s *Store) SearchRequests(actor, text string, limit int) ([]Request, error)
 				return err
 			}
 			if multi && !nameMatches(r.Fields, term) {
+				continue
+			}
+			if cut && !slices.ContainsFunc(searchTerms(r.Fields), func(t string) bool { return strings.HasPrefix(t, first) }) {
 				continue
 			}
 			out = append(out, r)

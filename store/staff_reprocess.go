@@ -386,7 +386,7 @@ func createRequests(tx *bolt.Tx, now time.Time, m *Message, reqs []NewRequest, n
 			if err := putRequest(tx, r, nil); err != nil {
 				return nil, nil, err
 			}
-			if err := tx.Bucket(bucketFormHash).Put(join([]byte(hash), []byte(id)), nil); err != nil {
+			if err := tx.Bucket(bucketFormHash).Put(join(keyText(hash), []byte(id)), nil); err != nil {
 				return nil, nil, fmt.Errorf("index form hash: %w", err)
 			}
 			fr.Requests = append(fr.Requests, id)
