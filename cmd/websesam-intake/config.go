@@ -17,7 +17,6 @@ func newConfigCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",
 		Short: "Check a configuration file",
-		Args:  exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return usagef("config needs a subcommand (see '%s --help')", cmd.CommandPath())
 		},

@@ -87,7 +87,39 @@ requests for support staff.`,
 	for _, add := range subcommands {
 		root.AddCommand(add())
 	}
+	strictGroups(root)
 	return root
+}
+
+// strictGroups makes every command that only groups others (root, queue,
+// messages, …) refuse a word it does not know with "unknown command", the
+// nearest suggestion and exit status 2; by default cobra prints the group's
+// help and exits 0 for `queue lsit` below the root, which a script cannot
+// tell from success. A group given no word at all does what it did before
+// (config: a usage error; the others print their help).
+func strictGroups(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		strictGroups(sub)
+	}
+	if !c.HasSubCommands() {
+		return
+	}
+	c.SuggestionsMinimumDistance = 2
+	c.Args = cobra.ArbitraryArgs
+	bare := c.RunE // what the group does without a word, if it says
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			if bare != nil {
+				return bare(cmd, args)
+			}
+			return cmd.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += fmt.Sprintf("; did you mean %q?", s[0])
+		}
+		return usagef("%s (see '%s --help')", msg, cmd.CommandPath())
+	}
 }
 
 // subcommands is filled by the init functions of the one-file-per-command

@@ -47,15 +47,20 @@ type queueItem struct {
 	Batch      string            `json:"batch"`
 	ReceivedAt time.Time         `json:"received_at"`
 	MessageID  string            `json:"message_id"`
-	Fields     map[string]string `json:"fields"`
+	// Fields are typed as in `parse --json`: checkboxes are booleans.
+	Fields map[string]any `json:"fields"`
 }
 
 func queueItems(reqs []store.Request) []queueItem {
 	out := make([]queueItem, 0, len(reqs))
 	for _, r := range reqs {
-		f := r.Fields
-		if f == nil {
-			f = map[string]string{}
+		f := map[string]any{}
+		if def := formparse.Lookup(formparse.FormID(r.Form)); def != nil {
+			f = def.FieldValues(r.Fields)
+		} else {
+			for k, v := range r.Fields {
+				f[k] = v
+			}
 		}
 		out = append(out, queueItem{ID: r.ID, Status: r.Status, Type: r.Type, Batch: r.Batch,
 			ReceivedAt: r.ReceivedAt, MessageID: r.MessageID, Fields: f})

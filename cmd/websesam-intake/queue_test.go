@@ -60,7 +60,7 @@ func TestQueueList(t *testing.T) {
 		}
 		var first struct {
 			ID, Status, Type, Batch, MessageID string
-			Fields                             map[string]string
+			Fields                             map[string]any // check boxes are booleans, as in parse --json
 		}
 		if err := json.Unmarshal(items[4]["fields"], &first.Fields); err != nil {
 			t.Fatal(err)
@@ -68,7 +68,7 @@ func TestQueueList(t *testing.T) {
 		json.Unmarshal(items[4]["id"], &first.ID)
 		json.Unmarshal(items[4]["message_id"], &first.MessageID)
 		if first.ID != f.ids[0] || first.MessageID != "m1@region.example.se" || first.Fields["fornamn"] != "Åsa" ||
-			first.Fields["blankett"] != "websesam-behorighet/1" || first.Fields["roll_forskrivare"] != "true" || first.Fields["hsa_id"] != asaHSA {
+			first.Fields["blankett"] != "websesam-behorighet/1" || first.Fields["roll_forskrivare"] != true || first.Fields["hsa_id"] != asaHSA {
 			t.Errorf("oldest item = %+v, want Åsa's request with every field by name", first)
 		}
 
