@@ -41,12 +41,12 @@ var queueExtra []func() *cobra.Command
 // queueItem is one request in `queue list --json` and `queue search
 // --json`: exactly the keys SPEC.md promises to scripts.
 type queueItem struct {
-	ID         string            `json:"id"`
-	Status     store.Status      `json:"status"`
-	Type       string            `json:"type"`
-	Batch      string            `json:"batch"`
-	ReceivedAt time.Time         `json:"received_at"`
-	MessageID  string            `json:"message_id"`
+	ID         string       `json:"id"`
+	Status     store.Status `json:"status"`
+	Type       string       `json:"type"`
+	Batch      string       `json:"batch"`
+	ReceivedAt time.Time    `json:"received_at"`
+	MessageID  string       `json:"message_id"`
 	// Fields are typed as in `parse --json`: checkboxes are booleans.
 	Fields map[string]any `json:"fields"`
 }
