@@ -13,7 +13,7 @@ SYSCONFDIR ?= /etc
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
 DOCDIR   ?= $(PREFIX)/share/doc/websesam-intake
 
-.PHONY: all build test run bench fuzz e2e install verify-unit clean
+.PHONY: all build test run bench fuzz e2e users install verify-unit clean
 
 all: build
 
@@ -53,19 +53,43 @@ fuzz:
 	  done; \
 	done
 
+# The service's system user and group (websesam-intake) and the support
+# staff's group (websesam-staff), each only when missing. Root; run by
+# install when DESTDIR is empty, so that the files below can be given to
+# the service's group.
+SERVICE_USER ?= websesam-intake
+STAFF_GROUP  ?= websesam-staff
+users:
+	@getent group $(STAFF_GROUP) >/dev/null || { groupadd --system $(STAFF_GROUP) && echo "created group $(STAFF_GROUP)"; }
+	@getent passwd $(SERVICE_USER) >/dev/null || { useradd --system --user-group --no-create-home \
+	  --home-dir /nonexistent --shell /usr/sbin/nologin $(SERVICE_USER) && echo "created user $(SERVICE_USER)"; }
+
 # The binary, the systemd unit (its paths follow PREFIX) and the example
-# configuration. An existing configuration is never overwritten.
+# configuration. The configuration directory and file are root's and
+# readable by the service's group (0750, 0640): the unit runs as
+# $(SERVICE_USER), never as root. An existing configuration is never
+# overwritten, only given to that group if it was not readable by it. With
+# DESTDIR (packaging) no user is created; the group is used if it exists.
 install: build
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/websesam-intake
+	@if [ -z "$(DESTDIR)" ]; then $(MAKE) -s users; fi
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/websesam-intake
 	sed -e 's|/usr/local/|$(PREFIX)/|g' -e 's|/etc/websesam-intake/|$(SYSCONFDIR)/websesam-intake/|g' \
 	  deploy/websesam-intake.service >$(DESTDIR)$(UNITDIR)/websesam-intake.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/websesam-intake.service
 	install -m 0644 deploy/config.example.toml README.md $(DESTDIR)$(DOCDIR)/
-	@if [ -e $(DESTDIR)$(SYSCONFDIR)/websesam-intake/config.toml ]; then \
-	  echo "kept the existing $(DESTDIR)$(SYSCONFDIR)/websesam-intake/config.toml"; \
+	@etc=$(DESTDIR)$(SYSCONFDIR)/websesam-intake; \
+	if getent group $(SERVICE_USER) >/dev/null; then grp=$(SERVICE_USER); \
+	else grp=; echo "note: no group $(SERVICE_USER) here: $$etc is root's only; give it to that group before the first start"; fi; \
+	install -d -m 0750 $${grp:+-g $$grp} $$etc || exit 1; \
+	if [ -e $$etc/config.toml ]; then \
+	  echo "kept the existing $$etc/config.toml"; \
+	  if [ -n "$$grp" ] && { [ "$$(stat -c %G $$etc/config.toml)" != "$$grp" ] || [ -z "$$(find $$etc/config.toml -perm -g=r)" ]; }; then \
+	    chgrp $$grp $$etc/config.toml && chmod g+r,o-rwx $$etc/config.toml && \
+	    echo "gave $$etc/config.toml to group $$grp (0640): the service could not read it"; \
+	  fi; \
 	else \
-	  install -m 0640 deploy/config.example.toml $(DESTDIR)$(SYSCONFDIR)/websesam-intake/config.toml; \
+	  install -m 0640 $${grp:+-g $$grp} deploy/config.example.toml $$etc/config.toml; \
 	fi
 
 # systemd-analyze verify on the unit with ExecStart pointing at the built
