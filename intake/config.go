@@ -29,6 +29,9 @@ var ErrConfig = errors.New("bad configuration")
 //	[policy]    what is accepted: keyword, sender domains, size limits, backlog
 //	[store]     the bbolt file
 //	[mailer]    replies and their delivery (see package mailer), with [mailer.smtp]
+//	[queue]     the promise in working days
+//	[retention] how long personal data is kept, in the store and the folders
+//	[digest]    the optional morning digest
 type Config struct {
 	Mailbox MailboxConfig `toml:"mailbox"`
 	Folders FolderConfig  `toml:"folders"`
@@ -38,6 +41,11 @@ type Config struct {
 	Staff   StaffConfig   `toml:"staff"`
 	Metrics MetricsConfig `toml:"metrics"`
 	Log     LogConfig     `toml:"log"`
+	// Queue, Retention and Digest: the promise, how long personal data is
+	// kept, and the morning digest (config_report.go).
+	Queue     QueueConfig     `toml:"queue"`
+	Retention RetentionConfig `toml:"retention"`
+	Digest    DigestConfig    `toml:"digest"`
 }
 
 // TLS modes of the IMAP connection. Implicit TLS (port 993) is the default;
@@ -225,6 +233,7 @@ func (c Config) WithDefaults() Config {
 	setS(&c.Staff.Socket, DefaultStaffSocket)
 	setS(&c.Log.Level, "info")
 	setS(&c.Log.Format, "auto")
+	c.reportDefaults()
 	return c
 }
 
@@ -430,6 +439,7 @@ func (c Config) Validate() error {
 	if key, p := c.Log.problem(); p != "" {
 		add(key, "%s", p)
 	}
+	c.reportProblems(add)
 	if err := c.Mailer.Validate(); err != nil {
 		for _, e := range unjoin(err) {
 			errs = append(errs, fmt.Errorf("%w: mailer: %w", ErrConfig, e))

@@ -1,0 +1,187 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// RetentionPolicy is how long, in days, each kind of personal data is kept.
+// A value <= 0 means DefaultRetentionDays.
+type RetentionPolicy struct {
+	// RequestsDays: the contents of done and rejected requests, from
+	// closing, and the sender and subject of queued and returned mail,
+	// from recording.
+	RequestsDays int `json:"requests_days"`
+	// MessagesDays: sender and subject of no-form, ignored and quarantined
+	// mail, from recording.
+	MessagesDays int `json:"messages_days"`
+	// NoticesDays: recipients, subject and body of closed outbox rows, and
+	// the per-address send counts and bounces, from creation.
+	NoticesDays int `json:"notices_days"`
+}
+
+func (p RetentionPolicy) withDefaults() RetentionPolicy {
+	for _, d := range []*int{&p.RequestsDays, &p.MessagesDays, &p.NoticesDays} {
+		if *d <= 0 {
+			*d = DefaultRetentionDays
+		}
+	}
+	return p
+}
+
+// KeptFields are the form fields a purged request keeps: they name the
+// ordering organisation (verksamhet, kundnummer), never a person, and the
+// report counts requests by them over any period.
+var KeptFields = []string{"verksamhet", "kundnummer"}
+
+// RetentionResult is what one retention pass removed (or, in a dry run,
+// would remove).
+type RetentionResult struct {
+	PurgeResult
+	DryRun bool      `json:"dry_run"`
+	At     time.Time `json:"at"`
+	Policy RetentionPolicy
+	// RequestIDs are the requests emptied, in id order.
+	RequestIDs []string `json:"request_ids"`
+	// MessagesByOutcome counts the message records emptied per outcome.
+	MessagesByOutcome map[Outcome]int `json:"messages_by_outcome"`
+}
+
+// errDryRun rolls a dry run's transaction back.
+var errDryRun = errors.New("dry run")
+
+// Retain removes the personal data older than policy says, as Purge
+// describes, and writes one audit entry naming actor and the request ids.
+// With dryRun the very same pass runs in a transaction that is rolled back:
+// the result is what a real pass at now would remove, and nothing (not even
+// the audit entry) is written.
+func (s *Store) Retain(actor string, now time.Time, policy RetentionPolicy, dryRun bool) (RetentionResult, error) {
+	if err := checkActor(actor); err != nil {
+		return RetentionResult{}, err
+	}
+	policy = policy.withDefaults()
+	cut := func(days int) time.Time { return now.Add(-time.Duration(days) * 24 * time.Hour) }
+	reqCut, msgCut, noticeCut := cut(policy.RequestsDays), cut(policy.MessagesDays), cut(policy.NoticesDays)
+	var res RetentionResult
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		res = RetentionResult{DryRun: dryRun, At: now, Policy: policy, RequestIDs: []string{}, MessagesByOutcome: map[Outcome]int{}}
+		stamp := s.now().UTC()
+		// Requests. Collected first: bbolt cursors must not see writes to
+		// the bucket they walk.
+		var reqs []Request
+		if err := tx.Bucket(bucketRequests).ForEach(func(_, v []byte) error {
+			var r Request
+			if err := decode(v, &r); err != nil {
+				return err
+			}
+			if !r.Purged && (r.Status == StatusDone || r.Status == StatusRejected) && r.ClosedAt.Before(reqCut) {
+				reqs = append(reqs, r)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, old := range reqs {
+			r := old
+			r.Fields = nil
+			for _, k := range KeptFields {
+				if v, ok := old.Fields[k]; ok {
+					if r.Fields == nil {
+						r.Fields = map[string]string{}
+					}
+					r.Fields[k] = v
+				}
+			}
+			r.Username, r.Reason = "", ""
+			r.History = append([]Transition(nil), old.History...)
+			for i := range r.History {
+				r.History[i].Note = ""
+			}
+			r.Purged, r.PurgedAt = true, stamp
+			if err := putRequest(tx, r, &old); err != nil {
+				return err
+			}
+			res.RequestIDs = append(res.RequestIDs, r.ID)
+		}
+		slices.Sort(res.RequestIDs)
+		res.Requests = len(reqs)
+
+		var msgs []Message
+		if err := tx.Bucket(bucketMessages).ForEach(func(_, v []byte) error {
+			var m Message
+			if err := decode(v, &m); err != nil {
+				return err
+			}
+			c := msgCut
+			if m.Outcome == OutcomeQueued || m.Outcome == OutcomeReturned {
+				c = reqCut
+			}
+			if !m.Purged && m.RecordedAt.Before(c) {
+				msgs = append(msgs, m)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, m := range msgs {
+			m.From, m.Subject, m.Purged = "", "", true
+			if err := putMessage(tx, m); err != nil {
+				return err
+			}
+			if err := purgeMessageHistory(tx, m.Key); err != nil {
+				return err
+			}
+			res.MessagesByOutcome[m.Outcome]++
+		}
+		res.Messages = len(msgs)
+
+		var rows []OutboxRow
+		if err := tx.Bucket(bucketOutbox).ForEach(func(_, v []byte) error {
+			var r OutboxRow
+			if err := decode(v, &r); err != nil {
+				return err
+			}
+			if !r.Purged && r.State != OutboxPending && r.CreatedAt.Before(noticeCut) {
+				rows = append(rows, r)
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		for _, r := range rows {
+			r.To, r.Cc, r.Subject, r.Purged = nil, nil, "", true
+			if err := putOutbox(tx, r); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketOutboxRaw).Delete(u64(r.ID)); err != nil {
+				return fmt.Errorf("delete outbox body %d: %w", r.ID, err)
+			}
+		}
+		res.Outbox = len(rows)
+
+		if err := deleteOlder(tx.Bucket(bucketOutboxSent), noticeCut, func(k, _ []byte) []byte { return k[len(k)-16 : len(k)-8] }); err != nil {
+			return err
+		}
+		if err := deleteOlder(tx.Bucket(bucketBounces), noticeCut, func(_, v []byte) []byte { return v }); err != nil {
+			return err
+		}
+		if dryRun {
+			return errDryRun
+		}
+		return s.appendAudit(tx, actor, AuditPurge, res.RequestIDs, len(res.RequestIDs), policy.detail(res.PurgeResult))
+	})
+	if err != nil && !errors.Is(err, errDryRun) {
+		return RetentionResult{}, fmt.Errorf("purge personal data: %w", err)
+	}
+	return res, nil
+}
+
+// detail is the audit entry's text: the periods and the counts.
+func (p RetentionPolicy) detail(r PurgeResult) string {
+	return fmt.Sprintf("requests_days=%d messages_days=%d notices_days=%d requests=%d messages=%d outbox=%d",
+		p.RequestsDays, p.MessagesDays, p.NoticesDays, r.Requests, r.Messages, r.Outbox)
+}
