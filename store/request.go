@@ -155,6 +155,11 @@ func putRequest(tx *bolt.Tx, r Request, old *Request) error {
 	}
 	search := tx.Bucket(bucketReqSearch)
 	newTerms := searchTerms(r.Fields)
+	if r.Purged {
+		// A purged request keeps its organisation's fields for the report,
+		// but nobody finds it by searching any more.
+		newTerms = nil
+	}
 	if old != nil {
 		for _, t := range searchTerms(old.Fields) {
 			if !slices.Contains(newTerms, t) {
