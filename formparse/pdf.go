@@ -2,54 +2,72 @@ package formparse
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
-	"sync"
 
-	"github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/filter"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
-	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/form"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/types"
 )
 
-var disableConfigDir sync.Once
+// pdfcpu would otherwise create and read a configuration directory under the
+// home directory on its first use, racing between concurrent first calls
+// (NOTES.md). Set once, before any configuration is made; pdfcpu reads the
+// variable without a lock, so it is never written again.
+func init() { model.ConfigPath = "disable" }
+
+// Limits of the PDF reader. A filled form is small: its fields take a few
+// kilobytes, and the largest stream the reader ever decodes (an object stream
+// of qpdf or Acrobat holding the fields) some tens of kilobytes. A hostile
+// file packs gigabytes into a few megabytes of compressed streams, so every
+// decode is bounded per stream and all decodes of one file together.
+const (
+	pdfMaxStreamDecoded = 4 << 20  // decoded bytes of any one stream
+	pdfMaxDecodedTotal  = 16 << 20 // decoded bytes of the object streams of one file
+	pdfMaxObjects       = 200_000  // objects in the cross-reference table
+	pdfMaxFieldNodes    = 20_000   // nodes of the field tree (fields and widgets)
+	pdfMaxFieldDepth    = 32       // nesting of the field tree
+)
 
 // pdfConf returns a fresh pdfcpu configuration (pdfcpu writes into it, so it
-// is never shared). The first call stops pdfcpu from creating and reading a
-// configuration directory under the home directory, which it would otherwise
-// do on first use, racing between concurrent first calls (NOTES.md).
+// is never shared) with tight resource limits.
 func pdfConf() *model.Configuration {
-	disableConfigDir.Do(api.DisableConfigDir)
 	conf := model.NewDefaultConfiguration()
 	conf.ValidationMode = model.ValidationRelaxed
+	conf.Limits.MaxDecodeBytes = pdfMaxStreamDecoded
+	conf.Limits.MaxObjectStreamFirst = 1 << 20
+	conf.Limits.MaxObjectCount = pdfMaxObjects
+	conf.Limits.MaxXRefEntries = pdfMaxObjects
+	conf.Limits.MaxObjectStreamCount = pdfMaxObjects
 	return conf
 }
 
-// Checkbox values of the PDF reader: pdfcpu exports a checkbox as a bool, so
-// the export value another tool wrote ("Ja", "1", …) is not seen; a ticked box
-// reads as "Yes" and an unticked one as "Off", which the checker understands.
+// Checkbox values of the PDF reader: a ticked box reads as "Yes" and an
+// unticked one as "Off" whatever export value the tool wrote ("Ja", "1", …),
+// which the checker understands.
 const (
 	pdfExportTicked   = "Yes"
 	pdfExportUnticked = "Off"
 )
 
-// readPDF extracts every AcroForm field of a PDF by its name. The typed lists
-// of pdfcpu's export are merged by name (a text field whose value looks like a
-// date comes back as a date field; ids differ between tools). Fields named
+// readPDF extracts every AcroForm field of a PDF by its name. Fields named
 // anvandare_N_<column> go to Raw.Users, sorted by N.
 //
 // A PDF with a user password is ErrEncrypted. A PDF encrypted with an owner
 // password only opens in every viewer without a password, and is read like
 // any other: its restrictions (no editing, no copying) concern what a viewer
-// lets a person do, not whether the values can be read.
+// lets a person do, not whether the values can be read. A PDF whose streams
+// decode to more than the reader's limits is ErrTooLarge.
 //
 // opts is not consulted: Read has already applied the size limit and runs
 // this under its time budget.
 func readPDF(data []byte, opts Options) (*Raw, error) {
-	fg, err := exportForm(data)
+	fields, err := pdfFormFields(data)
 	if err != nil {
 		return nil, err
 	}
@@ -86,46 +104,22 @@ func readPDF(data []byte, opts Options) (*Raw, error) {
 			raw.Fields[name] = value
 		}
 	}
-	for _, f := range fg.Forms {
-		for _, tf := range f.TextFields {
-			if tf != nil {
-				put(tf.Name, tf.Value)
-			}
+	// Text and choices first, then checkboxes, as pdfcpu's typed export
+	// used to come: a checkbox named like a text field does not hide it.
+	for _, f := range fields {
+		if !f.checkbox {
+			put(f.name, f.value)
 		}
-		for _, df := range f.DateFields {
-			if df != nil {
-				put(df.Name, df.Value)
-			}
+	}
+	for _, f := range fields {
+		if !f.checkbox {
+			continue
 		}
-		for _, cb := range f.CheckBoxes {
-			if cb == nil {
-				continue
-			}
-			v := pdfExportUnticked
-			if cb.Value {
-				v = pdfExportTicked
-			}
-			name := pdfFieldName(cb.Name)
-			if old, seen := raw.Fields[name]; seen && old == pdfExportTicked {
-				continue
-			}
-			raw.Fields[name] = v
+		name := pdfFieldName(f.name)
+		if old, seen := raw.Fields[name]; seen && old == pdfExportTicked {
+			continue
 		}
-		for _, rb := range f.RadioButtonGroups {
-			if rb != nil {
-				put(rb.Name, rb.Value)
-			}
-		}
-		for _, cb := range f.ComboBoxes {
-			if cb != nil {
-				put(cb.Name, cb.Value)
-			}
-		}
-		for _, lb := range f.ListBoxes {
-			if lb != nil {
-				put(lb.Name, strings.Join(lb.Values, ", "))
-			}
-		}
+		raw.Fields[name] = f.value
 	}
 	delete(raw.Fields, "")
 	for n, fields := range users {
@@ -136,90 +130,479 @@ func readPDF(data []byte, opts Options) (*Raw, error) {
 	return raw, nil
 }
 
-// exportForm does what api.ExportForm does (read, validate, export) minus
-// its optimisation pass, which reading fields does not need, plus one repair:
-// a form whose AcroForm has no default appearance (/DA) and a text field
-// without one fails pdfcpu's validation as a whole (NOTES.md), although the
-// values are all there; such a form gets a default /DA before validation.
-func exportForm(data []byte) (*form.FormGroup, error) {
-	conf := pdfConf()
-	conf.Cmd = model.EXPORTFORMFIELDS
-	ctx, err := api.ReadContext(bytes.NewReader(data), conf)
-	if err != nil {
-		return nil, pdfError(err)
-	}
-	if root, err := ctx.XRefTable.Catalog(); err == nil {
-		if acro, err := ctx.XRefTable.DereferenceDict(root["AcroForm"]); err == nil && acro != nil {
-			if _, ok := acro.Find("DA"); !ok {
-				acro["DA"] = types.StringLiteral("/Helv 0 Tf 0 g")
-			}
-		}
-	}
-	if err := api.ValidateContext(ctx); err != nil {
-		return nil, pdfError(err)
-	}
-	if ctx.XRefTable.Form != nil {
-		fields, _ := ctx.XRefTable.DereferenceArray(ctx.XRefTable.Form["Fields"])
-		repairButtonStates(ctx.XRefTable, fields, false, map[int]bool{}, 0)
-	}
-	fg, ok, err := form.ExportForm(ctx.XRefTable, "")
-	if err != nil {
-		return nil, pdfError(err)
-	}
-	if !ok || fg == nil || len(fg.Forms) == 0 {
-		return nil, pdfError(api.ErrNoFormFieldsAffected)
-	}
-	return fg, nil
+// pdfField is one terminal field of an AcroForm: its fully qualified name
+// and its value as text.
+type pdfField struct {
+	name     string
+	value    string
+	checkbox bool // value is pdfExportTicked or pdfExportUnticked
 }
 
-// repairButtonStates turns the state of checkboxes and radio buttons (/V,
-// /DV, /AS) into a name where a tool wrote it as a string, as some form
-// fillers do; pdfcpu's export fails the whole form on such a field. The walk
-// follows /Kids, inheriting /FT, and stops at cycles and at a depth no real
-// form reaches.
-func repairButtonStates(xt *model.XRefTable, kids types.Array, button bool, seen map[int]bool, depth int) {
-	if depth > 16 {
-		return
+// pdfFormFields reads the fields of a PDF's AcroForm. pdfcpu reads the
+// cross-reference table and parses the objects, but neither validates the
+// document nor decodes a stream; this reader then follows only the catalog,
+// the AcroForm and its field tree, and decodes only the object streams that
+// hold those objects, within pdfMaxDecodedTotal. Pages, content streams,
+// fonts and images are never decoded.
+func pdfFormFields(data []byte) (fields []pdfField, err error) {
+	conf := pdfConf()
+	conf.Cmd = model.EXPORTFORMFIELDS
+	ctx, err := pdfcpuRead(data, conf)
+	if err != nil {
+		return nil, pdfError(err)
+	}
+	r := &pdfReader{xt: ctx.XRefTable, budget: pdfMaxDecodedTotal, seen: map[int]bool{}}
+	fields, err = r.formFields()
+	if err != nil {
+		var tooLarge *pdfTooLargeError
+		if errors.As(err, &tooLarge) {
+			return nil, fmt.Errorf("%w: %s", ErrTooLarge, tooLarge.what)
+		}
+		return nil, pdfError(err)
+	}
+	if len(fields) == 0 {
+		return nil, errPDFNoFields
+	}
+	return fields, nil
+}
+
+// pdfcpuRead reads the cross-reference table and objects of data. pdfcpu
+// signals some internal failures by panicking with its own type, which the
+// read turns into an error as pdfcpu's api does.
+func pdfcpuRead(data []byte, conf *model.Configuration) (ctx *model.Context, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			if e, ok := p.(error); ok {
+				err = e
+				return
+			}
+			err = fmt.Errorf("%v", p)
+		}
+	}()
+	return pdfcpu.ReadWithContext(context.Background(), bytes.NewReader(data), conf)
+}
+
+var errPDFNoFields = fmt.Errorf("%w: the PDF has no fillable form fields (a scan or a printed form?)", ErrNotAForm)
+
+// pdfTooLargeError says which limit a PDF went over.
+type pdfTooLargeError struct{ what string }
+
+func (e *pdfTooLargeError) Error() string { return e.what }
+
+// pdfReader resolves the objects the field tree references, decoding each
+// object stream it needs once, within its budget.
+type pdfReader struct {
+	xt      *model.XRefTable
+	budget  int64                    // decoded bytes left for object streams
+	streams map[int]*pdfObjectStream // decoded object streams by object number
+	seen    map[int]bool             // field tree nodes visited (cycles)
+	nodes   int
+	fields  []pdfField
+}
+
+// pdfObjectStream is a decoded object stream: its content and where each of
+// its objects starts.
+type pdfObjectStream struct {
+	content []byte
+	offsets []int
+}
+
+// Field flags (PDF 32000-1:2008, tables 226 and 228).
+const (
+	pdfFlagRadio      = 1 << 15
+	pdfFlagPushbutton = 1 << 16
+)
+
+// pdfInherited are the inheritable entries of the field tree: a field's
+// type, flags, value and options may sit on an ancestor.
+type pdfInherited struct {
+	name string
+	ft   string
+	ff   int
+	v    types.Object
+	opt  types.Object
+}
+
+// formFields walks the AcroForm's field tree.
+func (r *pdfReader) formFields() ([]pdfField, error) {
+	if r.xt.Root == nil {
+		return nil, errors.New("missing root dict")
+	}
+	root, err := r.dict(*r.xt.Root)
+	if err != nil {
+		return nil, fmt.Errorf("catalog: %w", err)
+	}
+	if root == nil {
+		return nil, errors.New("missing root dict")
+	}
+	acro, err := r.dict(root["AcroForm"])
+	if err != nil {
+		return nil, fmt.Errorf("AcroForm: %w", err)
+	}
+	if acro == nil {
+		return nil, nil
+	}
+	top, err := r.array(acro["Fields"])
+	if err != nil {
+		return nil, fmt.Errorf("AcroForm fields: %w", err)
+	}
+	if err := r.walk(top, pdfInherited{}, 0); err != nil {
+		return nil, err
+	}
+	return r.fields, nil
+}
+
+// walk visits the fields in kids. A field whose kids have no name of their
+// own (/T) is terminal: the kids are its widgets (a radio group's buttons,
+// or one text field shown on two pages).
+func (r *pdfReader) walk(kids types.Array, parent pdfInherited, depth int) error {
+	if depth > pdfMaxFieldDepth {
+		return nil
 	}
 	for _, o := range kids {
 		if ref, ok := o.(types.IndirectRef); ok {
-			if seen[ref.ObjectNumber.Value()] {
+			if r.seen[ref.ObjectNumber.Value()] {
 				continue
 			}
-			seen[ref.ObjectNumber.Value()] = true
+			r.seen[ref.ObjectNumber.Value()] = true
 		}
-		d, err := xt.DereferenceDict(o)
-		if err != nil || d == nil {
+		if r.nodes++; r.nodes > pdfMaxFieldNodes {
+			return &pdfTooLargeError{fmt.Sprintf("the PDF form has more than %d fields", pdfMaxFieldNodes)}
+		}
+		d, err := r.dict(o)
+		if err != nil {
+			return fmt.Errorf("form field: %w", err)
+		}
+		if d == nil {
 			continue
 		}
-		isButton := button
-		if ft := d.NameEntry("FT"); ft != nil {
-			isButton = *ft == "Btn"
-		}
-		if isButton {
-			for _, key := range []string{"V", "DV", "AS"} {
-				if s, err := types.StringOrHexLiteral(d[key]); err == nil && s != nil {
-					d[key] = types.Name(types.EncodeName(strings.TrimSpace(*s)))
-				}
+		in := parent
+		if t, ok := r.text(d["T"]); ok && t != "" {
+			if in.name != "" {
+				in.name += "." + t
+			} else {
+				in.name = t
 			}
 		}
-		if sub, err := xt.DereferenceArray(d["Kids"]); err == nil && len(sub) > 0 {
-			repairButtonStates(xt, sub, isButton, seen, depth+1)
+		if ft, err := r.object(d["FT"]); err == nil {
+			if n, ok := ft.(types.Name); ok {
+				in.ft = string(n)
+			}
+		}
+		if ff, err := r.object(d["Ff"]); err == nil {
+			if i, ok := ff.(types.Integer); ok {
+				in.ff = i.Value()
+			}
+		}
+		if v, ok := d.Find("V"); ok {
+			in.v = v
+		}
+		if opt, ok := d.Find("Opt"); ok {
+			in.opt = opt
+		}
+		sub, err := r.array(d["Kids"])
+		if err != nil {
+			return fmt.Errorf("form field kids: %w", err)
+		}
+		terminal := true
+		for _, k := range sub {
+			kd, err := r.dict(k)
+			if err != nil {
+				return fmt.Errorf("form field kid: %w", err)
+			}
+			if _, named := kd.Find("T"); named {
+				terminal = false
+				break
+			}
+		}
+		if !terminal {
+			if err := r.walk(sub, in, depth+1); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := r.field(in, len(sub)); err != nil {
+			return err
 		}
 	}
+	return nil
 }
 
-// pdfError maps what pdfcpu says about a PDF it cannot export to one of the
+// field records one terminal field. A button field with several widgets, or
+// with the radio flag, is a radio group whose value is the chosen button's
+// export value ("" when none is); any other button is a checkbox, ticked
+// when its value is anything but Off, whatever export value the tool wrote,
+// and whether the tool wrote it as a name or (as some fillers do) a string.
+// Fields of other types (signatures) have no value a form needs.
+func (r *pdfReader) field(in pdfInherited, widgets int) error {
+	v, err := r.object(in.v)
+	if err != nil {
+		return fmt.Errorf("form field value: %w", err)
+	}
+	f := pdfField{name: in.name}
+	switch in.ft {
+	case "Tx":
+		f.value, _ = r.text(v)
+	case "Ch":
+		f.value = r.choice(v)
+	case "Btn":
+		state := r.state(v)
+		if in.ff&pdfFlagRadio != 0 || (widgets > 1 && in.ff&pdfFlagPushbutton == 0) {
+			if state == "Off" {
+				state = ""
+			}
+			f.value = r.option(state, in.opt)
+			break
+		}
+		f.checkbox = true
+		f.value = pdfExportUnticked
+		if state != "" && state != "Off" {
+			f.value = pdfExportTicked
+		}
+	default:
+		return nil
+	}
+	r.fields = append(r.fields, f)
+	return nil
+}
+
+// text is the text of a string object (PDFDocEncoding or UTF-16).
+func (r *pdfReader) text(o types.Object) (string, bool) {
+	o, err := r.object(o)
+	if err != nil {
+		return "", false
+	}
+	switch o.(type) {
+	case types.StringLiteral, types.HexLiteral:
+		s, err := types.StringOrHexLiteral(o)
+		if err != nil || s == nil {
+			return "", false
+		}
+		return *s, true
+	}
+	return "", false
+}
+
+// state is the state of a button: a name, or a string as some fillers write
+// it, decoded and trimmed.
+func (r *pdfReader) state(o types.Object) string {
+	switch o := o.(type) {
+	case types.Name:
+		s, err := types.DecodeName(string(o))
+		if err != nil {
+			return string(o)
+		}
+		return strings.TrimSpace(s)
+	case types.StringLiteral, types.HexLiteral:
+		s, _ := r.text(o)
+		return strings.TrimSpace(s)
+	}
+	return ""
+}
+
+// option maps a radio group's state to its export value: where the group
+// lists its export values in /Opt, the state is an index into that list.
+func (r *pdfReader) option(state string, opt types.Object) string {
+	if state == "" || opt == nil {
+		return state
+	}
+	j, err := strconv.Atoi(state)
+	if err != nil {
+		return state
+	}
+	opts := r.strings(opt)
+	if j < 0 || j >= len(opts) {
+		return state
+	}
+	return opts[j]
+}
+
+// choice is the value of a combo or list box: one string, or several (a
+// multiple-choice list) joined with ", ".
+func (r *pdfReader) choice(o types.Object) string {
+	if s, ok := r.text(o); ok {
+		return strings.TrimSpace(s)
+	}
+	return strings.Join(r.strings(o), ", ")
+}
+
+// strings are the non-empty strings of an array of strings or of [export
+// value, text] pairs, trimmed.
+func (r *pdfReader) strings(o types.Object) []string {
+	a, err := r.array(o)
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, e := range a {
+		s, ok := r.text(e)
+		if !ok {
+			pair, err := r.array(e)
+			if err != nil || len(pair) != 2 {
+				continue
+			}
+			if s, ok = r.text(pair[0]); !ok {
+				continue
+			}
+		}
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// dict resolves o to a dictionary; a missing object or null is nil.
+func (r *pdfReader) dict(o types.Object) (types.Dict, error) {
+	o, err := r.object(o)
+	if err != nil || o == nil {
+		return nil, err
+	}
+	switch d := o.(type) {
+	case types.Dict:
+		return d, nil
+	case types.StreamDict:
+		return d.Dict, nil
+	}
+	return nil, fmt.Errorf("expected a dictionary, got %T", o)
+}
+
+// array resolves o to an array; a missing object or null is nil.
+func (r *pdfReader) array(o types.Object) (types.Array, error) {
+	o, err := r.object(o)
+	if err != nil || o == nil {
+		return nil, err
+	}
+	a, ok := o.(types.Array)
+	if !ok {
+		return nil, fmt.Errorf("expected an array, got %T", o)
+	}
+	return a, nil
+}
+
+// object resolves an indirect reference. An object inside an object stream
+// is parsed from the stream's content, which is decoded on first use within
+// the reader's budget; pdfcpu's own lazy decoding (512 MiB per stream and
+// no total) is never reached. An undefined object is null, as the standard
+// says.
+func (r *pdfReader) object(o types.Object) (types.Object, error) {
+	ref, ok := o.(types.IndirectRef)
+	if !ok {
+		return o, nil
+	}
+	entry, found := r.xt.FindTableEntryForIndRef(&ref)
+	if !found || entry.Free {
+		return nil, nil
+	}
+	if _, lazy := entry.Object.(types.LazyObjectStreamObject); lazy {
+		if entry.ObjectStream == nil || entry.ObjectStreamInd == nil {
+			return nil, fmt.Errorf("object %d: no object stream", ref.ObjectNumber.Value())
+		}
+		obj, err := r.compressed(*entry.ObjectStream, *entry.ObjectStreamInd)
+		if err != nil {
+			return nil, fmt.Errorf("object %d: %w", ref.ObjectNumber.Value(), err)
+		}
+		entry.Object = obj
+	}
+	return entry.Object, nil
+}
+
+// compressed parses the index-th object of object stream stm.
+func (r *pdfReader) compressed(stm, index int) (types.Object, error) {
+	os, err := r.objectStream(stm)
+	if err != nil {
+		return nil, err
+	}
+	if index < 0 || index >= len(os.offsets) {
+		return nil, fmt.Errorf("object stream %d has no object %d", stm, index)
+	}
+	end := len(os.content)
+	if index+1 < len(os.offsets) {
+		end = os.offsets[index+1]
+	}
+	s := string(os.content[os.offsets[index]:end])
+	o, err := model.ParseObjectContext(context.Background(), &s, 0, 64)
+	if err != nil {
+		return nil, fmt.Errorf("object stream %d: %w", stm, err)
+	}
+	if d, ok := o.(types.Dict); ok {
+		if n, ref := d.Length(); n != nil || ref != nil {
+			return nil, fmt.Errorf("object stream %d holds a stream", stm)
+		}
+	}
+	return o, nil
+}
+
+// objectStream decodes object stream stm once and reads its table of
+// object offsets.
+func (r *pdfReader) objectStream(stm int) (*pdfObjectStream, error) {
+	if os, ok := r.streams[stm]; ok {
+		if os == nil {
+			return nil, fmt.Errorf("object stream %d is damaged", stm)
+		}
+		return os, nil
+	}
+	if r.streams == nil {
+		r.streams = map[int]*pdfObjectStream{}
+	}
+	r.streams[stm] = nil
+	entry, found := r.xt.Find(stm)
+	if !found {
+		return nil, fmt.Errorf("object stream %d is missing", stm)
+	}
+	osd, ok := entry.Object.(types.ObjectStreamDict)
+	if !ok {
+		return nil, fmt.Errorf("object %d is no object stream", stm)
+	}
+	limit := min(int64(pdfMaxStreamDecoded), r.budget)
+	sd := osd.StreamDict // a copy: pdfcpu's lazy objects keep their own
+	sd.Content = nil
+	content, err := sd.DecodeLengthWithLimit(-1, limit)
+	if errors.Is(err, filter.ErrDecodeLimitExceeded) || (err == nil && int64(len(content)) > limit) {
+		if limit < pdfMaxStreamDecoded {
+			return nil, &pdfTooLargeError{fmt.Sprintf("the PDF's compressed objects inflate to more than %d MiB in all", pdfMaxDecodedTotal>>20)}
+		}
+		return nil, &pdfTooLargeError{fmt.Sprintf("a compressed object stream of the PDF inflates to more than %d MiB", pdfMaxStreamDecoded>>20)}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("object stream %d: %w", stm, err)
+	}
+	r.budget -= int64(len(content))
+	first := osd.FirstObjOffset
+	if first < 0 || first > len(content) {
+		return nil, fmt.Errorf("object stream %d: corrupt /First", stm)
+	}
+	prolog := bytes.ReplaceAll(content[:first], []byte{0}, []byte{' '})
+	if i := bytes.IndexByte(prolog, '%'); i >= 0 {
+		prolog = prolog[:i]
+	}
+	words := strings.Fields(string(prolog))
+	if len(words)%2 != 0 {
+		return nil, fmt.Errorf("object stream %d: corrupt offsets", stm)
+	}
+	os := &pdfObjectStream{content: content}
+	for i := 1; i < len(words); i += 2 {
+		off, err := strconv.Atoi(words[i])
+		if err != nil || off < 0 || first+off > len(content) || (len(os.offsets) > 0 && first+off < os.offsets[len(os.offsets)-1]) {
+			return nil, fmt.Errorf("object stream %d: corrupt offsets", stm)
+		}
+		os.offsets = append(os.offsets, first+off)
+	}
+	r.streams[stm] = os
+	return os, nil
+}
+
+// pdfError maps what pdfcpu says about a PDF it cannot read to one of the
 // package's sentinels. pdfcpu's errors are mostly plain strings, so apart
-// from the wrong password they are told apart by their text.
+// from the wrong password and the decode limit they are told apart by their
+// text.
 func pdfError(err error) error {
 	msg := err.Error()
 	switch {
 	case errors.Is(err, pdfcpu.ErrWrongPassword):
 		return fmt.Errorf("%w: a password-protected PDF", ErrEncrypted)
-	case errors.Is(err, api.ErrNoFormFieldsAffected),
-		strings.Contains(msg, "no form available"):
-		return fmt.Errorf("%w: the PDF has no fillable form fields (a scan or a printed form?)", ErrNotAForm)
+	case errors.Is(err, filter.ErrDecodeLimitExceeded):
+		return fmt.Errorf("%w: a stream of the PDF inflates to more than %d MiB", ErrTooLarge, pdfMaxStreamDecoded>>20)
 	case strings.Contains(msg, "encrypt"):
 		return fmt.Errorf("%w: an encrypted PDF pdfcpu cannot open (%s)", ErrEncrypted, shortCause(msg))
 	}
