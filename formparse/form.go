@@ -96,6 +96,14 @@ type Field struct {
 	Hint     string   // a short example shown beside the input, e.g. "ÅÅÅÅ-MM-DD"
 	// NotBefore names a date field this date may not precede (tjanstledig_till).
 	NotBefore string
+	// MaxLen is the most characters (after folding) a value may have; a
+	// longer one is a problem "för lång, högst N tecken". Every text, e-mail
+	// and phone field has one, so that nothing a sender writes grows a
+	// reply, a log or a key of the store without bound; the other kinds are
+	// bounded by their own format.
+	MaxLen int
+	// MaxItems is the most numbers a KundnummerList may hold.
+	MaxItems int
 }
 
 // Group is a rule over several fields, reported once under its own name:
@@ -135,6 +143,15 @@ var (
 	kundnrHint = "sex siffror, t.ex. 602154"
 )
 
+// The maximum lengths of values, in characters.
+const (
+	MaxName   = 100 // a person's name
+	MaxEmail  = 254 // an e-mail address (RFC 5321's path limit)
+	MaxText   = 200 // other free text
+	MaxPhone  = 30  // a phone number as written
+	MaxKundnr = 20  // numbers in Övriga kundnummer
+)
+
 // The fields shared by both forms, in form order. Person fields of the
 // single-user form are listed separately because the multi-user form has them
 // per user row.
@@ -149,20 +166,20 @@ var (
 	// personFields are the single-user person fields; the multi-user form has
 	// the same columns (UserColumns) per user row.
 	personFields = []Field{
-		{Name: "fornamn", Label: "Förnamn", Kind: Text, Section: SectionPerson, Required: always},
-		{Name: "efternamn", Label: "Efternamn", Kind: Text, Section: SectionPerson, Required: always},
+		{Name: "fornamn", Label: "Förnamn", Kind: Text, Section: SectionPerson, Required: always, MaxLen: MaxName},
+		{Name: "efternamn", Label: "Efternamn", Kind: Text, Section: SectionPerson, Required: always, MaxLen: MaxName},
 		{Name: "hsa_id", Label: "HSA-id", Kind: HSAID, Section: SectionPerson, Required: optional, Hint: "t.ex. SE2321000131-E000000000001"},
-		{Name: "yrke", Label: "Titel/yrke", Kind: Text, Section: SectionPerson, Required: nyAndring},
-		{Name: "epost", Label: "E-post", Kind: Email, Section: SectionPerson, Required: always},
-		{Name: "telefon", Label: "Telefon", Kind: Phone, Section: SectionPerson, Required: nyAndring},
+		{Name: "yrke", Label: "Titel/yrke", Kind: Text, Section: SectionPerson, Required: nyAndring, MaxLen: MaxText},
+		{Name: "epost", Label: "E-post", Kind: Email, Section: SectionPerson, Required: always, MaxLen: MaxEmail},
+		{Name: "telefon", Label: "Telefon", Kind: Phone, Section: SectionPerson, Required: nyAndring, MaxLen: MaxPhone},
 	}
 
 	kundFields = []Field{
-		{Name: "verksamhet", Label: "Verksamhet/förvaltning", Kind: Text, Section: SectionKund, Required: nyAndring},
-		{Name: "enhet", Label: "Enhet/arbetsplats", Kind: Text, Section: SectionKund, Required: nyAndring},
+		{Name: "verksamhet", Label: "Verksamhet/förvaltning", Kind: Text, Section: SectionKund, Required: nyAndring, MaxLen: MaxText},
+		{Name: "enhet", Label: "Enhet/arbetsplats", Kind: Text, Section: SectionKund, Required: nyAndring, MaxLen: MaxText},
 		{Name: "kundnummer", Label: "Kundnummer (standardkund)", Kind: Kundnummer, Section: SectionKund, Required: always, Hint: kundnrHint},
-		{Name: "ovriga_kundnummer", Label: "Övriga kundnummer", Kind: KundnummerList, Section: SectionKund, Required: optional, Hint: "åtskilda med komma"},
-		{Name: "buffertforrad", Label: "Buffertförråd", Kind: Text, Section: SectionKund, Required: optional},
+		{Name: "ovriga_kundnummer", Label: "Övriga kundnummer", Kind: KundnummerList, Section: SectionKund, Required: optional, Hint: "åtskilda med komma", MaxItems: MaxKundnr},
+		{Name: "buffertforrad", Label: "Buffertförråd", Kind: Text, Section: SectionKund, Required: optional, MaxLen: MaxText},
 	}
 
 	rollFields = []Field{
@@ -175,16 +192,16 @@ var (
 		{Name: "tjanstledig_fran", Label: "Tjänstledig från", Kind: Date, Section: SectionAndring, Required: whenTicked("andring_tjanstledighet"), Hint: dateHint},
 		{Name: "tjanstledig_till", Label: "Tjänstledig till", Kind: Date, Section: SectionAndring, Required: whenTicked("andring_tjanstledighet"), Hint: dateHint, NotBefore: "tjanstledig_fran"},
 		{Name: "andring_namnbyte", Label: "Namnbyte", Kind: Checkbox, Section: SectionAndring},
-		{Name: "tidigare_namn", Label: "Tidigare namn", Kind: Text, Section: SectionAndring, Required: whenTicked("andring_namnbyte")},
+		{Name: "tidigare_namn", Label: "Tidigare namn", Kind: Text, Section: SectionAndring, Required: whenTicked("andring_namnbyte"), MaxLen: MaxName},
 		{Name: "andring_arbetsplats", Label: "Byte av arbetsplats", Kind: Checkbox, Section: SectionAndring},
 		{Name: "tidigare_kundnummer", Label: "Tidigare kundnummer", Kind: Kundnummer, Section: SectionAndring, Required: whenTicked("andring_arbetsplats"), Hint: kundnrHint},
 		{Name: "andring_roll", Label: "Byte av roll", Kind: Checkbox, Section: SectionAndring},
 	}
 
 	chefFields = []Field{
-		{Name: "chef_namn", Label: "Ansvarig chef – namn", Kind: Text, Section: SectionChef, Required: always},
-		{Name: "chef_epost", Label: "Ansvarig chef – e-post", Kind: Email, Section: SectionChef, Required: always},
-		{Name: "chef_telefon", Label: "Ansvarig chef – telefon", Kind: Phone, Section: SectionChef, Required: always},
+		{Name: "chef_namn", Label: "Ansvarig chef – namn", Kind: Text, Section: SectionChef, Required: always, MaxLen: MaxName},
+		{Name: "chef_epost", Label: "Ansvarig chef – e-post", Kind: Email, Section: SectionChef, Required: always, MaxLen: MaxEmail},
+		{Name: "chef_telefon", Label: "Ansvarig chef – telefon", Kind: Phone, Section: SectionChef, Required: always, MaxLen: MaxPhone},
 		{Name: "datum", Label: "Datum", Kind: Date, Section: SectionChef, Required: always, Hint: dateHint},
 	}
 

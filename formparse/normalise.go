@@ -20,6 +20,9 @@ const (
 	reasonDate       = "ska vara ett datum, t.ex. 2026-12-01"
 	reasonNoSuchDate = "datumet finns inte: "
 	reasonEmail      = "ska vara en e-postadress, t.ex. namn@region.se"
+	reasonEmailASCII = "får bara innehålla a–z, 0–9 och . _ % + -"
+	reasonTooLong    = "för lång, högst %d tecken"
+	reasonTooMany    = "för många, högst %d kundnummer"
 	reasonPhone      = "ska vara ett telefonnummer med 7–15 siffror"
 	reasonHSAID      = "ska vara ett HSA-id, t.ex. SE2321000131-E000000000001"
 	reasonKundnummer = "ska vara sex siffror, t.ex. 602154"
@@ -32,13 +35,19 @@ const (
 // "å" from a Mac becomes the one code point), trimmed, and every inner run of
 // white space — tabs, newlines, non-breaking and narrow no-break spaces
 // included — folded to one space.
+//
+// Invisible characters are dropped and spaces folded before NFC, not after:
+// dropping a control character that stood between a letter and its combining
+// mark would otherwise leave the pair uncomposed, and folding the result
+// again would change it (FuzzNormaliseValue found "A\x01\u030a"). NFC maps
+// no character to a space or an invisible one, so its output is folded.
 func foldText(s string) string {
 	if isPlainASCII(s) {
 		return s
 	}
-	// Bytes that are not UTF-8 become U+FFFD before NFC, which otherwise
-	// leaves what follows them unnormalised.
-	s = norm.NFC.String(strings.ToValidUTF8(s, "\uFFFD"))
+	// Bytes that are not UTF-8 become U+FFFD, which otherwise would leave
+	// what follows them unnormalised.
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	var b strings.Builder
 	b.Grow(len(s))
 	space := false
@@ -56,7 +65,7 @@ func foldText(s string) string {
 		space = false
 		b.WriteRune(r)
 	}
-	return b.String()
+	return norm.NFC.String(b.String())
 }
 
 // invisible reports control characters and zero-width marks, which a copy
@@ -201,27 +210,46 @@ func tickedWorkbook(s string) (ticked, ok bool) {
 	return false, false
 }
 
-// parseEmail accepts a bare address and returns it as written. A leading
-// "mailto:" (left by copying a link from a mail program) is dropped, since it
-// cannot be meant as part of the address. Refused: a display name, angle
-// brackets, quotes, spaces, anything but exactly one @, and a domain without
-// a dot. Letter case is kept as written: the local part may in principle be
-// case-sensitive, and the manager's own spelling is what the reply quotes.
-func parseEmail(s string) (addr string, ok bool) {
+// parseEmail accepts a bare address and returns it as written, or the reason
+// it is refused. A leading "mailto:" (left by copying a link from a mail
+// program) is dropped, since it cannot be meant as part of the address.
+// Refused: a display name, angle brackets, quotes, spaces, anything but
+// exactly one @, and a domain without a dot (reasonEmail); and an address of
+// that shape with a character outside ASCII letters, digits and . _ % + - in
+// its local part or outside ASCII letters, digits and - in its domain
+// (reasonEmailASCII), because replies go out without SMTPUTF8 and a relay
+// refuses "åsa.öberg@…". Letter case is kept as written: the local part may
+// in principle be case-sensitive, and the manager's own spelling is what the
+// reply quotes.
+func parseEmail(s string) (addr, reason string) {
 	if len(s) >= 7 && strings.EqualFold(s[:7], "mailto:") {
 		s = s[7:]
 	}
 	local, domain, found := strings.Cut(s, "@")
 	if !found || !validLocalPart(local) || !validDomain(domain) {
-		return "", false
+		return "", reasonEmail
 	}
 	// A second opinion from the standard parser, which must read it as the
 	// same bare address.
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Name != "" || a.Address != s {
-		return "", false
+		return "", reasonEmail
 	}
-	return s, true
+	for i := 0; i < len(local); i++ {
+		if c := local[i]; !asciiAlnum(c) && !strings.ContainsRune("._%+-", rune(c)) {
+			return "", reasonEmailASCII
+		}
+	}
+	for i := 0; i < len(domain); i++ {
+		if c := domain[i]; !asciiAlnum(c) && c != '.' && c != '-' {
+			return "", reasonEmailASCII
+		}
+	}
+	return s, ""
+}
+
+func asciiAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 // validLocalPart allows the dot-atom of RFC 5322 (letters of any script,
@@ -357,6 +385,11 @@ func normaliseValue(f Field, raw string, format Format) (value, reason string) {
 	if s == "" {
 		return "", ""
 	}
+	// The length comes first: nothing longer than the form allows is parsed
+	// further, stored, or made into a key of the store.
+	if f.MaxLen > 0 && utf8.RuneCountInString(s) > f.MaxLen {
+		return s, fmt.Sprintf(reasonTooLong, f.MaxLen)
+	}
 	switch f.Kind {
 	case Choice:
 		if v, ok := parseChoice(f, s); ok {
@@ -370,10 +403,11 @@ func normaliseValue(f Field, raw string, format Format) (value, reason string) {
 		}
 		return d, ""
 	case Email:
-		if a, ok := parseEmail(s); ok {
-			return a, ""
+		a, reason := parseEmail(s)
+		if reason != "" {
+			return s, reason
 		}
-		return s, reasonEmail
+		return a, ""
 	case Phone:
 		if validPhone(s) {
 			return s, ""
@@ -390,10 +424,14 @@ func normaliseValue(f Field, raw string, format Format) (value, reason string) {
 		}
 		return s, reasonKundnummer
 	case KundnummerList:
-		if list, ok := parseKundnummerList(s); ok {
-			return list, ""
+		list, ok := parseKundnummerList(s)
+		if !ok {
+			return s, reasonKundList
 		}
-		return s, reasonKundList
+		if n := strings.Count(list, ",") + 1; f.MaxItems > 0 && n > f.MaxItems {
+			return s, fmt.Sprintf(reasonTooMany, f.MaxItems)
+		}
+		return list, ""
 	}
 	return s, ""
 }

@@ -89,7 +89,7 @@ func fillXLSX(t testing.TB, values map[string]string) []byte {
 // person fills a complete single-user "ny" application; the name makes each
 // fixture's form distinct (the same bytes twice are a duplicate).
 func person(first, last string) map[string]string {
-	user := strings.ToLower(strings.NewReplacer("å", "a", "ä", "a", "ö", "o", "é", "e").Replace(first + "." + last))
+	user := strings.NewReplacer("å", "a", "ä", "a", "ö", "o", "é", "e").Replace(strings.ToLower(first + "." + last))
 	return map[string]string{
 		"arende": "ny", "galler_fran": "2026-12-01", "fornamn": first, "efternamn": last,
 		"hsa_id": "SE2321000131-E000000000101", "yrke": "Arbetsterapeut",
