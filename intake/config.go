@@ -400,7 +400,7 @@ func (c Config) Validate() error {
 		add("policy.keyword", "must not be empty")
 	}
 	for _, d := range p.AllowedSenderDomains {
-		if !validDomain(d) {
+		if !mailer.ValidDomain(d) {
 			add("policy.allowed_sender_domains", "not a domain name: %q", d)
 		}
 	}
@@ -479,16 +479,4 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
-}
-
-func validDomain(d string) bool {
-	if d == "" || len(d) > 253 || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") || strings.Contains(d, "..") {
-		return false
-	}
-	for _, r := range d {
-		if !(r == '-' || r == '.' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return false
-		}
-	}
-	return true
 }

@@ -168,7 +168,7 @@ func (d decider) automatic(h mail.Header, from string) string {
 	switch {
 	case h.Has(mailer.LoopHeader):
 		return reasonLoopHeader
-	case d.ownIDDom != "" && strings.EqualFold(idDomain(h.Get("Message-Id")), d.ownIDDom) && strings.EqualFold(from, d.ownFrom):
+	case d.ownIDDom != "" && mailer.SameDomain(idDomain(h.Get("Message-Id")), d.ownIDDom) && mailer.SameAddress(from, d.ownFrom):
 		// Our Message-ID domain is usually the organisation's own, which
 		// every colleague's mail shares: only together with our From
 		// address does it mean the mail is ours.
@@ -218,17 +218,7 @@ func (d decider) senderAllowed(from string) bool {
 	if len(d.policy.AllowedSenderDomains) == 0 {
 		return true
 	}
-	i := strings.LastIndexByte(from, '@')
-	if i < 0 {
-		return false
-	}
-	dom := from[i+1:]
-	for _, a := range d.policy.AllowedSenderDomains {
-		if strings.EqualFold(a, dom) {
-			return true
-		}
-	}
-	return false
+	return mailer.DomainAllowed(from, d.policy.AllowedSenderDomains)
 }
 
 // original is what a reply needs of the message it answers.

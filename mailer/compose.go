@@ -341,7 +341,7 @@ func address(addr, name string) *mail.Address {
 }
 
 func sameAddress(a, b *mail.Address) bool {
-	return a != nil && b != nil && strings.EqualFold(a.Address, b.Address)
+	return a != nil && b != nil && SameAddress(a.Address, b.Address)
 }
 
 func (c *Composer) sender(o Original) (*mail.Address, error) {
@@ -496,7 +496,7 @@ func (c *Composer) manager(fields map[string]string, problems []formparse.FieldP
 		}
 	}
 	a := address(fields["chef_epost"], fields["chef_namn"])
-	if a == nil || !allowedDomain(a.Address, c.cfg.AllowedDomains) {
+	if a == nil || !DomainAllowed(a.Address, c.cfg.AllowedDomains) {
 		return nil
 	}
 	return a

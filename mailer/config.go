@@ -217,7 +217,7 @@ func (c Config) validateCompose() error {
 		errs = append(errs, problem("allowed_recipient_domains", "must list at least one domain"))
 	}
 	for _, d := range c.AllowedDomains {
-		if !validDomain(d) {
+		if !ValidDomain(d) {
 			errs = append(errs, problem("allowed_recipient_domains", "not a domain name: %q", d))
 		}
 	}
@@ -329,24 +329,4 @@ func validDomain(d string) bool {
 		}
 	}
 	return true
-}
-
-// domainOf returns the lower-cased domain of a bare address.
-func domainOf(addr string) string {
-	i := strings.LastIndexByte(addr, '@')
-	if i < 0 {
-		return ""
-	}
-	return strings.ToLower(addr[i+1:])
-}
-
-// allowedDomain reports whether addr's domain is one of domains.
-func allowedDomain(addr string, domains []string) bool {
-	d := domainOf(addr)
-	for _, a := range domains {
-		if strings.EqualFold(a, d) {
-			return true
-		}
-	}
-	return false
 }

@@ -38,6 +38,8 @@ type Worker struct {
 	log    *slog.Logger
 	now    func() time.Time
 	poke   chan struct{}
+	// dropped is told the domain of each recipient the policy leaves out.
+	dropped func(domain string)
 
 	reconnectWait time.Duration // current wait after the relay could not be reached
 }
@@ -50,6 +52,14 @@ func WithWorkerClock(now func() time.Time) WorkerOption { return func(w *Worker)
 
 // WithLogger sets the logger; default slog.Default().
 func WithLogger(l *slog.Logger) WorkerOption { return func(w *Worker) { w.log = l } }
+
+// WithRecipientDropped sets a function told the domain (never the whole
+// address) of every recipient left out of a notice because it is outside
+// the allowed domains, while the notice goes to the others: the daemon
+// counts these for its metrics. It runs on the worker's goroutine.
+func WithRecipientDropped(fn func(domain string)) WorkerOption {
+	return func(w *Worker) { w.dropped = fn }
+}
 
 // NewWorker validates cfg and builds a worker over the outbox.
 func NewWorker(cfg Config, out Outbox, opts ...WorkerOption) (*Worker, error) {
@@ -198,15 +208,17 @@ func (w *Worker) DrainOnce(ctx context.Context) error {
 var errPolicyHandled = errors.New("handled by policy")
 
 // policy returns the envelope recipients of r, or writes the row's fate
-// (failed: outside the allowed domains, or every recipient bounced; retry:
-// a recipient is at the hourly limit) and returns errPolicyHandled.
+// (failed: every recipient outside the allowed domains, or every recipient
+// bounced; retry: a recipient is at the hourly limit) and returns
+// errPolicyHandled. Recipients outside the allowed domains are left out
+// one by one; the row fails only when none is left.
 func (w *Worker) policy(r store.OutboxRow, now time.Time) ([]string, error) {
 	var all []string
 	for _, a := range append(append([]string(nil), r.To...), r.Cc...) {
 		a = strings.TrimSpace(a)
 		dup := a == ""
 		for _, b := range all {
-			dup = dup || strings.EqualFold(a, b)
+			dup = dup || SameAddress(a, b)
 		}
 		if !dup {
 			all = append(all, a)
@@ -215,16 +227,29 @@ func (w *Worker) policy(r store.OutboxRow, now time.Time) ([]string, error) {
 	if len(all) == 0 {
 		return nil, w.fail(r, "no recipient", now)
 	}
-	var outside []string
+	// Each recipient outside the allowed domains is dropped on its own: a
+	// user's address in Cc outside them must not keep the manager from
+	// hearing of a rejection. Only the domain is logged (the local part
+	// names a person).
+	var inside, outside []string
 	for _, a := range all {
-		if !allowedDomain(a, w.cfg.AllowedDomains) {
-			outside = append(outside, a)
+		if DomainAllowed(a, w.cfg.AllowedDomains) {
+			inside = append(inside, a)
+			continue
+		}
+		outside = append(outside, a)
+		dom := AddressDomain(a)
+		w.log.Warn("outbox recipient dropped", "outbox_id", r.ID, "message_id", r.MessageID, "kind", r.Kind,
+			"domain", dom, "cause", "domain")
+		if w.dropped != nil {
+			w.dropped(dom)
 		}
 	}
-	if len(outside) > 0 {
+	if len(inside) == 0 {
 		return nil, w.fail(r, fmt.Sprintf("recipient outside the allowed domains (%s): %s",
 			strings.Join(w.cfg.AllowedDomains, ", "), strings.Join(outside, ", ")), now)
 	}
+	all = inside
 	var rcpts, bounced []string
 	for _, a := range all {
 		b, err := w.out.BouncedSince(a, now.Add(-w.cfg.BounceWindow))

@@ -17,6 +17,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/regionhmc/websesam-intake/formparse"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -425,21 +426,72 @@ func TestRateLimit(t *testing.T) {
 	wantState(t, st, rows[2].ID, store.OutboxSent, 1, "")
 }
 
-// TestDomainPolicy: a recipient outside the allowed domains fails the row
-// for good with the reason; nothing reaches the server.
+// TestDomainPolicy: a recipient outside the allowed domains is left out and
+// the notice goes to the others, with the dropped domain (never the address)
+// told to the hook; a row with no recipient inside them fails for good with
+// the reason and nothing reaches the server for it.
 func TestDomainPolicy(t *testing.T) {
 	sk := startSink(t)
 	st := openStore(t, "")
-	w := newWorker(t, workerConfig(sk.addr), st, &testClock{})
+	var dropped []string
+	w, err := NewWorker(workerConfig(sk.addr), st, WithWorkerClock((&testClock{}).now),
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		WithRecipientDropped(func(d string) { dropped = append(dropped, d) }))
+	if err != nil {
+		t.Fatal(err)
+	}
 	rows := enqueue(t, st, 1, "karin@kommun.se", "someone@gmail.com")
+	kelvin := enqueue(t, st, 1, "karin@\u212Aommun.se", "chef@Region.se")
 	sub := enqueue(t, st, 1, "karin@sub.kommun.se")
 	if err := w.DrainOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	wantState(t, st, rows[0].ID, store.OutboxFailed, 1, "recipient outside the allowed domains (region.se, kommun.se): someone@gmail.com")
-	wantState(t, st, sub[0].ID, store.OutboxFailed, 1, "karin@sub.kommun.se")
-	if n := len(sk.received()); n != 0 {
-		t.Errorf("sink got %d mails", n)
+	wantState(t, st, rows[0].ID, store.OutboxSent, 0, "")
+	wantState(t, st, kelvin[0].ID, store.OutboxSent, 0, "")
+	wantState(t, st, sub[0].ID, store.OutboxFailed, 1, "recipient outside the allowed domains (region.se, kommun.se): karin@sub.kommun.se")
+	got := sk.received()
+	if len(got) != 2 {
+		t.Fatalf("sink got %d mails, want 2", len(got))
+	}
+	for i, want := range []string{"karin@kommun.se", "chef@Region.se"} {
+		if strings.Join(got[i].to, ",") != want {
+			t.Errorf("mail %d: envelope recipients %v, want %s", i, got[i].to, want)
+		}
+	}
+	if got, want := strings.Join(dropped, ","), "gmail.com,\u212Aommun.se,sub.kommun.se"; got != want {
+		t.Errorf("dropped domains: got %q, want %q", got, want)
+	}
+}
+
+// TestRejectionReachesManager: the rejection notice copies the user; a user
+// address outside the allowed domains no longer keeps the manager from
+// hearing of the rejection (issue: the whole notice failed).
+func TestRejectionReachesManager(t *testing.T) {
+	sk := startSink(t)
+	st := openStore(t, "")
+	c := newTestComposer(t, testConfig())
+	row, err := c.Rejection(Rejection{Request: "R-1", Form: formparse.Single,
+		Fields: with(singleFields(), "epost", "asa.oberg@gmail.com"), Reason: "nej"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Join(append(row.To, row.Cc...), ","), "goran.arlig@kommun.se,asa.oberg@gmail.com"; got != want {
+		t.Fatalf("composed recipients: got %s, want %s", got, want)
+	}
+	stored, err := st.EnqueueOutbox(row)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := newWorker(t, workerConfig(sk.addr), st, &testClock{}).DrainOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	wantState(t, st, stored[0].ID, store.OutboxSent, 0, "")
+	got := sk.received()
+	if len(got) != 1 || strings.Join(got[0].to, ",") != "goran.arlig@kommun.se" {
+		t.Fatalf("sink got %d mails (%v), want one to the manager only", len(got), got)
+	}
+	if !bytes.Equal(got[0].data, stored[0].Raw) {
+		t.Errorf("the bytes sent differ from the row's")
 	}
 }
 
