@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/regionhmc/websesam-intake/mailer"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -160,18 +161,8 @@ func (c Config) reportProblems(add func(key, format string, args ...any)) {
 			add("digest.recipients", "want a bare address, got %q", a)
 			continue
 		}
-		if !inDomains(a, c.Mailer.AllowedDomains) {
+		if !mailer.DomainAllowed(a, c.Mailer.AllowedDomains) {
 			add("digest.recipients", "%q is outside mailer.allowed_recipient_domains", a)
 		}
 	}
-}
-
-func inDomains(addr string, domains []string) bool {
-	i := strings.LastIndexByte(addr, '@')
-	for _, d := range domains {
-		if i >= 0 && strings.EqualFold(addr[i+1:], d) {
-			return true
-		}
-	}
-	return false
 }
