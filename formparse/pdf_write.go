@@ -1,6 +1,7 @@
 package formparse
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
@@ -9,7 +10,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pdfcpu/pdfcpu/pkg/api"
 	pdffont "github.com/pdfcpu/pdfcpu/pkg/font"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/create"
@@ -396,7 +396,15 @@ func writePDF(w io.Writer, def *Definition) error {
 	}
 	ctx.XRefTable.Title = def.Title
 	ctx.XRefTable.Subject = def.Blankett()
-	if err := api.WriteContext(ctx, w); err != nil {
+	// pdfcpu's api.WriteContext does this; the api package is not used, as
+	// importing it links pdfcpu's form package, whose dependency go-runewidth
+	// spends milliseconds building tables at every start of the binary.
+	bw := bufio.NewWriter(w)
+	ctx.Write.Writer = bw
+	if err := pdfcpu.WriteContext(ctx); err != nil {
+		return fmt.Errorf("write blank PDF: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("write blank PDF: %w", err)
 	}
 	return nil

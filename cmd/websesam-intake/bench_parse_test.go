@@ -1,0 +1,185 @@
+package main
+
+// Whole-process benchmarks of the built binary: what a start costs (a form
+// read in a worker process pays it once per attachment) and what `parse
+// --json` of one filled PDF costs against `qpdf --json` of the same file.
+// They measure and never assert speed; run them with -benchtime=20x for the
+// median of 20 runs:
+//
+//	go test -run '^$' -bench 'Startup|ParseJSON' -benchtime=20x ./cmd/websesam-intake
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// buildBenchBinary builds the command into a temporary directory, as make
+// build does minus the version stamp.
+func buildBenchBinary(b *testing.B) string {
+	b.Helper()
+	bin := filepath.Join(b.TempDir(), "websesam-intake")
+	build := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		b.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// timedRun runs a command with its output discarded and returns how long
+// the whole process took, start to exit, and the CPU time it used (user and
+// system), which a machine busy with other work inflates less.
+func timedRun(b *testing.B, name string, args ...string) (wall, cpu time.Duration) {
+	b.Helper()
+	cmd := exec.Command(name, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	wall = time.Since(start)
+	if err != nil {
+		b.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, stderr.Bytes())
+	}
+	return wall, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+}
+
+// runs collects the wall and CPU times of repeated runs.
+type runs struct{ wall, cpu []time.Duration }
+
+func (r *runs) add(wall, cpu time.Duration) {
+	r.wall = append(r.wall, wall)
+	r.cpu = append(r.cpu, cpu)
+}
+
+// median of durations, in milliseconds.
+func medianMS(ds []time.Duration) float64 {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	n := len(s)
+	if n == 0 {
+		return 0
+	}
+	m := s[n/2]
+	if n%2 == 0 {
+		m = (s[n/2-1] + s[n/2]) / 2
+	}
+	return float64(m) / float64(time.Millisecond)
+}
+
+// BenchmarkStartup runs `websesam-intake --version` once per iteration and
+// reports the median whole-process time (ms-median) and CPU time (ms-cpu),
+// the same for a Go program that only prints a line (ms-floor: what any Go
+// binary costs to start on this machine), and from one run under
+// GODEBUG=inittrace=1 the total time of package initialisation (ms-init)
+// and the costliest packages (in the log).
+func BenchmarkStartup(b *testing.B) {
+	bin := buildBenchBinary(b)
+	floor := filepath.Join(b.TempDir(), "floor")
+	src := filepath.Join(b.TempDir(), "main.go")
+	if err := os.WriteFile(src, []byte("package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"dev\") }\n"), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	if out, err := exec.Command("go", "build", "-o", floor, src).CombinedOutput(); err != nil {
+		b.Fatalf("go build the floor program: %v\n%s", err, out)
+	}
+	timedRun(b, bin, "--version") // page the binaries in
+	timedRun(b, floor)
+	var ours, base runs
+	for b.Loop() {
+		ours.add(timedRun(b, bin, "--version"))
+		base.add(timedRun(b, floor))
+	}
+	b.ReportMetric(medianMS(ours.wall), "ms-median")
+	b.ReportMetric(medianMS(ours.cpu), "ms-cpu")
+	b.ReportMetric(medianMS(base.wall), "ms-floor")
+
+	total, top := initTrace(b, bin)
+	b.ReportMetric(total, "ms-init")
+	b.Logf("median of %d starts %.2f ms (%.2f ms CPU), a minimal Go program %.2f ms; package init %.2f ms in all, the costliest: %s",
+		len(ours.wall), medianMS(ours.wall), medianMS(ours.cpu), medianMS(base.wall), total, strings.Join(top, ", "))
+}
+
+// initTrace runs the binary once under GODEBUG=inittrace=1 and returns the
+// sum of the packages' init clock times in milliseconds and the five
+// costliest as "package ms (allocs)".
+func initTrace(b *testing.B, bin string) (float64, []string) {
+	b.Helper()
+	cmd := exec.Command(bin, "--version")
+	cmd.Env = append(os.Environ(), "GODEBUG=inittrace=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("%s --version under inittrace: %v\n%s", bin, err, stderr.Bytes())
+	}
+	type pkg struct {
+		name   string
+		ms     float64
+		allocs string
+	}
+	var pkgs []pkg
+	var total float64
+	// init github.com/x/y @0.5 ms, 0.02 ms clock, 1192 bytes, 14 allocs
+	for _, line := range strings.Split(stderr.String(), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 11 || f[0] != "init" || f[6] != "clock," {
+			continue
+		}
+		ms, err := strconv.ParseFloat(f[4], 64)
+		if err != nil {
+			continue
+		}
+		total += ms
+		pkgs = append(pkgs, pkg{f[1], ms, f[9]})
+	}
+	if len(pkgs) == 0 {
+		b.Fatalf("no init lines under GODEBUG=inittrace=1:\n%s", stderr.Bytes())
+	}
+	slices.SortFunc(pkgs, func(x, y pkg) int {
+		switch {
+		case x.ms > y.ms:
+			return -1
+		case x.ms < y.ms:
+			return 1
+		}
+		return 0
+	})
+	var top []string
+	for _, p := range pkgs[:min(5, len(pkgs))] {
+		top = append(top, p.name+" "+strconv.FormatFloat(p.ms, 'f', 2, 64)+" ms ("+p.allocs+" allocs)")
+	}
+	return total, top
+}
+
+// BenchmarkParseJSONVsQpdf runs `websesam-intake parse --json` and `qpdf
+// --json` on the same filled single-user PDF, alternating, one of each per
+// iteration, and reports both medians and their ratio (parse/qpdf; at most
+// 1 is the goal), in wall time and in CPU time. qpdf is a required tool here (.ci/run installs it): the
+// benchmark fails without it rather than report nothing.
+func BenchmarkParseJSONVsQpdf(b *testing.B) {
+	qpdf, err := exec.LookPath("qpdf")
+	if err != nil {
+		b.Fatalf("qpdf is not installed (apt-get install qpdf): %v", err)
+	}
+	bin := buildBenchBinary(b)
+	pdf, err := filepath.Abs(filepath.Join("..", "..", "testdata", "forms", "pdf-pdftk-xfdf", "input.pdf"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	timedRun(b, bin, "parse", "--json", pdf)
+	timedRun(b, qpdf, "--json", pdf)
+	var ours, theirs runs
+	for b.Loop() {
+		ours.add(timedRun(b, bin, "parse", "--json", pdf))
+		theirs.add(timedRun(b, qpdf, "--json", pdf))
+	}
+	b.ReportMetric(medianMS(ours.wall), "ms-parse")
+	b.ReportMetric(medianMS(theirs.wall), "ms-qpdf")
+	b.ReportMetric(medianMS(ours.wall)/medianMS(theirs.wall), "parse/qpdf")
+	b.ReportMetric(medianMS(ours.cpu)/medianMS(theirs.cpu), "parse/qpdf-cpu")
+}
