@@ -11,6 +11,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/regionhmc/websesam-intake/intake/ops"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/mailer"
 	"github.com/regionhmc/websesam-intake/store"
 )
@@ -33,14 +35,14 @@ var ErrConfig = errors.New("bad configuration")
 //	[retention] how long personal data is kept, in the store and the folders
 //	[digest]    the optional morning digest
 type Config struct {
-	Mailbox MailboxConfig `toml:"mailbox"`
-	Folders FolderConfig  `toml:"folders"`
-	Policy  PolicyConfig  `toml:"policy"`
-	Store   StoreConfig   `toml:"store"`
-	Mailer  mailer.Config `toml:"mailer"`
-	Staff   StaffConfig   `toml:"staff"`
-	Metrics MetricsConfig `toml:"metrics"`
-	Log     LogConfig     `toml:"log"`
+	Mailbox MailboxConfig     `toml:"mailbox"`
+	Folders FolderConfig      `toml:"folders"`
+	Policy  PolicyConfig      `toml:"policy"`
+	Store   StoreConfig       `toml:"store"`
+	Mailer  mailer.Config     `toml:"mailer"`
+	Staff   staffapi.Config   `toml:"staff"`
+	Metrics ops.MetricsConfig `toml:"metrics"`
+	Log     ops.LogConfig     `toml:"log"`
 	// Queue, Retention and Digest: the promise, how long personal data is
 	// kept, and the morning digest (config_report.go).
 	Queue     QueueConfig     `toml:"queue"`
@@ -230,7 +232,7 @@ func (c Config) WithDefaults() Config {
 	setS(&c.Store.Path, DefaultStorePath)
 	setD(&c.Store.LockTimeout, DefaultLockTimeout)
 	c.Mailer = c.Mailer.WithDefaults()
-	setS(&c.Staff.Socket, DefaultStaffSocket)
+	setS(&c.Staff.Socket, staffapi.DefaultSocket)
 	setS(&c.Log.Level, "info")
 	setS(&c.Log.Format, "auto")
 	c.reportDefaults()
@@ -433,10 +435,10 @@ func (c Config) Validate() error {
 	if !filepath.IsAbs(c.Staff.Socket) {
 		add("staff.socket", "want an absolute path, got %q", c.Staff.Socket)
 	}
-	if p := c.Metrics.problem(); p != "" {
+	if p := c.Metrics.Problem(); p != "" {
 		add("metrics.addr", "%s", p)
 	}
-	if key, p := c.Log.problem(); p != "" {
+	if key, p := c.Log.Problem(); p != "" {
 		add(key, "%s", p)
 	}
 	c.reportProblems(add)

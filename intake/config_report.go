@@ -166,3 +166,6 @@ func (c Config) reportProblems(add func(key, format string, args ...any)) {
 		}
 	}
 }
+
+// allOutcomes are the outcomes a message can have, each with its folder.
+var allOutcomes = []store.Outcome{store.OutcomeQueued, store.OutcomeReturned, store.OutcomeNoForm, store.OutcomeIgnored, store.OutcomeQuarantined}

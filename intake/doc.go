@@ -1,7 +1,16 @@
 // Package intake is the daemon: it watches the mailbox over IMAP, decides
 // each matching message's outcome, records it in the store, settles the
-// message on the server, runs the outbox worker and serves the staff API on a
-// Unix socket.
+// message on the server and runs the outbox worker beside it.
+//
+// The files follow the stages: run.go (Run, Once, one session, the wait
+// for news), scan.go (new UIDs, envelopes, chunks, bodies, decisions in
+// parallel), record.go (a chunk in one store transaction), settle.go (moves
+// on the server, left-over moves), reprocess.go (messages staff asked to
+// decide again); conn.go is the IMAP connection, decide.go and mime.go the
+// pure decision, config.go the configuration. Beside it, in sub-packages:
+// staffapi (the staff calls over the Unix socket, the client the CLI uses,
+// and the local path when no daemon runs) and ops (systemd notify, metrics,
+// logging).
 //
 // One pass over the mailbox (Daemon.session) goes:
 //

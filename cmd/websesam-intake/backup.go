@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -45,14 +45,14 @@ func runBackup(cmd *cobra.Command, f staffFlags, file string, timeout time.Durat
 	if same, _ := sameFile(f.db, file); same {
 		return usagef("backup: %s is the database itself", file)
 	}
-	c, _, err := intake.DialStaff(cmd.Context(), f.socket)
+	c, _, err := staffapi.Dial(cmd.Context(), f.socket)
 	switch {
 	case err == nil:
 		defer c.Close()
 		return writeBackup(file, stdout, func(w io.Writer) (int64, error) { return c.Backup(cmd.Context(), w) })
 	case errors.Is(err, os.ErrPermission):
 		return fmt.Errorf("reach the daemon on %s: permission denied; ask an administrator to add you to the support staff's group", f.socket)
-	case !errors.Is(err, intake.ErrNoDaemon):
+	case !errors.Is(err, staffapi.ErrNoDaemon):
 		return fmt.Errorf("reach the daemon on %s: %w", f.socket, err)
 	}
 	if _, err := os.Stat(f.db); err != nil {

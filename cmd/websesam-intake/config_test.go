@@ -12,6 +12,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 )
 
 const exampleConfig = "../../deploy/config.example.toml"
@@ -274,7 +275,7 @@ func TestUnitMatchesExample(t *testing.T) {
 		}
 	})
 	t.Run("the staff socket is in the runtime directory", func(t *testing.T) {
-		for _, sock := range []string{intake.DefaultStaffSocket, cfg.Staff.Socket} {
+		for _, sock := range []string{staffapi.DefaultSocket, cfg.Staff.Socket} {
 			if got, want := filepath.Dir(sock), "/run/"+unit["RuntimeDirectory"][0]; got != want {
 				t.Errorf("the staff socket %s is in %s, RuntimeDirectory= gives %s", sock, got, want)
 			}

@@ -27,6 +27,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/mailer"
 	"github.com/regionhmc/websesam-intake/store"
 )
@@ -207,10 +208,14 @@ func runDemo(ctx context.Context, samples string, out, errOut io.Writer, ready f
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
+	staffDone, err := startStaff(ctx, st, cfg.Mailer, staffapi.Config{Socket: socket}, logger)
+	if err != nil {
+		return err
+	}
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		if err := intake.ServeStaff(ctx, st, cfg.Mailer, intake.StaffConfig{Socket: socket}, logger); err != nil {
+		if err := staffDone(); err != nil {
 			printf("staff socket: %v\n", err)
 		}
 	}()

@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -160,7 +160,7 @@ first (a full mailbox, a domain missing from the allowed list).`,
 		Example: `  websesam-intake outbox retry 12`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return outboxChange(cmd, sf, args[0], "will be sent again", intake.Staff.OutboxRetry)
+			return outboxChange(cmd, sf, args[0], "will be sent again", staffapi.Staff.OutboxRetry)
 		},
 	}
 	addStaffFlags(cmd, &sf)
@@ -175,14 +175,14 @@ func newOutboxCancelCommand() *cobra.Command {
 		Example: `  websesam-intake outbox cancel 12`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return outboxChange(cmd, sf, args[0], "is cancelled", intake.Staff.OutboxCancel)
+			return outboxChange(cmd, sf, args[0], "is cancelled", staffapi.Staff.OutboxCancel)
 		},
 	}
 	addStaffFlags(cmd, &sf)
 	return cmd
 }
 
-func outboxChange(cmd *cobra.Command, sf staffFlags, arg, done string, change func(intake.Staff, context.Context, uint64) error) error {
+func outboxChange(cmd *cobra.Command, sf staffFlags, arg, done string, change func(staffapi.Staff, context.Context, uint64) error) error {
 	id, err := outboxID(arg)
 	if err != nil {
 		return err

@@ -8,12 +8,12 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
 // changeRequest runs one transition and prints what became of the request.
-func changeRequest(cmd *cobra.Command, sf staffFlags, withComposer bool, step func(context.Context, intake.Staff) (store.Request, error), say func(store.Request) string) error {
+func changeRequest(cmd *cobra.Command, sf staffFlags, withComposer bool, step func(context.Context, staffapi.Staff) (store.Request, error), say func(store.Request) string) error {
 	s, err := openStaff(cmd.Context(), sf, withComposer)
 	if err != nil {
 		return err
@@ -48,7 +48,7 @@ cannot be claimed.`,
   websesam-intake queue claim WS-2026-000123 --force`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return changeRequest(cmd, sf, false, func(ctx context.Context, s intake.Staff) (store.Request, error) {
+			return changeRequest(cmd, sf, false, func(ctx context.Context, s staffapi.Staff) (store.Request, error) {
 				return s.Claim(ctx, args[0], force)
 			}, func(r store.Request) string {
 				return fmt.Sprintf("Request %s is claimed by %s.", r.ID, r.ClaimedBy)
@@ -68,7 +68,7 @@ func newQueueReleaseCommand() *cobra.Command {
 		Example: `  websesam-intake queue release WS-2026-000123`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return changeRequest(cmd, sf, false, func(ctx context.Context, s intake.Staff) (store.Request, error) {
+			return changeRequest(cmd, sf, false, func(ctx context.Context, s staffapi.Staff) (store.Request, error) {
 				return s.Release(ctx, args[0])
 			}, func(r store.Request) string {
 				return fmt.Sprintf("Request %s is back in the queue.", r.ID)
@@ -98,7 +98,7 @@ section of the daemon's configuration (--config).`,
   websesam-intake queue done WS-2026-000125`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return changeRequest(cmd, sf, true, func(ctx context.Context, s intake.Staff) (store.Request, error) {
+			return changeRequest(cmd, sf, true, func(ctx context.Context, s staffapi.Staff) (store.Request, error) {
 				r, err := s.Complete(ctx, args[0], username, note)
 				if errors.Is(err, store.ErrInvalid) && strings.TrimSpace(username) == "" {
 					return r, usagef("%v: give it with --username NAME", err)
@@ -130,7 +130,7 @@ manager (copy to the user) exactly as you write it, in the same step.`,
 			if strings.TrimSpace(reason) == "" {
 				return usagef("reject needs --reason TEXT: the manager is told why")
 			}
-			return changeRequest(cmd, sf, true, func(ctx context.Context, s intake.Staff) (store.Request, error) {
+			return changeRequest(cmd, sf, true, func(ctx context.Context, s staffapi.Staff) (store.Request, error) {
 				return s.Reject(ctx, args[0], reason)
 			}, func(r store.Request) string {
 				return fmt.Sprintf("Request %s is rejected; the notice is in the outbox.", r.ID)

@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/mailer"
 	"github.com/regionhmc/websesam-intake/store"
 )
@@ -67,13 +68,13 @@ func TestQueuePeerIsAnotherUser(t *testing.T) {
 	}
 	defer st.Close()
 	comp := mustComposer(t)
-	api, err := intake.NewStaffAPI(st, comp, intake.StaffOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	api, err := staffapi.NewServer(st, comp, staffapi.ServerOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	serve := func(name, grp string) string {
 		path := filepath.Join(dir, name)
-		ln, err := intake.ListenUnix(path, intake.StaffSocketMode, grp)
+		ln, err := staffapi.ListenUnix(path, staffapi.SocketMode, grp)
 		if err != nil {
 			t.Fatal(err)
 		}

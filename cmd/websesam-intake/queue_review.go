@@ -11,7 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -47,7 +47,7 @@ line, so the same steps can be piped in.`,
 // reviewer is one review session.
 type reviewer struct {
 	ctx context.Context
-	s   intake.Staff
+	s   staffapi.Staff
 	in  *bufio.Scanner
 	out io.Writer
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -14,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/intake/ops"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/mailer"
 	"github.com/regionhmc/websesam-intake/store"
 )
@@ -48,11 +49,11 @@ Exit status: 0 success, 1 runtime failure, 2 bad usage or configuration.`,
 			if err != nil {
 				return usageError{err}
 			}
-			log, err := intake.NewLogger(cmd.ErrOrStderr(), cfg.Log)
+			log, err := ops.NewLogger(cmd.ErrOrStderr(), cfg.Log)
 			if err != nil {
 				return usageError{err}
 			}
-			notify, err := intake.NewNotifierFromEnv()
+			notify, err := ops.NewNotifierFromEnv()
 			if err != nil {
 				log.Warn("systemd notification is off", "err", err)
 			}
@@ -71,11 +72,11 @@ Exit status: 0 success, 1 runtime failure, 2 bad usage or configuration.`,
 			if st != nil {
 				defer st.Close()
 			}
-			metrics := intake.NewMetrics(st)
+			metrics := ops.NewMetrics(st)
 			log = slog.New(metrics.LogHandler(log.Handler()))
 			// A step of the loop may take a command timeout for a fetch and
 			// one for a move, and a parse; silence beyond that is a stuck loop.
-			hb := intake.NewHeartbeat(2*cfg.Mailbox.CommandTimeout + cfg.Policy.ParseTimeout + time.Minute)
+			hb := ops.NewHeartbeat(2*cfg.Mailbox.CommandTimeout + cfg.Policy.ParseTimeout + time.Minute)
 			d, err := intake.New(cfg, st, intake.Options{Logger: log, DryRun: dryRun, Out: cmd.OutOrStdout(),
 				Notifier: notify, Heartbeat: hb, Metrics: metrics})
 			if err != nil {
@@ -87,30 +88,16 @@ Exit status: 0 success, 1 runtime failure, 2 bad usage or configuration.`,
 			}
 			// The staff socket: listened on before serving, so that a bad
 			// group or path is a configuration error (exit 2) at start.
-			staffLn, err := intake.ListenUnix(cfg.Staff.Socket, intake.StaffSocketMode, cfg.Staff.Group)
-			if err != nil {
-				if errors.Is(err, intake.ErrConfig) {
-					return usageError{err}
-				}
-				return err
-			}
-			comp, err := mailer.NewComposer(cfg.Mailer)
-			if err != nil {
-				staffLn.Close()
-				return usageError{err}
-			}
-			api, err := intake.NewStaffAPI(st, comp, intake.StaffOptions{Logger: log.With("component", "staff")})
-			if err != nil {
-				staffLn.Close()
-				return err
-			}
 			staffCtx, stopStaff := context.WithCancel(ctx)
-			staffDone := make(chan error, 1)
-			go func() { staffDone <- api.Serve(staffCtx, staffLn) }()
+			staffDone, err := startStaff(staffCtx, st, cfg.Mailer, cfg.Staff, log.With("component", "staff"))
+			if err != nil {
+				stopStaff()
+				return err
+			}
 			// Staff calls in flight finish before the store closes.
 			defer func() {
 				stopStaff()
-				if err := <-staffDone; err != nil {
+				if err := staffDone(); err != nil {
 					log.Error("staff socket", "err", err)
 				}
 			}()
@@ -142,13 +129,31 @@ func openStore(cfg intake.Config, dryRun bool) (*store.Store, error) {
 	return st, nil
 }
 
-// newLogger writes JSON under journald (JOURNAL_STREAM is set) and text on
-// a terminal or file.
-func newLogger(w io.Writer) *slog.Logger {
-	if os.Getenv("JOURNAL_STREAM") != "" {
-		return slog.New(slog.NewJSONHandler(w, nil))
+// startStaff listens on the staff socket and serves the staff API on it
+// until ctx ends (the one way the API is started: serve and demo). The
+// returned wait gives Serve's result. A group that does not exist, or a
+// [mailer] section the composer refuses, is bad configuration (exit 2).
+func startStaff(ctx context.Context, st *store.Store, mailerCfg mailer.Config, cfg staffapi.Config, log *slog.Logger) (wait func() error, err error) {
+	ln, err := staffapi.ListenUnix(cfg.Socket, staffapi.SocketMode, cfg.Group)
+	if err != nil {
+		if errors.Is(err, staffapi.ErrGroup) {
+			return nil, usageError{err}
+		}
+		return nil, err
 	}
-	return slog.New(slog.NewTextHandler(w, nil))
+	comp, err := mailer.NewComposer(mailerCfg)
+	if err != nil {
+		ln.Close()
+		return nil, usageError{err}
+	}
+	api, err := staffapi.NewServer(st, comp, staffapi.ServerOptions{Logger: log})
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
+	done := make(chan error, 1)
+	go func() { done <- api.Serve(ctx, ln) }()
+	return func() error { return <-done }, nil
 }
 
 // startRuntime starts what the daemon needs beside it under systemd:
@@ -156,8 +161,8 @@ func newLogger(w io.Writer) *slog.Logger {
 // being finished), an immediate exit on a second signal, the watchdog fed
 // by the main loop's heartbeat, and /metrics when configured. The returned
 // stop ends them and waits.
-func startRuntime(ctx context.Context, cfg intake.Config, log *slog.Logger, notify *intake.Notifier, hb *intake.Heartbeat, m *intake.Metrics) (stop func()) {
-	untilSecond := intake.ExitOnSecondSignal(log, os.Exit)
+func startRuntime(ctx context.Context, cfg intake.Config, log *slog.Logger, notify *ops.Notifier, hb *ops.Heartbeat, m *ops.Metrics) (stop func()) {
+	untilSecond := ops.ExitOnSecondSignal(log, os.Exit)
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -170,13 +175,13 @@ func startRuntime(ctx context.Context, cfg intake.Config, log *slog.Logger, noti
 	}()
 	go func() {
 		defer wg.Done()
-		intake.RunWatchdog(ctx, notify, hb, log)
+		ops.RunWatchdog(ctx, notify, hb, log)
 	}()
 	if cfg.Metrics.Addr != "" {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := intake.ServeMetrics(ctx, cfg.Metrics.Addr, m); err != nil {
+			if err := ops.ServeMetrics(ctx, cfg.Metrics.Addr, m); err != nil {
 				log.Error("metrics are not served", "err", err)
 			}
 		}()

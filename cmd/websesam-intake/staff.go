@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -51,7 +52,7 @@ func envOr(name, def string) string {
 }
 
 func addStaffFlags(cmd *cobra.Command, f *staffFlags) {
-	cmd.Flags().StringVar(&f.socket, "socket", envOr("WEBSESAM_INTAKE_SOCKET", intake.DefaultStaffSocket),
+	cmd.Flags().StringVar(&f.socket, "socket", envOr("WEBSESAM_INTAKE_SOCKET", staffapi.DefaultSocket),
 		"the daemon's staff socket; $WEBSESAM_INTAKE_SOCKET sets the default")
 	cmd.Flags().StringVar(&f.db, "db", envOr("WEBSESAM_INTAKE_DB", defaultDBPath),
 		"the database file, opened when no daemon answers; $WEBSESAM_INTAKE_DB sets the default")
@@ -66,7 +67,7 @@ func addConfigFlag(cmd *cobra.Command, f *staffFlags) {
 // staffSession is an open way to the data: the daemon's socket, or the
 // store itself.
 type staffSession struct {
-	intake.Staff
+	staffapi.Staff
 	// Direct is true when the store was opened here (no daemon answered).
 	Direct bool
 	close  func()
@@ -78,11 +79,11 @@ func (s *staffSession) Close() { s.close() }
 // the store directly otherwise. withComposer is set by the commands that
 // write notices: in direct mode they need the mailer configuration.
 func openStaff(ctx context.Context, f staffFlags, withComposer bool) (*staffSession, error) {
-	c, _, err := intake.DialStaff(ctx, f.socket)
+	c, _, err := staffapi.Dial(ctx, f.socket)
 	if err == nil {
 		return &staffSession{Staff: c, close: c.Close}, nil
 	}
-	if !errors.Is(err, intake.ErrNoDaemon) {
+	if !errors.Is(err, staffapi.ErrNoDaemon) {
 		if errors.Is(err, os.ErrPermission) {
 			return nil, fmt.Errorf("reach the daemon on %s: permission denied; ask an administrator to add you to the support staff's group", f.socket)
 		}
@@ -92,7 +93,7 @@ func openStaff(ctx context.Context, f staffFlags, withComposer bool) (*staffSess
 	if err != nil {
 		return nil, err
 	}
-	l := &intake.LocalStaff{Actor: actor}
+	l := &staffapi.Local{Actor: actor}
 	if withComposer {
 		comp, err := intake.StaffComposer(f.config)
 		if err != nil {
@@ -152,7 +153,7 @@ func staffError(err error, listCmd string) error {
 		return fmt.Errorf("%w (see 'websesam-intake %s')", err, listCmd)
 	case errors.Is(err, store.ErrInvalid):
 		return usageError{err}
-	case errors.Is(err, intake.ErrNoComposer):
+	case errors.Is(err, staffapi.ErrNoComposer):
 		return usageError{fmt.Errorf("%w: give the daemon's configuration with --config FILE", err)}
 	}
 	return err

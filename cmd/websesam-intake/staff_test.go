@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -94,12 +95,12 @@ func newStaffEnv(t *testing.T, mode, db string) staffEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := intake.NewStaffAPI(st, comp, intake.StaffOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	api, err := staffapi.NewServer(st, comp, staffapi.ServerOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sock := filepath.Join(t.TempDir(), "staff.sock")
-	ln, err := intake.ListenUnix(sock, intake.StaffSocketMode, "")
+	ln, err := staffapi.ListenUnix(sock, staffapi.SocketMode, "")
 	if err != nil {
 		t.Fatal(err)
 	}

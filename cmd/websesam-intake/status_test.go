@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/intake/ops"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -30,7 +30,7 @@ func statusStore(t *testing.T) (*store.Store, string) {
 func TestStatusFromMetrics(t *testing.T) {
 	st, _ := statusStore(t)
 	defer st.Close()
-	m := intake.NewMetrics(st)
+	m := ops.NewMetrics(st)
 	m.MessageDecided(store.OutcomeQueued)
 	m.MessageDecided(store.OutcomeQueued)
 	m.MessageDecided(store.OutcomeIgnored)

@@ -1,4 +1,4 @@
-package intake
+package staffapi
 
 import (
 	"context"
@@ -37,12 +37,12 @@ func BenchmarkStaffAPIListRequests(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	api, err := NewStaffAPI(st, staffComposer(b), StaffOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	api, err := NewServer(st, staffComposer(b), ServerOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		b.Fatal(err)
 	}
 	sock := filepath.Join(b.TempDir(), "staff.sock")
-	ln, err := ListenUnix(sock, StaffSocketMode, "")
+	ln, err := ListenUnix(sock, SocketMode, "")
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func BenchmarkStaffAPIListRequests(b *testing.B) {
 	done := make(chan error, 1)
 	go func() { done <- api.Serve(ctx, ln) }()
 	defer func() { cancel(); <-done }()
-	c, _, err := DialStaff(context.Background(), sock)
+	c, _, err := Dial(context.Background(), sock)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package intake
+package ops
 
 import (
 	"context"
@@ -36,8 +36,8 @@ func CheckMetricsAddr(addr string) error {
 	return nil
 }
 
-// problem is what is wrong with c for Config.Validate ("" for nothing).
-func (c MetricsConfig) problem() string { return metricsAddrProblem(c.Addr) }
+// Problem is what is wrong with c for Config.Validate ("" for nothing).
+func (c MetricsConfig) Problem() string { return metricsAddrProblem(c.Addr) }
 
 func metricsAddrProblem(addr string) string {
 	if addr == "" {
@@ -290,7 +290,7 @@ func (h *metricsHandler) Handle(ctx context.Context, r slog.Record) error {
 	}
 	switch r.Message {
 	case "message decided":
-		h.m.MessageDecided(store.Outcome(attr(logOutcome)))
+		h.m.MessageDecided(store.Outcome(attr("outcome")))
 	case "outbox row sent":
 		h.m.ReplySent()
 	case "outbox row failed":
@@ -316,4 +316,12 @@ func (h *metricsHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h *metricsHandler) WithGroup(name string) slog.Handler {
 	return &metricsHandler{m: h.m, next: h.next.WithGroup(name), attrs: h.attrs}
+}
+
+func isLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -1,4 +1,4 @@
-package intake
+package staffapi
 
 import (
 	"context"
@@ -21,46 +21,46 @@ import (
 	"github.com/regionhmc/websesam-intake/store"
 )
 
-// DefaultStaffSocket is where the daemon listens for staff commands under
+// DefaultSocket is where the daemon listens for staff commands under
 // systemd (RuntimeDirectory=websesam-intake).
-const DefaultStaffSocket = "/run/websesam-intake/staff.sock"
+const DefaultSocket = "/run/websesam-intake/staff.sock"
 
-// StaffSocketMode lets the owner (the daemon's user) and the group of the
+// SocketMode lets the owner (the daemon's user) and the group of the
 // support staff connect; nobody else can.
-const StaffSocketMode os.FileMode = 0o660
+const SocketMode os.FileMode = 0o660
 
-// StaffConfig is the staff socket's place in the configuration; it belongs
+// Config is the staff socket's place in the configuration; it belongs
 // in Config as [staff] (see the report of issue 6).
-type StaffConfig struct {
-	// Socket is the path of the Unix socket; default DefaultStaffSocket.
+type Config struct {
+	// Socket is the path of the Unix socket; default DefaultSocket.
 	Socket string `toml:"socket"`
 	// Group is the group of the support staff, given the socket (mode
 	// 0660); empty keeps the daemon's own group.
 	Group string `toml:"group"`
 }
 
-// StaffOptions change how the staff API runs. The zero value is right.
-type StaffOptions struct {
+// ServerOptions change how the staff API runs. The zero value is right.
+type ServerOptions struct {
 	Logger *slog.Logger
 	// LookupUser turns a peer's uid into the name the audit log carries;
 	// default the system's user database, "uid:N" for an unknown uid.
 	LookupUser func(uid uint32) string
 }
 
-// StaffAPI serves the staff calls as JSON over HTTP on a Unix socket. The
+// Server serves the staff calls as JSON over HTTP on a Unix socket. The
 // caller is known from the socket's peer credentials (SO_PEERCRED), never
 // from anything in the request, and that user is the actor of every audit
 // entry and history step the call writes.
-type StaffAPI struct {
+type Server struct {
 	st       *store.Store
 	composer *mailer.Composer
 	log      *slog.Logger
 	lookup   func(uid uint32) string
 }
 
-// NewStaffAPI serves st; composer writes the Klar and Avslag notices (the
+// NewServer serves st; composer writes the Klar and Avslag notices (the
 // daemon's own composer, built from its [mailer] section).
-func NewStaffAPI(st *store.Store, composer *mailer.Composer, opts StaffOptions) (*StaffAPI, error) {
+func NewServer(st *store.Store, composer *mailer.Composer, opts ServerOptions) (*Server, error) {
 	if st == nil {
 		return nil, errors.New("new staff API: no store")
 	}
@@ -73,7 +73,7 @@ func NewStaffAPI(st *store.Store, composer *mailer.Composer, opts StaffOptions) 
 	if opts.LookupUser == nil {
 		opts.LookupUser = lookupUser
 	}
-	return &StaffAPI{st: st, composer: composer, log: opts.Logger, lookup: opts.LookupUser}, nil
+	return &Server{st: st, composer: composer, log: opts.Logger, lookup: opts.LookupUser}, nil
 }
 
 func lookupUser(uid uint32) string {
@@ -82,6 +82,10 @@ func lookupUser(uid uint32) string {
 	}
 	return "uid:" + strconv.FormatUint(uint64(uid), 10)
 }
+
+// ErrGroup: the staff group named in the configuration does not exist on
+// this machine (a configuration error: exit status 2).
+var ErrGroup = errors.New("unknown staff group")
 
 // ListenUnix listens on a Unix socket at path with the given mode and, when
 // group is not empty, that group. A socket file left by a daemon that died
@@ -92,7 +96,7 @@ func ListenUnix(path string, mode os.FileMode, group string) (net.Listener, erro
 	if group != "" {
 		g, err := user.LookupGroup(group)
 		if err != nil {
-			return nil, fmt.Errorf("listen on %s: %w: group %q: %v", path, ErrConfig, group, err)
+			return nil, fmt.Errorf("listen on %s: %w: group %q: %v", path, ErrGroup, group, err)
 		}
 		if gid, err = strconv.Atoi(g.Gid); err != nil {
 			return nil, fmt.Errorf("listen on %s: group %q has gid %q", path, group, g.Gid)
@@ -132,41 +136,9 @@ func ListenUnix(path string, mode os.FileMode, group string) (net.Listener, erro
 	return ln, nil
 }
 
-// ListenAndServe listens on cfg's socket (mode 0660) and serves until ctx
-// ends: the one call serve makes.
-func (a *StaffAPI) ListenAndServe(ctx context.Context, cfg StaffConfig) error {
-	path := cfg.Socket
-	if path == "" {
-		path = DefaultStaffSocket
-	}
-	ln, err := ListenUnix(path, StaffSocketMode, cfg.Group)
-	if err != nil {
-		return err
-	}
-	return a.Serve(ctx, ln)
-}
-
-// ServeStaff is the one call serve makes to offer the staff commands while
-// the daemon runs: it composes notices from the daemon's own [mailer]
-// section, listens on staff.Socket (mode 0660, group staff.Group) and
-// serves until ctx ends. Start it as soon as the store is open (staff can
-// then work while the mailbox is unreachable), and not in a dry run (the
-// store is read-only there).
-func ServeStaff(ctx context.Context, st *store.Store, mailerCfg mailer.Config, staff StaffConfig, log *slog.Logger) error {
-	comp, err := mailer.NewComposer(mailerCfg)
-	if err != nil {
-		return fmt.Errorf("serve staff API: %w", err)
-	}
-	api, err := NewStaffAPI(st, comp, StaffOptions{Logger: log})
-	if err != nil {
-		return err
-	}
-	return api.ListenAndServe(ctx, staff)
-}
-
 // Serve answers staff calls on ln until ctx ends; calls in progress then
 // get a few seconds to finish. A Unix listener's socket file is removed.
-func (a *StaffAPI) Serve(ctx context.Context, ln net.Listener) error {
+func (a *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           a.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -223,7 +195,7 @@ func withPeer(ctx context.Context, c net.Conn) context.Context {
 
 // Handler is the HTTP API: POST /v1/<call> with a JSON body, answered with
 // JSON, errors as {"error": kind, "message": text} with a matching status.
-func (a *StaffAPI) Handler() http.Handler {
+func (a *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	route := func(name string, call func(ctx context.Context, s Staff, body *json.Decoder) (any, error)) {
 		mux.HandleFunc("POST /v1/"+name, func(w http.ResponseWriter, r *http.Request) {
@@ -233,14 +205,14 @@ func (a *StaffAPI) Handler() http.Handler {
 				return
 			}
 			actor := a.lookup(p.uid)
-			s := &LocalStaff{Store: a.st, Composer: a.composer, Actor: actor}
+			s := &Local{Store: a.st, Composer: a.composer, Actor: actor}
 			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
 			dec.DisallowUnknownFields()
 			v, err := call(r.Context(), s, dec)
 			if err != nil {
 				status, kind := classify(err)
 				if status == http.StatusInternalServerError {
-					a.log.Error("staff call", "call", name, "actor", actor, logErr, err)
+					a.log.Error("staff call", "call", name, "actor", actor, "err", err)
 				}
 				writeAPIError(w, status, kind, err.Error())
 				return
@@ -270,7 +242,7 @@ const backupTrailer = "X-Backup-Status"
 
 // serveBackup streams a consistent copy of the database (a hot backup while
 // the daemon works), audited under the caller's name.
-func (a *StaffAPI) serveBackup(w http.ResponseWriter, r *http.Request) {
+func (a *Server) serveBackup(w http.ResponseWriter, r *http.Request) {
 	p, ok := r.Context().Value(peerKey{}).(peer)
 	if !ok || p.err != nil {
 		writeAPIError(w, http.StatusForbidden, kindForbidden, "the caller cannot be identified; connect over the daemon's Unix socket")
@@ -281,7 +253,7 @@ func (a *StaffAPI) serveBackup(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Trailer", backupTrailer)
 	n, err := a.st.BackupFor(actor, w)
 	if err != nil {
-		a.log.Error("staff call", "call", "backup", "actor", actor, logErr, err)
+		a.log.Error("staff call", "call", "backup", "actor", actor, "err", err)
 		w.Header().Set(backupTrailer, "failed")
 		return
 	}

@@ -1,7 +1,9 @@
-package intake
+package ops
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"strconv"
@@ -176,3 +178,5 @@ func TestExitOnSecondSignal(t *testing.T) {
 
 func signalNotify(ch chan os.Signal) { signal.Notify(ch, syscall.SIGTERM) }
 func signalStop(ch chan os.Signal)   { signal.Stop(ch) }
+
+func discardLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

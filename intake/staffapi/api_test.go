@@ -1,4 +1,4 @@
-package intake
+package staffapi
 
 import (
 	"context"
@@ -73,17 +73,17 @@ func staffStore(t *testing.T) (*store.Store, string) {
 
 // serveStaff serves the API on a Unix socket in a temporary directory until
 // the test ends, and returns the socket's path.
-func serveStaff(t *testing.T, st *store.Store, opts StaffOptions) string {
+func serveStaff(t *testing.T, st *store.Store, opts ServerOptions) string {
 	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	api, err := NewStaffAPI(st, staffComposer(t), opts)
+	api, err := NewServer(st, staffComposer(t), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "staff.sock")
-	ln, err := ListenUnix(path, StaffSocketMode, "")
+	ln, err := ListenUnix(path, SocketMode, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -99,9 +99,9 @@ func serveStaff(t *testing.T, st *store.Store, opts StaffOptions) string {
 	return path
 }
 
-func dialStaff(t *testing.T, path string) (*StaffClient, string) {
+func dialStaff(t *testing.T, path string) (*Client, string) {
 	t.Helper()
-	c, who, err := DialStaff(context.Background(), path)
+	c, who, err := Dial(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,7 +115,7 @@ func TestStaffAPIPeerCredentials(t *testing.T) {
 	st, id := staffStore(t)
 	var mu sync.Mutex
 	var uids []uint32
-	path := serveStaff(t, st, StaffOptions{LookupUser: func(uid uint32) string {
+	path := serveStaff(t, st, ServerOptions{LookupUser: func(uid uint32) string {
 		mu.Lock()
 		uids = append(uids, uid)
 		mu.Unlock()
@@ -169,7 +169,7 @@ func TestStaffAPIPeerCredentials(t *testing.T) {
 // connection without peer credentials (TCP) is refused outright.
 func TestStaffAPIActorNotFromRequest(t *testing.T) {
 	st, id := staffStore(t)
-	path := serveStaff(t, st, StaffOptions{})
+	path := serveStaff(t, st, ServerOptions{})
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", path)
 	}}}
@@ -193,7 +193,7 @@ func TestStaffAPIActorNotFromRequest(t *testing.T) {
 		t.Errorf("status after the refused call = %s, want queued", d.Request.Status)
 	}
 
-	api, err := NewStaffAPI(st, staffComposer(t), StaffOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	api, err := NewServer(st, staffComposer(t), ServerOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,7 +221,7 @@ func TestStaffAPIActorNotFromRequest(t *testing.T) {
 // store's own words.
 func TestStaffAPIRefusals(t *testing.T) {
 	st, id := staffStore(t)
-	c, _ := dialStaff(t, serveStaff(t, st, StaffOptions{}))
+	c, _ := dialStaff(t, serveStaff(t, st, ServerOptions{}))
 	ctx := context.Background()
 
 	_, err := c.ShowRequest(ctx, "WS-2026-999999")
@@ -256,7 +256,7 @@ func TestStaffAPIRefusals(t *testing.T) {
 // request's detail lists them with the receipt-less message.
 func TestStaffAPIDoneComposesNotices(t *testing.T) {
 	st, id := staffStore(t)
-	c, _ := dialStaff(t, serveStaff(t, st, StaffOptions{}))
+	c, _ := dialStaff(t, serveStaff(t, st, ServerOptions{}))
 	ctx := context.Background()
 	if _, err := c.Claim(ctx, id, false); err != nil {
 		t.Fatal(err)
@@ -304,7 +304,7 @@ func TestStaffAPIListenUnix(t *testing.T) {
 
 	t.Run("mode and group", func(t *testing.T) {
 		path := filepath.Join(dir, "a.sock")
-		ln, err := ListenUnix(path, StaffSocketMode, g.Name)
+		ln, err := ListenUnix(path, SocketMode, g.Name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -328,10 +328,10 @@ func TestStaffAPIListenUnix(t *testing.T) {
 		}
 		old.(*net.UnixListener).SetUnlinkOnClose(false)
 		old.Close()
-		if _, _, err := DialStaff(context.Background(), path); !errors.Is(err, ErrNoDaemon) {
+		if _, _, err := Dial(context.Background(), path); !errors.Is(err, ErrNoDaemon) {
 			t.Errorf("dial a stale socket: %v, want ErrNoDaemon", err)
 		}
-		ln, err := ListenUnix(path, StaffSocketMode, "")
+		ln, err := ListenUnix(path, SocketMode, "")
 		if err != nil {
 			t.Fatalf("listen over a stale socket: %v", err)
 		}
@@ -344,7 +344,7 @@ func TestStaffAPIListenUnix(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer live.Close()
-		_, err = ListenUnix(path, StaffSocketMode, "")
+		_, err = ListenUnix(path, SocketMode, "")
 		if err == nil || !strings.Contains(err.Error(), "another process answers on it") {
 			t.Errorf("listen over a live socket: %v, want a refusal", err)
 		}
@@ -354,47 +354,42 @@ func TestStaffAPIListenUnix(t *testing.T) {
 		if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, err := ListenUnix(path, StaffSocketMode, "")
+		_, err := ListenUnix(path, SocketMode, "")
 		if err == nil || !strings.Contains(err.Error(), "exists and is not a socket") {
 			t.Errorf("listen over a file: %v, want a refusal", err)
 		}
 	})
 	t.Run("unknown group", func(t *testing.T) {
-		_, err := ListenUnix(filepath.Join(dir, "e.sock"), StaffSocketMode, "no-such-group-xyz")
-		if !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), `group "no-such-group-xyz"`) {
-			t.Errorf("unknown group: %v, want ErrConfig naming the group", err)
+		_, err := ListenUnix(filepath.Join(dir, "e.sock"), SocketMode, "no-such-group-xyz")
+		if !errors.Is(err, ErrGroup) || !strings.Contains(err.Error(), `group "no-such-group-xyz"`) {
+			t.Errorf("unknown group: %v, want ErrGroup naming the group", err)
 		}
 	})
 	t.Run("no socket file", func(t *testing.T) {
-		_, _, err := DialStaff(context.Background(), filepath.Join(dir, "none.sock"))
+		_, _, err := Dial(context.Background(), filepath.Join(dir, "none.sock"))
 		if !errors.Is(err, ErrNoDaemon) {
 			t.Errorf("dial nothing: %v, want ErrNoDaemon", err)
 		}
 	})
 }
 
-// ServeStaff is what serve runs: it answers on the configured socket until
-// the context ends, then removes the socket file.
-func TestStaffAPIServeStaff(t *testing.T) {
+// Serve answers on the socket ListenUnix made until the context ends, then
+// removes the socket file: what serve runs.
+func TestStaffAPIServeUntilCancelled(t *testing.T) {
 	st, id := staffStore(t)
 	sock := filepath.Join(t.TempDir(), "run", "staff.sock")
+	ln, err := ListenUnix(sock, SocketMode, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := NewServer(st, staffComposer(t), ServerOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	cfg := mailer.Config{
-		FromAddress: "intake@hmc.example.se", LoginInstructions: "Logga in.", FormURL: "https://hmc.example.se/websesam",
-		AllowedDomains: []string{"region.example.se"},
-	}
-	go func() {
-		done <- ServeStaff(ctx, st, cfg, StaffConfig{Socket: sock}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	}()
-	var c *StaffClient
-	var err error
-	for range 200 {
-		if c, _, err = DialStaff(context.Background(), sock); err == nil {
-			break
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	go func() { done <- api.Serve(ctx, ln) }()
+	c, _, err := Dial(context.Background(), sock)
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
@@ -402,20 +397,14 @@ func TestStaffAPIServeStaff(t *testing.T) {
 		t.Fatal(err)
 	}
 	if _, err := c.Complete(context.Background(), id, "asaobe01", ""); err != nil {
-		t.Fatalf("done through ServeStaff's composer: %v", err)
+		t.Fatalf("done through the server's composer: %v", err)
 	}
 	c.Close()
 	cancel()
 	if err := <-done; err != nil {
-		t.Errorf("ServeStaff returned %v, want nil on cancel", err)
+		t.Errorf("Serve returned %v, want nil on cancel", err)
 	}
 	if _, err := os.Lstat(sock); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("socket file after shutdown: %v, want it removed", err)
-	}
-
-	// A configuration the composer refuses stops it before listening.
-	err = ServeStaff(context.Background(), st, mailer.Config{}, StaffConfig{Socket: sock}, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if !errors.Is(err, mailer.ErrConfig) {
-		t.Errorf("bad mailer config: %v, want mailer.ErrConfig", err)
 	}
 }

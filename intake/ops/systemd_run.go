@@ -1,4 +1,4 @@
-package intake
+package ops
 
 import (
 	"context"
@@ -87,7 +87,7 @@ func RunWatchdog(ctx context.Context, n *Notifier, h *Heartbeat, log *slog.Logge
 		}
 		quiet = false
 		if err := n.Watchdog(); err != nil && log != nil {
-			log.Warn("watchdog ping", logErr, err)
+			log.Warn("watchdog ping", "err", err)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package intake
+package ops
 
 import (
 	"errors"
@@ -30,7 +30,7 @@ var ErrLogConfig = errors.New("bad log setting")
 // anything that is not a terminal (a file, a pipe to a collector); a person
 // at a terminal gets text.
 func NewLogger(w io.Writer, cfg LogConfig) (*slog.Logger, error) {
-	if key, p := cfg.problem(); p != "" {
+	if key, p := cfg.Problem(); p != "" {
 		return nil, fmt.Errorf("%w: %s: %s", ErrLogConfig, key, p)
 	}
 	level := slog.LevelInfo
@@ -56,9 +56,9 @@ func NewLogger(w io.Writer, cfg LogConfig) (*slog.Logger, error) {
 	}
 }
 
-// problem names the key of c that is wrong and why, for Config.Validate
+// Problem names the key of c that is wrong and why, for Config.Validate
 // and NewLogger ("" for nothing).
-func (c LogConfig) problem() (key, problem string) {
+func (c LogConfig) Problem() (key, problem string) {
 	switch strings.ToLower(c.Level) {
 	case "", "debug", "info", "warn", "warning", "error":
 	default:

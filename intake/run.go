@@ -1,0 +1,311 @@
+package intake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/regionhmc/websesam-intake/intake/ops"
+	"github.com/regionhmc/websesam-intake/mailer"
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+// Log attribute keys: constant, so that log queries keep working. Values
+// are never field values of a form, nor secrets.
+const (
+	logUID       = "uid"
+	logMessageID = "message_id"
+	logOutcome   = "outcome"
+	logReason    = "reason"
+	logFolder    = "folder"
+	logErr       = "err"
+	logRetryIn   = "retry_in"
+	logRequests  = "requests"
+	logReplies   = "replies"
+)
+
+// Options change how a Daemon runs. The zero value is the production daemon.
+type Options struct {
+	Logger *slog.Logger
+	// DryRun examines the mailbox read-only, downloads with PEEK, writes
+	// nothing to the store or the server and prints to Out what would
+	// happen to each matching message.
+	DryRun bool
+	Out    io.Writer
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Notifier tells systemd READY after the first login and STATUS lines
+	// as the daemon goes (nil outside systemd is fine).
+	Notifier *ops.Notifier
+	// Heartbeat is beaten by the main loop for the systemd watchdog.
+	Heartbeat *ops.Heartbeat
+	// Metrics gets the time of every completed poll (the other figures
+	// come from the log records, see Metrics.LogHandler).
+	Metrics *ops.Metrics
+}
+
+// Daemon watches one mailbox and turns every matching message into exactly
+// one recorded, answered and settled outcome.
+type Daemon struct {
+	cfg      Config
+	st       *store.Store // nil in a dry run without a database file
+	composer *mailer.Composer
+	worker   *mailer.Worker
+	dec      decider
+	log      *slog.Logger
+	dry      bool
+	out      io.Writer
+	now      func() time.Time
+
+	notify  *ops.Notifier
+	hb      *ops.Heartbeat
+	metrics *ops.Metrics
+
+	connected func() // called after every successful login
+	// withoutCaps, in tests, hides capabilities the server has (IDLE) to
+	// run the paths for servers without them.
+	withoutCaps []imap.Cap
+}
+
+// New builds the daemon over an open store (nil is allowed only for a dry
+// run). The configuration must have passed Validate.
+func New(cfg Config, st *store.Store, opts Options) (*Daemon, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Out == nil {
+		opts.Out = io.Discard
+	}
+	if st == nil && !opts.DryRun {
+		return nil, errors.New("new daemon: no store")
+	}
+	c, err := mailer.NewComposer(cfg.Mailer)
+	if err != nil {
+		return nil, fmt.Errorf("new daemon: %w", err)
+	}
+	d := &Daemon{
+		cfg: cfg, st: st, composer: c, log: opts.Logger, dry: opts.DryRun, out: opts.Out, now: opts.Now,
+		dec:       decider{policy: cfg.Policy, ownIDDom: cfg.Mailer.MessageIDDomain, ownFrom: cfg.Mailer.FromAddress},
+		connected: func() {},
+		notify:    opts.Notifier, hb: opts.Heartbeat, metrics: opts.Metrics,
+	}
+	if !d.dry {
+		if d.worker, err = mailer.NewWorker(cfg.Mailer, st, mailer.WithLogger(opts.Logger.With("component", "outbox"))); err != nil {
+			return nil, fmt.Errorf("new daemon: %w", err)
+		}
+	}
+	return d, nil
+}
+
+// Run watches the mailbox until ctx ends, reconnecting with jittered
+// exponential backoff; the outbox worker runs beside it. A refused login
+// backs off harder and is logged once per streak, not on every attempt. On
+// cancellation the message in hand is finished first (two-phase shutdown:
+// ctx stops new work, nothing is cut in the middle of a transaction).
+func (d *Daemon) Run(ctx context.Context) error {
+	workerDone := make(chan struct{})
+	go func() {
+		defer close(workerDone)
+		if d.worker == nil { // a dry run sends nothing
+			return
+		}
+		if err := d.worker.Run(ctx); err != nil {
+			d.log.Error("outbox worker stopped", logErr, err)
+		}
+	}()
+	defer func() { <-workerDone }()
+
+	m := d.cfg.Mailbox
+	conn := backoff{min: m.ReconnectMin, max: m.ReconnectMax}
+	auth := backoff{min: m.AuthBackoffMin, max: m.AuthBackoffMax}
+	refused := 0
+	ready := false
+	d.connected = func() {
+		d.hb.Beat()
+		status := fmt.Sprintf("watching %s on %s", m.Folder, m.Addr)
+		if !ready {
+			// The store is open (New needs it) and the login worked.
+			ready = true
+			if err := d.notify.Ready(status); err != nil {
+				d.log.Warn("tell systemd the daemon is ready", logErr, err)
+			}
+		} else {
+			_ = d.notify.Status(status)
+		}
+		if refused > 0 {
+			d.log.Info("imap login accepted again", "refusals", refused)
+		}
+		refused = 0
+		conn.reset()
+		auth.reset()
+	}
+	for {
+		err := d.session(ctx, false)
+		if ctx.Err() != nil {
+			return nil
+		}
+		var wait time.Duration
+		if errors.Is(err, ErrAuth) {
+			wait = auth.next()
+			if refused == 0 {
+				d.log.Error("imap login refused; retrying with a growing delay, logged again only once it works", logErr, err, logRetryIn, wait)
+			}
+			refused++
+		} else {
+			wait = conn.next()
+			d.log.Warn("imap connection ended", logErr, err, logRetryIn, wait)
+		}
+		d.hb.SleepUntil(d.now().Add(wait))
+		_ = d.notify.Status(fmt.Sprintf("no IMAP connection to %s; retrying in %s", m.Addr, wait.Round(time.Second)))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+	}
+}
+
+// Once handles what is in the mailbox now (the moves left over from last
+// time included), delivers the due outbox and returns: for cron and tests.
+func (d *Daemon) Once(ctx context.Context) error {
+	if err := d.session(ctx, true); err != nil {
+		return err
+	}
+	if d.dry {
+		return nil
+	}
+	if err := d.worker.DrainOnce(ctx); err != nil {
+		// Every message is decided and recorded; only delivery is behind.
+		// A cron job should hear of it (exit 1), and what to expect.
+		return fmt.Errorf("the mailbox is handled, but replies wait in the outbox until the relay answers (the next run sends them): %w", err)
+	}
+	return nil
+}
+
+// session is one connection's life: log in, select, then settle, scan and
+// wait for news until the connection fails or ctx ends.
+func (d *Daemon) session(ctx context.Context, once bool) error {
+	cn, err := dial(ctx, d.cfg.Mailbox)
+	if err != nil {
+		return err
+	}
+	defer cn.close()
+	for _, c := range d.withoutCaps {
+		delete(cn.caps, c)
+	}
+	d.connected()
+	folder := d.cfg.Mailbox.Folder
+	var sel *imap.SelectData
+	err = cn.do(func() error {
+		var err error
+		sel, err = cn.c.Select(folder, &imap.SelectOptions{ReadOnly: d.dry}).Wait()
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("select %s: %w", folder, err)
+	}
+	uv := sel.UIDValidity
+	if uv == 0 {
+		return fmt.Errorf("select %s: the server gave no UIDVALIDITY", folder)
+	}
+	for {
+		if !d.dry {
+			if err := d.settleLeftOver(cn, uv); err != nil {
+				return err
+			}
+			if err := d.reprocess(cn, uv); err != nil {
+				return err
+			}
+		}
+		if err := d.scan(ctx, cn, uv); err != nil {
+			return err
+		}
+		d.hb.Beat()
+		d.metrics.PollSucceeded(d.now())
+		if once || ctx.Err() != nil {
+			_ = cn.do(func() error { return cn.c.Logout().Wait() })
+			return nil
+		}
+		if err := d.wait(ctx, cn); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			_ = cn.do(func() error { return cn.c.Logout().Wait() })
+			return nil
+		}
+	}
+}
+
+// wait returns when there may be new mail: the server said so during IDLE,
+// the poll interval passed (IDLE can stall silently), or IDLE must be
+// restarted before the server's time-out.
+func (d *Daemon) wait(ctx context.Context, cn *conn) error {
+	m := d.cfg.Mailbox
+	poll := time.NewTimer(m.PollInterval)
+	defer poll.Stop()
+	// The wait ends by the poll timer at the latest (plus one command).
+	d.hb.SleepUntil(d.now().Add(m.PollInterval + m.CommandTimeout))
+	if !cn.hasIdle() {
+		select {
+		case <-ctx.Done():
+		case <-poll.C:
+		case <-cn.c.Closed():
+			return errors.New("imap connection closed by the server")
+		}
+		return nil
+	}
+	// A NOOP first makes the server report what it has queued (some
+	// servers, go-imap's own among them, start IDLE by waiting for the
+	// next change and would sit on mail that arrived during the scan).
+	if err := cn.do(func() error { return cn.c.Noop().Wait() }); err != nil {
+		return fmt.Errorf("noop: %w", err)
+	}
+	select {
+	case <-cn.news:
+		return nil
+	default:
+	}
+	var idle *imapclient.IdleCommand
+	if err := cn.do(func() error {
+		var err error
+		idle, err = cn.c.Idle()
+		return err
+	}); err != nil {
+		return fmt.Errorf("start idle: %w", err)
+	}
+	restart := time.NewTimer(m.IdleRestart)
+	defer restart.Stop()
+	why := "stop"
+	select {
+	case <-ctx.Done():
+	case <-cn.news:
+		why = "new mail"
+	case <-poll.C:
+		why = "poll"
+	case <-restart.C:
+		why = "idle restart"
+	case <-cn.c.Closed():
+		why = "closed"
+	}
+	d.log.Debug("idle ended", "why", why)
+	if err := cn.do(func() error {
+		if err := idle.Close(); err != nil {
+			return err
+		}
+		return idle.Wait()
+	}); err != nil {
+		return fmt.Errorf("stop idle: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,350 @@
+package intake
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/regionhmc/websesam-intake/mailer"
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+// envelope is what is fetched of every new message before deciding whether
+// it is ours.
+type envelope struct {
+	UID       imap.UID
+	Subject   string // decoded
+	MessageID string
+	From      string
+	Date      time.Time // INTERNALDATE
+	Size      int64
+	// LargestPart is the encoded size of the largest leaf part: a file
+	// certainly over the attachment limit is seen without downloading.
+	LargestPart int64
+}
+
+// scan handles every message above the highest UID handled under uv, in UID
+// order: envelope, size and structure first; the body only for matches.
+func (d *Daemon) scan(ctx context.Context, cn *conn, uv uint32) error {
+	high, err := d.highestUID(uv)
+	if err != nil {
+		return err
+	}
+	var uids []imap.UID
+	err = cn.do(func() error {
+		data, err := cn.c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: imap.UID(high + 1), Stop: 0}}}}, nil).Wait()
+		if err != nil {
+			return err
+		}
+		uids = data.AllUIDs()
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("search new mail: %w", err)
+	}
+	// "n:*" always matches the last message, even below n.
+	uids = slices.DeleteFunc(uids, func(u imap.UID) bool { return uint32(u) <= high })
+	slices.Sort(uids)
+	since := d.cfg.Policy.backlogSince()
+	for len(uids) > 0 {
+		batch := uids[:min(len(uids), d.cfg.Mailbox.FetchBatch)]
+		uids = uids[len(batch):]
+		envs, err := d.envelopes(cn, batch)
+		if err != nil {
+			return err
+		}
+		handled := uint32(0)
+		// Bodies are fetched a chunk at a time (bounded bytes) and decided
+		// in parallel while the previous chunk is recorded (one commit for
+		// the chunk) and settled.
+		chunks := d.chunks(envs, since)
+		var pending func() (map[imap.UID]decision, error)
+		if len(chunks) > 0 {
+			pending = d.prepare(cn, chunks[0].want)
+		}
+		for k, c := range chunks {
+			decs, err := pending()
+			if err != nil {
+				d.advance(uv, handled)
+				return err
+			}
+			if k+1 < len(chunks) && ctx.Err() == nil {
+				pending = d.prepare(cn, chunks[k+1].want)
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			// Record the chunk in one commit, then settle it: one move per
+			// outcome folder, one commit for the settles. Nothing is moved
+			// before its record is committed.
+			outcomes, err := d.recordChunk(uv, c.envs, decs)
+			if err != nil {
+				d.advance(uv, handled)
+				return err
+			}
+			if len(c.envs) > 0 {
+				handled = uint32(c.envs[len(c.envs)-1].UID)
+			}
+			recorded := map[store.Outcome][]store.MessageKey{}
+			ids := map[uint32]string{}
+			var order []store.Outcome
+			for _, e := range c.envs {
+				outcome := outcomes[e.UID]
+				if outcome == "" {
+					continue
+				}
+				if recorded[outcome] == nil {
+					order = append(order, outcome)
+				}
+				recorded[outcome] = append(recorded[outcome], store.MessageKey{Mailbox: d.cfg.Mailbox.Folder, UIDValidity: uv, UID: uint32(e.UID)})
+				ids[uint32(e.UID)] = e.MessageID
+			}
+			for _, o := range order {
+				if err := d.settle(cn, recorded[o], o, false, ids); err != nil {
+					d.advance(uv, handled)
+					return err
+				}
+			}
+		}
+		// Messages that vanished between SEARCH and FETCH need nothing.
+		if ctx.Err() == nil {
+			handled = uint32(batch[len(batch)-1])
+		}
+		d.advance(uv, handled)
+		if ctx.Err() != nil {
+			return nil
+		}
+	}
+	return nil
+}
+
+func (d *Daemon) highestUID(uv uint32) (uint32, error) {
+	if d.st == nil {
+		return 0, nil
+	}
+	high, err := d.st.HighestUID(d.cfg.Mailbox.Folder, uv)
+	if err != nil {
+		return 0, err
+	}
+	return high, nil
+}
+
+// advance remembers that every UID up to uid is handled (matching ones are
+// recorded; the rest needed nothing).
+func (d *Daemon) advance(uv, uid uint32) {
+	if d.dry || uid == 0 {
+		return
+	}
+	if err := d.st.AdvanceUID(d.cfg.Mailbox.Folder, uv, uid); err != nil {
+		d.log.Error("remember the last UID handled", logUID, uid, logErr, err)
+	}
+}
+
+// matches reports whether the decoded subject carries the keyword in any
+// letter case (SEARCH is not trusted with non-ASCII: servers disagree).
+func (d *Daemon) matches(subject string) bool {
+	return strings.Contains(strings.ToLower(subject), strings.ToLower(d.cfg.Policy.Keyword))
+}
+
+func (d *Daemon) envelopes(cn *conn, uids []imap.UID) ([]envelope, error) {
+	var bufs []*imapclient.FetchMessageBuffer
+	err := cn.do(func() error {
+		var err error
+		bufs, err = cn.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
+			UID: true, Envelope: true, InternalDate: true, RFC822Size: true,
+			BodyStructure: &imap.FetchItemBodyStructure{Extended: true},
+		}).Collect()
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fetch envelopes: %w", err)
+	}
+	out := make([]envelope, 0, len(bufs))
+	for _, b := range bufs {
+		if b.UID == 0 {
+			continue
+		}
+		e := envelope{UID: b.UID, Date: b.InternalDate, Size: b.RFC822Size}
+		if b.BodyStructure != nil {
+			b.BodyStructure.Walk(func(_ []int, p imap.BodyStructure) bool {
+				if sp, ok := p.(*imap.BodyStructureSinglePart); ok && sp.MessageRFC822 == nil {
+					e.LargestPart = max(e.LargestPart, int64(sp.Size))
+				}
+				return true
+			})
+		}
+		if b.Envelope != nil {
+			e.Subject = b.Envelope.Subject
+			e.MessageID = b.Envelope.MessageID
+			if len(b.Envelope.From) > 0 {
+				e.From = b.Envelope.From[0].Addr()
+			}
+		}
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b envelope) int { return int(a.UID) - int(b.UID) })
+	return out, nil
+}
+
+// Chunks of bodies fetched at once: few round trips, bounded memory.
+const (
+	chunkMessages = 32
+	chunkBytes    = 4 << 20
+)
+
+// tooLarge says from the envelope alone why a message is over a size
+// limit, or "". Base64 grows a file by 4/3 plus line ends: an encoded part
+// over 1.4 times the limit is certainly over it.
+func (d *Daemon) tooLarge(e envelope) string {
+	switch {
+	case e.Size > d.cfg.Policy.MaxMessageSize:
+		return reasonMessageSize
+	case e.LargestPart > d.cfg.Policy.MaxAttachmentSize*14/10:
+		return reasonFileSize
+	}
+	return ""
+}
+
+// chunk is a run of envelopes in UID order and the matching ones among
+// them whose bodies are fetched together.
+type chunk struct {
+	envs, want []envelope
+}
+
+// chunks cuts envs into runs whose matching messages fit chunkMessages and
+// chunkBytes (a single message over chunkBytes makes a chunk of its own).
+func (d *Daemon) chunks(envs []envelope, since time.Time) []chunk {
+	var out []chunk
+	for i := 0; i < len(envs); {
+		c := chunk{}
+		j, bytes := i, int64(0)
+		for ; j < len(envs) && len(c.want) < chunkMessages; j++ {
+			e := envs[j]
+			if !d.matches(e.Subject) || e.Date.Before(since) {
+				continue
+			}
+			if d.tooLarge(e) == "" {
+				if bytes+e.Size > chunkBytes && len(c.want) > 0 {
+					break
+				}
+				bytes += e.Size
+			}
+			c.want = append(c.want, e)
+		}
+		c.envs = envs[i:j]
+		out = append(out, c)
+		i = j
+	}
+	return out
+}
+
+// prepare downloads the bodies of the matching messages want (one FETCH,
+// now) and decides them in parallel in the background; the returned
+// function waits for the decisions. A message over the size limit is
+// decided without download; a message gone from the server gets none.
+func (d *Daemon) prepare(cn *conn, want []envelope) func() (map[imap.UID]decision, error) {
+	decs := make(map[imap.UID]decision, len(want))
+	var uids []imap.UID
+	for _, e := range want {
+		if reason := d.tooLarge(e); reason != "" {
+			decs[e.UID] = decision{Outcome: store.OutcomeQuarantined, Reason: reason,
+				Original: mailer.Original{MessageID: e.MessageID, Subject: e.Subject, From: e.From}}
+			continue
+		}
+		uids = append(uids, e.UID)
+	}
+	if len(uids) == 0 {
+		return func() (map[imap.UID]decision, error) { return decs, nil }
+	}
+	bodies, err := d.bodies(cn, uids)
+	if err != nil {
+		return func() (map[imap.UID]decision, error) { return nil, err }
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		sem := make(chan struct{}, runtime.GOMAXPROCS(0))
+		for _, e := range want {
+			raw, ok := bodies[e.UID]
+			delete(bodies, e.UID) // the decider holds it only as long as it works
+			if !ok {
+				if d.tooLarge(e) == "" {
+					d.log.Info("message gone before download", logUID, uint32(e.UID), logMessageID, e.MessageID)
+				}
+				continue
+			}
+			wg.Add(1)
+			sem <- struct{}{}
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				dec := d.decideRaw(raw, e.MessageID, e.Subject)
+				mu.Lock()
+				decs[e.UID] = dec
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+	}()
+	return func() (map[imap.UID]decision, error) {
+		<-done
+		return decs, nil
+	}
+}
+
+// decideRaw decides one downloaded message: the one decision path of new
+// mail and of a message staff asked to reprocess. messageID and subject,
+// from the envelope, stand in when the header gives none.
+func (d *Daemon) decideRaw(raw []byte, messageID, subject string) decision {
+	dec := d.dec.decide(raw)
+	if dec.Outcome != store.OutcomeReturned {
+		// Only a returned form travels back as an attachment.
+		for i := range dec.Forms {
+			dec.Forms[i].File.Data = nil
+		}
+	}
+	if dec.Original.MessageID == "" {
+		dec.Original.MessageID = messageID
+	}
+	if dec.Original.Subject == "" {
+		dec.Original.Subject = subject
+	}
+	return dec
+}
+
+// bodies downloads whole messages without setting \Seen (BODY.PEEK[]);
+// messages gone from the server are missing from the result.
+func (d *Daemon) bodies(cn *conn, uids []imap.UID) (map[imap.UID][]byte, error) {
+	section := &imap.FetchItemBodySection{Peek: true}
+	out := make(map[imap.UID][]byte, len(uids))
+	err := cn.do(func() error {
+		cmd := cn.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
+		for {
+			m := cmd.Next()
+			if m == nil {
+				break
+			}
+			b, err := m.Collect()
+			if err != nil {
+				cmd.Close()
+				return err
+			}
+			if raw := b.FindBodySection(section); raw != nil && b.UID != 0 {
+				out[b.UID] = raw
+			}
+		}
+		return cmd.Close()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fetch %d bodies: %w", len(uids), err)
+	}
+	return out, nil
+}
