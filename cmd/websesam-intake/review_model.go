@@ -1,0 +1,1139 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	btable "charm.land/bubbles/v2/table"
+	"charm.land/bubbles/v2/textinput"
+	"charm.land/bubbles/v2/viewport"
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	"charm.land/lipgloss/v2"
+
+	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/store"
+)
+
+// reviewStaff is what the review screen asks of the staff API: the daemon
+// over its socket (every read audited under the caller's name) or the store
+// directly when no daemon runs.
+type reviewStaff interface {
+	WhoAmI(ctx context.Context) (string, error)
+	ListRequests(ctx context.Context, f store.ListFilter) (store.RequestPage, error)
+	ShowRequest(ctx context.Context, id string) (store.RequestDetail, error)
+	SearchRequests(ctx context.Context, text string, limit int) ([]store.Request, error)
+	Claim(ctx context.Context, id string, force bool) (store.Request, error)
+	Release(ctx context.Context, id string) (store.Request, error)
+	Complete(ctx context.Context, id, username, note string) (store.Request, error)
+	Reject(ctx context.Context, id, reason string) (store.Request, error)
+	RegisterList(ctx context.Context, f store.RegisterFilter) ([]store.RegisterEntry, error)
+}
+
+// reviewTab is one of the list's filters.
+type reviewTab int
+
+const (
+	tabTodo reviewTab = iota // Att göra: queued
+	tabMine                  // Mina: claimed by me
+	tabAll                   // Alla
+	tabClosed                // Klara: done and rejected
+	numTabs
+)
+
+var tabNames = [numTabs]string{"Att göra", "Mina", "Alla", "Klara"}
+
+// reviewListLimit is how many requests one list shows; the oldest waiting
+// come first, so the limit never hides the requests that wait longest.
+const reviewListLimit = 500
+
+// rejectReasons are the common reasons offered by r; the last choice lets
+// the person write one.
+var rejectReasons = []string{
+	"Personen har redan behörighet i webSesam.",
+	"Kundnumret hör inte till verksamheten eller enheten.",
+	"Ansökan är en dubblett av en tidigare ansökan.",
+	"Yrkesrollen ska inte ha behörighet i webSesam.",
+}
+
+// The screen's modes: the list, one request open, or a question.
+type reviewMode int
+
+const (
+	modeList reviewMode = iota
+	modeDetail
+	modeSearch     // typing a search
+	modeUsername   // done: the webSesam user name
+	modeNote       // done: an optional note
+	modeReason     // reject: pick a reason
+	modeReasonText // reject: write one
+	modeTakeOver   // claimed by someone else: take it over?
+	modeSavePath   // s: where to save the form
+)
+
+// reviewKeys are the keys of the screen, shown at the bottom and by ?.
+type reviewKeys struct {
+	Claim, Done, Reject, Release, Save, Search, Tab, Open, Back, Help, Quit, Up, Down key.Binding
+}
+
+func newReviewKeys() reviewKeys {
+	b := func(keys []string, k, help string) key.Binding {
+		return key.NewBinding(key.WithKeys(keys...), key.WithHelp(k, help))
+	}
+	return reviewKeys{
+		Claim:   b([]string{"c"}, "c", "ta"),
+		Done:    b([]string{"d"}, "d", "klar"),
+		Reject:  b([]string{"r"}, "r", "avslå"),
+		Release: b([]string{"u"}, "u", "släpp"),
+		Save:    b([]string{"s"}, "s", "spara blankett"),
+		Search:  b([]string{"/"}, "/", "sök"),
+		Tab:     b([]string{"tab", "shift+tab"}, "tab", "nästa flik"),
+		Open:    b([]string{"enter"}, "enter", "öppna"),
+		Back:    b([]string{"esc"}, "esc", "tillbaka"),
+		Help:    b([]string{"?"}, "?", "hjälp"),
+		Quit:    b([]string{"q", "ctrl+c"}, "q", "avsluta"),
+		Up:      b([]string{"up", "k"}, "↑/k", "upp"),
+		Down:    b([]string{"down", "j"}, "↓/j", "ned"),
+	}
+}
+
+// ShortHelp is the line at the bottom.
+func (k reviewKeys) ShortHelp() []key.Binding {
+	return []key.Binding{k.Open, k.Claim, k.Done, k.Reject, k.Release, k.Search, k.Tab, k.Help, k.Quit}
+}
+
+// FullHelp is the ? page.
+func (k reviewKeys) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Up, k.Down, k.Open, k.Back, k.Tab},
+		{k.Claim, k.Done, k.Reject, k.Release, k.Save},
+		{k.Search, k.Help, k.Quit},
+	}
+}
+
+// reviewModel is the full-screen review of the queue. Every call to the
+// staff API runs as a tea.Cmd; its answer comes back as a message, so the
+// screen never blocks on the daemon.
+type reviewModel struct {
+	ctx     context.Context
+	staff   reviewStaff
+	me      string
+	now     func() time.Time
+	promise int           // working days promised for a new request
+	refresh time.Duration // 0: no automatic refresh (tests)
+	saveDir string        // where s suggests saving a form
+
+	width, height int
+	mode          reviewMode
+	tab           reviewTab
+	search        string // the search shown, when not empty
+	showHelp      bool
+
+	reqs    []store.Request
+	loaded  bool
+	table   btable.Model
+	detail  *reviewDetail
+	view    viewport.Model
+	input   textinput.Model
+	help    help.Model
+	keys    reviewKeys
+	flash   string // the last thing that happened, in Swedish
+	flashOK bool
+	pending pendingAction
+	quit    bool
+}
+
+// reviewDetail is what the detail pane shows of one request.
+type reviewDetail struct {
+	d        store.RequestDetail
+	batch    []store.Request // the other requests of the same form
+	person   []store.Request // the person's other requests
+	register []store.RegisterEntry
+}
+
+// pendingAction is the request a question (user name, reason…) is about.
+type pendingAction struct {
+	id       string
+	username string
+	claim    bool // claim it first (it was queued)
+}
+
+// Messages from the commands.
+type (
+	listMsg struct {
+		reqs []store.Request
+		err  error
+	}
+	detailMsg struct {
+		det *reviewDetail
+		err error
+	}
+	actionMsg struct {
+		id   string
+		verb string // what was done, for the flash line
+		req  store.Request
+		err  error
+	}
+	savedMsg struct {
+		path string
+		err  error
+	}
+	tickMsg struct{}
+)
+
+func newReviewModel(ctx context.Context, s reviewStaff, me string, now func() time.Time) *reviewModel {
+	m := &reviewModel{ctx: ctx, staff: s, me: me, now: now, promise: 5, refresh: 5 * time.Second,
+		width: 80, height: 24, keys: newReviewKeys(), help: help.New()}
+	km := btable.KeyMap{
+		LineUp:     m.keys.Up,
+		LineDown:   m.keys.Down,
+		PageUp:     key.NewBinding(key.WithKeys("pgup")),
+		PageDown:   key.NewBinding(key.WithKeys("pgdown")),
+		GotoTop:    key.NewBinding(key.WithKeys("home")),
+		GotoBottom: key.NewBinding(key.WithKeys("end")),
+	}
+	st := btable.DefaultStyles()
+	st.Header = lipgloss.NewStyle().Bold(true).Padding(0, 1)
+	st.Cell = lipgloss.NewStyle().Padding(0, 1)
+	st.Selected = lipgloss.NewStyle().Reverse(true)
+	m.table = btable.New(btable.WithFocused(true), btable.WithKeyMap(km), btable.WithStyles(st))
+	m.view = viewport.New()
+	m.view.KeyMap = viewport.KeyMap{
+		Up:       m.keys.Up,
+		Down:     m.keys.Down,
+		PageUp:   key.NewBinding(key.WithKeys("pgup", "b")),
+		PageDown: key.NewBinding(key.WithKeys("pgdown", "space", "f")),
+	}
+	m.input = textinput.New()
+	m.input.CharLimit = 200
+	ist := textinput.DefaultStyles(true)
+	ist.Cursor.Blink = false // a steady cursor: calmer all day, and no timer
+	m.input.SetStyles(ist)
+	m.help.ShortSeparator = " · "
+	m.help.Styles.ShortKey = lipgloss.NewStyle().Bold(true)
+	m.help.Styles.FullKey = lipgloss.NewStyle().Bold(true)
+	m.layout()
+	return m
+}
+
+func (m *reviewModel) Init() tea.Cmd {
+	return tea.Batch(m.load(), m.tick())
+}
+
+func (m *reviewModel) tick() tea.Cmd {
+	if m.refresh <= 0 {
+		return nil
+	}
+	return tea.Tick(m.refresh, func(time.Time) tea.Msg { return tickMsg{} })
+}
+
+// load fetches the list of the current tab (or search).
+func (m *reviewModel) load() tea.Cmd {
+	ctx, s, tab, search, me := m.ctx, m.staff, m.tab, m.search, m.me
+	return func() tea.Msg {
+		reqs, err := listFor(ctx, s, tab, search, me)
+		return listMsg{reqs, err}
+	}
+}
+
+func listFor(ctx context.Context, s reviewStaff, tab reviewTab, search, me string) ([]store.Request, error) {
+	if search != "" {
+		return s.SearchRequests(ctx, search, reviewListLimit)
+	}
+	var statuses []store.Status
+	switch tab {
+	case tabTodo:
+		statuses = []store.Status{store.StatusQueued}
+	case tabMine:
+		statuses = []store.Status{store.StatusClaimed}
+	case tabAll:
+		statuses = []store.Status{""}
+	case tabClosed:
+		statuses = []store.Status{store.StatusDone, store.StatusRejected}
+	}
+	var out []store.Request
+	for _, st := range statuses {
+		page, err := s.ListRequests(ctx, store.ListFilter{Status: st, Limit: reviewListLimit})
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range page.Requests {
+			if tab == tabMine && r.ClaimedBy != me {
+				continue
+			}
+			out = append(out, r)
+		}
+	}
+	// Waiting requests oldest first (who waits longest is on top); closed
+	// ones most recently closed first.
+	if tab == tabClosed && search == "" {
+		slices.SortStableFunc(out, func(a, b store.Request) int { return b.ClosedAt.Compare(a.ClosedAt) })
+	} else {
+		slices.SortStableFunc(out, func(a, b store.Request) int {
+			if c := a.ReceivedAt.Compare(b.ReceivedAt); c != 0 {
+				return c
+			}
+			return strings.Compare(a.ID, b.ID)
+		})
+	}
+	return out, nil
+}
+
+// open fetches one request with what the detail pane shows beside it.
+func (m *reviewModel) open(id string) tea.Cmd {
+	ctx, s := m.ctx, m.staff
+	return func() tea.Msg {
+		d, err := s.ShowRequest(ctx, id)
+		if err != nil {
+			return detailMsg{err: err}
+		}
+		det := &reviewDetail{d: d}
+		r := d.Request
+		if r.Batch != "" {
+			if found, err := s.SearchRequests(ctx, r.Batch, 100); err == nil {
+				for _, o := range found {
+					if o.Batch == r.Batch && o.ID != r.ID {
+						det.batch = append(det.batch, o)
+					}
+				}
+			}
+		}
+		who := r.Fields["hsa_id"]
+		if who == "" {
+			who = r.Fields["epost"]
+		}
+		if who != "" && !r.Purged {
+			if found, err := s.SearchRequests(ctx, who, 50); err == nil {
+				for _, o := range found {
+					if o.ID != r.ID && o.Batch != r.Batch {
+						det.person = append(det.person, o)
+					}
+				}
+			}
+			if rows, err := s.RegisterList(ctx, store.RegisterFilter{Person: who}); err == nil {
+				det.register = rows
+			}
+		}
+		return detailMsg{det: det}
+	}
+}
+
+// act runs one change of a request and reports it.
+func (m *reviewModel) act(id, verb string, fn func(ctx context.Context, s reviewStaff) (store.Request, error)) tea.Cmd {
+	ctx, s := m.ctx, m.staff
+	return func() tea.Msg {
+		r, err := fn(ctx, s)
+		return actionMsg{id: id, verb: verb, req: r, err: err}
+	}
+}
+
+// selected is the request under the cursor in the list, or the open one.
+func (m *reviewModel) selected() (store.Request, bool) {
+	if m.mode == modeDetail && m.detail != nil {
+		return m.detail.d.Request, true
+	}
+	i := m.table.Cursor()
+	if i < 0 || i >= len(m.reqs) {
+		return store.Request{}, false
+	}
+	return m.reqs[i], true
+}
+
+func (m *reviewModel) say(ok bool, format string, args ...any) {
+	m.flash, m.flashOK = fmt.Sprintf(format, args...), ok
+}
+
+func (m *reviewModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.layout()
+		return m, nil
+	case tickMsg:
+		cmds := []tea.Cmd{m.tick()}
+		if m.mode == modeList || m.mode == modeDetail {
+			cmds = append(cmds, m.load())
+			if m.mode == modeDetail && m.detail != nil {
+				cmds = append(cmds, m.open(m.detail.d.Request.ID))
+			}
+		}
+		return m, tea.Batch(cmds...)
+	case listMsg:
+		if msg.err != nil {
+			m.say(false, "Kunde inte hämta listan: %s", swedishError(msg.err))
+			return m, nil
+		}
+		m.setRows(msg.reqs)
+		return m, nil
+	case detailMsg:
+		if msg.err != nil {
+			m.say(false, "Kunde inte öppna ansökan: %s", swedishError(msg.err))
+			return m, nil
+		}
+		if m.mode == modeList || m.mode == modeDetail {
+			first := m.detail == nil || m.detail.d.Request.ID != msg.det.d.Request.ID
+			m.detail, m.mode = msg.det, modeDetail
+			off := m.view.YOffset()
+			m.view.SetContent(m.detailText())
+			if !first {
+				m.view.SetYOffset(off)
+			} else {
+				m.view.GotoTop()
+			}
+		}
+		return m, nil
+	case actionMsg:
+		return m, m.acted(msg)
+	case savedMsg:
+		if msg.err != nil {
+			m.say(false, "Kunde inte spara blanketten: %s", swedishError(msg.err))
+		} else {
+			m.say(true, "Blanketten är sparad i %s", msg.path)
+		}
+		return m, nil
+	case tea.KeyPressMsg:
+		return m.key(msg)
+	}
+	return m, nil
+}
+
+// acted shows what a change did, or why it could not be done, and reloads.
+func (m *reviewModel) acted(msg actionMsg) tea.Cmd {
+	cmds := []tea.Cmd{m.load()}
+	if m.mode == modeDetail || (m.detail != nil && m.detail.d.Request.ID == msg.id) {
+		cmds = append(cmds, m.open(msg.id))
+	}
+	switch {
+	case msg.err == nil:
+		switch msg.verb {
+		case "claim":
+			m.say(true, "%s är nu din.", msg.id)
+		case "release":
+			m.say(true, "%s är släppt och ligger i kön igen.", msg.id)
+		case "done":
+			m.say(true, "%s är klar (användarnamn %s). Användaren och chefen får besked.", msg.id, msg.req.Username)
+		case "reject":
+			m.say(true, "%s är avslagen. Chefen får besked med orsaken.", msg.id)
+		}
+	case errors.Is(msg.err, store.ErrConflict):
+		// Someone else was quicker: say what the request is now.
+		cur, err := m.staff.ShowRequest(m.ctx, msg.id)
+		if err != nil {
+			m.say(false, "%s gick inte att ändra: den har ändrats av någon annan.", msg.id)
+		} else {
+			m.say(false, "%s", conflictText(cur.Request, m.me))
+		}
+	case errors.Is(msg.err, store.ErrNotFound):
+		m.say(false, "%s finns inte längre.", msg.id)
+	default:
+		m.say(false, "%s gick inte att ändra: %s", msg.id, swedishError(msg.err))
+	}
+	return tea.Batch(cmds...)
+}
+
+// conflictText says, in Swedish, what became of a request someone else
+// changed meanwhile.
+func conflictText(r store.Request, me string) string {
+	switch r.Status {
+	case store.StatusClaimed:
+		if r.ClaimedBy == me {
+			return r.ID + " är redan din."
+		}
+		return fmt.Sprintf("%s togs just av %s. Tryck c för att ta över den.", r.ID, r.ClaimedBy)
+	case store.StatusDone:
+		return fmt.Sprintf("%s blev just klar (av %s).", r.ID, lastActor(r))
+	case store.StatusRejected:
+		return fmt.Sprintf("%s blev just avslagen (av %s).", r.ID, lastActor(r))
+	case store.StatusQueued:
+		return r.ID + " ligger i kön: ta den med c först."
+	}
+	return r.ID + " har ändrats av någon annan."
+}
+
+func lastActor(r store.Request) string {
+	if n := len(r.History); n > 0 {
+		return r.History[n-1].Actor
+	}
+	return "någon annan"
+}
+
+// swedishError explains a failure in Swedish without gluing an English OS
+// text onto the sentence.
+func swedishError(err error) string {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return "den finns inte."
+	case errors.Is(err, store.ErrInvalid):
+		return "uppgiften godtogs inte (kontrollera det du skrev)."
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
+		return "tjänsten svarade inte i tid. Försök igen."
+	case strings.Contains(err.Error(), "no mailer configuration"):
+		return "meddelandena kan inte skrivas utan tjänstens inställningar (starta om med --config FIL)."
+	case strings.Contains(err.Error(), "connection refused"), strings.Contains(err.Error(), "broken pipe"),
+		strings.Contains(err.Error(), "no such file"):
+		return "tjänsten svarar inte. Kontrollera att websesam-intake är igång."
+	}
+	return "ett oväntat fel inträffade. Försök igen, och kontakta driften om det upprepas."
+}
+
+func (m *reviewModel) key(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	if k.String() == "ctrl+c" {
+		m.quit = true
+		return m, tea.Quit
+	}
+	switch m.mode {
+	case modeSearch, modeUsername, modeNote, modeReasonText, modeSavePath:
+		return m.typing(k)
+	case modeReason:
+		return m.reason(k)
+	case modeTakeOver:
+		p := m.pending
+		m.mode = m.back()
+		if k.String() == "j" || k.String() == "y" {
+			return m, m.act(p.id, "claim", func(ctx context.Context, s reviewStaff) (store.Request, error) { return s.Claim(ctx, p.id, true) })
+		}
+		m.say(true, "%s lämnades hos den som har den.", p.id)
+		return m, nil
+	}
+	if m.showHelp && !key.Matches(k, m.keys.Quit) {
+		m.showHelp = false
+		return m, nil
+	}
+	switch {
+	case key.Matches(k, m.keys.Quit):
+		m.quit = true
+		return m, tea.Quit
+	case key.Matches(k, m.keys.Help):
+		m.showHelp = true
+		return m, nil
+	case key.Matches(k, m.keys.Back):
+		if m.mode == modeDetail {
+			m.mode, m.detail = modeList, nil
+			return m, nil
+		}
+		if m.search != "" {
+			m.search = ""
+			m.say(true, "Sökningen är borttagen.")
+			return m, m.load()
+		}
+		return m, nil
+	case key.Matches(k, m.keys.Tab) && m.mode == modeList:
+		step := reviewTab(1)
+		if k.String() == "shift+tab" {
+			step = numTabs - 1
+		}
+		m.tab, m.search, m.loaded = (m.tab+step)%numTabs, "", false
+		m.table.SetCursor(0)
+		return m, m.load()
+	case key.Matches(k, m.keys.Search) && m.mode == modeList:
+		return m, m.ask(modeSearch, "Sök namn, e-post, HSA-id eller kundnummer", m.search)
+	case key.Matches(k, m.keys.Open) && m.mode == modeList:
+		if r, ok := m.selected(); ok {
+			return m, m.open(r.ID)
+		}
+		return m, nil
+	}
+	r, ok := m.selected()
+	if !ok {
+		return m.move(k)
+	}
+	switch {
+	case key.Matches(k, m.keys.Claim):
+		switch {
+		case r.Status == store.StatusClaimed && r.ClaimedBy == m.me:
+			m.say(true, "%s är redan din.", r.ID)
+		case r.Status == store.StatusClaimed:
+			m.pending = pendingAction{id: r.ID}
+			m.mode = modeTakeOver
+			m.say(true, "%s är hos %s. Ta över den? (j/n)", r.ID, r.ClaimedBy)
+		case r.Status == store.StatusQueued:
+			return m, m.act(r.ID, "claim", func(ctx context.Context, s reviewStaff) (store.Request, error) { return s.Claim(ctx, r.ID, false) })
+		default:
+			m.say(false, "%s är %s och kan inte tas.", r.ID, statusSwedish(r.Status))
+		}
+		return m, nil
+	case key.Matches(k, m.keys.Release):
+		if r.Status != store.StatusClaimed || r.ClaimedBy != m.me {
+			m.say(false, "Du kan bara släppa ansökningar som är dina.")
+			return m, nil
+		}
+		return m, m.act(r.ID, "release", func(ctx context.Context, s reviewStaff) (store.Request, error) { return s.Release(ctx, r.ID) })
+	case key.Matches(k, m.keys.Done), key.Matches(k, m.keys.Reject):
+		if why := m.cannotClose(r); why != "" {
+			m.say(false, "%s", why)
+			return m, nil
+		}
+		m.pending = pendingAction{id: r.ID, claim: r.Status == store.StatusQueued}
+		if key.Matches(k, m.keys.Done) {
+			return m, m.ask(modeUsername, "Användarnamn i webSesam för "+r.ID, "")
+		}
+		m.mode = modeReason
+		m.flash = ""
+		return m, nil
+	case key.Matches(k, m.keys.Save):
+		if m.saveDir == "" {
+			m.say(false, "Originalblanketten finns i tjänstens e-postmapp för köade ansökningar (sök på %s).", r.MessageID)
+			return m, nil
+		}
+		return m, m.ask(modeSavePath, "Spara blanketten som", m.saveDir)
+	}
+	return m.move(k)
+}
+
+// cannotClose says why d or r cannot be used on r, or "".
+func (m *reviewModel) cannotClose(r store.Request) string {
+	switch {
+	case r.Status == store.StatusClaimed && r.ClaimedBy != m.me:
+		return fmt.Sprintf("%s är hos %s. Ta över den med c först.", r.ID, r.ClaimedBy)
+	case r.Status == store.StatusDone || r.Status == store.StatusRejected:
+		return fmt.Sprintf("%s är redan %s.", r.ID, statusSwedish(r.Status))
+	}
+	return ""
+}
+
+// move passes navigation keys to the list or the detail pane.
+func (m *reviewModel) move(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	var cmd tea.Cmd
+	if m.mode == modeDetail {
+		m.view, cmd = m.view.Update(k)
+		return m, cmd
+	}
+	m.table, cmd = m.table.Update(k)
+	m.renderRows()
+	return m, cmd
+}
+
+// ask opens the input line for a question.
+func (m *reviewModel) ask(mode reviewMode, prompt, value string) tea.Cmd {
+	m.mode = mode
+	m.input.Reset()
+	m.input.Prompt = prompt + ": "
+	m.input.SetValue(value)
+	m.input.CursorEnd()
+	m.flash = ""
+	return m.input.Focus()
+}
+
+// back is the mode a question returns to.
+func (m *reviewModel) back() reviewMode {
+	if m.detail != nil {
+		return modeDetail
+	}
+	return modeList
+}
+
+// typing handles the input line.
+func (m *reviewModel) typing(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	switch k.String() {
+	case "esc":
+		mode := m.mode
+		m.input.Blur()
+		m.mode = m.back()
+		if mode != modeSearch {
+			m.say(true, "Avbrutet; inget ändrades.")
+		}
+		return m, nil
+	case "enter":
+		v := strings.TrimSpace(m.input.Value())
+		mode, p := m.mode, m.pending
+		switch mode {
+		case modeSearch:
+			m.input.Blur()
+			m.mode, m.search = modeList, v
+			m.table.SetCursor(0)
+			return m, m.load()
+		case modeUsername:
+			if v == "" {
+				m.say(false, "Skriv användarnamnet i webSesam (eller esc för att avbryta).")
+				return m, nil
+			}
+			m.pending.username = v
+			return m, m.ask(modeNote, "Anteckning (frivillig, enter för ingen)", "")
+		case modeNote:
+			m.input.Blur()
+			m.mode = m.back()
+			return m, m.act(p.id, "done", func(ctx context.Context, s reviewStaff) (store.Request, error) {
+				if p.claim {
+					if _, err := s.Claim(ctx, p.id, false); err != nil {
+						return store.Request{}, err
+					}
+				}
+				return s.Complete(ctx, p.id, p.username, v)
+			})
+		case modeReasonText:
+			if v == "" {
+				m.say(false, "Skriv orsaken (eller esc för att avbryta).")
+				return m, nil
+			}
+			m.input.Blur()
+			m.mode = m.back()
+			return m, m.reject(p, v)
+		case modeSavePath:
+			m.input.Blur()
+			m.mode = m.back()
+			r, _ := m.selected()
+			return m, m.save(r, v)
+		}
+	}
+	var cmd tea.Cmd
+	m.input, cmd = m.input.Update(k)
+	return m, cmd
+}
+
+// reason handles the choice of a common reject reason.
+func (m *reviewModel) reason(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	s := k.String()
+	if s == "esc" {
+		m.mode = m.back()
+		m.say(true, "Avbrutet; inget ändrades.")
+		return m, nil
+	}
+	if len(s) == 1 && s[0] >= '1' && int(s[0]-'0') <= len(rejectReasons)+1 {
+		n := int(s[0] - '0')
+		if n == len(rejectReasons)+1 {
+			return m, m.ask(modeReasonText, "Orsak", "")
+		}
+		m.mode = m.back()
+		return m, m.reject(m.pending, rejectReasons[n-1])
+	}
+	return m, nil
+}
+
+func (m *reviewModel) reject(p pendingAction, reason string) tea.Cmd {
+	return m.act(p.id, "reject", func(ctx context.Context, s reviewStaff) (store.Request, error) {
+		if p.claim {
+			if _, err := s.Claim(ctx, p.id, false); err != nil {
+				return store.Request{}, err
+			}
+		}
+		return s.Reject(ctx, p.id, reason)
+	})
+}
+
+// save is set by the command: it writes the original form of a request.
+var reviewSaveForm func(ctx context.Context, r store.Request, path string) (string, error)
+
+func (m *reviewModel) save(r store.Request, path string) tea.Cmd {
+	ctx := m.ctx
+	return func() tea.Msg {
+		if reviewSaveForm == nil {
+			return savedMsg{err: errors.New("not available")}
+		}
+		p, err := reviewSaveForm(ctx, r, path)
+		return savedMsg{path: p, err: err}
+	}
+}
+
+// setRows shows a new list, keeping the cursor on the same request.
+func (m *reviewModel) setRows(reqs []store.Request) {
+	var keep string
+	if r, ok := m.selected(); ok && m.mode != modeDetail {
+		keep = r.ID
+	}
+	m.reqs, m.loaded = reqs, true
+	cur := m.table.Cursor()
+	if keep != "" {
+		if i := slices.IndexFunc(reqs, func(r store.Request) bool { return r.ID == keep }); i >= 0 {
+			cur = i
+		}
+	}
+	m.renderRows()
+	m.table.SetCursor(min(max(cur, 0), max(len(reqs)-1, 0)))
+	m.renderRows()
+}
+
+// The list's columns; Namn takes what is left of the width.
+func (m *reviewModel) columns() []btable.Column {
+	fixed := []btable.Column{
+		{Title: "", Width: 1}, {Title: "Id", Width: 14}, {Title: "Ålder", Width: 6}, {Title: "Typ", Width: 7},
+		{Title: "Namn", Width: 0}, {Title: "Kundnr", Width: 6}, {Title: "Status", Width: 8}, {Title: "Hos", Width: 10},
+	}
+	used := 0
+	for _, c := range fixed {
+		used += c.Width + 2 // cell padding
+	}
+	fixed[4].Width = max(m.width-used, 8)
+	return fixed
+}
+
+func (m *reviewModel) renderRows() {
+	now := m.now()
+	rows := make([]btable.Row, len(m.reqs))
+	for i, r := range m.reqs {
+		mark := " "
+		if i == m.table.Cursor() {
+			mark = "▸"
+		}
+		name := strings.TrimSpace(r.Fields["fornamn"] + " " + r.Fields["efternamn"])
+		if r.Purged {
+			name = "(gallrad)"
+		}
+		rows[i] = btable.Row{mark, r.ID, m.ageText(r, now), typeSwedish(r.Type), name, r.Fields["kundnummer"],
+			statusSwedish(r.Status), r.ClaimedBy}
+	}
+	m.table.SetRows(rows)
+}
+
+// ageText is a request's age in working days; a waiting request past the
+// promise is marked with "!".
+func (m *reviewModel) ageText(r store.Request, now time.Time) string {
+	end := now
+	if r.Status == store.StatusDone || r.Status == store.StatusRejected {
+		end = r.ClosedAt
+	}
+	d := workingDaysBetween(r.ReceivedAt, end)
+	s := fmt.Sprintf("%d d", d)
+	if (r.Status == store.StatusQueued || r.Status == store.StatusClaimed) && d > m.promise {
+		s += " !"
+	}
+	return s
+}
+
+// workingDaysBetween counts the working days (Monday to Friday) after from
+// up to and including to: a request received on a Friday is one working day
+// old on Monday.
+func workingDaysBetween(from, to time.Time) int {
+	from, to = from.Local(), to.Local()
+	a := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.Local)
+	b := time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, time.Local)
+	n := 0
+	for d := a.AddDate(0, 0, 1); !d.After(b); d = d.AddDate(0, 0, 1) {
+		if wd := d.Weekday(); wd != time.Saturday && wd != time.Sunday {
+			n++
+		}
+	}
+	return n
+}
+
+func typeSwedish(t string) string {
+	switch t {
+	case store.TypeNy:
+		return "ny"
+	case store.TypeAndring:
+		return "ändring"
+	case store.TypeAvslut:
+		return "avslut"
+	}
+	return t
+}
+
+func statusSwedish(s store.Status) string {
+	switch s {
+	case store.StatusQueued:
+		return "i kö"
+	case store.StatusClaimed:
+		return "tagen"
+	case store.StatusDone:
+		return "klar"
+	case store.StatusRejected:
+		return "avslagen"
+	}
+	return string(s)
+}
+
+// layout sizes the parts to the window: a title line, the body, the flash
+// line and the key line.
+func (m *reviewModel) layout() {
+	body := max(m.height-3, 3)
+	m.table.SetColumns(m.columns())
+	m.table.SetWidth(m.width)
+	m.table.SetHeight(body)
+	m.view.SetWidth(m.width)
+	m.view.SetHeight(body)
+	m.input.SetWidth(max(m.width-len([]rune(m.input.Prompt))-2, 10))
+	m.help.SetWidth(m.width)
+	if m.detail != nil {
+		m.view.SetContent(m.detailText())
+	}
+	m.renderRows()
+}
+
+var (
+	titleStyle = lipgloss.NewStyle().Bold(true)
+	tabStyle   = lipgloss.NewStyle().Padding(0, 1)
+	tabOn      = lipgloss.NewStyle().Padding(0, 1).Reverse(true).Bold(true)
+	flashBad   = lipgloss.NewStyle().Bold(true)
+	headStyle  = lipgloss.NewStyle().Bold(true).Underline(true)
+)
+
+func (m *reviewModel) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.WindowTitle = "webSesam – granskning"
+	return v
+}
+
+// render is the whole screen as text (tests compare it without styles).
+func (m *reviewModel) render() string {
+	var b strings.Builder
+	b.WriteString(m.titleLine())
+	b.WriteByte('\n')
+	body := max(m.height-3, 3)
+	var content string
+	switch {
+	case m.showHelp:
+		content = m.helpPage()
+	case m.mode == modeDetail || (m.detail != nil && m.mode != modeList && m.mode != modeSearch):
+		content = m.view.View()
+	case m.mode == modeReason:
+		content = m.reasonPage()
+	default:
+		content = m.listView()
+	}
+	b.WriteString(fit(content, m.width, body))
+	b.WriteByte('\n')
+	b.WriteString(fit(m.flashLine(), m.width, 1))
+	b.WriteByte('\n')
+	b.WriteString(fit(m.help.ShortHelpView(m.keys.ShortHelp()), m.width, 1))
+	return b.String()
+}
+
+func (m *reviewModel) titleLine() string {
+	var tabs []string
+	for t := range numTabs {
+		st := tabStyle
+		if t == m.tab && m.search == "" {
+			st = tabOn
+		}
+		label := tabNames[t]
+		if t == m.tab && m.loaded && m.search == "" {
+			label = fmt.Sprintf("%s (%d)", label, len(m.reqs))
+		}
+		tabs = append(tabs, st.Render(label))
+	}
+	left := titleStyle.Render("webSesam") + " " + strings.Join(tabs, "")
+	if m.search != "" {
+		left += " " + tabOn.Render(fmt.Sprintf("Sök: %s (%d)", m.search, len(m.reqs)))
+	}
+	right := m.me
+	gap := m.width - lipgloss.Width(left) - lipgloss.Width(right)
+	if gap < 1 {
+		return left
+	}
+	return left + strings.Repeat(" ", gap) + right
+}
+
+func (m *reviewModel) listView() string {
+	if !m.loaded {
+		return "Hämtar…"
+	}
+	if len(m.reqs) == 0 {
+		switch {
+		case m.search != "":
+			return fmt.Sprintf("Inget träffar %q. Esc tar bort sökningen.", m.search)
+		case m.tab == tabTodo:
+			return "Kön är tom: inget att göra just nu."
+		case m.tab == tabMine:
+			return "Du har inga ansökningar. Ta en med c under Att göra."
+		}
+		return "Inga ansökningar här."
+	}
+	return m.table.View()
+}
+
+func (m *reviewModel) flashLine() string {
+	switch m.mode {
+	case modeSearch, modeUsername, modeNote, modeReasonText, modeSavePath:
+		return m.input.View()
+	}
+	if m.flash == "" {
+		return ""
+	}
+	if !m.flashOK {
+		return flashBad.Render("✗ " + m.flash)
+	}
+	return m.flash
+}
+
+func (m *reviewModel) reasonPage() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Avslå %s – välj orsak (chefen får den i sitt besked):\n\n", m.pending.id)
+	for i, r := range rejectReasons {
+		fmt.Fprintf(&b, "  %d  %s\n", i+1, r)
+	}
+	fmt.Fprintf(&b, "  %d  Skriv en egen orsak…\n\n  esc  avbryt", len(rejectReasons)+1)
+	return b.String()
+}
+
+func (m *reviewModel) helpPage() string {
+	var b strings.Builder
+	b.WriteString(headStyle.Render("Tangenter") + "\n\n")
+	h := m.help
+	h.ShowAll = true
+	b.WriteString(h.FullHelpView(m.keys.FullHelp()))
+	fmt.Fprintf(&b, "\n\nÅlder räknas i arbetsdagar; \"!\" betyder att ansökan väntat mer än %d arbetsdagar.\n", m.promise)
+	b.WriteString("Listan uppdateras av sig själv. Varje visning av personuppgifter loggas med ditt namn.\n\nTryck en tangent för att gå tillbaka.")
+	return b.String()
+}
+
+// detailText is the detail pane of the open request.
+func (m *reviewModel) detailText() string {
+	det := m.detail
+	r := det.d.Request
+	var b strings.Builder
+	def := formparse.Lookup(formparse.FormID(r.Form))
+	status := statusSwedish(r.Status)
+	if r.Status == store.StatusClaimed {
+		status += " av " + r.ClaimedBy
+	}
+	fmt.Fprintf(&b, "%s  %s  %s  %s\n", titleStyle.Render(r.ID), typeSwedish(r.Type), status, m.ageText(r, m.now()))
+	if r.Username != "" {
+		fmt.Fprintf(&b, "Användarnamn i webSesam: %s\n", r.Username)
+	}
+	if r.Reason != "" {
+		fmt.Fprintf(&b, "Orsak: %s\n", r.Reason)
+	}
+	if r.Purged {
+		fmt.Fprintf(&b, "\nUppgifterna är gallrade (%s).\n", localTime(r.PurgedAt))
+	} else if def != nil {
+		for _, sec := range detailSections(def, r.Fields) {
+			fmt.Fprintf(&b, "\n%s\n", headStyle.Render(sec.title))
+			w := 0
+			for _, l := range sec.rows {
+				w = max(w, lipgloss.Width(l.label))
+			}
+			for _, l := range sec.rows {
+				fmt.Fprintf(&b, "  %-*s  %s\n", w+len(l.label)-lipgloss.Width(l.label), l.label, l.value)
+			}
+		}
+	}
+	fmt.Fprintf(&b, "\n%s\n", headStyle.Render("Historik"))
+	for _, h := range r.History {
+		step := statusSwedish(h.To)
+		if h.From == "" {
+			step = "mottagen"
+		}
+		line := fmt.Sprintf("  %s  %-9s %s", localTime(h.At), step, h.Actor)
+		if h.Note != "" {
+			line += " – " + h.Note
+		}
+		b.WriteString(line + "\n")
+	}
+	for _, o := range det.d.Replies {
+		fmt.Fprintf(&b, "  %s  besked %-10s %s till %s\n", localTime(o.CreatedAt), o.Kind, outboxStateSwedish(o.State), strings.Join(o.To, ", "))
+	}
+	if msg := det.d.Message; msg != nil {
+		fmt.Fprintf(&b, "\n%s\n", headStyle.Render("Mejlet"))
+		fmt.Fprintf(&b, "  Från     %s\n  Ämne     %s\n  Mottaget %s\n  Blanketter %d\n", dash(msg.From), dash(msg.Subject), localTime(msg.ReceivedAt), len(msg.FormHashes))
+	}
+	if len(det.batch) > 0 {
+		fmt.Fprintf(&b, "\n%s\n", headStyle.Render("Samma blankett (flera användare)"))
+		for _, o := range det.batch {
+			fmt.Fprintf(&b, "  %s  %s %s  %s\n", o.ID, o.Fields["fornamn"], o.Fields["efternamn"], statusSwedish(o.Status))
+		}
+	}
+	if len(det.person) > 0 {
+		fmt.Fprintf(&b, "\n%s\n", headStyle.Render("Samma person, andra ansökningar"))
+		for _, o := range det.person {
+			fmt.Fprintf(&b, "  %s  %s  %s  %s\n", o.ID, typeSwedish(o.Type), localTime(o.ReceivedAt), statusSwedish(o.Status))
+		}
+	}
+	fmt.Fprintf(&b, "\n%s\n", headStyle.Render("I registret nu"))
+	if len(det.register) == 0 {
+		b.WriteString("  Inget: personen finns inte i registret.\n")
+	}
+	for _, e := range det.register {
+		var roles []string
+		if e.Forskrivare {
+			roles = append(roles, "förskrivare")
+		}
+		if e.Bestallare {
+			roles = append(roles, "beställare")
+		}
+		fmt.Fprintf(&b, "  kund %s  %s  %s, %s\n", e.Kundnummer, strings.Join(roles, " och "), dash(e.Verksamhet), dash(e.Enhet))
+	}
+	switch r.Type {
+	case store.TypeAvslut:
+		fmt.Fprintf(&b, "  När ansökan blir klar tas personen bort ur registret för kund %s.\n", dash(r.Fields["kundnummer"]))
+	case store.TypeAndring:
+		fmt.Fprintf(&b, "  När ansökan blir klar uppdateras personens rad för kund %s.\n", dash(r.Fields["kundnummer"]))
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+type detailSection struct {
+	title string
+	rows  []labelled
+}
+
+// detailSections groups a request's fields as the form does, leaving out
+// empty optional fields and the ändring part of a request that is no
+// ändring.
+func detailSections(def *formparse.Definition, f map[string]string) []detailSection {
+	var out []detailSection
+	add := func(sec string, l labelled) {
+		if n := len(out); n == 0 || out[n-1].title != sec {
+			out = append(out, detailSection{title: sec})
+		}
+		out[len(out)-1].rows = append(out[len(out)-1].rows, l)
+	}
+	seen := map[string]bool{}
+	for _, fl := range append(append([]formparse.Field{}, def.Fields...), def.UserColumns...) {
+		if seen[fl.Name] || fl.Kind == formparse.Tag {
+			continue
+		}
+		seen[fl.Name] = true
+		v, ok := f[fl.Name]
+		if !ok || (v == "" && !fl.Required.Mandatory()) || (v == "false" && fl.Kind == formparse.Checkbox && fl.Section == formparse.SectionAndring) {
+			continue
+		}
+		if fl.Section == formparse.SectionAndring && f["arende"] != formparse.ArendeAndring {
+			continue
+		}
+		sec := fl.Section
+		if sec == formparse.SectionUsers {
+			sec = formparse.SectionPerson
+		}
+		add(sec, labelled{fl.Label, dash(showValue(fl, v))})
+	}
+	// One heading per section, in the form's order, however the user
+	// columns interleave.
+	merged := []detailSection{}
+	for _, s := range out {
+		if i := slices.IndexFunc(merged, func(x detailSection) bool { return x.title == s.title }); i >= 0 {
+			merged[i].rows = append(merged[i].rows, s.rows...)
+			continue
+		}
+		merged = append(merged, s)
+	}
+	return merged
+}
+
+func outboxStateSwedish(s store.OutboxState) string {
+	switch s {
+	case store.OutboxPending:
+		return "väntar"
+	case store.OutboxSent:
+		return "skickat"
+	case store.OutboxFailed:
+		return "misslyckat"
+	case store.OutboxCancelled:
+		return "stoppat"
+	}
+	return string(s)
+}
+
+// fit cuts or pads s to exactly h lines no wider than w.
+func fit(s string, w, h int) string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for i, l := range lines {
+		if lipgloss.Width(l) > w {
+			lines[i] = truncateANSI(l, w)
+		}
+	}
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	return strings.Join(lines, "\n")
+}
+
+func truncateANSI(s string, w int) string { return ansi.Truncate(s, w, "…") }
