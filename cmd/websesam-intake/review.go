@@ -8,6 +8,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/regionhmc/websesam-intake/intake"
 )
 
 func init() { subcommands = append(subcommands, newReviewCommand) }
@@ -52,7 +54,7 @@ Every request shown is written to the audit log under your name, as with
 	}
 	addStaffFlags(cmd, &sf)
 	addConfigFlag(cmd, &sf)
-	cmd.Flags().IntVar(&promise, "promise", 5, "working days promised for a request; older waiting requests are marked with !")
+	cmd.Flags().IntVar(&promise, "promise", intake.DefaultPromise, "working days promised for a request; older waiting requests are marked with !")
 	return cmd
 }
 

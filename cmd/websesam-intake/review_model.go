@@ -18,7 +18,9 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/intake"
 	"github.com/regionhmc/websesam-intake/store"
+	"github.com/regionhmc/websesam-intake/store/workdays"
 )
 
 // reviewStaff is what the review screen asks of the staff API: the daemon
@@ -93,7 +95,7 @@ func newReviewKeys() reviewKeys {
 		Release: b([]string{"u"}, "u", "släpp"),
 		Save:    b([]string{"s"}, "s", "spara blankett"),
 		Search:  b([]string{"/"}, "/", "sök"),
-		Tab:     b([]string{"tab", "shift+tab"}, "tab", "nästa flik"),
+		Tab:     b([]string{"tab", "shift+tab"}, "tab", "flik"),
 		Open:    b([]string{"enter"}, "enter", "öppna"),
 		Back:    b([]string{"esc"}, "esc", "tillbaka"),
 		Help:    b([]string{"?"}, "?", "hjälp"),
@@ -105,7 +107,7 @@ func newReviewKeys() reviewKeys {
 
 // ShortHelp is the line at the bottom.
 func (k reviewKeys) ShortHelp() []key.Binding {
-	return []key.Binding{k.Open, k.Claim, k.Done, k.Reject, k.Release, k.Search, k.Tab, k.Help, k.Quit}
+	return []key.Binding{k.Open, k.Claim, k.Done, k.Reject, k.Search, k.Tab, k.Help, k.Quit}
 }
 
 // FullHelp is the ? page.
@@ -126,6 +128,7 @@ type reviewModel struct {
 	me      string
 	now     func() time.Time
 	promise int           // working days promised for a new request
+	cal     *workdays.Calendar
 	refresh time.Duration // 0: no automatic refresh (tests)
 	saveDir string        // where s suggests saving a form
 
@@ -188,7 +191,7 @@ type (
 )
 
 func newReviewModel(ctx context.Context, s reviewStaff, me string, now func() time.Time) *reviewModel {
-	m := &reviewModel{ctx: ctx, staff: s, me: me, now: now, promise: 5, refresh: 5 * time.Second,
+	m := &reviewModel{ctx: ctx, staff: s, me: me, now: now, promise: intake.DefaultPromise, refresh: 5 * time.Second, cal: workdays.Swedish(nil),
 		width: 80, height: 24, keys: newReviewKeys(), help: help.New()}
 	km := btable.KeyMap{
 		LineUp:     m.keys.Up,
@@ -199,8 +202,8 @@ func newReviewModel(ctx context.Context, s reviewStaff, me string, now func() ti
 		GotoBottom: key.NewBinding(key.WithKeys("end")),
 	}
 	st := btable.DefaultStyles()
-	st.Header = lipgloss.NewStyle().Bold(true).Padding(0, 1)
-	st.Cell = lipgloss.NewStyle().Padding(0, 1)
+	st.Header = lipgloss.NewStyle().Bold(true).PaddingRight(1)
+	st.Cell = lipgloss.NewStyle().PaddingRight(1)
 	st.Selected = lipgloss.NewStyle().Reverse(true)
 	m.table = btable.New(btable.WithFocused(true), btable.WithKeyMap(km), btable.WithStyles(st))
 	m.view = viewport.New()
@@ -243,8 +246,13 @@ func (m *reviewModel) load() tea.Cmd {
 }
 
 func listFor(ctx context.Context, s reviewStaff, tab reviewTab, search, me string) ([]store.Request, error) {
+	var out []store.Request
 	if search != "" {
-		return s.SearchRequests(ctx, search, reviewListLimit)
+		found, err := s.SearchRequests(ctx, search, reviewListLimit)
+		if err != nil {
+			return nil, err
+		}
+		out = found
 	}
 	var statuses []store.Status
 	switch tab {
@@ -257,7 +265,9 @@ func listFor(ctx context.Context, s reviewStaff, tab reviewTab, search, me strin
 	case tabClosed:
 		statuses = []store.Status{store.StatusDone, store.StatusRejected}
 	}
-	var out []store.Request
+	if search != "" {
+		statuses = nil
+	}
 	for _, st := range statuses {
 		page, err := s.ListRequests(ctx, store.ListFilter{Status: st, Limit: reviewListLimit})
 		if err != nil {
@@ -406,7 +416,9 @@ func (m *reviewModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 // acted shows what a change did, or why it could not be done, and reloads.
 func (m *reviewModel) acted(msg actionMsg) tea.Cmd {
 	cmds := []tea.Cmd{m.load()}
-	if m.mode == modeDetail || (m.detail != nil && m.detail.d.Request.ID == msg.id) {
+	// A claimed request opens, so that d, r and u act on it and not on the
+	// row that moves under the cursor when it leaves Att göra.
+	if m.mode == modeDetail || (m.detail != nil && m.detail.d.Request.ID == msg.id) || (msg.err == nil && msg.verb == "claim") {
 		cmds = append(cmds, m.open(msg.id))
 	}
 	switch {
@@ -417,7 +429,7 @@ func (m *reviewModel) acted(msg actionMsg) tea.Cmd {
 		case "release":
 			m.say(true, "%s är släppt och ligger i kön igen.", msg.id)
 		case "done":
-			m.say(true, "%s är klar (användarnamn %s). Användaren och chefen får besked.", msg.id, msg.req.Username)
+			m.say(true, "%s är klar (%s). Användaren och chefen får besked.", msg.id, msg.req.Username)
 		case "reject":
 			m.say(true, "%s är avslagen. Chefen får besked med orsaken.", msg.id)
 		}
@@ -514,7 +526,7 @@ func (m *reviewModel) key(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, nil
 	case key.Matches(k, m.keys.Back):
 		if m.mode == modeDetail {
-			m.mode, m.detail = modeList, nil
+			m.mode, m.detail, m.flash = modeList, nil, ""
 			return m, nil
 		}
 		if m.search != "" {
@@ -534,6 +546,7 @@ func (m *reviewModel) key(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(k, m.keys.Search) && m.mode == modeList:
 		return m, m.ask(modeSearch, "Sök namn, e-post, HSA-id eller kundnummer", m.search)
 	case key.Matches(k, m.keys.Open) && m.mode == modeList:
+		m.flash = ""
 		if r, ok := m.selected(); ok {
 			return m, m.open(r.ID)
 		}
@@ -614,6 +627,7 @@ func (m *reviewModel) ask(mode reviewMode, prompt, value string) tea.Cmd {
 	m.mode = mode
 	m.input.Reset()
 	m.input.Prompt = prompt + ": "
+	m.input.SetWidth(max(m.width-lipgloss.Width(m.input.Prompt)-1, 10))
 	m.input.SetValue(value)
 	m.input.CursorEnd()
 	m.flash = ""
@@ -756,7 +770,7 @@ func (m *reviewModel) columns() []btable.Column {
 	}
 	used := 0
 	for _, c := range fixed {
-		used += c.Width + 2 // cell padding
+		used += c.Width + 1 // the cell's padding
 	}
 	fixed[4].Width = max(m.width-used, 8)
 	return fixed
@@ -787,28 +801,12 @@ func (m *reviewModel) ageText(r store.Request, now time.Time) string {
 	if r.Status == store.StatusDone || r.Status == store.StatusRejected {
 		end = r.ClosedAt
 	}
-	d := workingDaysBetween(r.ReceivedAt, end)
+	d := m.cal.Between(r.ReceivedAt, end)
 	s := fmt.Sprintf("%d d", d)
 	if (r.Status == store.StatusQueued || r.Status == store.StatusClaimed) && d > m.promise {
 		s += " !"
 	}
 	return s
-}
-
-// workingDaysBetween counts the working days (Monday to Friday) after from
-// up to and including to: a request received on a Friday is one working day
-// old on Monday.
-func workingDaysBetween(from, to time.Time) int {
-	from, to = from.Local(), to.Local()
-	a := time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.Local)
-	b := time.Date(to.Year(), to.Month(), to.Day(), 0, 0, 0, 0, time.Local)
-	n := 0
-	for d := a.AddDate(0, 0, 1); !d.After(b); d = d.AddDate(0, 0, 1) {
-		if wd := d.Weekday(); wd != time.Saturday && wd != time.Sunday {
-			n++
-		}
-	}
-	return n
 }
 
 func typeSwedish(t string) string {
@@ -879,10 +877,10 @@ func (m *reviewModel) render() string {
 	switch {
 	case m.showHelp:
 		content = m.helpPage()
-	case m.mode == modeDetail || (m.detail != nil && m.mode != modeList && m.mode != modeSearch):
-		content = m.view.View()
 	case m.mode == modeReason:
 		content = m.reasonPage()
+	case m.mode == modeDetail || (m.detail != nil && m.mode != modeList && m.mode != modeSearch):
+		content = m.view.View()
 	default:
 		content = m.listView()
 	}
@@ -890,7 +888,11 @@ func (m *reviewModel) render() string {
 	b.WriteByte('\n')
 	b.WriteString(fit(m.flashLine(), m.width, 1))
 	b.WriteByte('\n')
-	b.WriteString(fit(m.help.ShortHelpView(m.keys.ShortHelp()), m.width, 1))
+	bottom := m.help.ShortHelpView(m.keys.ShortHelp())
+	if m.typingMode() && m.flash != "" {
+		bottom = m.flashText() // what is wrong with the answer being typed
+	}
+	b.WriteString(fit(bottom, m.width, 1))
 	return b.String()
 }
 
@@ -937,18 +939,33 @@ func (m *reviewModel) listView() string {
 	return m.table.View()
 }
 
-func (m *reviewModel) flashLine() string {
+func (m *reviewModel) typingMode() bool {
 	switch m.mode {
 	case modeSearch, modeUsername, modeNote, modeReasonText, modeSavePath:
-		return m.input.View()
+		return true
 	}
-	if m.flash == "" {
-		return ""
-	}
+	return false
+}
+
+func (m *reviewModel) flashText() string {
 	if !m.flashOK {
 		return flashBad.Render("✗ " + m.flash)
 	}
 	return m.flash
+}
+
+func (m *reviewModel) flashLine() string {
+	if m.typingMode() {
+		return m.input.View()
+	}
+	if m.flash == "" {
+		if m.mode == modeDetail && m.view.TotalLineCount() > m.view.Height() {
+			last := min(m.view.YOffset()+m.view.Height(), m.view.TotalLineCount())
+			return fmt.Sprintf("Rad %d–%d av %d · j/↓ och mellanslag bläddrar · esc tillbaka", m.view.YOffset()+1, last, m.view.TotalLineCount())
+		}
+		return ""
+	}
+	return m.flashText()
 }
 
 func (m *reviewModel) reasonPage() string {
@@ -967,8 +984,12 @@ func (m *reviewModel) helpPage() string {
 	h := m.help
 	h.ShowAll = true
 	b.WriteString(h.FullHelpView(m.keys.FullHelp()))
-	fmt.Fprintf(&b, "\n\nÅlder räknas i arbetsdagar; \"!\" betyder att ansökan väntat mer än %d arbetsdagar.\n", m.promise)
-	b.WriteString("Listan uppdateras av sig själv. Varje visning av personuppgifter loggas med ditt namn.\n\nTryck en tangent för att gå tillbaka.")
+	b.WriteString("\n\n")
+	wrap := lipgloss.NewStyle().Width(m.width)
+	b.WriteString(wrap.Render(fmt.Sprintf("Ålder räknas i arbetsdagar (måndag–fredag utom helgdagar). \"!\" betyder att ansökan har väntat längre än de %d arbetsdagar vi lovar.", m.promise)))
+	b.WriteString("\n")
+	b.WriteString(wrap.Render("Listan uppdateras av sig själv. Varje visning av personuppgifter loggas med ditt namn."))
+	b.WriteString("\n\nTryck en tangent för att gå tillbaka.")
 	return b.String()
 }
 
@@ -999,7 +1020,7 @@ func (m *reviewModel) detailText() string {
 				w = max(w, lipgloss.Width(l.label))
 			}
 			for _, l := range sec.rows {
-				fmt.Fprintf(&b, "  %-*s  %s\n", w+len(l.label)-lipgloss.Width(l.label), l.label, l.value)
+				fmt.Fprintf(&b, "  %s%s  %s\n", l.label, strings.Repeat(" ", w-lipgloss.Width(l.label)), l.value)
 			}
 		}
 	}
@@ -1083,7 +1104,7 @@ func detailSections(def *formparse.Definition, f map[string]string) []detailSect
 		if !ok || (v == "" && !fl.Required.Mandatory()) || (v == "false" && fl.Kind == formparse.Checkbox && fl.Section == formparse.SectionAndring) {
 			continue
 		}
-		if fl.Section == formparse.SectionAndring && f["arende"] != formparse.ArendeAndring {
+		if fl.Section == formparse.SectionAndring && (f["arende"] != formparse.ArendeAndring || v == "") {
 			continue
 		}
 		sec := fl.Section
