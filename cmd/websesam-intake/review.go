@@ -78,4 +78,3 @@ func runReviewScreen(cmd *cobra.Command, sf staffFlags, promise int) error {
 	}
 	return nil
 }
-

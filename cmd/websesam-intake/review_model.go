@@ -14,8 +14,8 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	"charm.land/bubbles/v2/viewport"
 	tea "charm.land/bubbletea/v2"
-	"github.com/charmbracelet/x/ansi"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/regionhmc/websesam-intake/formparse"
 	"github.com/regionhmc/websesam-intake/intake"
@@ -42,10 +42,10 @@ type reviewStaff interface {
 type reviewTab int
 
 const (
-	tabTodo reviewTab = iota // Att göra: queued
-	tabMine                  // Mina: claimed by me
-	tabAll                   // Alla
-	tabClosed                // Klara: done and rejected
+	tabTodo   reviewTab = iota // Att göra: queued
+	tabMine                    // Mina: claimed by me
+	tabAll                     // Alla
+	tabClosed                  // Klara: done and rejected
 	numTabs
 )
 
@@ -127,7 +127,7 @@ type reviewModel struct {
 	staff   reviewStaff
 	me      string
 	now     func() time.Time
-	promise int           // working days promised for a new request
+	promise int // working days promised for a new request
 	cal     *workdays.Calendar
 	refresh time.Duration // 0: no automatic refresh (tests)
 	saveDir string        // where s suggests saving a form
