@@ -3,8 +3,8 @@ module github.com/regionhmc/websesam-intake
 go 1.26.0
 
 require (
-	charm.land/bubbles/v2 v2.2.2
-	charm.land/bubbletea/v2 v2.2.0
+	charm.land/bubbles/v2 v2.1.1
+	charm.land/bubbletea/v2 v2.1.1
 	charm.land/lipgloss/v2 v2.1.1
 	github.com/BurntSushi/toml v1.6.0
 	github.com/charmbracelet/x/ansi v0.12.0
