@@ -379,7 +379,7 @@ func (c *Composer) Receipt(r Receipt) (store.OutboxRow, error) {
 		data.Forms = append(data.Forms, form{
 			Title:     title(f.Form.ID),
 			FileName:  fileName(f.FileName),
-			Arende:    arendeLabel(f.Form.ID, f.Form.Fields["arende"]),
+			Arende:    arendeLabel(f.Form.ID, formparse.FieldArende.Value(f.Form.Fields)),
 			Persons:   persons(f.Form),
 			Requests:  f.Requests,
 			Duplicate: f.Duplicate,
@@ -491,11 +491,11 @@ func (c *Composer) Return(r Return) (store.OutboxRow, error) {
 // allowed domains.
 func (c *Composer) manager(fields map[string]string, problems []formparse.FieldProblem) *mail.Address {
 	for _, p := range problems {
-		if p.Field == "chef_epost" {
+		if p.Field == string(formparse.FieldChefEpost) {
 			return nil
 		}
 	}
-	a := address(fields["chef_epost"], fields["chef_namn"])
+	a := address(formparse.FieldChefEpost.Value(fields), formparse.FieldChefNamn.Value(fields))
 	if a == nil || !DomainAllowed(a.Address, c.cfg.AllowedDomains) {
 		return nil
 	}
@@ -559,23 +559,23 @@ func (c *Composer) Done(dn Done) ([]store.OutboxRow, error) {
 	f := dn.Fields
 	data := doneData{
 		common:            c.common(),
-		Arende:            f["arende"],
-		FirstName:         cleanLine(f["fornamn"]),
+		Arende:            formparse.FieldArende.Value(f),
+		FirstName:         cleanLine(formparse.FieldFornamn.Value(f)),
 		Name:              fullName(f),
 		UserName:          cleanLine(dn.UserName),
 		LoginInstructions: strings.TrimRight(c.cfg.LoginInstructions, "\n"),
-		ValidFrom:         f["galler_fran"],
-		Kundnummer:        f["kundnummer"],
-		OtherKundnummer:   f["ovriga_kundnummer"],
+		ValidFrom:         formparse.FieldGallerFran.Value(f),
+		Kundnummer:        formparse.FieldKundnummer.Value(f),
+		OtherKundnummer:   formparse.FieldOvrigaKundnummer.Value(f),
 		Roles:             roles(dn.Form, f),
 		Changes:           changes(dn.Form, f),
 		Request:           dn.Request,
-		ManagerName:       cleanLine(f["chef_namn"]),
+		ManagerName:       cleanLine(formparse.FieldChefNamn.Value(f)),
 	}
 	if data.Arende != formparse.ArendeAndring && data.Arende != formparse.ArendeAvslut {
 		data.Arende = formparse.ArendeNy
 	}
-	user := address(f["epost"], data.Name)
+	user := address(formparse.FieldEpost.Value(f), data.Name)
 	chef := c.manager(f, nil)
 	if user == nil && chef == nil {
 		return nil, fmt.Errorf("compose %s: %w: neither the user's nor the manager's address", KindDoneUser, ErrNoRecipient)
@@ -607,7 +607,7 @@ func (c *Composer) Done(dn Done) ([]store.OutboxRow, error) {
 func (c *Composer) Rejection(rj Rejection) (store.OutboxRow, error) {
 	f := rj.Fields
 	name := fullName(f)
-	user := address(f["epost"], name)
+	user := address(formparse.FieldEpost.Value(f), name)
 	chef := c.manager(f, nil)
 	var to, cc []*mail.Address
 	switch {
@@ -630,9 +630,9 @@ func (c *Composer) Rejection(rj Rejection) (store.OutboxRow, error) {
 		Arende, ArendeLabel, Name, Kundnummer, Request, Reason, ManagerName string
 		ToUser                                                              bool
 	}{
-		common: c.common(), Arende: f["arende"], ArendeLabel: arendeLabel(rj.Form, f["arende"]),
-		Name: name, Kundnummer: f["kundnummer"], Request: rj.Request, Reason: reason,
-		ManagerName: cleanLine(f["chef_namn"]), ToUser: chef == nil,
+		common: c.common(), Arende: formparse.FieldArende.Value(f), ArendeLabel: arendeLabel(rj.Form, formparse.FieldArende.Value(f)),
+		Name: name, Kundnummer: formparse.FieldKundnummer.Value(f), Request: rj.Request, Reason: reason,
+		ManagerName: cleanLine(formparse.FieldChefNamn.Value(f)), ToUser: chef == nil,
 	}
 	text, html, subject, err := c.render(KindRejection, data, true)
 	if err != nil {
@@ -652,7 +652,7 @@ func title(id formparse.FormID) string {
 // arendeLabel is the label the form shows for an arende value.
 func arendeLabel(id formparse.FormID, value string) string {
 	if def := formparse.Lookup(id); def != nil {
-		if f, ok := def.Field("arende"); ok {
+		if f, ok := def.Field(string(formparse.FieldArende)); ok {
 			for _, o := range f.Choices {
 				if o.Value == value {
 					return o.Label
@@ -667,7 +667,7 @@ func arendeLabel(id formparse.FormID, value string) string {
 }
 
 func fullName(f map[string]string) string {
-	return cleanLine(f["fornamn"] + " " + f["efternamn"])
+	return cleanLine(formparse.FieldFornamn.Value(f) + " " + formparse.FieldEfternamn.Value(f))
 }
 
 // persons names the people a form is about, in form order.
@@ -688,21 +688,17 @@ func persons(f *formparse.Form) []string {
 }
 
 // roles are the labels of the ticked role boxes (the members of the group
-// "roll" in the form definition).
+// formparse.GroupRoll in the form definition).
 func roles(id formparse.FormID, f map[string]string) []string {
 	def := formparse.Lookup(id)
 	if def == nil {
 		return nil
 	}
+	g, _ := def.Group(formparse.GroupRoll)
 	var out []string
-	for _, g := range def.Groups {
-		if g.Name != "roll" {
-			continue
-		}
-		for _, m := range g.Members {
-			if f[m] == "true" {
-				out = append(out, def.Label(m))
-			}
+	for _, m := range g.Members {
+		if f[m] == formparse.CheckboxTicked {
+			out = append(out, def.Label(m))
 		}
 	}
 	return out
@@ -712,30 +708,26 @@ func roles(id formparse.FormID, f map[string]string) []string {
 // the fields that box requires ("Namnbyte (Tidigare namn: Berg)").
 func changes(id formparse.FormID, f map[string]string) []string {
 	def := formparse.Lookup(id)
-	if def == nil || f["arende"] != formparse.ArendeAndring {
+	if def == nil || formparse.FieldArende.Value(f) != formparse.ArendeAndring {
 		return nil
 	}
+	g, _ := def.Group(formparse.GroupAndringTyp)
 	var out []string
-	for _, g := range def.Groups {
-		if g.Name != "andring_typ" {
+	for _, box := range g.Members {
+		if f[box] != formparse.CheckboxTicked {
 			continue
 		}
-		for _, box := range g.Members {
-			if f[box] != "true" {
-				continue
+		var details []string
+		for _, fld := range def.Fields {
+			if fld.Required.Ticked == box && f[fld.Name] != "" {
+				details = append(details, fld.Label+": "+cleanLine(f[fld.Name]))
 			}
-			var details []string
-			for _, fld := range def.Fields {
-				if fld.Required.Ticked == box && f[fld.Name] != "" {
-					details = append(details, fld.Label+": "+cleanLine(f[fld.Name]))
-				}
-			}
-			s := def.Label(box)
-			if len(details) > 0 {
-				s += " (" + strings.Join(details, ", ") + ")"
-			}
-			out = append(out, s)
 		}
+		s := def.Label(box)
+		if len(details) > 0 {
+			s += " (" + strings.Join(details, ", ") + ")"
+		}
+		out = append(out, s)
 	}
 	return out
 }
@@ -769,13 +761,13 @@ func (c *Composer) Rejected(r store.Request) ([]store.OutboxRow, error) {
 // withArende is the request's fields with `arende` set from its type when
 // the fields lack it.
 func withArende(r store.Request) map[string]string {
-	if r.Fields["arende"] != "" || r.Type == "" {
+	if formparse.FieldArende.Value(r.Fields) != "" || r.Type == "" {
 		return r.Fields
 	}
 	f := make(map[string]string, len(r.Fields)+1)
 	for k, v := range r.Fields {
 		f[k] = v
 	}
-	f["arende"] = r.Type
+	f[string(formparse.FieldArende)] = r.Type
 	return f
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/emersion/go-message"
 
+	"github.com/regionhmc/websesam-intake/formparse"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -178,7 +179,7 @@ func writeAttachment(mw *message.Writer, a attachment) error {
 	mt, _, _ := mime.ParseMediaType(ct)
 	name := fileName(a.name)
 	if name == "" {
-		name = "blankett"
+		name = formparse.UnnamedFile
 	}
 	var h message.Header
 	h.Add("Content-Transfer-Encoding", "base64")

@@ -80,11 +80,11 @@ func writeRequests(w io.Writer, reqs []store.Request, asJSON bool, none string) 
 	now := time.Now()
 	t := newTable(w, "ID", "RECEIVED", "TYPE", "NAME", "KUNDNUMMER", "STATUS", "CLAIMED BY", "AGE")
 	for _, r := range reqs {
-		name := strings.TrimSpace(r.Fields["fornamn"] + " " + r.Fields["efternamn"])
+		name := strings.TrimSpace(formparse.FieldFornamn.Value(r.Fields) + " " + formparse.FieldEfternamn.Value(r.Fields))
 		if r.Purged {
 			name = "(purged)"
 		}
-		t.row(r.ID, localTime(r.ReceivedAt), r.Type, shorten(dash(name), 30), dash(r.Fields["kundnummer"]),
+		t.row(r.ID, localTime(r.ReceivedAt), r.Type, shorten(dash(name), 30), dash(formparse.FieldKundnummer.Value(r.Fields)),
 			string(r.Status), dash(r.ClaimedBy), age(r.ReceivedAt, now))
 	}
 	return t.flush()

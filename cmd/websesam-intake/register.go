@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/regionhmc/websesam-intake/formparse"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -95,7 +96,7 @@ or an e-mail address and shows that person's rows under every kundnummer.`,
 		},
 	}
 	addStaffFlags(cmd, &sf)
-	cmd.Flags().StringVar(&kundnummer, "kundnummer", "", "only rows of this kundnummer")
+	cmd.Flags().StringVar(&kundnummer, string(formparse.FieldKundnummer), "", "only rows of this kundnummer")
 	cmd.Flags().StringVar(&person, "person", "", "only rows of the person with this HSA-id or e-mail address")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
 	return cmd
