@@ -314,9 +314,9 @@ func (m *reviewModel) open(id string) tea.Cmd {
 				}
 			}
 		}
-		who := r.Fields["hsa_id"]
+		who := formparse.FieldHSAID.Value(r.Fields)
 		if who == "" {
-			who = r.Fields["epost"]
+			who = formparse.FieldEpost.Value(r.Fields)
 		}
 		if who != "" && !r.Purged {
 			if found, err := s.SearchRequests(ctx, who, 50); err == nil {
@@ -784,11 +784,11 @@ func (m *reviewModel) renderRows() {
 		if i == m.table.Cursor() {
 			mark = "▸"
 		}
-		name := strings.TrimSpace(r.Fields["fornamn"] + " " + r.Fields["efternamn"])
+		name := strings.TrimSpace(formparse.FieldFornamn.Value(r.Fields) + " " + formparse.FieldEfternamn.Value(r.Fields))
 		if r.Purged {
 			name = "(gallrad)"
 		}
-		rows[i] = btable.Row{mark, r.ID, m.ageText(r, now), typeSwedish(r.Type), name, r.Fields["kundnummer"],
+		rows[i] = btable.Row{mark, r.ID, m.ageText(r, now), typeSwedish(r.Type), name, formparse.FieldKundnummer.Value(r.Fields),
 			statusSwedish(r.Status), r.ClaimedBy}
 	}
 	m.table.SetRows(rows)
@@ -1046,7 +1046,7 @@ func (m *reviewModel) detailText() string {
 	if len(det.batch) > 0 {
 		fmt.Fprintf(&b, "\n%s\n", headStyle.Render("Samma blankett (flera användare)"))
 		for _, o := range det.batch {
-			fmt.Fprintf(&b, "  %s  %s %s  %s\n", o.ID, o.Fields["fornamn"], o.Fields["efternamn"], statusSwedish(o.Status))
+			fmt.Fprintf(&b, "  %s  %s %s  %s\n", o.ID, formparse.FieldFornamn.Value(o.Fields), formparse.FieldEfternamn.Value(o.Fields), statusSwedish(o.Status))
 		}
 	}
 	if len(det.person) > 0 {
@@ -1071,9 +1071,9 @@ func (m *reviewModel) detailText() string {
 	}
 	switch r.Type {
 	case store.TypeAvslut:
-		fmt.Fprintf(&b, "  När ansökan blir klar tas personen bort ur registret för kund %s.\n", dash(r.Fields["kundnummer"]))
+		fmt.Fprintf(&b, "  När ansökan blir klar tas personen bort ur registret för kund %s.\n", dash(formparse.FieldKundnummer.Value(r.Fields)))
 	case store.TypeAndring:
-		fmt.Fprintf(&b, "  När ansökan blir klar uppdateras personens rad för kund %s.\n", dash(r.Fields["kundnummer"]))
+		fmt.Fprintf(&b, "  När ansökan blir klar uppdateras personens rad för kund %s.\n", dash(formparse.FieldKundnummer.Value(r.Fields)))
 	}
 	return strings.TrimRight(b.String(), "\n")
 }
@@ -1104,7 +1104,7 @@ func detailSections(def *formparse.Definition, f map[string]string) []detailSect
 		if !ok || (v == "" && !fl.Required.Mandatory()) || (v == "false" && fl.Kind == formparse.Checkbox && fl.Section == formparse.SectionAndring) {
 			continue
 		}
-		if fl.Section == formparse.SectionAndring && (f["arende"] != formparse.ArendeAndring || v == "") {
+		if fl.Section == formparse.SectionAndring && (formparse.FieldArende.Value(f) != formparse.ArendeAndring || v == "") {
 			continue
 		}
 		sec := fl.Section
