@@ -93,7 +93,7 @@ func newReviewKeys() reviewKeys {
 		Done:    b([]string{"d"}, "d", "klar"),
 		Reject:  b([]string{"r"}, "r", "avslå"),
 		Release: b([]string{"u"}, "u", "släpp"),
-		Save:    b([]string{"s"}, "s", "spara blankett"),
+		Save:    b([]string{"s"}, "s", "spara"),
 		Search:  b([]string{"/"}, "/", "sök"),
 		Tab:     b([]string{"tab", "shift+tab"}, "tab", "flik"),
 		Open:    b([]string{"enter"}, "enter", "öppna"),
@@ -888,7 +888,12 @@ func (m *reviewModel) render() string {
 	b.WriteByte('\n')
 	b.WriteString(fit(m.flashLine(), m.width, 1))
 	b.WriteByte('\n')
-	bottom := m.help.ShortHelpView(m.keys.ShortHelp())
+	keys := m.keys.ShortHelp()
+	if m.mode == modeDetail {
+		k := m.keys
+		keys = []key.Binding{k.Back, k.Claim, k.Done, k.Reject, k.Release, k.Save, k.Help, k.Quit}
+	}
+	bottom := m.help.ShortHelpView(keys)
 	if m.typingMode() && m.flash != "" {
 		bottom = m.flashText() // what is wrong with the answer being typed
 	}
