@@ -2,8 +2,6 @@ package intake
 
 import (
 	"errors"
-	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,15 +9,17 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/regionhmc/websesam-intake/intake/endpoint"
 	"github.com/regionhmc/websesam-intake/intake/ops"
 	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/mailer"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
-// ErrConfig is wrapped by every configuration problem, so that the command
-// exits with status 2 (bad configuration) rather than 1.
-var ErrConfig = errors.New("bad configuration")
+// ErrConfig is matched by every configuration problem, so that the command
+// exits with status 2 (bad configuration) rather than 1. Each problem is an
+// *endpoint.Problem with its key; endpoint.Problems lists them.
+var ErrConfig = endpoint.ErrConfig
 
 // Config is the daemon's whole configuration: one TOML file with a section
 // per concern. Secrets never appear in it: only the paths of the files (or
@@ -34,6 +34,7 @@ var ErrConfig = errors.New("bad configuration")
 //	[queue]     the promise in working days
 //	[retention] how long personal data is kept, in the store and the folders
 //	[digest]    the optional morning digest
+//	[oauth2]    the built-in OAuth2 client both logins can take tokens from
 type Config struct {
 	Mailbox MailboxConfig     `toml:"mailbox"`
 	Folders FolderConfig      `toml:"folders"`
@@ -43,6 +44,14 @@ type Config struct {
 	Staff   staffapi.Config   `toml:"staff"`
 	Metrics ops.MetricsConfig `toml:"metrics"`
 	Log     ops.LogConfig     `toml:"log"`
+	// Relay holds the keys of [mailer.smtp] that package mailer does not
+	// read itself: the CA file and the secrets. LoadConfig resolves them
+	// into Mailer.SMTP's TLSConfig and Credentials (package mailer may not
+	// import package endpoint). Decoded from the file by LoadConfig.
+	Relay RelayConfig `toml:"-" key:"mailer.smtp"`
+	// tokens is the built-in OAuth2 client, made by LoadConfig when
+	// [oauth2] is configured and shared by both logins.
+	tokens endpoint.TokenSource
 	// Queue, Retention and Digest: the promise, how long personal data is
 	// kept, and the morning digest (config_report.go).
 	Queue     QueueConfig     `toml:"queue"`
@@ -53,18 +62,24 @@ type Config struct {
 // TLS modes of the IMAP connection. Implicit TLS (port 993) is the default;
 // plain is accepted only for a loopback address and only when written out.
 const (
-	TLSImplicit = "tls"
-	TLSStart    = "starttls"
-	TLSPlain    = "plain"
+	TLSImplicit = endpoint.TLSImplicit
+	TLSStart    = endpoint.TLSStart
+	TLSPlain    = endpoint.TLSPlain
 )
 
 // Authentication mechanisms of the IMAP login. Microsoft 365 and Google need
 // an OAuth2 access token (xoauth2 or oauthbearer) for IMAP.
 const (
-	AuthLogin       = "login" // the IMAP LOGIN command
-	AuthPlain       = "plain" // SASL PLAIN
-	AuthXOAUTH2     = "xoauth2"
-	AuthOAuthBearer = "oauthbearer"
+	AuthLogin       = endpoint.AuthLogin // the IMAP LOGIN command
+	AuthPlain       = endpoint.AuthPlain // SASL PLAIN
+	AuthXOAUTH2     = endpoint.AuthXOAUTH2
+	AuthOAuthBearer = endpoint.AuthOAuthBearer
+)
+
+// imapMechanisms and smtpMechanisms are what each login accepts.
+var (
+	imapMechanisms = []string{AuthLogin, AuthPlain, AuthXOAUTH2, AuthOAuthBearer}
+	smtpMechanisms = []string{endpoint.AuthNone, AuthPlain, AuthLogin, AuthXOAUTH2, AuthOAuthBearer}
 )
 
 // MailboxConfig is the IMAP account.
@@ -104,6 +119,36 @@ type MailboxConfig struct {
 	AuthBackoffMax time.Duration `toml:"auth_backoff_max"`
 	// FetchBatch is how many messages' envelopes are asked for at once.
 	FetchBatch int `toml:"fetch_batch"`
+}
+
+// Endpoint is the connection as package endpoint knows it.
+func (m MailboxConfig) Endpoint() endpoint.Config {
+	return endpoint.Config{
+		Addr: m.Addr, TLS: m.TLS, CAFile: m.CAFile, ServerName: m.ServerName, Auth: m.Auth,
+		Username: m.Username, PasswordFile: m.PasswordFile, TokenFile: m.TokenFile,
+		TokenCommand: m.TokenCommand, TokenTimeout: m.CommandTimeout,
+	}
+}
+
+// RelayConfig is the part of [mailer.smtp] that package mailer does not read
+// itself (its addr, tls, helo, auth and username are mailer.SMTPConfig's):
+// the certificate roots and the secrets, as for the mailbox.
+type RelayConfig struct {
+	CAFile       string   `toml:"ca_file"`
+	ServerName   string   `toml:"server_name"`
+	PasswordFile string   `toml:"password_file"`
+	TokenFile    string   `toml:"token_file"`
+	TokenCommand []string `toml:"token_command"`
+}
+
+// smtpEndpoint is the relay connection as package endpoint knows it.
+func (c Config) smtpEndpoint() endpoint.Config {
+	s := c.Mailer.SMTP
+	return endpoint.Config{
+		Addr: s.Addr, TLS: string(s.TLS), CAFile: c.Relay.CAFile, ServerName: c.Relay.ServerName,
+		Auth: string(s.Auth), Username: s.Username, PasswordFile: c.Relay.PasswordFile,
+		TokenFile: c.Relay.TokenFile, TokenCommand: c.Relay.TokenCommand, TokenTimeout: c.Mailer.AttemptTimeout,
+	}
 }
 
 // FolderConfig names the folder of each outcome. Levels are separated by
@@ -252,7 +297,20 @@ func setD(p *time.Duration, v time.Duration) {
 }
 
 func problem(key, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrConfig, key, fmt.Sprintf(format, args...))
+	return endpoint.Problemf(key, format, args...)
+}
+
+// fileConfig is the shape of the file: [mailer.smtp] is one table in the
+// file but two structs here, mailer's and intake's (see Config.SMTP).
+type fileConfig struct {
+	Config
+	Mailer struct {
+		mailer.Config
+		SMTP struct {
+			mailer.SMTPConfig
+			RelayConfig
+		} `toml:"smtp"`
+	} `toml:"mailer"`
 }
 
 // LoadConfig reads the TOML file at path, applies the defaults, resolves
@@ -261,11 +319,15 @@ func problem(key, format string, args ...any) error {
 // ErrConfig. A key the program does not know is a problem too: a typo (or a
 // `password =` line) must not pass silently.
 func LoadConfig(path string) (Config, error) {
-	var c Config
-	md, err := toml.DecodeFile(path, &c)
+	var f fileConfig
+	md, err := toml.DecodeFile(path, &f)
 	if err != nil {
-		return Config{}, fmt.Errorf("%w: read %s: %v", ErrConfig, path, err)
+		return Config{}, &endpoint.Problem{Msg: "read " + path + ": " + err.Error()}
 	}
+	c := f.Config
+	c.Mailer = f.Mailer.Config
+	c.Mailer.SMTP = f.Mailer.SMTP.SMTPConfig
+	c.Relay = f.Mailer.SMTP.RelayConfig
 	var errs []error
 	for _, k := range md.Undecoded() {
 		errs = append(errs, problem(k.String(), "unknown key"))
@@ -278,19 +340,18 @@ func LoadConfig(path string) (Config, error) {
 	if err := errors.Join(errs...); err != nil {
 		return Config{}, err
 	}
+	if err := c.resolve(); err != nil {
+		return Config{}, err
+	}
 	return c, nil
 }
 
 // resolveCredentials makes relative secret paths absolute under dir (the
-// directory systemd's LoadCredential= fills), for the IMAP and SMTP logins.
+// directory systemd's LoadCredential= fills), for the IMAP and SMTP logins
+// and the OAuth2 client.
 func (c *Config) resolveCredentials(dir string) {
-	if dir == "" {
-		return
-	}
-	for _, p := range []*string{&c.Mailbox.PasswordFile, &c.Mailbox.TokenFile, &c.Mailer.SMTP.PasswordFile, &c.Mailer.SMTP.TokenFile} {
-		if *p != "" && !filepath.IsAbs(*p) {
-			*p = filepath.Join(dir, *p)
-		}
+	for _, p := range []*string{&c.Mailbox.PasswordFile, &c.Mailbox.TokenFile, &c.Relay.PasswordFile, &c.Relay.TokenFile} {
+		*p = endpoint.ResolvePath(dir, *p)
 	}
 }
 
@@ -300,55 +361,8 @@ func (c Config) Validate() error {
 	var errs []error
 	add := func(key, format string, args ...any) { errs = append(errs, problem(key, format, args...)) }
 	m := c.Mailbox
-	host, port, err := net.SplitHostPort(m.Addr)
-	if err != nil || host == "" || port == "" {
-		add("mailbox.addr", "want host:port, got %q", m.Addr)
-	}
-	switch m.TLS {
-	case TLSImplicit, TLSStart:
-	case TLSPlain:
-		if err == nil && !isLoopback(host) {
-			add("mailbox.tls", "plain is allowed only for a loopback host, not %q", host)
-		}
-	default:
-		add("mailbox.tls", "want tls, starttls or plain, got %q", m.TLS)
-	}
-	if m.CAFile != "" {
-		if _, err := os.Stat(m.CAFile); err != nil {
-			add("mailbox.ca_file", "cannot read: %v", err)
-		}
-	}
-	if m.Username == "" {
-		add("mailbox.username", "required")
-	}
-	switch m.Auth {
-	case AuthLogin, AuthPlain:
-		if m.PasswordFile == "" {
-			add("mailbox.password_file", "required with auth %s", m.Auth)
-		} else if _, err := os.Stat(m.PasswordFile); err != nil {
-			add("mailbox.password_file", "cannot read: %v", err)
-		}
-		if m.TokenFile != "" || len(m.TokenCommand) > 0 {
-			add("mailbox.token_file", "only with auth xoauth2 or oauthbearer")
-		}
-	case AuthXOAUTH2, AuthOAuthBearer:
-		switch {
-		case m.TokenFile == "" && len(m.TokenCommand) == 0:
-			add("mailbox.token_file", "auth %s needs token_file or token_command", m.Auth)
-		case m.TokenFile != "" && len(m.TokenCommand) > 0:
-			add("mailbox.token_file", "set token_file or token_command, not both")
-		case m.TokenFile != "":
-			if _, err := os.Stat(m.TokenFile); err != nil {
-				add("mailbox.token_file", "cannot read: %v", err)
-			}
-		case m.TokenCommand[0] == "":
-			add("mailbox.token_command", "the first element must name a program")
-		}
-	default:
-		add("mailbox.auth", "want login, plain, xoauth2 or oauthbearer, got %q", m.Auth)
-	}
-	if m.TLS == TLSPlain && m.Auth != AuthLogin && m.Auth != AuthPlain {
-		add("mailbox.auth", "tokens are never sent without TLS")
+	if err := m.Endpoint().Validate(endpoint.Rules{Section: "mailbox", Mechanisms: imapMechanisms}); err != nil {
+		errs = append(errs, err)
 	}
 	if m.Folder == "" {
 		add("mailbox.folder", "must not be empty")
@@ -444,10 +458,34 @@ func (c Config) Validate() error {
 	c.reportProblems(add)
 	if err := c.Mailer.Validate(); err != nil {
 		for _, e := range unjoin(err) {
-			errs = append(errs, fmt.Errorf("%w: mailer: %w", ErrConfig, e))
+			var ce *mailer.ConfigError
+			if errors.As(e, &ce) {
+				errs = append(errs, &endpoint.Problem{Key: "mailer." + ce.Key, Msg: ce.Msg, Err: e})
+			} else {
+				errs = append(errs, &endpoint.Problem{Key: "mailer", Msg: e.Error(), Err: e})
+			}
 		}
 	}
+	if err := c.smtpEndpoint().Validate(endpoint.Rules{Section: "mailer.smtp", Mechanisms: smtpMechanisms}); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// resolve hands package mailer what it cannot read itself: the relay's
+// TLS configuration and its login's credentials. Call it on a valid
+// configuration.
+func (c *Config) resolve() error {
+	ep := c.smtpEndpoint()
+	tc, err := ep.TLSConfig()
+	if err != nil {
+		return problem("mailer.smtp.ca_file", "%v", err)
+	}
+	c.Mailer.SMTP.TLSConfig = tc
+	if ep.Auth != endpoint.AuthNone {
+		c.Mailer.SMTP.Credentials = ep.Credentials(nil)
+	}
+	return nil
 }
 
 // backlogSince is the first day handled under the since policy (zero for all).
@@ -473,12 +511,4 @@ func unjoin(err error) []error {
 		}
 	}
 	return out
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

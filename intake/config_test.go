@@ -30,7 +30,7 @@ func TestLoadConfigExample(t *testing.T) {
 		got, want any
 	}{
 		{"mailbox.password_file", cfg.Mailbox.PasswordFile, filepath.Join(creds, "imap-password")},
-		{"mailer.smtp.password_file", cfg.Mailer.SMTP.PasswordFile, filepath.Join(creds, "smtp-password")},
+		{"mailer.smtp.password_file", cfg.Relay.PasswordFile, filepath.Join(creds, "smtp-password")},
 		{"mailbox.idle_restart", cfg.Mailbox.IdleRestart, 9 * time.Minute},
 		{"mailbox.fetch_batch (default)", cfg.Mailbox.FetchBatch, DefaultFetchBatch},
 		{"policy.backlog_since", cfg.Policy.backlogSince().Format(time.DateOnly), "2026-11-01"},
@@ -92,7 +92,7 @@ from_address = "Hjälpmedel <info@example.se>"
 		"policy.backlog_since: want a date",
 		"policy.allowed_sender_domains: not a domain name",
 		"policy.max_attachments: must be at least 1",
-		"mailer: bad mailer configuration: from_address",
+		"mailer.from_address: want a bare e-mail address",
 	} {
 		if !strings.Contains(msg, want) {
 			t.Errorf("missing problem %q in:\n%s", want, msg)
@@ -123,7 +123,7 @@ func TestValidateAuth(t *testing.T) {
 		}, ""},
 		{"xoauth2 without a token", func(m *MailboxConfig) {
 			m.TLS, m.Auth, m.PasswordFile = TLSImplicit, AuthXOAUTH2, ""
-		}, "mailbox.token_file: auth xoauth2 needs token_file or token_command"},
+		}, "mailbox.token_file: auth xoauth2 needs token_file, token_command or the [oauth2] section"},
 		{"both token sources", func(m *MailboxConfig) {
 			m.TLS, m.Auth, m.PasswordFile, m.TokenFile, m.TokenCommand = TLSImplicit, AuthXOAUTH2, "", tok, []string{"x"}
 		}, "mailbox.token_file: set token_file or token_command, not both"},

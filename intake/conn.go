@@ -1,17 +1,13 @@
 package intake
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"mime"
 	"net"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +17,8 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-message/charset"
 	"github.com/emersion/go-sasl"
+
+	"github.com/regionhmc/websesam-intake/intake/endpoint"
 )
 
 // ErrAuth marks a login the server refused: the reconnect loop backs off
@@ -50,7 +48,8 @@ type conn struct {
 
 // dial connects, logs in and returns the connection. A refused login wraps
 // ErrAuth; everything else is a connection problem worth a plain retry.
-func dial(ctx context.Context, m MailboxConfig) (*conn, error) {
+// tokens is the built-in OAuth2 client (nil when not configured).
+func dial(ctx context.Context, m MailboxConfig, tokens endpoint.TokenSource) (*conn, error) {
 	news := make(chan struct{}, 1)
 	poke := func() {
 		select {
@@ -69,10 +68,11 @@ func dial(ctx context.Context, m MailboxConfig) (*conn, error) {
 			},
 		},
 	}
+	ep := m.Endpoint()
 	if m.TLS != TLSPlain {
-		tc, err := tlsConfig(m)
+		tc, err := ep.TLSConfig()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("imap: %w", err)
 		}
 		opts.TLSConfig = tc
 	}
@@ -115,7 +115,7 @@ func dial(ctx context.Context, m MailboxConfig) (*conn, error) {
 		return nil, fmt.Errorf("connect to imap server: %w", err)
 	}
 	cn := &conn{c: c, timeout: m.CommandTimeout, news: news, folders: map[string]bool{}}
-	if err := cn.login(ctx, m); err != nil {
+	if err := cn.login(ctx, m, ep.Credentials(tokens)); err != nil {
 		cn.close()
 		return nil, err
 	}
@@ -132,31 +132,24 @@ func dial(ctx context.Context, m MailboxConfig) (*conn, error) {
 	return cn, nil
 }
 
-func tlsConfig(m MailboxConfig) (*tls.Config, error) {
-	host, _, _ := net.SplitHostPort(m.Addr)
-	tc := &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
-	if m.ServerName != "" {
-		tc.ServerName = m.ServerName
+// login authenticates. A token from the built-in OAuth2 client that the
+// server refuses is renewed once and the login tried again at once: the
+// server may have revoked it before its stated expiry. A refused login
+// wraps ErrAuth, as does a token endpoint that refused the client's
+// credentials.
+func (cn *conn) login(ctx context.Context, m MailboxConfig, cred *endpoint.Credentials) error {
+	err := cn.loginOnce(ctx, m, cred, false)
+	if errors.Is(err, ErrAuth) && cred.Renewable() && !errors.Is(err, endpoint.ErrRefused) {
+		err = cn.loginOnce(ctx, m, cred, true)
 	}
-	if m.CAFile != "" {
-		pem, err := os.ReadFile(m.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("read imap ca_file: %w", err)
-		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("read imap ca_file %s: no PEM certificate in it", m.CAFile)
-		}
-		tc.RootCAs = pool
-	}
-	return tc, nil
+	return err
 }
 
-func (cn *conn) login(ctx context.Context, m MailboxConfig) error {
-	secret, err := readSecret(ctx, m)
+func (cn *conn) loginOnce(ctx context.Context, m MailboxConfig, cred *endpoint.Credentials, renew bool) error {
+	secret, err := cred.Secret(ctx, renew)
+	if errors.Is(err, endpoint.ErrRefused) {
+		return fmt.Errorf("log in as %s: %w: %w", m.Username, ErrAuth, err)
+	}
 	if err != nil {
 		return err
 	}
@@ -182,47 +175,13 @@ func (cn *conn) login(ctx context.Context, m MailboxConfig) error {
 	return nil
 }
 
-// readSecret reads the password or token afresh on every login, so that a
-// rotated credential is picked up without a restart. The command's stderr is
-// not shown: it might hold the secret.
-func readSecret(ctx context.Context, m MailboxConfig) (string, error) {
-	switch {
-	case len(m.TokenCommand) > 0:
-		var out bytes.Buffer
-		ctx, cancel := context.WithTimeout(ctx, m.CommandTimeout)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, m.TokenCommand[0], m.TokenCommand[1:]...)
-		cmd.Stdout = &out
-		if err := cmd.Run(); err != nil {
-			return "", fmt.Errorf("run token command %s: %w", m.TokenCommand[0], err)
-		}
-		tok := strings.TrimSpace(out.String())
-		if tok == "" {
-			return "", fmt.Errorf("run token command %s: it printed no token", m.TokenCommand[0])
-		}
-		return tok, nil
-	case m.TokenFile != "":
-		b, err := os.ReadFile(m.TokenFile)
-		if err != nil {
-			return "", fmt.Errorf("read token file: %w", err)
-		}
-		return strings.TrimSpace(string(b)), nil
-	default:
-		b, err := os.ReadFile(m.PasswordFile)
-		if err != nil {
-			return "", fmt.Errorf("read password file: %w", err)
-		}
-		return strings.TrimRight(string(b), "\r\n"), nil
-	}
-}
-
 // xoauth2Client is the SASL XOAUTH2 mechanism of Google and Microsoft (not
 // in go-sasl): one initial response with the user and the bearer token; on
 // failure the server sends a JSON challenge, answered with an empty line.
 type xoauth2Client struct{ user, token string }
 
 func (x xoauth2Client) Start() (string, []byte, error) {
-	return "XOAUTH2", []byte("user=" + x.user + "\x01auth=Bearer " + x.token + "\x01\x01"), nil
+	return "XOAUTH2", endpoint.XOAUTH2(x.user, x.token), nil
 }
 
 func (x xoauth2Client) Next(challenge []byte) ([]byte, error) { return []byte{}, nil }

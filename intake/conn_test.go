@@ -189,7 +189,7 @@ func TestDialModes(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			c.m.Username, c.m.CommandTimeout = testUser, 10*time.Second
-			cn, err := dial(context.Background(), c.m)
+			cn, err := dial(context.Background(), c.m, nil)
 			if c.wantErr == "" {
 				if err != nil {
 					t.Fatalf("dial: %v", err)
@@ -283,7 +283,7 @@ func TestDialSilentServer(t *testing.T) {
 	for _, mode := range []string{TLSPlain, TLSImplicit, TLSStart} {
 		t.Run(mode, func(t *testing.T) {
 			m := MailboxConfig{Addr: ln.Addr().String(), TLS: mode, Username: testUser, Auth: AuthLogin, PasswordFile: pw, CommandTimeout: 300 * time.Millisecond}
-			_, err := dial(context.Background(), m)
+			_, err := dial(context.Background(), m, nil)
 			if !errors.Is(err, errDeadline) {
 				t.Fatalf("dial: got %v, want errDeadline", err)
 			}

@@ -196,7 +196,7 @@ func (d *Daemon) Once(ctx context.Context) error {
 // session is one connection's life: log in, select, then settle, scan and
 // wait for news until the connection fails or ctx ends.
 func (d *Daemon) session(ctx context.Context, once bool) error {
-	cn, err := dial(ctx, d.cfg.Mailbox)
+	cn, err := dial(ctx, d.cfg.Mailbox, d.cfg.tokens)
 	if err != nil {
 		return err
 	}

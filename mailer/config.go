@@ -1,9 +1,10 @@
 package mailer
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"net/mail"
 	"os"
 	"strings"
@@ -38,10 +39,11 @@ type AuthMethod string
 
 // The supported authentication mechanisms.
 const (
-	AuthNone    AuthMethod = ""
-	AuthPlain   AuthMethod = "plain"
-	AuthLogin   AuthMethod = "login"
-	AuthXOAUTH2 AuthMethod = "xoauth2"
+	AuthNone        AuthMethod = ""
+	AuthPlain       AuthMethod = "plain"
+	AuthLogin       AuthMethod = "login"
+	AuthXOAUTH2     AuthMethod = "xoauth2"
+	AuthOAuthBearer AuthMethod = "oauthbearer"
 )
 
 // Defaults applied by Config.WithDefaults.
@@ -109,21 +111,31 @@ type Config struct {
 	Batch        int           `toml:"batch"`
 }
 
-// SMTPConfig is how to reach the relay.
+// SMTPConfig is how to reach the relay. Its addr, tls, helo, auth and
+// username are keys of [mailer.smtp]; the rest of that section (the CA file,
+// the server name, the secret files, OAuth2) is read by the caller, which
+// validates the whole section and hands over the resolved TLSConfig and
+// Credentials: this package reads no secret and no certificate file.
 type SMTPConfig struct {
-	Addr   string  `toml:"addr"` // host:port
-	TLS    TLSMode `toml:"tls"`
-	CAFile string  `toml:"ca_file"` // extra roots for a private CA; verification stays on
-	// ServerName overrides the name the certificate is checked against
-	// (default the host of Addr).
-	ServerName   string     `toml:"server_name"`
-	HELO         string     `toml:"helo"`
-	Auth         AuthMethod `toml:"auth"`
-	Username     string     `toml:"username"`
-	PasswordFile string     `toml:"password_file"`
-	TokenFile    string     `toml:"token_file"`
-	// TokenCommand is run (no shell) to print a fresh XOAUTH2 access token.
-	TokenCommand []string `toml:"token_command"`
+	Addr     string     `toml:"addr"` // host:port
+	TLS      TLSMode    `toml:"tls"`
+	HELO     string     `toml:"helo"`
+	Auth     AuthMethod `toml:"auth"`
+	Username string     `toml:"username"`
+	// TLSConfig checks the server's certificate; nil means the system
+	// roots against the host of Addr. Verification is never off.
+	TLSConfig *tls.Config `toml:"-"`
+	// Credentials gives the login's secret; required when Auth is set.
+	Credentials Credentials `toml:"-"`
+}
+
+// Credentials gives the secret of an SMTP login: a password or an OAuth2
+// access token, read afresh for every connection. Renewable tells whether
+// asking again with renew set may give a different token, which makes a
+// refused login worth one immediate retry.
+type Credentials interface {
+	Secret(ctx context.Context, renew bool) (string, error)
+	Renewable() bool
 }
 
 // WithDefaults returns c with every unset value at its default.
@@ -172,12 +184,24 @@ func (c Config) WithDefaults() Config {
 	return c
 }
 
-// ErrConfig is wrapped by every configuration problem, so the command can
+// ErrConfig is matched by every configuration problem, so the command can
 // exit with status 2.
 var ErrConfig = errors.New("bad mailer configuration")
 
+// ConfigError is one configuration problem: the key within the [mailer]
+// section and what is wrong with it. It matches ErrConfig.
+type ConfigError struct {
+	Key string
+	Msg string
+}
+
+func (e *ConfigError) Error() string { return ErrConfig.Error() + ": " + e.Key + ": " + e.Msg }
+
+// Is makes every ConfigError match ErrConfig.
+func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
+
 func problem(key, format string, args ...any) error {
-	return fmt.Errorf("%w: %s: %s", ErrConfig, key, fmt.Sprintf(format, args...))
+	return &ConfigError{Key: key, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Validate reports every problem of the configuration at once, each with its
@@ -248,66 +272,9 @@ func (c Config) validateDelivery() error {
 	if c.Batch < 1 {
 		errs = append(errs, problem("batch", "must be at least 1, got %d", c.Batch))
 	}
-	s := c.SMTP
-	host, port, err := net.SplitHostPort(s.Addr)
-	if err != nil || host == "" || port == "" {
-		errs = append(errs, problem("smtp.addr", "want host:port, got %q", s.Addr))
-	}
-	switch s.TLS {
-	case TLSImplicit, StartTLS:
-	case Plain:
-		if err == nil && !isLoopback(host) {
-			errs = append(errs, problem("smtp.tls", "plain is allowed only for a loopback host, not %q", host))
-		}
-	default:
-		errs = append(errs, problem("smtp.tls", "want tls, starttls or plain, got %q", s.TLS))
-	}
-	if s.CAFile != "" {
-		if _, err := os.Stat(s.CAFile); err != nil {
-			errs = append(errs, problem("smtp.ca_file", "cannot read: %v", err))
-		}
-	}
-	switch s.Auth {
-	case AuthNone:
-	case AuthPlain, AuthLogin:
-		if s.Username == "" {
-			errs = append(errs, problem("smtp.username", "required with auth %s", s.Auth))
-		}
-		if s.PasswordFile == "" {
-			errs = append(errs, problem("smtp.password_file", "required with auth %s", s.Auth))
-		} else if _, err := os.Stat(s.PasswordFile); err != nil {
-			errs = append(errs, problem("smtp.password_file", "cannot read: %v", err))
-		}
-	case AuthXOAUTH2:
-		if s.Username == "" {
-			errs = append(errs, problem("smtp.username", "required with auth xoauth2"))
-		}
-		switch {
-		case s.TokenFile == "" && len(s.TokenCommand) == 0:
-			errs = append(errs, problem("smtp.token_file", "xoauth2 needs token_file or token_command"))
-		case s.TokenFile != "" && len(s.TokenCommand) > 0:
-			errs = append(errs, problem("smtp.token_file", "set token_file or token_command, not both"))
-		case s.TokenFile != "":
-			if _, err := os.Stat(s.TokenFile); err != nil {
-				errs = append(errs, problem("smtp.token_file", "cannot read: %v", err))
-			}
-		}
-	default:
-		errs = append(errs, problem("smtp.auth", "want plain, login or xoauth2, got %q", s.Auth))
-	}
-	if s.Auth != AuthNone && s.TLS == Plain {
-		errs = append(errs, problem("smtp.auth", "credentials are never sent without TLS"))
-	}
+	// The SMTP section is validated by the caller, which reads its files
+	// (see SMTPConfig); NewSender refuses what it cannot use.
 	return errors.Join(errs...)
-}
-
-// isLoopback reports whether host is a loopback IP or "localhost".
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // bareAddress reports whether s is an address without a display name.

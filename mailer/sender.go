@@ -1,16 +1,12 @@
 package mailer
 
 import (
-	"bytes"
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
 	"net/textproto"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
 	"time"
@@ -37,35 +33,38 @@ type Sender struct {
 	attemptTimeout time.Duration
 }
 
-// NewSender checks the SMTP configuration and loads the CA file.
+// NewSender checks the SMTP configuration. The TLS configuration and the
+// credentials come resolved in cfg.SMTP (see SMTPConfig).
 func NewSender(cfg Config) (*Sender, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.validateDelivery(); err != nil {
 		return nil, err
 	}
-	host, portStr, _ := net.SplitHostPort(cfg.SMTP.Addr)
+	host, portStr, err := net.SplitHostPort(cfg.SMTP.Addr)
+	if err != nil || host == "" {
+		return nil, problem("smtp.addr", "want host:port, got %q", cfg.SMTP.Addr)
+	}
 	port, err := strconv.Atoi(portStr)
 	if err != nil || port < 1 || port > 65535 {
 		return nil, problem("smtp.addr", "bad port %q", portStr)
 	}
-	serverName := cfg.SMTP.ServerName
-	if serverName == "" {
-		serverName = host
+	switch cfg.SMTP.TLS {
+	case TLSImplicit, StartTLS, Plain:
+	default:
+		return nil, problem("smtp.tls", "want tls, starttls or plain, got %q", cfg.SMTP.TLS)
 	}
-	tc := &tls.Config{ServerName: serverName, MinVersion: tls.VersionTLS12}
-	if cfg.SMTP.CAFile != "" {
-		pem, err := os.ReadFile(cfg.SMTP.CAFile)
-		if err != nil {
-			return nil, problem("smtp.ca_file", "cannot read: %v", err)
+	switch cfg.SMTP.Auth {
+	case AuthNone:
+	case AuthPlain, AuthLogin, AuthXOAUTH2, AuthOAuthBearer:
+		if cfg.SMTP.Credentials == nil {
+			return nil, problem("smtp.auth", "auth %s needs credentials (password_file, token_file, token_command or [oauth2])", cfg.SMTP.Auth)
 		}
-		pool, err := x509.SystemCertPool()
-		if err != nil || pool == nil {
-			pool = x509.NewCertPool()
-		}
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, problem("smtp.ca_file", "no PEM certificate in %s", cfg.SMTP.CAFile)
-		}
-		tc.RootCAs = pool
+	default:
+		return nil, problem("smtp.auth", "want plain, login, xoauth2 or oauthbearer, got %q", cfg.SMTP.Auth)
+	}
+	tc := cfg.SMTP.TLSConfig
+	if tc == nil {
+		tc = &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12}
 	}
 	return &Sender{cfg: cfg.SMTP, host: host, port: port, tls: tc, attemptTimeout: cfg.AttemptTimeout}, nil
 }
@@ -77,38 +76,22 @@ type ConnError struct{ Err error }
 func (e *ConnError) Error() string { return "connect to smtp server: " + e.Err.Error() }
 func (e *ConnError) Unwrap() error { return e.Err }
 
-// secret reads the password or the XOAUTH2 token afresh on every
-// connection, so a rotated credential is picked up without a restart.
-func (s *Sender) secret(ctx context.Context) (string, error) {
-	switch {
-	case s.cfg.Auth == AuthNone:
-		return "", nil
-	case s.cfg.Auth == AuthXOAUTH2 && len(s.cfg.TokenCommand) > 0:
-		var out, errOut bytes.Buffer
-		cmd := exec.CommandContext(ctx, s.cfg.TokenCommand[0], s.cfg.TokenCommand[1:]...)
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		if err := cmd.Run(); err != nil {
-			// stderr is not shown: it might hold the secret.
-			return "", fmt.Errorf("run token command %s: %w", s.cfg.TokenCommand[0], err)
-		}
-		return strings.TrimSpace(out.String()), nil
-	case s.cfg.Auth == AuthXOAUTH2:
-		b, err := os.ReadFile(s.cfg.TokenFile)
-		if err != nil {
-			return "", fmt.Errorf("read token file: %w", err)
-		}
-		return strings.TrimSpace(string(b)), nil
-	default:
-		b, err := os.ReadFile(s.cfg.PasswordFile)
-		if err != nil {
-			return "", fmt.Errorf("read password file: %w", err)
-		}
-		return strings.TrimRight(string(b), "\r\n"), nil
+// ErrAuth marks a login the relay refused (or a token the issuer would
+// not give): the worker's ConnError wraps it.
+var ErrAuth = errors.New("smtp login refused")
+
+// dial opens an authenticated session. Every error is a *ConnError. A
+// renewable token the relay refuses is renewed once and the login tried
+// again at once: the server may have revoked it before its stated expiry.
+func (s *Sender) dial(ctx context.Context) (*session, error) {
+	ss, err := s.dialOnce(ctx, false)
+	if err != nil && errors.Is(err, ErrAuth) && s.cfg.Credentials != nil && s.cfg.Credentials.Renewable() {
+		ss, err = s.dialOnce(ctx, true)
 	}
+	return ss, err
 }
 
-// dial opens an authenticated session. Every error is a *ConnError.
-func (s *Sender) dial(ctx context.Context) (*session, error) {
+func (s *Sender) dialOnce(ctx context.Context, renew bool) (*session, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.attemptTimeout)
 	defer cancel()
 	opts := []gomail.Option{
@@ -129,14 +112,19 @@ func (s *Sender) dial(ctx context.Context) (*session, error) {
 		opts = append(opts, gomail.WithHELO(s.cfg.HELO))
 	}
 	if s.cfg.Auth != AuthNone {
-		secret, err := s.secret(ctx)
+		secret, err := s.cfg.Credentials.Secret(ctx, renew)
 		if err != nil {
 			return nil, &ConnError{err}
 		}
-		mech := map[AuthMethod]gomail.SMTPAuthType{
-			AuthPlain: gomail.SMTPAuthPlain, AuthLogin: gomail.SMTPAuthLogin, AuthXOAUTH2: gomail.SMTPAuthXOAUTH2,
-		}[s.cfg.Auth]
-		opts = append(opts, gomail.WithSMTPAuth(mech), gomail.WithUsername(s.cfg.Username), gomail.WithPassword(secret))
+		switch s.cfg.Auth {
+		case AuthOAuthBearer:
+			opts = append(opts, gomail.WithSMTPAuthCustom(oauthBearer{user: s.cfg.Username, host: s.host, port: s.port, token: secret}))
+		default:
+			mech := map[AuthMethod]gomail.SMTPAuthType{
+				AuthPlain: gomail.SMTPAuthPlain, AuthLogin: gomail.SMTPAuthLogin, AuthXOAUTH2: gomail.SMTPAuthXOAUTH2,
+			}[s.cfg.Auth]
+			opts = append(opts, gomail.WithSMTPAuth(mech), gomail.WithUsername(s.cfg.Username), gomail.WithPassword(secret))
+		}
 	}
 	client, err := gomail.NewClient(s.host, opts...)
 	if err != nil {
@@ -156,6 +144,9 @@ func (s *Sender) dial(ctx context.Context) (*session, error) {
 	select {
 	case r := <-done:
 		if r.err != nil {
+			if authRefused(r.err) {
+				return nil, &ConnError{fmt.Errorf("%w: %w", ErrAuth, r.err)}
+			}
 			return nil, &ConnError{r.err}
 		}
 		return &session{c: r.c, timeout: s.attemptTimeout}, nil
@@ -167,6 +158,34 @@ func (s *Sender) dial(ctx context.Context) (*session, error) {
 		}()
 		return nil, &ConnError{fmt.Errorf("dial: %w", ctx.Err())}
 	}
+}
+
+// authRefused tells a refused login from an outage: a 5xx answer to AUTH,
+// or 454, which some servers give a token they do not accept.
+func authRefused(err error) bool {
+	var tp *textproto.Error
+	return errors.As(err, &tp) && (tp.Code == 454 || tp.Code >= 500 && tp.Code < 600) && strings.Contains(err.Error(), "SMTP AUTH failed")
+}
+
+// oauthBearer is SASL OAUTHBEARER (RFC 7628) for go-mail, which has only
+// XOAUTH2 built in. On failure the server sends a JSON challenge, answered
+// with the single byte 0x01 that ends the exchange.
+type oauthBearer struct {
+	user, host string
+	port       int
+	token      string
+}
+
+func (o oauthBearer) Start(*smtp.ServerInfo) (string, []byte, error) {
+	ir := "n,a=" + o.user + ",\x01host=" + o.host + "\x01port=" + strconv.Itoa(o.port) + "\x01auth=Bearer " + o.token + "\x01\x01"
+	return "OAUTHBEARER", []byte(ir), nil
+}
+
+func (o oauthBearer) Next(_ []byte, more bool) ([]byte, error) {
+	if more {
+		return []byte{0x01}, nil
+	}
+	return nil, nil
 }
 
 // session is one open connection; messages go one after another.

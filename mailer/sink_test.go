@@ -233,6 +233,13 @@ func (as *authSession) Auth(mech string) (sasl.Server, error) {
 			}
 			return ok2(strings.TrimPrefix(parts[0], "user="), strings.TrimPrefix(parts[1], "auth=Bearer "))
 		}), nil
+	case sasl.OAuthBearer:
+		return sasl.NewOAuthBearerServer(func(o sasl.OAuthBearerOptions) *sasl.OAuthBearerError {
+			if ok2(o.Username, o.Token) != nil {
+				return &sasl.OAuthBearerError{Status: "invalid_token", Schemes: "bearer"}
+			}
+			return nil
+		}), nil
 	}
 	return nil, errors.New("mechanism not offered")
 }

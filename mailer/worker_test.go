@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -496,21 +498,15 @@ func TestRejectionReachesManager(t *testing.T) {
 }
 
 // TestTLSAndAuth: STARTTLS (mandatory) and implicit TLS against a private
-// CA, AUTH PLAIN with the password from a file, XOAUTH2 with a token from a
-// command; a wrong CA or a relay without STARTTLS is a connection error and
-// the row stays pending.
+// CA, AUTH PLAIN and LOGIN with a password, XOAUTH2 and OAUTHBEARER with a
+// token; a renewable token the relay refuses is renewed once and the login
+// tried again; a wrong CA or a relay without STARTTLS is a connection error
+// and the row stays pending.
 func TestTLSAndAuth(t *testing.T) {
 	serverTLS, caFile := testCA(t)
-	dir := t.TempDir()
-	pwFile := filepath.Join(dir, "password")
-	if err := os.WriteFile(pwFile, []byte("s3cret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	tokenFile := filepath.Join(dir, "token")
-	if err := os.WriteFile(tokenFile, []byte("ya29.token\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	_, otherCA := testCA(t)
+	trust, other := clientTLS(t, caFile), clientTLS(t, otherCA)
+	pw := &testSecret{secrets: []string{"s3cret"}}
 
 	cases := []struct {
 		name     string
@@ -519,23 +515,40 @@ func TestTLSAndAuth(t *testing.T) {
 		auth     map[string]string
 		smtp     SMTPConfig
 		wantErr  string // empty: delivered
+		asked    []bool // the renew argument of each Secret call
 	}{
-		{name: "starttls", sinkTLS: true, smtp: SMTPConfig{TLS: StartTLS, CAFile: caFile}},
-		{name: "implicit tls", sinkTLS: true, implicit: true, smtp: SMTPConfig{TLS: TLSImplicit, CAFile: caFile}},
+		{name: "starttls", sinkTLS: true, smtp: SMTPConfig{TLS: StartTLS, TLSConfig: trust}},
+		{name: "implicit tls", sinkTLS: true, implicit: true, smtp: SMTPConfig{TLS: TLSImplicit, TLSConfig: trust}},
 		{name: "auth plain", sinkTLS: true, auth: map[string]string{"PLAIN": "s3cret"},
-			smtp: SMTPConfig{TLS: StartTLS, CAFile: caFile, Auth: AuthPlain, Username: "intake", PasswordFile: pwFile}},
+			smtp: SMTPConfig{TLS: StartTLS, TLSConfig: trust, Auth: AuthPlain, Username: "intake", Credentials: pw}},
 		{name: "auth login", sinkTLS: true, auth: map[string]string{"LOGIN": "s3cret"},
-			smtp: SMTPConfig{TLS: StartTLS, CAFile: caFile, Auth: AuthLogin, Username: "intake", PasswordFile: pwFile}},
-		{name: "xoauth2 token command", sinkTLS: true, auth: map[string]string{"XOAUTH2": "ya29.token"},
-			smtp: SMTPConfig{TLS: StartTLS, CAFile: caFile, Auth: AuthXOAUTH2, Username: "intake", TokenCommand: []string{"cat", tokenFile}}},
-		{name: "xoauth2 token file", sinkTLS: true, auth: map[string]string{"XOAUTH2": "ya29.token"},
-			smtp: SMTPConfig{TLS: StartTLS, CAFile: caFile, Auth: AuthXOAUTH2, Username: "intake", TokenFile: tokenFile}},
+			smtp: SMTPConfig{TLS: StartTLS, TLSConfig: trust, Auth: AuthLogin, Username: "intake", Credentials: pw}},
+		{name: "xoauth2", sinkTLS: true, auth: map[string]string{"XOAUTH2": "ya29.token"},
+			smtp:  SMTPConfig{TLS: StartTLS, TLSConfig: trust, Auth: AuthXOAUTH2, Username: "intake", Credentials: &testSecret{secrets: []string{"ya29.token"}}},
+			asked: []bool{false}},
+		{name: "oauthbearer", sinkTLS: true, auth: map[string]string{"OAUTHBEARER": "ya29.token"},
+			smtp:  SMTPConfig{TLS: StartTLS, TLSConfig: trust, Auth: AuthOAuthBearer, Username: "intake", Credentials: &testSecret{secrets: []string{"ya29.token"}}},
+			asked: []bool{false}},
+		{name: "xoauth2 refused, renewed", sinkTLS: true, auth: map[string]string{"XOAUTH2": "ya29.new"},
+			smtp: SMTPConfig{TLS: StartTLS, TLSConfig: trust, Auth: AuthXOAUTH2, Username: "intake",
+				Credentials: &testSecret{secrets: []string{"ya29.revoked", "ya29.new"}, renewable: true}},
+			asked: []bool{false, true}},
+		{name: "oauthbearer refused, renewed", sinkTLS: true, auth: map[string]string{"OAUTHBEARER": "ya29.new"},
+			smtp: SMTPConfig{TLS: StartTLS, TLSConfig: trust, Auth: AuthOAuthBearer, Username: "intake",
+				Credentials: &testSecret{secrets: []string{"ya29.revoked", "ya29.new"}, renewable: true}},
+			asked: []bool{false, true}},
+		{name: "xoauth2 refused, not renewable", sinkTLS: true, auth: map[string]string{"XOAUTH2": "ya29.new"},
+			smtp: SMTPConfig{TLS: StartTLS, TLSConfig: trust, Auth: AuthXOAUTH2, Username: "intake",
+				Credentials: &testSecret{secrets: []string{"ya29.revoked", "ya29.new"}}},
+			wantErr: "smtp login refused", asked: []bool{false}},
 		{name: "wrong password", sinkTLS: true, auth: map[string]string{"PLAIN": "other"},
-			smtp:    SMTPConfig{TLS: StartTLS, CAFile: caFile, Auth: AuthPlain, Username: "intake", PasswordFile: pwFile},
+			smtp:    SMTPConfig{TLS: StartTLS, TLSConfig: trust, Auth: AuthPlain, Username: "intake", Credentials: pw},
 			wantErr: "535"},
-		{name: "unknown CA", sinkTLS: true, smtp: SMTPConfig{TLS: StartTLS, CAFile: otherCA},
+		{name: "unknown CA", sinkTLS: true, smtp: SMTPConfig{TLS: StartTLS, TLSConfig: other},
 			wantErr: "certificate signed by unknown authority"},
-		{name: "no STARTTLS offered", smtp: SMTPConfig{TLS: StartTLS, CAFile: caFile},
+		{name: "no CA given", sinkTLS: true, smtp: SMTPConfig{TLS: StartTLS},
+			wantErr: "certificate signed by unknown authority"},
+		{name: "no STARTTLS offered", smtp: SMTPConfig{TLS: StartTLS, TLSConfig: trust},
 			wantErr: "does not support STARTTLS"},
 	}
 	for _, tc := range cases {
@@ -565,7 +578,13 @@ func TestTLSAndAuth(t *testing.T) {
 				if len(tc.auth) > 0 && sk.logins != 1 {
 					t.Errorf("%d logins, want 1", sk.logins)
 				}
+				if ts, ok := tc.smtp.Credentials.(*testSecret); ok && tc.asked != nil && !slices.Equal(ts.asked, tc.asked) {
+					t.Errorf("Secret calls (renew): got %v, want %v", ts.asked, tc.asked)
+				}
 				return
+			}
+			if ts, ok := tc.smtp.Credentials.(*testSecret); ok && tc.asked != nil && !slices.Equal(ts.asked, tc.asked) {
+				t.Errorf("Secret calls (renew): got %v, want %v", ts.asked, tc.asked)
 			}
 			var ce *ConnError
 			if !errors.As(err, &ce) || !strings.Contains(err.Error(), tc.wantErr) {
@@ -577,6 +596,39 @@ func TestTLSAndAuth(t *testing.T) {
 			}
 		})
 	}
+}
+
+// testSecret hands out its secrets in turn, the last one for ever, and
+// records the renew argument of each call.
+type testSecret struct {
+	mu        sync.Mutex
+	secrets   []string
+	renewable bool
+	asked     []bool
+}
+
+func (s *testSecret) Secret(_ context.Context, renew bool) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := min(len(s.asked), len(s.secrets)-1)
+	s.asked = append(s.asked, renew)
+	return s.secrets[i], nil
+}
+
+func (s *testSecret) Renewable() bool { return s.renewable }
+
+// clientTLS trusts the CA in caFile (alone) for 127.0.0.1.
+func clientTLS(t testing.TB, caFile string) *tls.Config {
+	t.Helper()
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		t.Fatal("no certificate in " + caFile)
+	}
+	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
 }
 
 // listenTLS serves implicit TLS.

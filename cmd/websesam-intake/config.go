@@ -3,12 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/regionhmc/websesam-intake/intake"
-	"github.com/regionhmc/websesam-intake/mailer"
+	"github.com/regionhmc/websesam-intake/intake/endpoint"
 )
 
 func init() { subcommands = append(subcommands, newConfigCommand) }
@@ -62,28 +61,12 @@ func configCheck(path string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// configProblems splits the joined errors of LoadConfig into one line each
-// (errors.Join puts one per line), without the sentinel prefixes every line
-// would otherwise repeat: "bad configuration: mailer: bad mailer
-// configuration: smtp.addr: …" becomes "mailer.smtp.addr: …".
+// configProblems gives one line per problem of LoadConfig, "key: what is
+// wrong", from the problems' own Key and Msg.
 func configProblems(err error) []string {
 	var out []string
-	for _, line := range strings.Split(err.Error(), "\n") {
-		if strings.TrimSpace(line) != "" {
-			out = append(out, problemLine(line))
-		}
+	for _, p := range endpoint.Problems(err) {
+		out = append(out, p.String())
 	}
 	return out
-}
-
-func problemLine(s string) string {
-	s = strings.TrimPrefix(s, intake.ErrConfig.Error()+": ")
-	s = strings.TrimPrefix(s, "mailer: ")
-	// The mailer names its keys inside its own section. Lines after the
-	// first of a nested join arrive without intake's "mailer: " prefix,
-	// so the mailer's own sentinel is what marks them.
-	if rest, ok := strings.CutPrefix(s, mailer.ErrConfig.Error()+": "); ok {
-		s = "mailer." + rest
-	}
-	return s
 }

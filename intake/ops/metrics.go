@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/regionhmc/websesam-intake/store"
+
+	"github.com/regionhmc/websesam-intake/intake/endpoint"
 )
 
 // MetricsConfig is where /metrics is served; it belongs in Config as
@@ -47,7 +49,7 @@ func metricsAddrProblem(addr string) string {
 	if err != nil || port == "" {
 		return fmt.Sprintf("want host:port, got %q", addr)
 	}
-	if !isLoopback(host) {
+	if !endpoint.IsLoopback(host) {
 		return fmt.Sprintf("%q is not a loopback host", host)
 	}
 	return ""
@@ -316,12 +318,4 @@ func (h *metricsHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
 
 func (h *metricsHandler) WithGroup(name string) slog.Handler {
 	return &metricsHandler{m: h.m, next: h.next.WithGroup(name), attrs: h.attrs}
-}
-
-func isLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
