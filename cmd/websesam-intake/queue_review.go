@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/regionhmc/websesam-intake/intake"
 	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/store"
 )
@@ -19,17 +20,24 @@ func init() { queueExtra = append(queueExtra, newQueueReviewCommand) }
 
 func newQueueReviewCommand() *cobra.Command {
 	var sf staffFlags
+	var plain bool
 	cmd := &cobra.Command{
-		Use:   "review",
+		Use:   "review [--plain]",
 		Short: "Go through the queued requests one by one, oldest first",
-		Long: `Show each queued request, oldest first, and ask what to do: claim it and
-record it done (with the webSesam user name) or rejected (with a reason),
-leave it claimed for later, or go on to the next. Every request shown is
-written to the audit log, as with 'queue show'. Answers are read line by
-line, so the same steps can be piped in.`,
-		Example: `  websesam-intake queue review`,
-		Args:    exactArgs(0),
+		Long: `On a terminal this opens the full-screen review ('websesam-intake review').
+With --plain, or when the standard streams are not a terminal (a pipe, a
+script), it shows each queued request, oldest first, and asks what to do:
+claim it and record it done (with the webSesam user name) or rejected (with
+a reason), leave it claimed for later, or go on to the next. Every request
+shown is written to the audit log, as with 'queue show'. Answers are read
+line by line, so the same steps can be piped in.`,
+		Example: `  websesam-intake queue review
+  printf 'c\nd\nasaobe01\n\nq\n' | websesam-intake queue review --plain`,
+		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !plain && isTerminal(cmd.InOrStdin(), cmd.OutOrStdout()) {
+				return runReviewScreen(cmd, sf, intake.DefaultPromise)
+			}
 			s, err := openStaff(cmd.Context(), sf, true)
 			if err != nil {
 				return err
@@ -41,6 +49,7 @@ line, so the same steps can be piped in.`,
 	}
 	addStaffFlags(cmd, &sf)
 	addConfigFlag(cmd, &sf)
+	cmd.Flags().BoolVar(&plain, "plain", false, "line by line, even on a terminal (for scripts; the default when not on a terminal)")
 	return cmd
 }
 

@@ -70,3 +70,17 @@ func TestQueueReview(t *testing.T) {
 		}
 	})
 }
+
+// TestQueueReviewPlain: --plain keeps the line mode (the default off a
+// terminal, as in every test here), so scripts can pipe their answers.
+func TestQueueReviewPlain(t *testing.T) {
+	staffModes(t, func(t *testing.T, env staffEnv, f staffFixture) {
+		out, errOut, code := runCLIIn(t, "q\n", "queue", "review", "--plain")
+		if code != 0 {
+			t.Fatalf("exit %d: %s", code, errOut)
+		}
+		if !strings.Contains(out, "— 1 of 5 —") || !strings.Contains(out, "[c]laim, [n]ext, [q]uit? ") {
+			t.Errorf("queue review --plain is not the line mode:\n%s", out)
+		}
+	})
+}
