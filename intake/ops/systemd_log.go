@@ -42,7 +42,7 @@ func NewLogger(w io.Writer, cfg LogConfig) (*slog.Logger, error) {
 	case "error":
 		level = slog.LevelError
 	}
-	opts := &slog.HandlerOptions{Level: level}
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: durationText}
 	switch strings.ToLower(cfg.Format) {
 	case "", "auto":
 		if IsJournal(w, os.Getenv("JOURNAL_STREAM")) || !IsTerminal(w) {
@@ -54,6 +54,16 @@ func NewLogger(w io.Writer, cfg LogConfig) (*slog.Logger, error) {
 	default: // text
 		return slog.New(slog.NewTextHandler(w, opts)), nil
 	}
+}
+
+// durationText writes every duration as Go's text ("1.5s", "200ms") in both
+// formats: the JSON handler would write nanoseconds, which a person reading
+// the journal has to divide in their head.
+func durationText(_ []string, a slog.Attr) slog.Attr {
+	if a.Value.Kind() == slog.KindDuration {
+		a.Value = slog.StringValue(a.Value.Duration().String())
+	}
+	return a
 }
 
 // Problem names the key of c that is wrong and why, for Config.Validate

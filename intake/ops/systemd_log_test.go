@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -183,4 +185,29 @@ func TestNewLogger(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestLogDurations: durations read as "1.5s" in the JSON a journal keeps,
+// not as nanoseconds.
+func TestLogDurations(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "log")
+	w, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	log, err := NewLogger(w, LogConfig{Format: "json"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	log.Info("reconnecting", "backoff", 1500*time.Millisecond, slog.Group("poll", "interval", time.Minute))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`"backoff":"1.5s"`, `"interval":"1m0s"`} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("log line %s lacks %s", b, want)
+		}
+	}
 }
