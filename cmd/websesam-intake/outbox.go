@@ -72,11 +72,11 @@ func newOutboxListCommand() *cobra.Command {
 				fmt.Fprintln(out, "The outbox has no such rows.")
 				return nil
 			}
-			t := newTable(out, "ID", "STATE", "KIND", "REQUEST", "TO", "SUBJECT", "TRIES", "WHEN", "LAST ERROR")
+			t := newTable(out, "ID", "STATE", "KIND", "REQUEST", "TO", "SUBJECT", "ATTEMPTS", "WHEN", "LAST ERROR")
 			for _, r := range rows {
 				t.row(strconv.FormatUint(r.ID, 10), string(r.State), r.Kind, dash(r.Request),
 					shorten(strings.Join(append(append([]string{}, r.To...), r.Cc...), ", "), 40),
-					shorten(r.Subject, 40), strconv.Itoa(r.Attempts), outboxWhen(r), shorten(dash(r.LastError), 50))
+					shorten(r.Subject, 40), strconv.Itoa(outboxAttempts(r)), outboxWhen(r), shorten(dash(r.LastError), 50))
 			}
 			return t.flush()
 		},
@@ -134,7 +134,7 @@ func newOutboxShowCommand() *cobra.Command {
 			t.row("Cc", dash(strings.Join(r.Cc, ", ")))
 			t.row("Subject", r.Subject)
 			t.row("Created", r.CreatedAt.Local().Format(time.DateTime))
-			t.row("Attempts", strconv.Itoa(r.Attempts))
+			t.row("Attempts", outboxAttemptsText(r))
 			t.row("Next try", outboxWhen(r))
 			t.row("Last error", dash(r.LastError))
 			if err := t.flush(); err != nil {
@@ -228,4 +228,28 @@ func outboxWhen(r store.OutboxRow) string {
 		return "due " + r.NextTry.Local().Format(time.DateTime)
 	}
 	return "-"
+}
+
+// outboxAttempts is how many times delivery was tried: the row counts the
+// tries that did not deliver, and a sent row had one more that did.
+func outboxAttempts(r store.OutboxRow) int {
+	if r.State == store.OutboxSent {
+		return r.Attempts + 1
+	}
+	return r.Attempts
+}
+
+// outboxAttemptsText says the attempts for a person: how many, and how many
+// of them did not deliver.
+func outboxAttemptsText(r store.OutboxRow) string {
+	n := outboxAttempts(r)
+	switch {
+	case n == 0:
+		return "none yet"
+	case r.Attempts == 0:
+		return fmt.Sprintf("%d (delivered on the first)", n)
+	case r.State == store.OutboxSent:
+		return fmt.Sprintf("%d (%d did not deliver, the last did)", n, r.Attempts)
+	}
+	return fmt.Sprintf("%d, none delivered", n)
 }

@@ -244,3 +244,30 @@ func TestOutboxOverSocket(t *testing.T) {
 		t.Errorf("audit by %s = %q, want %q", me(t), got, want)
 	}
 }
+
+// TestOutboxAttempts: attempts are every try, the one that delivered
+// included: a row sent at once was tried once, not zero times.
+func TestOutboxAttempts(t *testing.T) {
+	db := outboxDB(t)
+	for _, c := range []struct{ id, want string }{
+		{"1", "1 (delivered on the first)"},
+		{"2", "none yet"},
+		{"3", "1, none delivered"},
+	} {
+		out := mustRun(t, "outbox", "show", c.id, "--db", db)
+		if !strings.Contains(out, "Attempts     "+c.want+"\n") {
+			t.Errorf("outbox show %s: want Attempts %q:\n%s", c.id, c.want, out)
+		}
+	}
+	out := mustRun(t, "outbox", "list", "--db", db)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	col := strings.Index(lines[0], "ATTEMPTS")
+	if col < 0 {
+		t.Fatalf("no ATTEMPTS column:\n%s", out)
+	}
+	for i, want := range map[int]string{1: "1", 2: "0", 3: "1"} { // rows 3, 2, 1
+		if got := strings.Fields(lines[i][col:])[0]; got != want {
+			t.Errorf("list line %d: attempts %s, want %s:\n%s", i, got, want, out)
+		}
+	}
+}
