@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/regionhmc/websesam-intake/store"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 )
 
 func init() { subcommands = append(subcommands, newAuditCommand) }
@@ -51,14 +51,14 @@ func newAuditListCommand() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			entries, err := s.AuditList(cmd.Context(), store.AuditFilter{Actor: actor, Since: from, Limit: limit})
+			entries, err := staffapi.AuditList.Do(cmd.Context(), s.Staff, staffapi.AuditFilter{Actor: actor, Since: from, Limit: limit})
 			if err != nil {
 				return staffError(err, "audit list")
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				if entries == nil {
-					entries = []store.AuditEntry{}
+					entries = []staffapi.AuditEntry{}
 				}
 				return writeJSON(out, entries)
 			}

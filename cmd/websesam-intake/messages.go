@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/regionhmc/websesam-intake/store"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 )
 
 func init() { subcommands = append(subcommands, newMessagesCommand) }
@@ -28,17 +28,17 @@ A message is named MAILBOX/UIDVALIDITY/UID, as 'messages list' shows.
 	return messages
 }
 
-func parseOutcome(s string) (store.Outcome, error) {
-	o := store.Outcome(s)
+func parseOutcome(s string) (staffapi.Outcome, error) {
+	o := staffapi.Outcome(s)
 	switch o {
-	case "", store.OutcomeQueued, store.OutcomeReturned, store.OutcomeNoForm, store.OutcomeIgnored, store.OutcomeQuarantined:
+	case "", staffapi.OutcomeQueued, staffapi.OutcomeReturned, staffapi.OutcomeNoForm, staffapi.OutcomeIgnored, staffapi.OutcomeQuarantined:
 		return o, nil
 	}
 	return "", usagef("--outcome must be queued, returned, no-form, ignored or quarantined, not %q", s)
 }
 
-func messageKey(s string) (store.MessageKey, error) {
-	k, err := store.ParseMessageKey(s)
+func messageKey(s string) (staffapi.MessageKey, error) {
+	k, err := staffapi.ParseMessageKey(s)
 	if err != nil {
 		return k, usagef("%q is not a message (MAILBOX/UIDVALIDITY/UID, as 'messages list' shows)", s)
 	}
@@ -71,14 +71,14 @@ sender and subject (so the listing is written to the audit log).`,
 				return err
 			}
 			defer s.Close()
-			msgs, err := s.ListMessages(cmd.Context(), store.MessageFilter{Outcome: o, Limit: limit})
+			msgs, err := staffapi.ListMessages.Do(cmd.Context(), s.Staff, staffapi.MessageFilter{Outcome: o, Limit: limit})
 			if err != nil {
 				return staffError(err, "messages list")
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				if msgs == nil {
-					msgs = []store.Message{}
+					msgs = []staffapi.Message{}
 				}
 				return writeJSON(out, msgs)
 			}
@@ -122,7 +122,7 @@ became, and its history after the first decision. Written to the audit log.`,
 				return err
 			}
 			defer s.Close()
-			d, err := s.ShowMessage(cmd.Context(), key)
+			d, err := staffapi.ShowMessage.Do(cmd.Context(), s.Staff, key)
 			if err != nil {
 				return staffError(err, "messages list")
 			}
@@ -137,7 +137,7 @@ became, and its history after the first decision. Written to the audit log.`,
 	return cmd
 }
 
-func writeMessageDetail(w io.Writer, d store.MessageDetail) error {
+func writeMessageDetail(w io.Writer, d staffapi.MessageDetail) error {
 	m := d.Message
 	t := newTable(w, "Message", m.Key.String())
 	t.row("Message-ID", "<"+m.MessageID+">")
@@ -210,7 +210,7 @@ reprocessed; the daemon picks the request up on its next pass.`,
 				return err
 			}
 			defer s.Close()
-			if _, err := s.Reprocess(cmd.Context(), key, note); err != nil {
+			if _, err := staffapi.Reprocess.Do(cmd.Context(), s.Staff, staffapi.ReprocessArgs{Key: key, Note: note}); err != nil {
 				return staffError(err, "messages list")
 			}
 			when := "on its next pass"
@@ -228,7 +228,7 @@ reprocessed; the daemon picks the request up on its next pass.`,
 
 // writeProblems lists, per form, what made a returned message come back:
 // each field by its label on the form and the reason, as the notice said.
-func writeProblems(w io.Writer, forms []store.FormProblems) error {
+func writeProblems(w io.Writer, forms []staffapi.FormProblems) error {
 	if len(forms) == 0 {
 		return nil
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -43,9 +42,9 @@ func newOutboxListCommand() *cobra.Command {
   websesam-intake outbox list --json --limit 500`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			st := store.OutboxState(state)
+			st := staffapi.OutboxState(state)
 			switch st {
-			case "", store.OutboxPending, store.OutboxSent, store.OutboxFailed, store.OutboxCancelled:
+			case "", staffapi.OutboxPending, staffapi.OutboxSent, staffapi.OutboxFailed, staffapi.OutboxCancelled:
 			default:
 				return usagef("--state must be pending, sent, failed or cancelled, not %q", state)
 			}
@@ -57,14 +56,14 @@ func newOutboxListCommand() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			rows, err := s.OutboxList(cmd.Context(), store.OutboxFilter{State: st, Limit: limit})
+			rows, err := staffapi.OutboxList.Do(cmd.Context(), s.Staff, staffapi.OutboxFilter{State: st, Limit: limit})
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				if rows == nil {
-					rows = []store.OutboxRow{}
+					rows = []staffapi.OutboxRow{}
 				}
 				return writeJSON(out, rows)
 			}
@@ -107,20 +106,21 @@ func newOutboxShowCommand() *cobra.Command {
 				return err
 			}
 			defer s.Close()
-			r, err := s.OutboxGet(cmd.Context(), id)
+			m, err := staffapi.OutboxShow.Do(cmd.Context(), s.Staff, staffapi.OutboxID{ID: id})
 			if err != nil {
 				return outboxError(err)
 			}
+			r := m.Row
 			out := cmd.OutOrStdout()
 			switch {
 			case raw:
-				_, err := out.Write(r.Raw)
+				_, err := out.Write(m.Raw)
 				return err
 			case asJSON:
 				return writeJSON(out, struct {
-					store.OutboxRow
+					staffapi.OutboxRow
 					Raw string `json:"raw"`
-				}{r, string(r.Raw)})
+				}{r, string(m.Raw)})
 			}
 			t := newTable(out, "", "")
 			t.row("ID", strconv.FormatUint(r.ID, 10))
@@ -140,7 +140,7 @@ func newOutboxShowCommand() *cobra.Command {
 			if err := t.flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "\n(%d bytes of message; --raw prints it)\n", len(r.Raw))
+			fmt.Fprintf(out, "\n(%d bytes of message; --raw prints it)\n", len(m.Raw))
 			return nil
 		},
 	}
@@ -160,7 +160,7 @@ first (a full mailbox, a domain missing from the allowed list).`,
 		Example: `  websesam-intake outbox retry 12`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return outboxChange(cmd, sf, args[0], "will be sent again", staffapi.Staff.OutboxRetry)
+			return outboxChange(cmd, sf, args[0], "will be sent again", staffapi.OutboxRetry)
 		},
 	}
 	addStaffFlags(cmd, &sf)
@@ -175,14 +175,14 @@ func newOutboxCancelCommand() *cobra.Command {
 		Example: `  websesam-intake outbox cancel 12`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return outboxChange(cmd, sf, args[0], "is cancelled", staffapi.Staff.OutboxCancel)
+			return outboxChange(cmd, sf, args[0], "is cancelled", staffapi.OutboxCancel)
 		},
 	}
 	addStaffFlags(cmd, &sf)
 	return cmd
 }
 
-func outboxChange(cmd *cobra.Command, sf staffFlags, arg, done string, change func(staffapi.Staff, context.Context, uint64) error) error {
+func outboxChange(cmd *cobra.Command, sf staffFlags, arg, done string, change staffapi.Call[staffapi.OutboxID, staffapi.Done]) error {
 	id, err := outboxID(arg)
 	if err != nil {
 		return err
@@ -192,7 +192,7 @@ func outboxChange(cmd *cobra.Command, sf staffFlags, arg, done string, change fu
 		return err
 	}
 	defer s.Close()
-	if err := change(s.Staff, cmd.Context(), id); err != nil {
+	if _, err := change.Do(cmd.Context(), s.Staff, staffapi.OutboxID{ID: id}); err != nil {
 		return outboxError(err)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "Outbox row %d %s.\n", id, done)
@@ -218,13 +218,13 @@ func outboxError(err error) error {
 	return err
 }
 
-func outboxWhen(r store.OutboxRow) string {
+func outboxWhen(r staffapi.OutboxRow) string {
 	switch r.State {
-	case store.OutboxSent:
+	case staffapi.OutboxSent:
 		return "sent " + r.SentAt.Local().Format(time.DateTime)
-	case store.OutboxFailed:
+	case staffapi.OutboxFailed:
 		return "failed " + r.FailedAt.Local().Format(time.DateTime)
-	case store.OutboxPending:
+	case staffapi.OutboxPending:
 		return "due " + r.NextTry.Local().Format(time.DateTime)
 	}
 	return "-"
@@ -232,8 +232,8 @@ func outboxWhen(r store.OutboxRow) string {
 
 // outboxAttempts is how many times delivery was tried: the row counts the
 // tries that did not deliver, and a sent row had one more that did.
-func outboxAttempts(r store.OutboxRow) int {
-	if r.State == store.OutboxSent {
+func outboxAttempts(r staffapi.OutboxRow) int {
+	if r.State == staffapi.OutboxSent {
 		return r.Attempts + 1
 	}
 	return r.Attempts
@@ -241,14 +241,14 @@ func outboxAttempts(r store.OutboxRow) int {
 
 // outboxAttemptsText says the attempts for a person: how many, and how many
 // of them did not deliver.
-func outboxAttemptsText(r store.OutboxRow) string {
+func outboxAttemptsText(r staffapi.OutboxRow) string {
 	n := outboxAttempts(r)
 	switch {
 	case n == 0:
 		return "none yet"
 	case r.Attempts == 0:
 		return fmt.Sprintf("%d (delivered on the first)", n)
-	case r.State == store.OutboxSent:
+	case r.State == staffapi.OutboxSent:
 		return fmt.Sprintf("%d (%d did not deliver, the last did)", n, r.Attempts)
 	}
 	return fmt.Sprintf("%d, none delivered", n)

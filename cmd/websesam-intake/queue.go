@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -41,17 +42,17 @@ var queueExtra []func() *cobra.Command
 // queueItem is one request in `queue list --json` and `queue search
 // --json`: exactly the keys SPEC.md promises to scripts.
 type queueItem struct {
-	ID         string       `json:"id"`
-	Status     store.Status `json:"status"`
-	Type       string       `json:"type"`
-	Batch      string       `json:"batch"`
-	ReceivedAt time.Time    `json:"received_at"`
-	MessageID  string       `json:"message_id"`
+	ID         string          `json:"id"`
+	Status     staffapi.Status `json:"status"`
+	Type       string          `json:"type"`
+	Batch      string          `json:"batch"`
+	ReceivedAt time.Time       `json:"received_at"`
+	MessageID  string          `json:"message_id"`
 	// Fields are typed as in `parse --json`: checkboxes are booleans.
 	Fields map[string]any `json:"fields"`
 }
 
-func queueItems(reqs []store.Request) []queueItem {
+func queueItems(reqs []staffapi.Request) []queueItem {
 	out := make([]queueItem, 0, len(reqs))
 	for _, r := range reqs {
 		f := map[string]any{}
@@ -69,7 +70,7 @@ func queueItems(reqs []store.Request) []queueItem {
 }
 
 // writeRequests prints requests as JSON for scripts or as a table.
-func writeRequests(w io.Writer, reqs []store.Request, asJSON bool, none string) error {
+func writeRequests(w io.Writer, reqs []staffapi.Request, asJSON bool, none string) error {
 	if asJSON {
 		return writeJSON(w, queueItems(reqs))
 	}
@@ -112,9 +113,9 @@ it is written to the audit log (one entry per page of 1,000).`,
   websesam-intake queue list --since 2026-11-01 --json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			st := store.Status(status)
+			st := staffapi.Status(status)
 			switch st {
-			case "", store.StatusQueued, store.StatusClaimed, store.StatusDone, store.StatusRejected:
+			case "", staffapi.StatusQueued, staffapi.StatusClaimed, staffapi.StatusDone, staffapi.StatusRejected:
 			default:
 				return usagef("--status must be queued, claimed, done or rejected, not %q", status)
 			}
@@ -139,14 +140,14 @@ it is written to the audit log (one entry per page of 1,000).`,
 				return err
 			}
 			defer s.Close()
-			f := store.ListFilter{Status: st, Type: typ, Since: from, Limit: limit}
+			f := staffapi.ListFilter{Status: st, Type: typ, Since: from, Limit: limit}
 			if all {
 				f.Limit = listPage
 			}
-			var reqs []store.Request
+			var reqs []staffapi.Request
 			var more bool
 			for {
-				page, err := s.ListRequests(cmd.Context(), f)
+				page, err := staffapi.ListRequests.Do(cmd.Context(), s.Staff, f)
 				if err != nil {
 					return staffError(err, "queue list")
 				}
@@ -208,7 +209,7 @@ match a full name in either order. The search is written to the audit log
 				return err
 			}
 			defer s.Close()
-			reqs, err := s.SearchRequests(cmd.Context(), text, limit)
+			reqs, err := staffapi.SearchRequests.Do(cmd.Context(), s.Staff, staffapi.Search{Text: text, Limit: limit})
 			if err != nil {
 				return staffError(err, "queue list")
 			}
@@ -239,7 +240,7 @@ came from and the replies sent about it. Written to the audit log.`,
 				return err
 			}
 			defer s.Close()
-			d, err := s.ShowRequest(cmd.Context(), args[0])
+			d, err := staffapi.ShowRequest.Do(cmd.Context(), s.Staff, staffapi.RequestID{ID: args[0]})
 			if err != nil {
 				return staffError(err, "queue list")
 			}
@@ -254,7 +255,7 @@ came from and the replies sent about it. Written to the audit log.`,
 	return cmd
 }
 
-func writeRequestDetail(w io.Writer, d store.RequestDetail) error {
+func writeRequestDetail(w io.Writer, d staffapi.RequestDetail) error {
 	r := d.Request
 	def := formparse.Lookup(formparse.FormID(r.Form))
 	title := r.Form
@@ -337,11 +338,11 @@ func newIndentedTable(w io.Writer) *table {
 	return &table{tw: tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)}
 }
 
-func statusLine(r store.Request) string {
+func statusLine(r staffapi.Request) string {
 	switch r.Status {
-	case store.StatusClaimed:
+	case staffapi.StatusClaimed:
 		return fmt.Sprintf("claimed by %s since %s", r.ClaimedBy, localTime(r.ClaimedAt))
-	case store.StatusDone, store.StatusRejected:
+	case staffapi.StatusDone, staffapi.StatusRejected:
 		return fmt.Sprintf("%s on %s", r.Status, localTime(r.ClosedAt))
 	}
 	return string(r.Status)

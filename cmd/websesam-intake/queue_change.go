@@ -13,7 +13,7 @@ import (
 )
 
 // changeRequest runs one transition and prints what became of the request.
-func changeRequest(cmd *cobra.Command, sf staffFlags, withComposer bool, step func(context.Context, staffapi.Staff) (store.Request, error), say func(store.Request) string) error {
+func changeRequest(cmd *cobra.Command, sf staffFlags, withComposer bool, step func(context.Context, staffapi.Staff) (staffapi.Request, error), say func(staffapi.Request) string) error {
 	s, err := openStaff(cmd.Context(), sf, withComposer)
 	if err != nil {
 		return err
@@ -48,9 +48,9 @@ cannot be claimed.`,
   websesam-intake queue claim WS-2026-000123 --force`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return changeRequest(cmd, sf, false, func(ctx context.Context, s staffapi.Staff) (store.Request, error) {
-				return s.Claim(ctx, args[0], force)
-			}, func(r store.Request) string {
+			return changeRequest(cmd, sf, false, func(ctx context.Context, s staffapi.Staff) (staffapi.Request, error) {
+				return staffapi.Claim.Do(ctx, s, staffapi.ClaimArgs{ID: args[0], Force: force})
+			}, func(r staffapi.Request) string {
 				return fmt.Sprintf("Request %s is claimed by %s.", r.ID, r.ClaimedBy)
 			})
 		},
@@ -68,9 +68,9 @@ func newQueueReleaseCommand() *cobra.Command {
 		Example: `  websesam-intake queue release WS-2026-000123`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return changeRequest(cmd, sf, false, func(ctx context.Context, s staffapi.Staff) (store.Request, error) {
-				return s.Release(ctx, args[0])
-			}, func(r store.Request) string {
+			return changeRequest(cmd, sf, false, func(ctx context.Context, s staffapi.Staff) (staffapi.Request, error) {
+				return staffapi.Release.Do(ctx, s, staffapi.RequestID{ID: args[0]})
+			}, func(r staffapi.Request) string {
 				return fmt.Sprintf("Request %s is back in the queue.", r.ID)
 			})
 		},
@@ -98,13 +98,13 @@ section of the daemon's configuration (--config).`,
   websesam-intake queue done WS-2026-000125`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return changeRequest(cmd, sf, true, func(ctx context.Context, s staffapi.Staff) (store.Request, error) {
-				r, err := s.Complete(ctx, args[0], username, note)
+			return changeRequest(cmd, sf, true, func(ctx context.Context, s staffapi.Staff) (staffapi.Request, error) {
+				r, err := staffapi.Complete.Do(ctx, s, staffapi.CompleteArgs{ID: args[0], Username: username, Note: note})
 				if errors.Is(err, store.ErrInvalid) && strings.TrimSpace(username) == "" {
 					return r, usagef("%v: give it with --username NAME", err)
 				}
 				return r, err
-			}, func(r store.Request) string {
+			}, func(r staffapi.Request) string {
 				return fmt.Sprintf("Request %s is done; the notices are in the outbox.", r.ID)
 			})
 		},
@@ -130,9 +130,9 @@ manager (copy to the user) exactly as you write it, in the same step.`,
 			if strings.TrimSpace(reason) == "" {
 				return usagef("reject needs --reason TEXT: the manager is told why")
 			}
-			return changeRequest(cmd, sf, true, func(ctx context.Context, s staffapi.Staff) (store.Request, error) {
-				return s.Reject(ctx, args[0], reason)
-			}, func(r store.Request) string {
+			return changeRequest(cmd, sf, true, func(ctx context.Context, s staffapi.Staff) (staffapi.Request, error) {
+				return staffapi.Reject.Do(ctx, s, staffapi.RejectArgs{ID: args[0], Reason: reason})
+			}, func(r staffapi.Request) string {
 				return fmt.Sprintf("Request %s is rejected; the notice is in the outbox.", r.ID)
 			})
 		},

@@ -83,7 +83,7 @@ func (r *reviewer) ask(prompt string) (string, error) {
 }
 
 func (r *reviewer) run() error {
-	page, err := r.s.ListRequests(r.ctx, store.ListFilter{Status: store.StatusQueued, Limit: 200})
+	page, err := staffapi.ListRequests.Do(r.ctx, r.s, staffapi.ListFilter{Status: staffapi.StatusQueued, Limit: 200})
 	if err != nil {
 		return staffError(err, "queue list")
 	}
@@ -96,11 +96,11 @@ func (r *reviewer) run() error {
 	handled := 0
 	for i, q := range reqs {
 		fmt.Fprintf(r.out, "\n— %d of %d —\n", i+1, len(reqs))
-		d, err := r.s.ShowRequest(r.ctx, q.ID)
+		d, err := staffapi.ShowRequest.Do(r.ctx, r.s, staffapi.RequestID{ID: q.ID})
 		if err != nil {
 			return staffError(err, "queue list")
 		}
-		if d.Request.Status != store.StatusQueued {
+		if d.Request.Status != staffapi.StatusQueued {
 			fmt.Fprintf(r.out, "Request %s is %s now; skipped.\n", q.ID, statusLine(d.Request))
 			continue
 		}
@@ -122,7 +122,7 @@ func (r *reviewer) run() error {
 
 // one asks what to do with one queued request. A refusal (someone else
 // claimed it meanwhile) is shown and the review goes on.
-func (r *reviewer) one(q store.Request) error {
+func (r *reviewer) one(q staffapi.Request) error {
 	a, err := r.ask("\n[c]laim, [n]ext, [q]uit? ")
 	if err != nil {
 		return err
@@ -137,7 +137,7 @@ func (r *reviewer) one(q store.Request) error {
 		fmt.Fprintf(r.out, "%q is not one of c, n, q; going on to the next.\n", a)
 		return nil
 	}
-	if _, err := r.s.Claim(r.ctx, q.ID, false); err != nil {
+	if _, err := staffapi.Claim.Do(r.ctx, r.s, staffapi.ClaimArgs{ID: q.ID, Force: false}); err != nil {
 		return r.refused(err)
 	}
 	fmt.Fprintf(r.out, "Claimed %s.\n", q.ID)
@@ -158,7 +158,7 @@ func (r *reviewer) one(q store.Request) error {
 					return err
 				}
 			}
-			if _, err := r.s.Complete(r.ctx, q.ID, name, ""); err != nil {
+			if _, err := staffapi.Complete.Do(r.ctx, r.s, staffapi.CompleteArgs{ID: q.ID, Username: name, Note: ""}); err != nil {
 				if rerr := r.refused(err); rerr != nil {
 					return rerr
 				}
@@ -171,7 +171,7 @@ func (r *reviewer) one(q store.Request) error {
 			if err != nil {
 				return err
 			}
-			if _, err := r.s.Reject(r.ctx, q.ID, reason); err != nil {
+			if _, err := staffapi.Reject.Do(r.ctx, r.s, staffapi.RejectArgs{ID: q.ID, Reason: reason}); err != nil {
 				if rerr := r.refused(err); rerr != nil {
 					return rerr
 				}
@@ -183,7 +183,7 @@ func (r *reviewer) one(q store.Request) error {
 			fmt.Fprintf(r.out, "%s stays claimed by you.\n", q.ID)
 			return nil
 		case "u":
-			if _, err := r.s.Release(r.ctx, q.ID); err != nil {
+			if _, err := staffapi.Release.Do(r.ctx, r.s, staffapi.RequestID{ID: q.ID}); err != nil {
 				return r.refused(err)
 			}
 			fmt.Fprintf(r.out, "%s is back in the queue.\n", q.ID)

@@ -7,7 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/regionhmc/websesam-intake/formparse"
-	"github.com/regionhmc/websesam-intake/store"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 )
 
 func init() { subcommands = append(subcommands, newRegisterCommand) }
@@ -38,7 +38,7 @@ func kundnummerFlag(s string) (string, error) {
 	return k, nil
 }
 
-func roleNames(e store.RegisterEntry) string {
+func roleNames(e staffapi.RegisterEntry) string {
 	var r []string
 	if e.Forskrivare {
 		r = append(r, "förskrivare")
@@ -72,14 +72,14 @@ or an e-mail address and shows that person's rows under every kundnummer.`,
 				return err
 			}
 			defer s.Close()
-			rows, err := s.RegisterList(cmd.Context(), store.RegisterFilter{Kundnummer: k, Person: strings.TrimSpace(person)})
+			rows, err := staffapi.RegisterList.Do(cmd.Context(), s.Staff, staffapi.RegisterFilter{Kundnummer: k, Person: strings.TrimSpace(person)})
 			if err != nil {
 				return staffError(err, "register list")
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
 				if rows == nil {
-					rows = []store.RegisterEntry{}
+					rows = []staffapi.RegisterEntry{}
 				}
 				return writeJSON(out, rows)
 			}
@@ -125,7 +125,7 @@ export is written to the audit log.`,
 				return err
 			}
 			defer s.Close()
-			rows, err := s.RegisterExport(cmd.Context())
+			rows, err := staffapi.RegisterExport.Do(cmd.Context(), s.Staff, staffapi.Nothing{})
 			if err != nil {
 				return staffError(err, "register list")
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -303,10 +304,10 @@ func flatten(rows [][]string) []string {
 // BenchmarkRegisterExport writes the workbook of a register of 5,000 rows
 // (a large regional centre) to a file.
 func BenchmarkRegisterExport(b *testing.B) {
-	rows := make([]store.RegisterEntry, 5000)
+	rows := make([]staffapi.RegisterEntry, 5000)
 	for i := range rows {
 		k := strconv.Itoa(602000 + i%300)
-		rows[i] = store.RegisterEntry{
+		rows[i] = staffapi.RegisterEntry{
 			Kundnummer: k, Standardkund: k, Fornamn: "Anna", Efternamn: "Berg " + strconv.Itoa(i),
 			HSAID: "SE2321000131-E" + strconv.Itoa(100000000000+i), Yrke: "Arbetsterapeut",
 			Epost: "anna.berg" + strconv.Itoa(i) + "@region.example.se", Telefon: "010-123 45 67",

@@ -11,7 +11,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"github.com/regionhmc/websesam-intake/store"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 )
 
 // Sheet names of the exported register.
@@ -74,7 +74,7 @@ func dateTimeCell(t time.Time) cell {
 	return cell{kind: cellDateTime, at: time.Date(l.Year(), l.Month(), l.Day(), l.Hour(), l.Minute(), 0, 0, time.UTC)}
 }
 
-func registerRow(e store.RegisterEntry) []cell {
+func registerRow(e staffapi.RegisterEntry) []cell {
 	return []cell{
 		textCell(e.Kundnummer), textCell(e.Standardkund), textCell(e.Fornamn), textCell(e.Efternamn),
 		textCell(e.HSAID), textCell(e.Yrke), textCell(e.Epost), textCell(e.Telefon),
@@ -89,7 +89,7 @@ type kundCount struct {
 	persons, forskrivare, bestal int
 }
 
-func countByKundnummer(rows []store.RegisterEntry) []kundCount {
+func countByKundnummer(rows []staffapi.RegisterEntry) []kundCount {
 	var out []kundCount
 	for _, e := range rows {
 		i := slices.IndexFunc(out, func(k kundCount) bool { return k.kundnummer == e.Kundnummer })
@@ -230,7 +230,7 @@ func writeSheet(f *excelize.File, sheet string, st workbookStyles, headers []str
 }
 
 // buildRegisterWorkbook makes the Kund- och förskrivarregister.
-func buildRegisterWorkbook(rows []store.RegisterEntry) (*excelize.File, error) {
+func buildRegisterWorkbook(rows []staffapi.RegisterEntry) (*excelize.File, error) {
 	f := excelize.NewFile()
 	if err := f.SetSheetName("Sheet1", registerSheet); err != nil {
 		f.Close()
@@ -270,7 +270,7 @@ func buildRegisterWorkbook(rows []store.RegisterEntry) (*excelize.File, error) {
 // writeRegisterWorkbook writes the workbook to path atomically (a partly
 // written export never replaces a good one) with mode 0600: it holds
 // personal data.
-func writeRegisterWorkbook(path string, rows []store.RegisterEntry) error {
+func writeRegisterWorkbook(path string, rows []staffapi.RegisterEntry) error {
 	f, err := buildRegisterWorkbook(rows)
 	if err != nil {
 		return fmt.Errorf("build the register workbook: %w", err)

@@ -10,6 +10,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 )
 
 func init() { subcommands = append(subcommands, newReviewCommand) }
@@ -66,11 +67,11 @@ func runReviewScreen(cmd *cobra.Command, sf staffFlags, promise int) error {
 		return err
 	}
 	defer s.Close()
-	me, err := s.WhoAmI(ctx)
+	who, err := staffapi.WhoAmI.Do(ctx, s.Staff, staffapi.Nothing{})
 	if err != nil {
 		return staffError(err, "queue list")
 	}
-	m := newReviewModel(ctx, s.Staff, me, time.Now)
+	m := newReviewModel(ctx, s.Staff, who.Actor, time.Now)
 	m.promise = promise
 	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(cmd.InOrStdin()), tea.WithOutput(cmd.OutOrStdout()))
 	if _, err := p.Run(); err != nil && ctx.Err() == nil {

@@ -18,24 +18,10 @@ import (
 
 	"github.com/regionhmc/websesam-intake/formparse"
 	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/store"
 	"github.com/regionhmc/websesam-intake/store/workdays"
 )
-
-// reviewStaff is what the review screen asks of the staff API: the daemon
-// over its socket (every read audited under the caller's name) or the store
-// directly when no daemon runs.
-type reviewStaff interface {
-	WhoAmI(ctx context.Context) (string, error)
-	ListRequests(ctx context.Context, f store.ListFilter) (store.RequestPage, error)
-	ShowRequest(ctx context.Context, id string) (store.RequestDetail, error)
-	SearchRequests(ctx context.Context, text string, limit int) ([]store.Request, error)
-	Claim(ctx context.Context, id string, force bool) (store.Request, error)
-	Release(ctx context.Context, id string) (store.Request, error)
-	Complete(ctx context.Context, id, username, note string) (store.Request, error)
-	Reject(ctx context.Context, id, reason string) (store.Request, error)
-	RegisterList(ctx context.Context, f store.RegisterFilter) ([]store.RegisterEntry, error)
-}
 
 // reviewTab is one of the list's filters.
 type reviewTab int
@@ -123,7 +109,7 @@ func (k reviewKeys) FullHelp() [][]key.Binding {
 // screen never blocks on the daemon.
 type reviewModel struct {
 	ctx     context.Context
-	staff   reviewStaff
+	staff   staffapi.Staff
 	me      string
 	now     func() time.Time
 	promise int // working days promised for a new request
@@ -137,7 +123,7 @@ type reviewModel struct {
 	search        string // the search shown, when not empty
 	showHelp      bool
 
-	reqs    []store.Request
+	reqs    []staffapi.Request
 	loaded  bool
 	table   btable.Model
 	detail  *reviewDetail
@@ -153,10 +139,10 @@ type reviewModel struct {
 
 // reviewDetail is what the detail pane shows of one request.
 type reviewDetail struct {
-	d        store.RequestDetail
-	batch    []store.Request // the other requests of the same form
-	person   []store.Request // the person's other requests
-	register []store.RegisterEntry
+	d        staffapi.RequestDetail
+	batch    []staffapi.Request // the other requests of the same form
+	person   []staffapi.Request // the person's other requests
+	register []staffapi.RegisterEntry
 }
 
 // pendingAction is the request a question (user name, reason…) is about.
@@ -169,7 +155,7 @@ type pendingAction struct {
 // Messages from the commands.
 type (
 	listMsg struct {
-		reqs []store.Request
+		reqs []staffapi.Request
 		err  error
 	}
 	detailMsg struct {
@@ -179,7 +165,7 @@ type (
 	actionMsg struct {
 		id   string
 		verb string // what was done, for the flash line
-		req  store.Request
+		req  staffapi.Request
 		err  error
 	}
 	savedMsg struct {
@@ -189,7 +175,7 @@ type (
 	tickMsg struct{}
 )
 
-func newReviewModel(ctx context.Context, s reviewStaff, me string, now func() time.Time) *reviewModel {
+func newReviewModel(ctx context.Context, s staffapi.Staff, me string, now func() time.Time) *reviewModel {
 	m := &reviewModel{ctx: ctx, staff: s, me: me, now: now, promise: intake.DefaultPromise, refresh: 5 * time.Second, cal: workdays.Swedish(nil),
 		width: 80, height: 24, keys: newReviewKeys(), help: help.New()}
 	km := btable.KeyMap{
@@ -244,31 +230,31 @@ func (m *reviewModel) load() tea.Cmd {
 	}
 }
 
-func listFor(ctx context.Context, s reviewStaff, tab reviewTab, search, me string) ([]store.Request, error) {
-	var out []store.Request
+func listFor(ctx context.Context, s staffapi.Staff, tab reviewTab, search, me string) ([]staffapi.Request, error) {
+	var out []staffapi.Request
 	if search != "" {
-		found, err := s.SearchRequests(ctx, search, reviewListLimit)
+		found, err := staffapi.SearchRequests.Do(ctx, s, staffapi.Search{Text: search, Limit: reviewListLimit})
 		if err != nil {
 			return nil, err
 		}
 		out = found
 	}
-	var statuses []store.Status
+	var statuses []staffapi.Status
 	switch tab {
 	case tabTodo:
-		statuses = []store.Status{store.StatusQueued}
+		statuses = []staffapi.Status{staffapi.StatusQueued}
 	case tabMine:
-		statuses = []store.Status{store.StatusClaimed}
+		statuses = []staffapi.Status{staffapi.StatusClaimed}
 	case tabAll:
-		statuses = []store.Status{""}
+		statuses = []staffapi.Status{""}
 	case tabClosed:
-		statuses = []store.Status{store.StatusDone, store.StatusRejected}
+		statuses = []staffapi.Status{staffapi.StatusDone, staffapi.StatusRejected}
 	}
 	if search != "" {
 		statuses = nil
 	}
 	for _, st := range statuses {
-		page, err := s.ListRequests(ctx, store.ListFilter{Status: st, Limit: reviewListLimit})
+		page, err := staffapi.ListRequests.Do(ctx, s, staffapi.ListFilter{Status: st, Limit: reviewListLimit})
 		if err != nil {
 			return nil, err
 		}
@@ -282,9 +268,9 @@ func listFor(ctx context.Context, s reviewStaff, tab reviewTab, search, me strin
 	// Waiting requests oldest first (who waits longest is on top); closed
 	// ones most recently closed first.
 	if tab == tabClosed && search == "" {
-		slices.SortStableFunc(out, func(a, b store.Request) int { return b.ClosedAt.Compare(a.ClosedAt) })
+		slices.SortStableFunc(out, func(a, b staffapi.Request) int { return b.ClosedAt.Compare(a.ClosedAt) })
 	} else {
-		slices.SortStableFunc(out, func(a, b store.Request) int {
+		slices.SortStableFunc(out, func(a, b staffapi.Request) int {
 			if c := a.ReceivedAt.Compare(b.ReceivedAt); c != 0 {
 				return c
 			}
@@ -298,14 +284,14 @@ func listFor(ctx context.Context, s reviewStaff, tab reviewTab, search, me strin
 func (m *reviewModel) open(id string) tea.Cmd {
 	ctx, s := m.ctx, m.staff
 	return func() tea.Msg {
-		d, err := s.ShowRequest(ctx, id)
+		d, err := staffapi.ShowRequest.Do(ctx, s, staffapi.RequestID{ID: id})
 		if err != nil {
 			return detailMsg{err: err}
 		}
 		det := &reviewDetail{d: d}
 		r := d.Request
 		if r.Batch != "" {
-			if found, err := s.SearchRequests(ctx, r.Batch, 100); err == nil {
+			if found, err := staffapi.SearchRequests.Do(ctx, s, staffapi.Search{Text: r.Batch, Limit: 100}); err == nil {
 				for _, o := range found {
 					if o.Batch == r.Batch && o.ID != r.ID {
 						det.batch = append(det.batch, o)
@@ -318,14 +304,14 @@ func (m *reviewModel) open(id string) tea.Cmd {
 			who = formparse.FieldEpost.Value(r.Fields)
 		}
 		if who != "" && !r.Purged {
-			if found, err := s.SearchRequests(ctx, who, 50); err == nil {
+			if found, err := staffapi.SearchRequests.Do(ctx, s, staffapi.Search{Text: who, Limit: 50}); err == nil {
 				for _, o := range found {
 					if o.ID != r.ID && o.Batch != r.Batch {
 						det.person = append(det.person, o)
 					}
 				}
 			}
-			if rows, err := s.RegisterList(ctx, store.RegisterFilter{Person: who}); err == nil {
+			if rows, err := staffapi.RegisterList.Do(ctx, s, staffapi.RegisterFilter{Person: who}); err == nil {
 				det.register = rows
 			}
 		}
@@ -334,7 +320,7 @@ func (m *reviewModel) open(id string) tea.Cmd {
 }
 
 // act runs one change of a request and reports it.
-func (m *reviewModel) act(id, verb string, fn func(ctx context.Context, s reviewStaff) (store.Request, error)) tea.Cmd {
+func (m *reviewModel) act(id, verb string, fn func(ctx context.Context, s staffapi.Staff) (staffapi.Request, error)) tea.Cmd {
 	ctx, s := m.ctx, m.staff
 	return func() tea.Msg {
 		r, err := fn(ctx, s)
@@ -343,13 +329,13 @@ func (m *reviewModel) act(id, verb string, fn func(ctx context.Context, s review
 }
 
 // selected is the request under the cursor in the list, or the open one.
-func (m *reviewModel) selected() (store.Request, bool) {
+func (m *reviewModel) selected() (staffapi.Request, bool) {
 	if m.mode == modeDetail && m.detail != nil {
 		return m.detail.d.Request, true
 	}
 	i := m.table.Cursor()
 	if i < 0 || i >= len(m.reqs) {
-		return store.Request{}, false
+		return staffapi.Request{}, false
 	}
 	return m.reqs[i], true
 }
@@ -434,7 +420,7 @@ func (m *reviewModel) acted(msg actionMsg) tea.Cmd {
 		}
 	case errors.Is(msg.err, store.ErrConflict):
 		// Someone else was quicker: say what the request is now.
-		cur, err := m.staff.ShowRequest(m.ctx, msg.id)
+		cur, err := staffapi.ShowRequest.Do(m.ctx, m.staff, staffapi.RequestID{ID: msg.id})
 		if err != nil {
 			m.say(false, "%s gick inte att ändra: den har ändrats av någon annan.", msg.id)
 		} else {
@@ -450,24 +436,24 @@ func (m *reviewModel) acted(msg actionMsg) tea.Cmd {
 
 // conflictText says, in Swedish, what became of a request someone else
 // changed meanwhile.
-func conflictText(r store.Request, me string) string {
+func conflictText(r staffapi.Request, me string) string {
 	switch r.Status {
-	case store.StatusClaimed:
+	case staffapi.StatusClaimed:
 		if r.ClaimedBy == me {
 			return r.ID + " är redan din."
 		}
 		return fmt.Sprintf("%s togs just av %s. Tryck c för att ta över den.", r.ID, r.ClaimedBy)
-	case store.StatusDone:
+	case staffapi.StatusDone:
 		return fmt.Sprintf("%s blev just klar (av %s).", r.ID, lastActor(r))
-	case store.StatusRejected:
+	case staffapi.StatusRejected:
 		return fmt.Sprintf("%s blev just avslagen (av %s).", r.ID, lastActor(r))
-	case store.StatusQueued:
+	case staffapi.StatusQueued:
 		return r.ID + " ligger i kön: ta den med c först."
 	}
 	return r.ID + " har ändrats av någon annan."
 }
 
-func lastActor(r store.Request) string {
+func lastActor(r staffapi.Request) string {
 	if n := len(r.History); n > 0 {
 		return r.History[n-1].Actor
 	}
@@ -507,7 +493,9 @@ func (m *reviewModel) key(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		p := m.pending
 		m.mode = m.back()
 		if k.String() == "j" || k.String() == "y" {
-			return m, m.act(p.id, "claim", func(ctx context.Context, s reviewStaff) (store.Request, error) { return s.Claim(ctx, p.id, true) })
+			return m, m.act(p.id, "claim", func(ctx context.Context, s staffapi.Staff) (staffapi.Request, error) {
+				return staffapi.Claim.Do(ctx, s, staffapi.ClaimArgs{ID: p.id, Force: true})
+			})
 		}
 		m.say(true, "%s lämnades hos den som har den.", p.id)
 		return m, nil
@@ -558,30 +546,34 @@ func (m *reviewModel) key(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	switch {
 	case key.Matches(k, m.keys.Claim):
 		switch {
-		case r.Status == store.StatusClaimed && r.ClaimedBy == m.me:
+		case r.Status == staffapi.StatusClaimed && r.ClaimedBy == m.me:
 			m.say(true, "%s är redan din.", r.ID)
-		case r.Status == store.StatusClaimed:
+		case r.Status == staffapi.StatusClaimed:
 			m.pending = pendingAction{id: r.ID}
 			m.mode = modeTakeOver
 			m.say(true, "%s är hos %s. Ta över den? (j/n)", r.ID, r.ClaimedBy)
-		case r.Status == store.StatusQueued:
-			return m, m.act(r.ID, "claim", func(ctx context.Context, s reviewStaff) (store.Request, error) { return s.Claim(ctx, r.ID, false) })
+		case r.Status == staffapi.StatusQueued:
+			return m, m.act(r.ID, "claim", func(ctx context.Context, s staffapi.Staff) (staffapi.Request, error) {
+				return staffapi.Claim.Do(ctx, s, staffapi.ClaimArgs{ID: r.ID, Force: false})
+			})
 		default:
 			m.say(false, "%s är %s och kan inte tas.", r.ID, statusSwedish(r.Status))
 		}
 		return m, nil
 	case key.Matches(k, m.keys.Release):
-		if r.Status != store.StatusClaimed || r.ClaimedBy != m.me {
+		if r.Status != staffapi.StatusClaimed || r.ClaimedBy != m.me {
 			m.say(false, "Du kan bara släppa ansökningar som är dina.")
 			return m, nil
 		}
-		return m, m.act(r.ID, "release", func(ctx context.Context, s reviewStaff) (store.Request, error) { return s.Release(ctx, r.ID) })
+		return m, m.act(r.ID, "release", func(ctx context.Context, s staffapi.Staff) (staffapi.Request, error) {
+			return staffapi.Release.Do(ctx, s, staffapi.RequestID{ID: r.ID})
+		})
 	case key.Matches(k, m.keys.Done), key.Matches(k, m.keys.Reject):
 		if why := m.cannotClose(r); why != "" {
 			m.say(false, "%s", why)
 			return m, nil
 		}
-		m.pending = pendingAction{id: r.ID, claim: r.Status == store.StatusQueued}
+		m.pending = pendingAction{id: r.ID, claim: r.Status == staffapi.StatusQueued}
 		if key.Matches(k, m.keys.Done) {
 			return m, m.ask(modeUsername, "Användarnamn i webSesam för "+r.ID, "")
 		}
@@ -599,11 +591,11 @@ func (m *reviewModel) key(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 }
 
 // cannotClose says why d or r cannot be used on r, or "".
-func (m *reviewModel) cannotClose(r store.Request) string {
+func (m *reviewModel) cannotClose(r staffapi.Request) string {
 	switch {
-	case r.Status == store.StatusClaimed && r.ClaimedBy != m.me:
+	case r.Status == staffapi.StatusClaimed && r.ClaimedBy != m.me:
 		return fmt.Sprintf("%s är hos %s. Ta över den med c först.", r.ID, r.ClaimedBy)
-	case r.Status == store.StatusDone || r.Status == store.StatusRejected:
+	case r.Status == staffapi.StatusDone || r.Status == staffapi.StatusRejected:
 		return fmt.Sprintf("%s är redan %s.", r.ID, statusSwedish(r.Status))
 	}
 	return ""
@@ -671,13 +663,13 @@ func (m *reviewModel) typing(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		case modeNote:
 			m.input.Blur()
 			m.mode = m.back()
-			return m, m.act(p.id, "done", func(ctx context.Context, s reviewStaff) (store.Request, error) {
+			return m, m.act(p.id, "done", func(ctx context.Context, s staffapi.Staff) (staffapi.Request, error) {
 				if p.claim {
-					if _, err := s.Claim(ctx, p.id, false); err != nil {
-						return store.Request{}, err
+					if _, err := staffapi.Claim.Do(ctx, s, staffapi.ClaimArgs{ID: p.id, Force: false}); err != nil {
+						return staffapi.Request{}, err
 					}
 				}
-				return s.Complete(ctx, p.id, p.username, v)
+				return staffapi.Complete.Do(ctx, s, staffapi.CompleteArgs{ID: p.id, Username: p.username, Note: v})
 			})
 		case modeReasonText:
 			if v == "" {
@@ -719,20 +711,20 @@ func (m *reviewModel) reason(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 }
 
 func (m *reviewModel) reject(p pendingAction, reason string) tea.Cmd {
-	return m.act(p.id, "reject", func(ctx context.Context, s reviewStaff) (store.Request, error) {
+	return m.act(p.id, "reject", func(ctx context.Context, s staffapi.Staff) (staffapi.Request, error) {
 		if p.claim {
-			if _, err := s.Claim(ctx, p.id, false); err != nil {
-				return store.Request{}, err
+			if _, err := staffapi.Claim.Do(ctx, s, staffapi.ClaimArgs{ID: p.id, Force: false}); err != nil {
+				return staffapi.Request{}, err
 			}
 		}
-		return s.Reject(ctx, p.id, reason)
+		return staffapi.Reject.Do(ctx, s, staffapi.RejectArgs{ID: p.id, Reason: reason})
 	})
 }
 
 // save is set by the command: it writes the original form of a request.
-var reviewSaveForm func(ctx context.Context, r store.Request, path string) (string, error)
+var reviewSaveForm func(ctx context.Context, r staffapi.Request, path string) (string, error)
 
-func (m *reviewModel) save(r store.Request, path string) tea.Cmd {
+func (m *reviewModel) save(r staffapi.Request, path string) tea.Cmd {
 	ctx := m.ctx
 	return func() tea.Msg {
 		if reviewSaveForm == nil {
@@ -744,7 +736,7 @@ func (m *reviewModel) save(r store.Request, path string) tea.Cmd {
 }
 
 // setRows shows a new list, keeping the cursor on the same request.
-func (m *reviewModel) setRows(reqs []store.Request) {
+func (m *reviewModel) setRows(reqs []staffapi.Request) {
 	var keep string
 	if r, ok := m.selected(); ok && m.mode != modeDetail {
 		keep = r.ID
@@ -752,7 +744,7 @@ func (m *reviewModel) setRows(reqs []store.Request) {
 	m.reqs, m.loaded = reqs, true
 	cur := m.table.Cursor()
 	if keep != "" {
-		if i := slices.IndexFunc(reqs, func(r store.Request) bool { return r.ID == keep }); i >= 0 {
+		if i := slices.IndexFunc(reqs, func(r staffapi.Request) bool { return r.ID == keep }); i >= 0 {
 			cur = i
 		}
 	}
@@ -795,14 +787,14 @@ func (m *reviewModel) renderRows() {
 
 // ageText is a request's age in working days; a waiting request past the
 // promise is marked with "!".
-func (m *reviewModel) ageText(r store.Request, now time.Time) string {
+func (m *reviewModel) ageText(r staffapi.Request, now time.Time) string {
 	end := now
-	if r.Status == store.StatusDone || r.Status == store.StatusRejected {
+	if r.Status == staffapi.StatusDone || r.Status == staffapi.StatusRejected {
 		end = r.ClosedAt
 	}
 	d := m.cal.Between(r.ReceivedAt, end)
 	s := fmt.Sprintf("%d d", d)
-	if (r.Status == store.StatusQueued || r.Status == store.StatusClaimed) && d > m.promise {
+	if (r.Status == staffapi.StatusQueued || r.Status == staffapi.StatusClaimed) && d > m.promise {
 		s += " !"
 	}
 	return s
@@ -820,15 +812,15 @@ func typeSwedish(t string) string {
 	return t
 }
 
-func statusSwedish(s store.Status) string {
+func statusSwedish(s staffapi.Status) string {
 	switch s {
-	case store.StatusQueued:
+	case staffapi.StatusQueued:
 		return "i kö"
-	case store.StatusClaimed:
+	case staffapi.StatusClaimed:
 		return "tagen"
-	case store.StatusDone:
+	case staffapi.StatusDone:
 		return "klar"
-	case store.StatusRejected:
+	case staffapi.StatusRejected:
 		return "avslagen"
 	}
 	return string(s)

@@ -14,6 +14,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -79,11 +80,11 @@ func newScreen(t *testing.T, mode string, w, h int) *screen {
 		t.Fatal(err)
 	}
 	t.Cleanup(s.Close)
-	me, err := s.WhoAmI(ctx)
+	who, err := staffapi.WhoAmI.Do(ctx, s.Staff, staffapi.Nothing{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := newReviewModel(ctx, s.Staff, me, func() time.Time { return reviewNow })
+	m := newReviewModel(ctx, s.Staff, who.Actor, func() time.Time { return reviewNow })
 	m.refresh = 0
 	sc := &screen{t: t, m: m, env: env, ids: ids}
 	sc.send(tea.WindowSizeMsg{Width: w, Height: h})
@@ -197,9 +198,9 @@ func (s *screen) golden(name string) {
 	}
 }
 
-func (s *screen) request(id string) store.Request {
+func (s *screen) request(id string) staffapi.Request {
 	s.t.Helper()
-	d, err := s.m.staff.ShowRequest(context.Background(), id)
+	d, err := staffapi.ShowRequest.Do(context.Background(), s.m.staff, staffapi.RequestID{ID: id})
 	if err != nil {
 		s.t.Fatal(err)
 	}
@@ -243,7 +244,7 @@ func TestReviewKeys(t *testing.T) {
 
 			// c claims the request under the cursor.
 			s.keys("c")
-			if r := s.request(asa); r.Status != store.StatusClaimed || r.ClaimedBy != s.m.me {
+			if r := s.request(asa); r.Status != staffapi.StatusClaimed || r.ClaimedBy != s.m.me {
 				t.Fatalf("after c: %s is %s by %q", asa, r.Status, r.ClaimedBy)
 			}
 			s.contains(asa+" är nu din.", "Uppgifter om användaren") // it opened
@@ -262,14 +263,14 @@ func TestReviewKeys(t *testing.T) {
 			s.contains("Anteckning (frivillig")
 			s.keys("konto skapat{enter}")
 			r := s.request(asa)
-			if r.Status != store.StatusDone || r.Username != "asaobe01" {
+			if r.Status != staffapi.StatusDone || r.Username != "asaobe01" {
 				t.Fatalf("after d: %s is %s with user name %q", asa, r.Status, r.Username)
 			}
 			if n := len(r.History); r.History[n-1].Note != "konto skapat" || r.History[n-1].Actor != s.m.me {
 				t.Errorf("after d: last step %+v, want the note and my name", r.History[n-1])
 			}
 			s.contains(asa+" är klar (asaobe01). Användaren och chefen får besked.", "Mina (0)")
-			d, err := s.m.staff.ShowRequest(context.Background(), asa)
+			d, err := staffapi.ShowRequest.Do(context.Background(), s.m.staff, staffapi.RequestID{ID: asa})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -286,7 +287,7 @@ func TestReviewKeys(t *testing.T) {
 			s.keys("{shift+tab}") // Att göra: Anna, Åsa ändring, Per, Per avslut
 			s.keys("d{esc}")
 			s.contains("Avbrutet; inget ändrades.")
-			if r := s.request(anna); r.Status != store.StatusQueued {
+			if r := s.request(anna); r.Status != staffapi.StatusQueued {
 				t.Errorf("after d esc: %s is %s, want queued", anna, r.Status)
 			}
 
@@ -294,7 +295,7 @@ func TestReviewKeys(t *testing.T) {
 			s.keys("r")
 			s.contains("Avslå "+anna, "1  "+rejectReasons[0], "5  Skriv en egen orsak")
 			s.keys("2")
-			if r := s.request(anna); r.Status != store.StatusRejected || r.Reason != rejectReasons[1] {
+			if r := s.request(anna); r.Status != staffapi.StatusRejected || r.Reason != rejectReasons[1] {
 				t.Fatalf("after r 2: %s is %s (%q)", anna, r.Status, r.Reason)
 			}
 			s.contains(anna + " är avslagen. Chefen får besked med orsaken.")
@@ -303,7 +304,7 @@ func TestReviewKeys(t *testing.T) {
 			s.keys("r5{enter}")
 			s.contains("Skriv orsaken")
 			s.keys("Fel blankett{enter}")
-			if r := s.request(asaAndring); r.Status != store.StatusRejected || r.Reason != "Fel blankett" {
+			if r := s.request(asaAndring); r.Status != staffapi.StatusRejected || r.Reason != "Fel blankett" {
 				t.Fatalf("after r 5: %s is %s (%q)", asaAndring, r.Status, r.Reason)
 			}
 
@@ -313,7 +314,7 @@ func TestReviewKeys(t *testing.T) {
 			s.keys("c")
 			s.contains(per, "tagen av")
 			s.keys("u")
-			if r := s.request(per); r.Status != store.StatusQueued {
+			if r := s.request(per); r.Status != staffapi.StatusQueued {
 				t.Errorf("after c u: %s is %s, want queued again", per, r.Status)
 			}
 			s.contains(per + " är släppt och ligger i kön igen.")

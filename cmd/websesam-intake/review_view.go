@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -187,7 +188,7 @@ func (m *reviewModel) detailText() string {
 	var b strings.Builder
 	def := formparse.Lookup(formparse.FormID(r.Form))
 	status := statusSwedish(r.Status)
-	if r.Status == store.StatusClaimed {
+	if r.Status == staffapi.StatusClaimed {
 		status += " av " + r.ClaimedBy
 	}
 	fmt.Fprintf(&b, "%s  %s  %s  %s\n", titleStyle.Render(r.ID), typeSwedish(r.Type), status, m.ageText(r, m.now()))
@@ -313,15 +314,15 @@ func detailSections(def *formparse.Definition, f map[string]string) []detailSect
 	return merged
 }
 
-func outboxStateSwedish(s store.OutboxState) string {
+func outboxStateSwedish(s staffapi.OutboxState) string {
 	switch s {
-	case store.OutboxPending:
+	case staffapi.OutboxPending:
 		return "väntar"
-	case store.OutboxSent:
+	case staffapi.OutboxSent:
 		return "skickat"
-	case store.OutboxFailed:
+	case staffapi.OutboxFailed:
 		return "misslyckat"
-	case store.OutboxCancelled:
+	case staffapi.OutboxCancelled:
 		return "stoppat"
 	}
 	return string(s)

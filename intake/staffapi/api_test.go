@@ -136,7 +136,7 @@ func TestStaffAPIPeerCredentials(t *testing.T) {
 	}
 	mu.Unlock()
 
-	r, err := c.Claim(context.Background(), id, false)
+	r, err := Claim.Do(context.Background(), c, ClaimArgs{ID: id, Force: false})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +146,7 @@ func TestStaffAPIPeerCredentials(t *testing.T) {
 	if got, want := r.History[len(r.History)-1].Actor, me.Username; got != want {
 		t.Errorf("history actor = %q, want %q", got, want)
 	}
-	if _, err := c.ShowRequest(context.Background(), id); err != nil {
+	if _, err := ShowRequest.Do(context.Background(), c, RequestID{ID: id}); err != nil {
 		t.Fatal(err)
 	}
 	entries, err := st.AuditList("test", store.AuditFilter{Subject: id})
@@ -224,29 +224,29 @@ func TestStaffAPIRefusals(t *testing.T) {
 	c, _ := dialStaff(t, serveStaff(t, st, ServerOptions{}))
 	ctx := context.Background()
 
-	_, err := c.ShowRequest(ctx, "WS-2026-999999")
+	_, err := ShowRequest.Do(ctx, c, RequestID{ID: "WS-2026-999999"})
 	if !errors.Is(err, store.ErrNotFound) || !strings.Contains(err.Error(), "request WS-2026-999999: not found") {
 		t.Errorf("show unknown: %v, want ErrNotFound naming the id", err)
 	}
-	_, err = c.Complete(ctx, id, "asaobe01", "")
+	_, err = Complete.Do(ctx, c, CompleteArgs{ID: id, Username: "asaobe01", Note: ""})
 	if !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "is queued; claim it before it can be completed") {
 		t.Errorf("done without claim: %v, want ErrConflict saying to claim first", err)
 	}
-	if _, err := c.Claim(ctx, id, false); err != nil {
+	if _, err := Claim.Do(ctx, c, ClaimArgs{ID: id, Force: false}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Reject(ctx, id, "  ")
+	_, err = Reject.Do(ctx, c, RejectArgs{ID: id, Reason: "  "})
 	if !errors.Is(err, store.ErrInvalid) || !strings.Contains(err.Error(), "the reason is empty") {
 		t.Errorf("reject without reason: %v, want ErrInvalid about the reason", err)
 	}
-	if _, err := c.Reject(ctx, id, "Fel kundnummer"); err != nil {
+	if _, err := Reject.Do(ctx, c, RejectArgs{ID: id, Reason: "Fel kundnummer"}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.Reject(ctx, id, "Fel kundnummer")
+	_, err = Reject.Do(ctx, c, RejectArgs{ID: id, Reason: "Fel kundnummer"})
 	if !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "is rejected; it cannot be rejected") {
 		t.Errorf("reject twice: %v, want ErrConflict", err)
 	}
-	_, err = c.Reprocess(ctx, store.MessageKey{Mailbox: "INBOX", UIDValidity: 7, UID: 1}, "")
+	_, err = Reprocess.Do(ctx, c, ReprocessArgs{Key: MessageKey{Mailbox: "INBOX", UIDValidity: 7, UID: 1}, Note: ""})
 	if !errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "only quarantined and no-form messages can be reprocessed") {
 		t.Errorf("reprocess a queued message: %v, want ErrConflict", err)
 	}
@@ -258,17 +258,17 @@ func TestStaffAPIDoneComposesNotices(t *testing.T) {
 	st, id := staffStore(t)
 	c, _ := dialStaff(t, serveStaff(t, st, ServerOptions{}))
 	ctx := context.Background()
-	if _, err := c.Claim(ctx, id, false); err != nil {
+	if _, err := Claim.Do(ctx, c, ClaimArgs{ID: id, Force: false}); err != nil {
 		t.Fatal(err)
 	}
-	r, err := c.Complete(ctx, id, "asaobe01", "konto skapat")
+	r, err := Complete.Do(ctx, c, CompleteArgs{ID: id, Username: "asaobe01", Note: "konto skapat"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Status != store.StatusDone || r.Username != "asaobe01" {
+	if r.Status != StatusDone || r.Username != "asaobe01" {
 		t.Errorf("after done: status %s user %q, want done asaobe01", r.Status, r.Username)
 	}
-	d, err := c.ShowRequest(ctx, id)
+	d, err := ShowRequest.Do(ctx, c, RequestID{ID: id})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +282,7 @@ func TestStaffAPIDoneComposesNotices(t *testing.T) {
 	if d.Message == nil || d.Message.Key.String() != "INBOX/7/1" {
 		t.Errorf("message = %+v, want INBOX/7/1", d.Message)
 	}
-	row, err := c.OutboxGet(ctx, d.Replies[0].ID)
+	row, err := OutboxShow.Do(ctx, c, OutboxID{ID: d.Replies[0].ID})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,10 +393,10 @@ func TestStaffAPIServeUntilCancelled(t *testing.T) {
 	if err != nil {
 		t.Fatalf("dial: %v", err)
 	}
-	if _, err := c.Claim(context.Background(), id, false); err != nil {
+	if _, err := Claim.Do(context.Background(), c, ClaimArgs{ID: id, Force: false}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.Complete(context.Background(), id, "asaobe01", ""); err != nil {
+	if _, err := Complete.Do(context.Background(), c, CompleteArgs{ID: id, Username: "asaobe01", Note: ""}); err != nil {
 		t.Fatalf("done through the server's composer: %v", err)
 	}
 	c.Close()

@@ -57,7 +57,7 @@ func BenchmarkStaffAPIListRequests(b *testing.B) {
 	defer c.Close()
 	b.ResetTimer()
 	for b.Loop() {
-		page, err := c.ListRequests(context.Background(), store.ListFilter{Limit: 50})
+		page, err := ListRequests.Do(context.Background(), c, ListFilter{Limit: 50})
 		if err != nil || len(page.Requests) != 50 {
 			b.Fatalf("list: %d requests, %v", len(page.Requests), err)
 		}

@@ -25,7 +25,7 @@ type Client struct {
 	http *http.Client
 }
 
-var _ Staff = (*Client)(nil)
+func (*Client) staff() {}
 
 // Dial connects to the daemon's socket at path and checks that it
 // answers (a whoami call). ErrNoDaemon when no daemon listens there.
@@ -42,14 +42,14 @@ func Dial(ctx context.Context, path string) (*Client, string, error) {
 	}
 	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	who, err := c.WhoAmI(dctx)
+	who, err := WhoAmI.Do(dctx, c, Nothing{})
 	if err != nil {
 		if isNoDaemon(err) {
 			return nil, "", fmt.Errorf("%w (%s)", ErrNoDaemon, path)
 		}
 		return nil, "", err
 	}
-	return c, who, nil
+	return c, who.Actor, nil
 }
 
 // Close drops the idle connection.
@@ -86,7 +86,7 @@ func (c *Client) do(ctx context.Context, name string, in, out any) error {
 	if err != nil {
 		return fmt.Errorf("call %s: %w", name, err)
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://daemon/v1/"+name, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://daemon/v%d/%s", Version, name), bytes.NewReader(body))
 	if err != nil {
 		return fmt.Errorf("call %s: %w", name, err)
 	}
@@ -113,135 +113,10 @@ func (c *Client) do(ctx context.Context, name string, in, out any) error {
 	return nil
 }
 
-// WhoAmI returns the name the daemon gives this caller.
-func (c *Client) WhoAmI(ctx context.Context) (string, error) {
-	var w whoBody
-	err := c.do(ctx, "whoami", struct{}{}, &w)
-	return w.Actor, err
-}
-
-// ListRequests lists requests.
-func (c *Client) ListRequests(ctx context.Context, f store.ListFilter) (store.RequestPage, error) {
-	var p store.RequestPage
-	err := c.do(ctx, "requests/list", f, &p)
-	return p, err
-}
-
-// ShowRequest returns a request with its message and replies.
-func (c *Client) ShowRequest(ctx context.Context, id string) (store.RequestDetail, error) {
-	var d store.RequestDetail
-	err := c.do(ctx, "requests/show", idCall{ID: id}, &d)
-	return d, err
-}
-
-// SearchRequests searches requests.
-func (c *Client) SearchRequests(ctx context.Context, text string, limit int) ([]store.Request, error) {
-	var out []store.Request
-	err := c.do(ctx, "requests/search", searchCall{Text: text, Limit: limit}, &out)
-	return out, err
-}
-
-// Claim takes a request.
-func (c *Client) Claim(ctx context.Context, id string, force bool) (store.Request, error) {
-	var r store.Request
-	err := c.do(ctx, "requests/claim", idCall{ID: id, Force: force}, &r)
-	return r, err
-}
-
-// Release gives a request back to the queue.
-func (c *Client) Release(ctx context.Context, id string) (store.Request, error) {
-	var r store.Request
-	err := c.do(ctx, "requests/release", idCall{ID: id}, &r)
-	return r, err
-}
-
-// Complete closes a request as done.
-func (c *Client) Complete(ctx context.Context, id, username, note string) (store.Request, error) {
-	var r store.Request
-	err := c.do(ctx, "requests/done", idCall{ID: id, Username: username, Note: note}, &r)
-	return r, err
-}
-
-// Reject closes a request as rejected.
-func (c *Client) Reject(ctx context.Context, id, reason string) (store.Request, error) {
-	var r store.Request
-	err := c.do(ctx, "requests/reject", idCall{ID: id, Reason: reason}, &r)
-	return r, err
-}
-
-// ListMessages lists message records.
-func (c *Client) ListMessages(ctx context.Context, f store.MessageFilter) ([]store.Message, error) {
-	var out []store.Message
-	err := c.do(ctx, "messages/list", f, &out)
-	return out, err
-}
-
-// ShowMessage returns a message record with its history.
-func (c *Client) ShowMessage(ctx context.Context, key store.MessageKey) (store.MessageDetail, error) {
-	var d store.MessageDetail
-	err := c.do(ctx, "messages/show", messageCall{Key: key}, &d)
-	return d, err
-}
-
-// Reprocess asks for a message to be decided again.
-func (c *Client) Reprocess(ctx context.Context, key store.MessageKey, note string) (store.ReprocessMark, error) {
-	var m store.ReprocessMark
-	err := c.do(ctx, "messages/reprocess", messageCall{Key: key, Note: note}, &m)
-	return m, err
-}
-
-// RegisterList lists register rows.
-func (c *Client) RegisterList(ctx context.Context, f store.RegisterFilter) ([]store.RegisterEntry, error) {
-	var out []store.RegisterEntry
-	err := c.do(ctx, "register/list", f, &out)
-	return out, err
-}
-
-// RegisterExport returns the whole register.
-func (c *Client) RegisterExport(ctx context.Context) ([]store.RegisterEntry, error) {
-	var out []store.RegisterEntry
-	err := c.do(ctx, "register/export", struct{}{}, &out)
-	return out, err
-}
-
-// AuditList reads the audit log.
-func (c *Client) AuditList(ctx context.Context, f store.AuditFilter) ([]store.AuditEntry, error) {
-	var out []store.AuditEntry
-	err := c.do(ctx, "audit/list", f, &out)
-	return out, err
-}
-
-// OutboxList lists outbox rows.
-func (c *Client) OutboxList(ctx context.Context, f store.OutboxFilter) ([]store.OutboxRow, error) {
-	var out []store.OutboxRow
-	err := c.do(ctx, "outbox/list", f, &out)
-	return out, err
-}
-
-// OutboxGet returns one row with its body.
-func (c *Client) OutboxGet(ctx context.Context, id uint64) (store.OutboxRow, error) {
-	var b outboxRowBody
-	err := c.do(ctx, "outbox/show", outboxCall{ID: id}, &b)
-	b.Row.Raw = b.Raw
-	return b.Row, err
-}
-
-// OutboxRetry sends a failed or cancelled row again.
-func (c *Client) OutboxRetry(ctx context.Context, id uint64) error {
-	var ok okBody
-	return c.do(ctx, "outbox/retry", outboxCall{ID: id}, &ok)
-}
-
-// OutboxCancel stops a pending row.
-func (c *Client) OutboxCancel(ctx context.Context, id uint64) error {
-	var ok okBody
-	return c.do(ctx, "outbox/cancel", outboxCall{ID: id}, &ok)
-}
-
 // Backup copies the daemon's database to w while the daemon runs, and
 // returns the number of bytes. The copy is complete only when err is nil.
 func (c *Client) Backup(ctx context.Context, w io.Writer) (int64, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://daemon/v1/backup", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, fmt.Sprintf("http://daemon/v%d/backup", Version), nil)
 	if err != nil {
 		return 0, fmt.Errorf("call backup: %w", err)
 	}

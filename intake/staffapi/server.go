@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -45,7 +47,23 @@ type ServerOptions struct {
 	// LookupUser turns a peer's uid into the name the audit log carries;
 	// default the system's user database, "uid:N" for an unknown uid.
 	LookupUser func(uid uint32) string
+	// ReadTimeout bounds reading a whole request, body included, so a
+	// client that sends one byte at a time is cut off (default 30s).
+	ReadTimeout time.Duration
+	// WriteTimeout bounds writing an answer (default 1m). A backup sets a
+	// fresh deadline of StallTimeout before each piece instead, so a large
+	// copy may take as long as it needs while a reader that stops reading
+	// is dropped (default 10s).
+	WriteTimeout, StallTimeout time.Duration
+	// IdleTimeout closes a kept-alive connection with no request (default 1m).
+	IdleTimeout time.Duration
 }
+
+// Limits of the staff server: the largest call body and header block.
+const (
+	maxBody   = 1 << 20
+	maxHeader = 64 << 10
+)
 
 // Server serves the staff calls as JSON over HTTP on a Unix socket. The
 // caller is known from the socket's peer credentials (SO_PEERCRED), never
@@ -56,6 +74,7 @@ type Server struct {
 	composer *mailer.Composer
 	log      *slog.Logger
 	lookup   func(uid uint32) string
+	opts     ServerOptions
 }
 
 // NewServer serves st; composer writes the Klar and Avslag notices (the
@@ -73,7 +92,15 @@ func NewServer(st *store.Store, composer *mailer.Composer, opts ServerOptions) (
 	if opts.LookupUser == nil {
 		opts.LookupUser = lookupUser
 	}
-	return &Server{st: st, composer: composer, log: opts.Logger, lookup: opts.LookupUser}, nil
+	for _, d := range []struct {
+		p   *time.Duration
+		def time.Duration
+	}{{&opts.ReadTimeout, 30 * time.Second}, {&opts.WriteTimeout, time.Minute}, {&opts.StallTimeout, 10 * time.Second}, {&opts.IdleTimeout, time.Minute}} {
+		if *d.p <= 0 {
+			*d.p = d.def
+		}
+	}
+	return &Server{st: st, composer: composer, log: opts.Logger, lookup: opts.LookupUser, opts: opts}, nil
 }
 
 func lookupUser(uid uint32) string {
@@ -141,8 +168,11 @@ func ListenUnix(path string, mode os.FileMode, group string) (net.Listener, erro
 func (a *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := &http.Server{
 		Handler:           a.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       time.Minute,
+		ReadHeaderTimeout: min(10*time.Second, a.opts.ReadTimeout),
+		ReadTimeout:       a.opts.ReadTimeout,
+		WriteTimeout:      a.opts.WriteTimeout,
+		IdleTimeout:       a.opts.IdleTimeout,
+		MaxHeaderBytes:    maxHeader,
 		ConnContext:       func(ctx context.Context, c net.Conn) context.Context { return withPeer(ctx, c) },
 		ErrorLog:          slog.NewLogLogger(a.log.Handler(), slog.LevelWarn),
 	}
@@ -195,44 +225,61 @@ func withPeer(ctx context.Context, c net.Conn) context.Context {
 
 // Handler is the HTTP API: POST /v1/<call> with a JSON body, answered with
 // JSON, errors as {"error": kind, "message": text} with a matching status.
+// The routes are the table of calls (calls.go); a call under another
+// version's path is refused with a message naming both versions.
 func (a *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	route := func(name string, call func(ctx context.Context, s Staff, body *json.Decoder) (any, error)) {
-		mux.HandleFunc("POST /v1/"+name, func(w http.ResponseWriter, r *http.Request) {
-			p, _ := r.Context().Value(peerKey{}).(peer)
-			if p.err != nil || r.Context().Value(peerKey{}) == nil {
-				writeAPIError(w, http.StatusForbidden, kindForbidden, "the caller cannot be identified; connect over the daemon's Unix socket")
+	prefix := fmt.Sprintf("/v%d/", Version)
+	for _, rt := range routes {
+		mux.HandleFunc("POST "+prefix+rt.name, func(w http.ResponseWriter, r *http.Request) {
+			actor, ok := a.caller(w, r)
+			if !ok {
 				return
 			}
-			actor := a.lookup(p.uid)
 			s := &Local{Store: a.st, Composer: a.composer, Actor: actor}
-			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 			dec.DisallowUnknownFields()
-			v, err := call(r.Context(), s, dec)
+			v, err := rt.serve(s, dec)
 			if err != nil {
 				status, kind := classify(err)
 				if status == http.StatusInternalServerError {
-					a.log.Error("staff call", "call", name, "actor", actor, "err", err)
+					a.log.Error("staff call", "call", rt.name, "actor", actor, "err", err)
 				}
 				writeAPIError(w, status, kind, err.Error())
 				return
 			}
 			level := slog.LevelInfo
-			if name == "whoami" { // every command's first call: noise at Info
+			if rt.name == WhoAmI.Name() { // every command's first call: noise at Info
 				level = slog.LevelDebug
 			}
-			a.log.Log(r.Context(), level, "staff call", "call", name, "actor", actor)
+			a.log.Log(r.Context(), level, "staff call", "call", rt.name, "actor", actor)
 			w.Header().Set("Content-Type", "application/json")
 			enc := json.NewEncoder(w)
 			enc.SetEscapeHTML(false)
 			_ = enc.Encode(v)
 		})
 	}
-	for name, call := range staffCalls {
-		route(name, call)
-	}
-	mux.HandleFunc("POST /v1/backup", a.serveBackup)
+	mux.HandleFunc("POST "+prefix+"backup", a.serveBackup)
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if v, _, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/"); ok && v != prefix[1:len(prefix)-1] && strings.HasPrefix(v, "v") {
+			writeAPIError(w, http.StatusBadRequest, kindVersion, fmt.Sprintf(
+				"the daemon speaks version %d of the staff protocol, the command asked for %s: use the websesam-intake that came with the daemon", Version, v))
+			return
+		}
+		writeAPIError(w, http.StatusNotFound, kindBadCall, fmt.Sprintf("no staff call %s %s", r.Method, r.URL.Path))
+	})
 	return mux
+}
+
+// caller is the actor of a request: the user of the peer's uid. A caller
+// that cannot be identified is refused (and ok is false).
+func (a *Server) caller(w http.ResponseWriter, r *http.Request) (actor string, ok bool) {
+	p, ok := r.Context().Value(peerKey{}).(peer)
+	if !ok || p.err != nil {
+		writeAPIError(w, http.StatusForbidden, kindForbidden, "the caller cannot be identified; connect over the daemon's Unix socket")
+		return "", false
+	}
+	return a.lookup(p.uid), true
 }
 
 // backupTrailer is set to "ok" after the whole copy was written: a failure
@@ -241,19 +288,49 @@ func (a *Server) Handler() http.Handler {
 const backupTrailer = "X-Backup-Status"
 
 // serveBackup streams a consistent copy of the database (a hot backup while
-// the daemon works), audited under the caller's name.
+// the daemon works), audited under the caller's name. The copy is taken
+// first into a private temporary file (store.SnapshotFor), so no store
+// transaction is open while the client reads; each piece must then be
+// taken within StallTimeout, so a client that stops reading is dropped and
+// the copy released.
 func (a *Server) serveBackup(w http.ResponseWriter, r *http.Request) {
-	p, ok := r.Context().Value(peerKey{}).(peer)
-	if !ok || p.err != nil {
-		writeAPIError(w, http.StatusForbidden, kindForbidden, "the caller cannot be identified; connect over the daemon's Unix socket")
+	actor, ok := a.caller(w, r)
+	if !ok {
 		return
 	}
-	actor := a.lookup(p.uid)
-	w.Header().Set("Content-Type", "application/octet-stream")
-	w.Header().Set("Trailer", backupTrailer)
-	n, err := a.st.BackupFor(actor, w)
+	snap, err := a.st.SnapshotFor(actor)
 	if err != nil {
 		a.log.Error("staff call", "call", "backup", "actor", actor, "err", err)
+		writeAPIError(w, http.StatusInternalServerError, kindInternal, "take a copy of the database: "+err.Error())
+		return
+	}
+	defer snap.Close()
+	w.Header().Set("Content-Type", "application/octet-stream")
+	w.Header().Set("Trailer", backupTrailer)
+	rc := http.NewResponseController(w)
+	buf := make([]byte, 256<<10)
+	var n int64
+	for {
+		k, rerr := snap.Read(buf)
+		if k > 0 {
+			if err = rc.SetWriteDeadline(time.Now().Add(a.opts.StallTimeout)); err == nil {
+				_, err = w.Write(buf[:k])
+			}
+			if err != nil {
+				break
+			}
+			n += int64(k)
+		}
+		if rerr == io.EOF {
+			break
+		}
+		if rerr != nil {
+			err = rerr
+			break
+		}
+	}
+	if err != nil {
+		a.log.Error("staff call", "call", "backup", "actor", actor, "bytes", n, "err", err)
 		w.Header().Set(backupTrailer, "failed")
 		return
 	}
@@ -270,6 +347,7 @@ const (
 	kindNoComposer = "no_composer"
 	kindForbidden  = "forbidden"
 	kindBadCall    = "bad_call"
+	kindVersion    = "version"
 	kindInternal   = "internal"
 )
 
@@ -305,118 +383,6 @@ func writeAPIError(w http.ResponseWriter, status int, kind, msg string) {
 type badCallError struct{ err error }
 
 func (e badCallError) Error() string { return "read the call: " + e.err.Error() }
-
-// decodeBody reads the call's JSON body into v.
-func decodeBody(dec *json.Decoder, v any) error {
-	if err := dec.Decode(v); err != nil {
-		return badCallError{err}
-	}
-	return nil
-}
-
-// The bodies of the calls (the filters are the store's own types).
-type (
-	idCall struct {
-		ID       string `json:"id"`
-		Force    bool   `json:"force,omitempty"`
-		Username string `json:"username,omitempty"`
-		Note     string `json:"note,omitempty"`
-		Reason   string `json:"reason,omitempty"`
-	}
-	searchCall struct {
-		Text  string `json:"text"`
-		Limit int    `json:"limit,omitempty"`
-	}
-	messageCall struct {
-		Key  store.MessageKey `json:"key"`
-		Note string           `json:"note,omitempty"`
-	}
-	outboxCall struct {
-		ID uint64 `json:"id"`
-	}
-	// outboxRowBody carries the row with its body, which OutboxRow's JSON
-	// leaves out.
-	outboxRowBody struct {
-		Row store.OutboxRow `json:"row"`
-		Raw []byte          `json:"raw"`
-	}
-	whoBody struct {
-		Actor string `json:"actor"`
-	}
-	okBody struct {
-		OK bool `json:"ok"`
-	}
-)
-
-// call decodes the body into a Req and runs fn with it.
-func call[Req any](fn func(ctx context.Context, s Staff, req Req) (any, error)) func(context.Context, Staff, *json.Decoder) (any, error) {
-	return func(ctx context.Context, s Staff, dec *json.Decoder) (any, error) {
-		var req Req
-		if err := decodeBody(dec, &req); err != nil {
-			return nil, err
-		}
-		return fn(ctx, s, req)
-	}
-}
-
-var staffCalls = map[string]func(context.Context, Staff, *json.Decoder) (any, error){
-	"whoami": call(func(ctx context.Context, s Staff, _ struct{}) (any, error) {
-		a, err := s.WhoAmI(ctx)
-		return whoBody{a}, err
-	}),
-	"requests/list": call(func(ctx context.Context, s Staff, f store.ListFilter) (any, error) {
-		return s.ListRequests(ctx, f)
-	}),
-	"requests/show": call(func(ctx context.Context, s Staff, c idCall) (any, error) {
-		return s.ShowRequest(ctx, c.ID)
-	}),
-	"requests/search": call(func(ctx context.Context, s Staff, c searchCall) (any, error) {
-		return s.SearchRequests(ctx, c.Text, c.Limit)
-	}),
-	"requests/claim": call(func(ctx context.Context, s Staff, c idCall) (any, error) {
-		return s.Claim(ctx, c.ID, c.Force)
-	}),
-	"requests/release": call(func(ctx context.Context, s Staff, c idCall) (any, error) {
-		return s.Release(ctx, c.ID)
-	}),
-	"requests/done": call(func(ctx context.Context, s Staff, c idCall) (any, error) {
-		return s.Complete(ctx, c.ID, c.Username, c.Note)
-	}),
-	"requests/reject": call(func(ctx context.Context, s Staff, c idCall) (any, error) {
-		return s.Reject(ctx, c.ID, c.Reason)
-	}),
-	"messages/list": call(func(ctx context.Context, s Staff, f store.MessageFilter) (any, error) {
-		return s.ListMessages(ctx, f)
-	}),
-	"messages/show": call(func(ctx context.Context, s Staff, c messageCall) (any, error) {
-		return s.ShowMessage(ctx, c.Key)
-	}),
-	"messages/reprocess": call(func(ctx context.Context, s Staff, c messageCall) (any, error) {
-		return s.Reprocess(ctx, c.Key, c.Note)
-	}),
-	"register/list": call(func(ctx context.Context, s Staff, f store.RegisterFilter) (any, error) {
-		return s.RegisterList(ctx, f)
-	}),
-	"register/export": call(func(ctx context.Context, s Staff, _ struct{}) (any, error) {
-		return s.RegisterExport(ctx)
-	}),
-	"audit/list": call(func(ctx context.Context, s Staff, f store.AuditFilter) (any, error) {
-		return s.AuditList(ctx, f)
-	}),
-	"outbox/list": call(func(ctx context.Context, s Staff, f store.OutboxFilter) (any, error) {
-		return s.OutboxList(ctx, f)
-	}),
-	"outbox/show": call(func(ctx context.Context, s Staff, c outboxCall) (any, error) {
-		r, err := s.OutboxGet(ctx, c.ID)
-		return outboxRowBody{Row: r, Raw: r.Raw}, err
-	}),
-	"outbox/retry": call(func(ctx context.Context, s Staff, c outboxCall) (any, error) {
-		return okBody{true}, s.OutboxRetry(ctx, c.ID)
-	}),
-	"outbox/cancel": call(func(ctx context.Context, s Staff, c outboxCall) (any, error) {
-		return okBody{true}, s.OutboxCancel(ctx, c.ID)
-	}),
-}
 
 // isNoDaemon reports whether a dial error means nobody listens (no socket
 // file, or a file left by a daemon that is gone).
