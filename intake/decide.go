@@ -248,11 +248,11 @@ func (dec decision) requests() []store.NewRequest {
 				for k, v := range u.Fields {
 					fields[k] = v
 				}
-				out = append(out, store.NewRequest{FormHash: f.Hash, Form: string(f.Form.ID), Type: f.Form.Fields["arende"], Fields: fields})
+				out = append(out, store.NewRequest{FormHash: f.Hash, Form: string(f.Form.ID), Type: f.Form.Fields["arende"], Fields: fields, File: f.original()})
 			}
 			continue
 		}
-		out = append(out, store.NewRequest{FormHash: f.Hash, Form: string(f.Form.ID), Type: f.Form.Fields["arende"], Fields: f.Form.Fields})
+		out = append(out, store.NewRequest{FormHash: f.Hash, Form: string(f.Form.ID), Type: f.Form.Fields["arende"], Fields: f.Form.Fields, File: f.original()})
 	}
 	return out
 }
@@ -316,4 +316,10 @@ func (dec decision) problemRecords() []store.FormProblems {
 		out = append(out, fp)
 	}
 	return out
+}
+
+// original is the form file as attached, kept with its requests so staff
+// can save it from the review screen.
+func (f foundForm) original() *store.FormFile {
+	return &store.FormFile{Name: f.File.Name, Data: f.File.Data}
 }

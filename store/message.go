@@ -165,6 +165,9 @@ type NewRequest struct {
 	Form     string            // form id, e.g. websesam-behorighet
 	Type     string            // arende: ny, andring or avslut
 	Fields   map[string]string // this user's checked fields, as formparse produces them
+	// File is the original form file; kept once per form (the first
+	// request of the form that carries it), for staff to save.
+	File *FormFile
 }
 
 // Recorded is what RecordOutcome wrote, or found.

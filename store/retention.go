@@ -109,6 +109,15 @@ func (s *Store) Retain(actor string, now time.Time, policy RetentionPolicy, dryR
 		}
 		slices.Sort(res.RequestIDs)
 		res.Requests = len(reqs)
+		var hashes []string
+		for _, r := range reqs {
+			if !slices.Contains(hashes, r.FormHash) {
+				hashes = append(hashes, r.FormHash)
+			}
+		}
+		if err := purgeFormFiles(tx, hashes); err != nil {
+			return err
+		}
 
 		var msgs []Message
 		if err := tx.Bucket(bucketMessages).ForEach(func(_, v []byte) error {

@@ -368,6 +368,14 @@ func createRequests(tx *bolt.Tx, now time.Time, m *Message, reqs []NewRequest, n
 			continue
 		}
 		fr := FormResult{Hash: hash}
+		for _, nr := range byForm[hash] {
+			if nr.File != nil {
+				if err := putFormFile(tx, hash, nr.File); err != nil {
+					return nil, nil, err
+				}
+				break
+			}
+		}
 		batch := ""
 		for _, nr := range byForm[hash] {
 			id, err := nextRequestID(tx, now)
