@@ -12,6 +12,7 @@ import (
 	"github.com/regionhmc/websesam-intake/intake/endpoint"
 	"github.com/regionhmc/websesam-intake/intake/ops"
 	"github.com/regionhmc/websesam-intake/intake/staffapi"
+	"github.com/regionhmc/websesam-intake/intake/trust"
 	"github.com/regionhmc/websesam-intake/mailer"
 	"github.com/regionhmc/websesam-intake/store"
 )
@@ -35,6 +36,7 @@ var ErrConfig = endpoint.ErrConfig
 //	[retention] how long personal data is kept, in the store and the folders
 //	[digest]    the optional morning digest
 //	[oauth2]    the built-in OAuth2 client both logins can take tokens from
+//	[trust]     which sender verdicts count and what they do (see package trust)
 type Config struct {
 	Mailbox MailboxConfig     `toml:"mailbox"`
 	Folders FolderConfig      `toml:"folders"`
@@ -57,6 +59,7 @@ type Config struct {
 	Queue     QueueConfig     `toml:"queue"`
 	Retention RetentionConfig `toml:"retention"`
 	Digest    DigestConfig    `toml:"digest"`
+	Trust     trust.Config    `toml:"trust"`
 }
 
 // TLS modes of the IMAP connection. Implicit TLS (port 993) is the default;
@@ -277,6 +280,7 @@ func (c Config) WithDefaults() Config {
 	setS(&c.Store.Path, DefaultStorePath)
 	setD(&c.Store.LockTimeout, DefaultLockTimeout)
 	c.Mailer = c.Mailer.WithDefaults()
+	c.Trust = c.Trust.WithDefaults()
 	setS(&c.Staff.Socket, staffapi.DefaultSocket)
 	setS(&c.Log.Level, "info")
 	setS(&c.Log.Format, "auto")
@@ -456,6 +460,9 @@ func (c Config) Validate() error {
 		add(key, "%s", p)
 	}
 	c.reportProblems(add)
+	if err := c.Trust.Validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.Mailer.Validate(); err != nil {
 		for _, e := range unjoin(err) {
 			var ce *mailer.ConfigError

@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-message/mail"
 
 	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/intake/trust"
 	"github.com/regionhmc/websesam-intake/mailer"
 	"github.com/regionhmc/websesam-intake/store"
 )
@@ -26,6 +27,9 @@ type decision struct {
 	NotForms []mailer.FoundFile
 	// Bounced are the addresses a delivery report says failed.
 	Bounced []string
+	// Verdict is the sender verdict's summary for the record ("" when
+	// [trust] is off or the header was never read).
+	Verdict string
 }
 
 // foundForm is one readable form with the bytes it came in.
@@ -64,6 +68,7 @@ type decider struct {
 	policy   PolicyConfig
 	ownIDDom string // our Message-ID domain
 	ownFrom  string // our From address
+	trust    trust.Config
 }
 
 // decide never fails and never panics: whatever goes wrong inside is a
@@ -84,6 +89,8 @@ func (d decider) decide(raw []byte) (dec decision) {
 	}
 	dec.Original = original(pm.Header)
 	h := pm.Header
+	verdict := d.trust.Judge(h.Header.Header, dec.Original.From)
+	dec.Verdict = verdict.Summary()
 	if why := d.automatic(h, dec.Original.From); why != "" {
 		dec.Outcome, dec.Reason = store.OutcomeIgnored, why
 		if mt, _, err := h.ContentType(); err == nil && mt == "multipart/report" {
@@ -99,6 +106,10 @@ func (d decider) decide(raw []byte) (dec decision) {
 	}
 	if !d.senderAllowed(dec.Original.From) {
 		dec.Outcome, dec.Reason = store.OutcomeQuarantined, reasonSender
+		return dec
+	}
+	if why := d.trust.Quarantine(verdict); why != "" {
+		dec.Outcome, dec.Reason = store.OutcomeQuarantined, why
 		return dec
 	}
 	if pm.TooMany {

@@ -45,6 +45,7 @@ func (d *Daemon) recordChunk(uv uint32, envs []envelope, decs map[imap.UID]decis
 		msg := store.Message{
 			Key: key, MessageID: dec.Original.MessageID, From: dec.Original.From, Subject: dec.Original.Subject,
 			ReceivedAt: e.Date, Size: e.Size, Outcome: dec.Outcome, Reason: dec.Reason, Problems: dec.problemRecords(),
+			Verdict: dec.Verdict,
 		}
 		for _, f := range dec.Forms {
 			if !slices.Contains(msg.FormHashes, f.Hash) {

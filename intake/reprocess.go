@@ -181,7 +181,7 @@ func (d *Daemon) moveReprocessed(cn *conn, key store.MessageKey, uid imap.UID, d
 func (d *Daemon) recordReprocessed(key store.MessageKey, dec decision, log *slog.Logger) (store.Recorded, error) {
 	msg := store.Message{
 		Key: key, MessageID: dec.Original.MessageID, From: dec.Original.From, Subject: dec.Original.Subject,
-		Outcome: dec.Outcome, Reason: dec.Reason, Problems: dec.problemRecords(),
+		Outcome: dec.Outcome, Reason: dec.Reason, Problems: dec.problemRecords(), Verdict: dec.Verdict,
 	}
 	for _, f := range dec.Forms {
 		if !slices.Contains(msg.FormHashes, f.Hash) {

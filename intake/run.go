@@ -94,7 +94,7 @@ func New(cfg Config, st *store.Store, opts Options) (*Daemon, error) {
 	}
 	d := &Daemon{
 		cfg: cfg, st: st, composer: c, log: opts.Logger, dry: opts.DryRun, out: opts.Out, now: opts.Now,
-		dec:       decider{policy: cfg.Policy, ownIDDom: cfg.Mailer.MessageIDDomain, ownFrom: cfg.Mailer.FromAddress},
+		dec:       decider{policy: cfg.Policy, ownIDDom: cfg.Mailer.MessageIDDomain, ownFrom: cfg.Mailer.FromAddress, trust: cfg.Trust},
 		connected: func() {},
 		notify:    opts.Notifier, hb: opts.Heartbeat, metrics: opts.Metrics,
 	}

@@ -133,6 +133,11 @@ type Message struct {
 	// never a value from the form.
 	Problems []FormProblems `json:"problems,omitempty"`
 	Purged   bool           `json:"purged,omitempty"`
+
+	// Verdict summarises the sender verdict (SPF, DKIM, DMARC) the
+	// region's boundary wrote into the message, as the daemon read it;
+	// empty when verdicts are not read. Result words only, no addresses.
+	Verdict string `json:"verdict,omitempty"`
 }
 
 // FormProblems are the problems of one form of a message, in form order.

@@ -290,7 +290,7 @@ func (s *Store) RecordReprocessed(msg Message, reqs []NewRequest, compose func(r
 			return &MessageStateError{Key: msg.Key, Outcome: m.Outcome, Why: "is not waiting to be reprocessed; staff ask for it with 'messages reprocess'"}
 		}
 		from := m.Outcome
-		m.Outcome, m.Reason, m.Problems = msg.Outcome, msg.Reason, msg.Problems
+		m.Outcome, m.Reason, m.Problems, m.Verdict = msg.Outcome, msg.Reason, msg.Problems, msg.Verdict
 		if msg.From != "" {
 			m.From = msg.From
 		}

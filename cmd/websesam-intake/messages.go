@@ -147,6 +147,11 @@ func writeMessageDetail(w io.Writer, d staffapi.MessageDetail) error {
 	t.row("Size", fmt.Sprintf("%d bytes", m.Size))
 	t.row("Outcome", string(m.Outcome))
 	t.row("Reason", dash(m.Reason))
+	verdict := m.Verdict
+	if verdict == "" {
+		verdict = "not read (no [trust] authserv_id when it was decided)"
+	}
+	t.row("Sender verdict", verdict)
 	t.row("Recorded", localTime(m.RecordedAt))
 	settled := "not yet moved on the server"
 	if m.Settled {

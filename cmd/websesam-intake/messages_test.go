@@ -30,6 +30,18 @@ func TestMessagesListShow(t *testing.T) {
 				t.Errorf("show lacks %q:\n%s", want, out)
 			}
 		}
+		out = mustRun(t, "messages", "show", "INBOX/7/6")
+		for _, want := range []string{
+			"Sender verdict  dmarc-fail: dmarc=fail dkim=none spf=fail (1 header by mx.region.example.se)\n",
+		} {
+			if !strings.Contains(out, want) {
+				t.Errorf("show of a quarantined message lacks %q:\n%s", want, out)
+			}
+		}
+		out = mustRun(t, "messages", "show", "INBOX/7/7")
+		if want := "Sender verdict  not read (no [trust] authserv_id when it was decided)\n"; !strings.Contains(out, want) {
+			t.Errorf("show of a message decided without verdicts lacks %q:\n%s", want, out)
+		}
 		for _, tc := range []struct {
 			args     []string
 			wantCode int

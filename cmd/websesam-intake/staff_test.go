@@ -196,7 +196,8 @@ func staffDB(t *testing.T) staffFixture {
 	f.noForm = store.MessageKey{Mailbox: "INBOX", UIDValidity: 7, UID: 7}
 	for _, m := range []store.Message{
 		{Key: f.quarantined, MessageID: "q6@outside.example.com", From: "nagon@outside.example.com", Subject: "webSesam",
-			ReceivedAt: received, Size: 500, Outcome: store.OutcomeQuarantined, Reason: "sender domain not allowed"},
+			ReceivedAt: received, Size: 500, Outcome: store.OutcomeQuarantined, Reason: "sender domain not allowed",
+			Verdict: "dmarc-fail: dmarc=fail dkim=none spf=fail (1 header by mx.region.example.se)"},
 		{Key: f.noForm, MessageID: "n7@region.example.se", From: "bo.ek@region.example.se", Subject: "webSesam?",
 			ReceivedAt: received, Size: 500, Outcome: store.OutcomeNoForm, Reason: "no attachment"},
 	} {
