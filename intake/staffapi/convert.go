@@ -38,7 +38,7 @@ func messageFrom(m store.Message) Message {
 		V: m.V, Key: keyFrom(m.Key), MessageID: m.MessageID, From: m.From, Subject: m.Subject,
 		ReceivedAt: m.ReceivedAt, Size: m.Size, Outcome: Outcome(m.Outcome), Reason: m.Reason,
 		FormHashes: m.FormHashes, RecordedAt: m.RecordedAt, Settled: m.Settled, SettledAt: m.SettledAt,
-		Purged: m.Purged,
+		Purged: m.Purged, Verdict: m.Verdict,
 	}
 	out.Forms = mapSlice(m.Forms, func(f store.FormResult) FormResult {
 		return FormResult{Hash: f.Hash, Requests: f.Requests, Duplicate: f.Duplicate}

@@ -135,6 +135,9 @@ type Message struct {
 	// wrong (labels and reasons, never a value).
 	Problems []FormProblems `json:"problems,omitempty"`
 	Purged   bool           `json:"purged,omitempty"`
+	// Verdict is the sender verdict's summary (result words only); added
+	// within version 1: empty and left out for records without one.
+	Verdict string `json:"verdict,omitempty"`
 }
 
 // FormProblems are the problems of one form of a message, in form order.

@@ -24,7 +24,7 @@ func TestWireV1MatchesTheRecords(t *testing.T) {
 		Outcome: store.OutcomeReturned, Reason: "r", FormHashes: []string{"aa"}, RecordedAt: at, Settled: true, SettledAt: at,
 		Forms: []store.FormResult{{Hash: "aa", Requests: []string{"WS-2026-000001"}, Duplicate: true}}, DuplicateOf: &key,
 		Problems: []store.FormProblems{{Hash: "aa", Form: "f", Problems: []store.Problem{{Field: "epost", Label: "E-post", Reason: "saknas"}}}},
-		Purged:   true}
+		Purged:   true, Verdict: "dmarc-pass: dmarc=pass (1 header by mx.region.se)"}
 	row := store.OutboxRow{V: 1, ID: 3, MessageID: "o@x", Kind: "klar-chef", Request: "WS-2026-000001", InReplyTo: "m@x",
 		From: "i@x", To: []string{"a@x"}, Cc: []string{"b@x"}, Subject: "s", Raw: []byte("raw"), State: store.OutboxFailed,
 		Attempts: 2, LastError: "e", NextTry: at, CreatedAt: at, SentAt: at, FailedAt: at, Purged: true}
