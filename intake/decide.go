@@ -259,11 +259,11 @@ func (dec decision) requests() []store.NewRequest {
 				for k, v := range u.Fields {
 					fields[k] = v
 				}
-				out = append(out, store.NewRequest{FormHash: f.Hash, Form: string(f.Form.ID), Type: f.Form.Fields["arende"], Fields: fields, File: f.original()})
+				out = append(out, store.NewRequest{FormHash: f.Hash, Form: string(f.Form.ID), Type: formparse.FieldArende.Value(f.Form.Fields), Fields: fields, File: f.original()})
 			}
 			continue
 		}
-		out = append(out, store.NewRequest{FormHash: f.Hash, Form: string(f.Form.ID), Type: f.Form.Fields["arende"], Fields: f.Form.Fields, File: f.original()})
+		out = append(out, store.NewRequest{FormHash: f.Hash, Form: string(f.Form.ID), Type: formparse.FieldArende.Value(f.Form.Fields), Fields: f.Form.Fields, File: f.original()})
 	}
 	return out
 }

@@ -10,21 +10,15 @@ import (
 )
 
 // RegisterEntry is one row of the Kund- och förskrivarregister: one person's
-// authorisation for one kundnummer.
+// authorisation for one kundnummer. Which rows a done request writes, moves
+// or removes, and who a form's person is, are the register's rules
+// (FieldRules.Register, kept with the form in intake/register); the store
+// keeps the rows and finds them by kundnummer and by person.
 //
-// Identity: a person is their HSA-id when the form gives one, otherwise their
-// e-mail address (lower case); Person holds "hsa:SE…" or "epost:…". Both are
-// indexed, so a person first registered by e-mail and later with an HSA-id is
-// found and moved to the HSA-id key. Names are not identities (two Anna
-// Svenssons exist); tidigare_namn is used only as a last resort, for a name
-// change whose new e-mail and missing HSA-id match nothing, and only when
-// exactly one row under the kundnummer carries that previous name.
-//
-// ovriga_kundnummer: the export is one row per person and kundnummer, so
-// every övrigt kundnummer gets its own row with Standardkund set to the main
-// kundnummer of the form. Those rows follow the main row: an andring
-// rewrites them (keeping them when the form lists none), a workplace change
-// drops the old workplace's rows, an avslut removes them.
+// Person is the row's identity key, "hsa:SE…" or "epost:…" (HSAAlias,
+// EpostAlias). Each row is also indexed under both its HSA-id and its
+// e-mail address, so a person first registered by e-mail and later with
+// an HSA-id is found under either.
 type RegisterEntry struct {
 	V               int       `json:"v"`
 	Kundnummer      string    `json:"kundnummer"`
@@ -53,21 +47,21 @@ type RegisterEntry struct {
 	UpdatedAt       time.Time `json:"updated_at"`
 }
 
-func personKey(hsa, epost string) string {
-	if hsa = strings.ToUpper(strings.TrimSpace(hsa)); hsa != "" {
-		return "hsa:" + hsa
-	}
-	return "epost:" + normAddr(epost)
-}
+// HSAAlias is the key a person is found by through an HSA-id (any case).
+func HSAAlias(hsa string) string { return "hsa:" + strings.ToUpper(strings.TrimSpace(hsa)) }
 
-// aliases are the keys a person is found by in the person index.
+// EpostAlias is the key a person is found by through an e-mail address
+// (any case).
+func EpostAlias(epost string) string { return "epost:" + normAddr(epost) }
+
+// aliases are the keys a row is found by in the person index.
 func aliases(hsa, epost string) []string {
 	var out []string
-	if hsa = strings.ToUpper(strings.TrimSpace(hsa)); hsa != "" {
-		out = append(out, "hsa:"+hsa)
+	if strings.TrimSpace(hsa) != "" {
+		out = append(out, HSAAlias(hsa))
 	}
-	if epost = normAddr(epost); epost != "" {
-		out = append(out, "epost:"+epost)
+	if normAddr(epost) != "" {
+		out = append(out, EpostAlias(epost))
 	}
 	return out
 }
@@ -164,182 +158,16 @@ func rowsOfKundnummer(tx *bolt.Tx, kundnummer string) ([]RegisterEntry, error) {
 	return out, err
 }
 
-// findPerson returns every register row of the person a form is about (see
-// RegisterEntry for how identity is decided).
-func findPerson(tx *bolt.Tx, f map[string]string) ([]RegisterEntry, error) {
-	var out []RegisterEntry
-	add := func(rows []RegisterEntry) {
-		for _, e := range rows {
-			if !slices.ContainsFunc(out, func(o RegisterEntry) bool { return string(o.key()) == string(e.key()) }) {
-				out = append(out, e)
-			}
-		}
-	}
-	for _, a := range aliases(f["hsa_id"], f["epost"]) {
-		rows, err := rowsByAlias(tx, a)
-		if err != nil {
-			return nil, err
-		}
-		add(rows)
-	}
-	if len(out) > 0 || !ticked(f["andring_namnbyte"]) || strings.TrimSpace(f["tidigare_namn"]) == "" {
-		return out, nil
-	}
-	prev := strings.ToLower(strings.Join(strings.Fields(f["tidigare_namn"]), " "))
-	var match []RegisterEntry
-	for _, k := range []string{f["kundnummer"], f["tidigare_kundnummer"]} {
-		if k == "" {
-			continue
-		}
-		rows, err := rowsOfKundnummer(tx, k)
-		if err != nil {
-			return nil, err
-		}
-		for _, e := range rows {
-			full := strings.ToLower(e.Fornamn + " " + e.Efternamn)
-			if full == prev || strings.ToLower(e.Efternamn) == prev && strings.EqualFold(e.Fornamn, f["fornamn"]) {
-				match = append(match, e)
-			}
-		}
-	}
-	persons := map[string]bool{}
-	for _, e := range match {
-		persons[e.Person] = true
-	}
-	if len(persons) != 1 {
-		return nil, nil // none, or ambiguous: treat as a new person
-	}
-	for p := range persons {
-		// A person key has the form of an alias.
-		rows, err := rowsByAlias(tx, p)
-		if err != nil {
-			return nil, err
-		}
-		add(rows)
-	}
-	return out, nil
-}
+// txRows reads the register for FieldRules.Register inside tx.
+type txRows struct{ tx *bolt.Tx }
 
-func ticked(v string) bool { return v == "true" }
+func (r txRows) ByAlias(alias string) ([]RegisterEntry, error) { return rowsByAlias(r.tx, alias) }
 
-// update copies what a form says into e. Roles are taken from a ny, or from
-// an andring that ticks andring_roll; leave dates only when
-// andring_tjanstledighet is ticked; other values when given.
-func (e *RegisterEntry) update(r Request, fresh bool, now time.Time) {
-	f := r.Fields
-	set := func(dst *string, name string) {
-		if v := strings.TrimSpace(f[name]); v != "" {
-			*dst = v
-		}
+func (r txRows) OfKundnummer(kundnummer string) ([]RegisterEntry, error) {
+	if kundnummer == "" {
+		return nil, nil
 	}
-	set(&e.Fornamn, "fornamn")
-	set(&e.Efternamn, "efternamn")
-	set(&e.HSAID, "hsa_id")
-	e.HSAID = strings.ToUpper(e.HSAID)
-	set(&e.Epost, "epost")
-	set(&e.Yrke, "yrke")
-	set(&e.Telefon, "telefon")
-	set(&e.Verksamhet, "verksamhet")
-	set(&e.Enhet, "enhet")
-	set(&e.Buffertforrad, "buffertforrad")
-	set(&e.ChefNamn, "chef_namn")
-	set(&e.ChefEpost, "chef_epost")
-	set(&e.ChefTelefon, "chef_telefon")
-	set(&e.GallerFran, "galler_fran")
-	if fresh || ticked(f["andring_roll"]) {
-		e.Forskrivare = ticked(f["roll_forskrivare"])
-		e.Bestallare = ticked(f["roll_bestallare"])
-	}
-	if ticked(f["andring_tjanstledighet"]) {
-		e.TjanstledigFran, e.TjanstledigTill = f["tjanstledig_fran"], f["tjanstledig_till"]
-	}
-	if ticked(f["andring_namnbyte"]) {
-		set(&e.TidigareNamn, "tidigare_namn")
-	}
-	if r.Username != "" {
-		e.Username = r.Username
-	}
-	e.Person = personKey(e.HSAID, e.Epost)
-	e.Request = r.ID
-	e.UpdatedAt = now
-}
-
-// applyRegister changes the register for a request that is done, in the
-// transaction that completes it.
-func applyRegister(tx *bolt.Tx, r Request, now time.Time) error {
-	f := r.Fields
-	main := f["kundnummer"]
-	if main == "" {
-		return fmt.Errorf("update register for %s: no kundnummer: %w", r.ID, ErrInvalid)
-	}
-	ovriga := splitKundnummer(f["ovriga_kundnummer"])
-	existing, err := findPerson(tx, f)
-	if err != nil {
-		return fmt.Errorf("update register for %s: %w", r.ID, err)
-	}
-	write := func(base RegisterEntry, targets []string) error {
-		for _, k := range targets {
-			e := base
-			e.Kundnummer, e.Standardkund = k, main
-			if err := putEntry(tx, e); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	targets := append([]string{main}, ovriga...)
-	switch r.Type {
-	case TypeNy:
-		// A new registration replaces whatever the person had at these numbers.
-		for _, e := range existing {
-			if slices.Contains(targets, e.Kundnummer) {
-				if err := deleteEntry(tx, e); err != nil {
-					return err
-				}
-			}
-		}
-		var e RegisterEntry
-		e.update(r, true, now)
-		return write(e, dedupe(targets))
-	case TypeAndring:
-		from := main
-		moved := ticked(f["andring_arbetsplats"]) && f["tidigare_kundnummer"] != ""
-		if moved {
-			from = f["tidigare_kundnummer"]
-		}
-		var prev RegisterEntry
-		found := false
-		var prevOvriga []string
-		for _, e := range existing {
-			if e.Kundnummer != from && e.Standardkund != from {
-				continue
-			}
-			if e.Kundnummer == from || !found {
-				prev, found = e, true
-			}
-			if e.Kundnummer != from {
-				prevOvriga = append(prevOvriga, e.Kundnummer)
-			}
-			if err := deleteEntry(tx, e); err != nil {
-				return err
-			}
-		}
-		prev.update(r, !found, now)
-		if len(ovriga) == 0 && !moved {
-			targets = append(targets, prevOvriga...)
-		}
-		return write(prev, dedupe(targets))
-	case TypeAvslut:
-		for _, e := range existing {
-			if slices.Contains(targets, e.Kundnummer) || e.Standardkund == main {
-				if err := deleteEntry(tx, e); err != nil {
-					return err
-				}
-			}
-		}
-		return nil
-	}
-	return fmt.Errorf("update register for %s: unknown type %q: %w", r.ID, r.Type, ErrInvalid)
+	return rowsOfKundnummer(r.tx, kundnummer)
 }
 
 func dedupe(list []string) []string {
@@ -371,7 +199,7 @@ func (s *Store) RegisterList(actor string, f RegisterFilter) ([]RegisterEntry, e
 		switch {
 		case f.Person != "":
 			p := strings.TrimSpace(f.Person)
-			for _, a := range dedupe([]string{"hsa:" + strings.ToUpper(p), "epost:" + normAddr(p)}) {
+			for _, a := range dedupe([]string{HSAAlias(p), EpostAlias(p)}) {
 				rows, err := rowsByAlias(tx, a)
 				if err != nil {
 					return err

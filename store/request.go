@@ -177,51 +177,6 @@ func putRequest(tx *bolt.Tx, r Request, old *Request) error {
 	return nil
 }
 
-// searchTerms are what staff search a request by: first name, last name,
-// the previous name, e-mail, HSA-id and every kundnummer, folded to lower
-// case. Full names are not indexed (each term is a leaf page written with
-// fsync on every request); a search of several words is answered from its
-// first word and filtered on the full name. At most maxSearchTerms terms
-// are kept, and each becomes a key through keyText, so no value, however
-// long, makes a key bbolt refuses.
-func searchTerms(f map[string]string) []string {
-	var out []string
-	add := func(s string) {
-		s = strings.ToLower(strings.Join(strings.Fields(s), " "))
-		if s != "" && len(out) < maxSearchTerms && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	add(f["fornamn"])
-	add(f["efternamn"])
-	add(f["tidigare_namn"])
-	add(f["epost"])
-	add(f["hsa_id"])
-	add(f["kundnummer"])
-	add(f["tidigare_kundnummer"])
-	for _, k := range splitKundnummer(f["ovriga_kundnummer"]) {
-		add(k)
-	}
-	return out
-}
-
-// nameMatches reports whether term (lower case, single spaces) starts a
-// full name of the request, in either order, or its previous name.
-func nameMatches(f map[string]string, term string) bool {
-	fold := func(s string) string { return strings.ToLower(strings.Join(strings.Fields(s), " ")) }
-	for _, name := range []string{f["fornamn"] + " " + f["efternamn"], f["efternamn"] + " " + f["fornamn"], f["tidigare_namn"]} {
-		if strings.HasPrefix(fold(name), term) {
-			return true
-		}
-	}
-	return false
-}
-
-// splitKundnummer reads ovriga_kundnummer ("602155, 602156") into numbers.
-func splitKundnummer(s string) []string {
-	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ';' || r == ' ' || r == '\n' || r == '\t' })
-}
-
 // transition loads a request, lets step change it (or refuse), writes it
 // with its history and indexes, then lets after write what goes with the
 // step (register, outbox) — all in one transaction with its audit entry.
@@ -324,7 +279,7 @@ func (s *Store) Complete(id, actor, username, note string, compose func(Request)
 		r.Status, r.Username, r.ClosedAt = StatusDone, username, now
 		return note, nil
 	}, func(tx *bolt.Tx, r Request, now time.Time) error {
-		if err := applyRegister(tx, r, now); err != nil {
+		if err := applyRegister(txRows{tx}, r, now); err != nil {
 			return err
 		}
 		return s.composeFor(tx, r, now, compose)
@@ -512,7 +467,7 @@ func (s *Store) SearchRequests(actor, text string, limit int) ([]Request, error)
 	if err := checkActor(actor); err != nil {
 		return nil, err
 	}
-	term := strings.ToLower(strings.Join(strings.Fields(text), " "))
+	term := foldTerm(text)
 	if term == "" {
 		return nil, fmt.Errorf("search requests: empty search text: %w", ErrInvalid)
 	}

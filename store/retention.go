@@ -33,11 +33,6 @@ func (p RetentionPolicy) withDefaults() RetentionPolicy {
 	return p
 }
 
-// KeptFields are the form fields a purged request keeps: they name the
-// ordering organisation (verksamhet, kundnummer), never a person, and the
-// report counts requests by them over any period.
-var KeptFields = []string{"verksamhet", "kundnummer"}
-
 // RetentionResult is what one retention pass removed (or, in a dry run,
 // would remove).
 type RetentionResult struct {
@@ -88,7 +83,7 @@ func (s *Store) Retain(actor string, now time.Time, policy RetentionPolicy, dryR
 		for _, old := range reqs {
 			r := old
 			r.Fields = nil
-			for _, k := range KeptFields {
+			for _, k := range rules().KeptFields {
 				if v, ok := old.Fields[k]; ok {
 					if r.Fields == nil {
 						r.Fields = map[string]string{}

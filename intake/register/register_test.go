@@ -1,10 +1,16 @@
-package store
+package register_test
 
 import (
 	"fmt"
+	"maps"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/regionhmc/websesam-intake/intake/register"
+	"github.com/regionhmc/websesam-intake/store"
 )
 
 // regStep is one form that goes through the whole life: recorded, claimed
@@ -14,10 +20,10 @@ type regStep struct {
 	fields map[string]string // changes to a base form of that person
 }
 
-func runRegister(t *testing.T, s *Store, base map[string]string, steps []regStep) {
+func runRegister(t *testing.T, s *store.Store, base map[string]string, steps []regStep) {
 	t.Helper()
 	for i, st := range steps {
-		f := copyFields(base)
+		f := maps.Clone(base)
 		f["arende"] = st.typ
 		for k, v := range st.fields {
 			f[k] = v
@@ -32,7 +38,7 @@ func runRegister(t *testing.T, s *Store, base map[string]string, steps []regStep
 }
 
 // rows renders the register compactly: kundnummer/standardkund person name roles leave.
-func rows(t *testing.T, s *Store, f RegisterFilter) []string {
+func rows(t *testing.T, s *store.Store, f store.RegisterFilter) []string {
 	t.Helper()
 	list, err := s.RegisterList("eva", f)
 	mustNoErr(t, err)
@@ -59,19 +65,19 @@ func rows(t *testing.T, s *Store, f RegisterFilter) []string {
 
 func TestRegister(t *testing.T) {
 	anna := userFields("Anna", "Svensson", "anna@region.test", "602154")
-	withHSA := copyFields(anna)
+	withHSA := maps.Clone(anna)
 	withHSA["hsa_id"] = "SE2321000131-E000000000001"
 	for _, tc := range []struct {
 		name   string
 		base   map[string]string
 		steps  []regStep
-		filter RegisterFilter
+		filter store.RegisterFilter
 		want   []string
 	}{
-		{"ny", anna, []regStep{{"ny", nil}}, RegisterFilter{},
+		{"ny", anna, []regStep{{"ny", nil}}, store.RegisterFilter{},
 			[]string{"602154/602154 epost:anna@region.test Anna Svensson F user01"}},
 		{"ny with övriga kundnummer makes one row each", anna,
-			[]regStep{{"ny", map[string]string{"ovriga_kundnummer": "602155, 602156", "roll_bestallare": "true"}}}, RegisterFilter{},
+			[]regStep{{"ny", map[string]string{"ovriga_kundnummer": "602155, 602156", "roll_bestallare": "true"}}}, store.RegisterFilter{},
 			[]string{
 				"602154/602154 epost:anna@region.test Anna Svensson FB user01",
 				"602155/602154 epost:anna@region.test Anna Svensson FB user01",
@@ -79,52 +85,52 @@ func TestRegister(t *testing.T) {
 			}},
 		{"HSA-id is the identity when given", withHSA, []regStep{{"ny", nil}, {"andring", map[string]string{
 			"epost": "anna.s@region.test", "andring_roll": "true", "roll_forskrivare": "false", "roll_bestallare": "true"}}},
-			RegisterFilter{Person: "se2321000131-e000000000001"},
+			store.RegisterFilter{Person: "se2321000131-e000000000001"},
 			[]string{"602154/602154 hsa:SE2321000131-E000000000001 Anna Svensson B user02"}},
 		{"andring without andring_roll keeps roles", anna, []regStep{{"ny", nil}, {"andring", map[string]string{
 			"andring_tjanstledighet": "true", "tjanstledig_fran": "2026-04-01", "tjanstledig_till": "2026-09-30",
-			"roll_forskrivare": "false"}}}, RegisterFilter{Kundnummer: "602154"},
+			"roll_forskrivare": "false"}}}, store.RegisterFilter{Kundnummer: "602154"},
 			[]string{"602154/602154 epost:anna@region.test Anna Svensson F user02 ledig 2026-04-01..2026-09-30"}},
 		{"name change found by e-mail", anna, []regStep{{"ny", nil}, {"andring", map[string]string{
-			"andring_namnbyte": "true", "tidigare_namn": "Anna Svensson", "efternamn": "Berg"}}}, RegisterFilter{},
+			"andring_namnbyte": "true", "tidigare_namn": "Anna Svensson", "efternamn": "Berg"}}}, store.RegisterFilter{},
 			[]string{"602154/602154 epost:anna@region.test Anna Berg F user02 f.d. Anna Svensson"}},
 		{"name change with new e-mail found by previous name", anna, []regStep{{"ny", nil}, {"andring", map[string]string{
 			"andring_namnbyte": "true", "tidigare_namn": "anna svensson", "efternamn": "Berg", "epost": "anna.berg@region.test"}}},
-			RegisterFilter{},
+			store.RegisterFilter{},
 			[]string{"602154/602154 epost:anna.berg@region.test Anna Berg F user02 f.d. anna svensson"}},
 		{"workplace change moves every row", anna, []regStep{
 			{"ny", map[string]string{"ovriga_kundnummer": "602155"}},
 			{"andring", map[string]string{"andring_arbetsplats": "true", "tidigare_kundnummer": "602154", "kundnummer": "603000"}}},
-			RegisterFilter{Person: "ANNA@region.test"},
+			store.RegisterFilter{Person: "ANNA@region.test"},
 			[]string{"603000/603000 epost:anna@region.test Anna Svensson F user02"}},
 		{"andring keeps övriga rows when none are listed", anna, []regStep{
 			{"ny", map[string]string{"ovriga_kundnummer": "602155"}},
 			{"andring", map[string]string{"andring_roll": "true", "roll_bestallare": "true"}}},
-			RegisterFilter{},
+			store.RegisterFilter{},
 			[]string{
 				"602154/602154 epost:anna@region.test Anna Svensson FB user02",
 				"602155/602154 epost:anna@region.test Anna Svensson FB user02",
 			}},
 		{"andring of someone unknown adds them", anna, []regStep{{"andring", map[string]string{"andring_roll": "true", "roll_bestallare": "true", "roll_forskrivare": "false"}}},
-			RegisterFilter{}, []string{"602154/602154 epost:anna@region.test Anna Svensson B user01"}},
+			store.RegisterFilter{}, []string{"602154/602154 epost:anna@region.test Anna Svensson B user01"}},
 		{"avslut removes that kundnummer only", anna, []regStep{
 			{"ny", nil},
 			{"ny", map[string]string{"kundnummer": "609999", "roll_bestallare": "true"}},
 			{"avslut", nil}},
-			RegisterFilter{},
+			store.RegisterFilter{},
 			[]string{"609999/609999 epost:anna@region.test Anna Svensson FB user02"}},
 		{"avslut removes the övriga rows of that kundnummer", anna, []regStep{
 			{"ny", map[string]string{"ovriga_kundnummer": "602155; 602156"}},
 			{"avslut", nil}},
-			RegisterFilter{}, nil},
+			store.RegisterFilter{}, nil},
 		{"ny again replaces", anna, []regStep{{"ny", nil}, {"ny", map[string]string{"roll_forskrivare": "false", "roll_bestallare": "true"}}},
-			RegisterFilter{}, []string{"602154/602154 epost:anna@region.test Anna Svensson B user02"}},
+			store.RegisterFilter{}, []string{"602154/602154 epost:anna@region.test Anna Svensson B user02"}},
 		{"ny with HSA-id replaces the row known by e-mail", anna, []regStep{{"ny", nil}, {"ny", map[string]string{"hsa_id": "SE2321000131-E000000000009"}}},
-			RegisterFilter{Kundnummer: "602154"},
+			store.RegisterFilter{Kundnummer: "602154"},
 			[]string{"602154/602154 hsa:SE2321000131-E000000000009 Anna Svensson F user02"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s, _ := openTest(t)
+			s := openTest(t)
 			runRegister(t, s, tc.base, tc.steps)
 			got := rows(t, s, tc.filter)
 			if !slices.Equal(got, tc.want) {
@@ -135,7 +141,7 @@ func TestRegister(t *testing.T) {
 }
 
 func TestRegisterKeepsOtherPeople(t *testing.T) {
-	s, _ := openTest(t)
+	s := openTest(t)
 	runRegister(t, s, userFields("Anna", "Svensson", "anna@region.test", "602154"), []regStep{{"ny", nil}})
 	bo := userFields("Bo", "Ek", "bo@region.test", "602154")
 	bo["arende"] = "ny"
@@ -143,18 +149,96 @@ func TestRegisterKeepsOtherPeople(t *testing.T) {
 	_, _ = s.Claim(rec.Requests[0].ID, "eva", false)
 	_, err := s.Complete(rec.Requests[0].ID, "eva", "boek01", "", nil)
 	mustNoErr(t, err)
-	avslut := copyFields(bo)
+	avslut := maps.Clone(bo)
 	avslut["arende"] = "avslut"
 	rec = record(t, s, testMessage(51, "bo2@mail.test"), "hb2", avslut)
 	_, _ = s.Claim(rec.Requests[0].ID, "eva", false)
 	_, err = s.Complete(rec.Requests[0].ID, "eva", "", "", nil)
 	mustNoErr(t, err)
-	got := rows(t, s, RegisterFilter{Kundnummer: "602154"})
+	got := rows(t, s, store.RegisterFilter{Kundnummer: "602154"})
 	want := []string{"602154/602154 epost:anna@region.test Anna Svensson F user01"}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
 	}
-	if got := rows(t, s, RegisterFilter{Person: "bo@region.test"}); len(got) != 0 {
+	if got := rows(t, s, store.RegisterFilter{Person: "bo@region.test"}); len(got) != 0 {
 		t.Errorf("Bo after avslut: got %v", got)
 	}
+}
+
+// The register's rules are the ones the store uses once this package is
+// imported.
+func TestRulesSet(t *testing.T) {
+	s := openTest(t)
+	f := userFields("Anna", "Svensson", "anna@region.test", "602154")
+	f["tidigare_namn"] = "Anna Berg"
+	record(t, s, testMessage(1, "a@mail.test"), "h", f)
+	for _, q := range []string{"svensson", "anna sv", "svensson an", "anna berg", "anna@region", "602154"} {
+		got, err := s.SearchRequests("eva", q, 0)
+		if err != nil || len(got) != 1 {
+			t.Errorf("search %q: got %d requests (%v), want 1", q, len(got), err)
+		}
+	}
+	for _, q := range []string{"anna ek", "chef", "rehab"} {
+		if got, _ := s.SearchRequests("eva", q, 0); len(got) != 0 {
+			t.Errorf("search %q: got %d requests, want none", q, len(got))
+		}
+	}
+	if got, want := strings.Join(register.KeptFields, ","), "verksamhet,kundnummer"; got != want {
+		t.Errorf("kept fields: got %s, want %s", got, want)
+	}
+}
+
+func openTest(t testing.TB) *store.Store {
+	t.Helper()
+	s, err := store.Open(filepath.Join(t.TempDir(), "intake.db"), store.Options{NoSync: true})
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func mustNoErr(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// userFields are a valid single-user ny form's fields, as formparse gives them.
+func userFields(fornamn, efternamn, epost, kundnummer string) map[string]string {
+	return map[string]string{
+		"blankett": "websesam-behorighet/1", "arende": "ny", "galler_fran": "2026-03-01",
+		"fornamn": fornamn, "efternamn": efternamn, "hsa_id": "", "yrke": "Arbetsterapeut",
+		"epost": epost, "telefon": "010-123 45 67", "verksamhet": "Rehab", "enhet": "Rehab Norr",
+		"kundnummer": kundnummer, "ovriga_kundnummer": "", "buffertforrad": "",
+		"roll_forskrivare": "true", "roll_bestallare": "false",
+		"andring_tjanstledighet": "false", "tjanstledig_fran": "", "tjanstledig_till": "",
+		"andring_namnbyte": "false", "tidigare_namn": "", "andring_arbetsplats": "false",
+		"tidigare_kundnummer": "", "andring_roll": "false",
+		"chef_namn": "Karin Chef", "chef_epost": "karin.chef@region.test", "chef_telefon": "010-111 11 11",
+		"datum": "2026-03-01",
+	}
+}
+
+func testMessage(uid uint32, messageID string) store.Message {
+	return store.Message{
+		Key:       store.MessageKey{Mailbox: "INBOX", UIDValidity: 1700, UID: uid},
+		MessageID: messageID, From: "anna@region.test", Subject: "webSesam ansökan",
+		ReceivedAt: time.Date(2026, 3, 2, 8, 0, 0, 0, time.UTC), Size: 1234, Outcome: store.OutcomeQueued,
+	}
+}
+
+// record stores a one-form message and fails the test on error.
+func record(t testing.TB, s *store.Store, msg store.Message, hash string, users ...map[string]string) store.Recorded {
+	t.Helper()
+	var reqs []store.NewRequest
+	for _, f := range users {
+		reqs = append(reqs, store.NewRequest{FormHash: hash, Form: "websesam-behorighet", Type: f["arende"], Fields: f})
+	}
+	rec, err := s.RecordOutcome(msg, reqs, nil)
+	if err != nil {
+		t.Fatalf("RecordOutcome: %v", err)
+	}
+	return rec
 }
