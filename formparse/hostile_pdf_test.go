@@ -14,7 +14,7 @@ import (
 // message that names the limit, having allocated a few megabytes.
 func TestReadPDFObjectStreamBomb(t *testing.T) {
 	data := hostile.PDFObjectStreamBomb()
-	const want = "file too large: a compressed object stream of the PDF inflates to more than 4 MiB"
+	const want = "file too large: a compressed stream of the PDF inflates to more than 4 MiB"
 	for _, who := range []string{"readPDF", "Read"} {
 		t.Run(who, func(t *testing.T) {
 			allocated := allocatedBy(func() {

@@ -138,32 +138,76 @@ type pdfField struct {
 	checkbox bool // value is pdfExportTicked or pdfExportUnticked
 }
 
-// pdfFormFields reads the fields of a PDF's AcroForm. pdfcpu reads the
-// cross-reference table and parses the objects, but neither validates the
-// document nor decodes a stream; this reader then follows only the catalog,
-// the AcroForm and its field tree, and decodes only the object streams that
-// hold those objects, within pdfMaxDecodedTotal. Pages, content streams,
-// fonts and images are never decoded.
-func pdfFormFields(data []byte) (fields []pdfField, err error) {
+// pdfFormFields reads the fields of a PDF's AcroForm. It follows only the
+// catalog, the AcroForm and its field tree, and decodes only the object
+// streams that hold those objects, within pdfMaxDecodedTotal: pages, content
+// streams, fonts and images are never decoded, and the document is not
+// validated. A well-formed file is read lazily (pdf_lazy.go): only the
+// objects the walk needs are parsed. Any other file (encrypted, damaged,
+// with a broken cross-reference table) is read by pdfcpu, which parses every
+// object and repairs what it can, but still decodes no stream.
+func pdfFormFields(data []byte) ([]pdfField, error) {
+	budget := int64(pdfMaxDecodedTotal)
+	fields, err := lazyFormFields(data, &budget)
+	if err == nil || errors.Is(err, ErrTooLarge) {
+		return fields, err
+	}
+	return pdfcpuFormFields(data, &budget)
+}
+
+// lazyFormFields reads the fields through the lazy source. Any error but
+// ErrTooLarge sends the file to pdfcpu's full read, which may repair it.
+func lazyFormFields(data []byte, budget *int64) ([]pdfField, error) {
+	l, err := openLazy(data, budget)
+	if err != nil {
+		return nil, pdfReadError(err)
+	}
+	return walkFormFields(l, *l.root, budget)
+}
+
+// pdfcpuFormFields reads the fields after pdfcpu has read every object.
+func pdfcpuFormFields(data []byte, budget *int64) ([]pdfField, error) {
 	conf := pdfConf()
 	conf.Cmd = model.EXPORTFORMFIELDS
 	ctx, err := pdfcpuRead(data, conf)
 	if err != nil {
 		return nil, pdfError(err)
 	}
-	r := &pdfReader{xt: ctx.XRefTable, budget: pdfMaxDecodedTotal, seen: map[int]bool{}}
-	fields, err = r.formFields()
-	if err != nil {
-		var tooLarge *pdfTooLargeError
-		if errors.As(err, &tooLarge) {
-			return nil, fmt.Errorf("%w: %s", ErrTooLarge, tooLarge.what)
-		}
+	if ctx.XRefTable.Root == nil {
+		return nil, pdfError(errors.New("missing root dict"))
+	}
+	fields, err := walkFormFields(xrefSource{ctx.XRefTable}, *ctx.XRefTable.Root, budget)
+	if errors.Is(err, errLazyUnsupported) {
 		return nil, pdfError(err)
+	}
+	return fields, err
+}
+
+// walkFormFields walks the field tree of the document with catalog root.
+func walkFormFields(src pdfSource, root types.IndirectRef, budget *int64) ([]pdfField, error) {
+	r := &pdfReader{src: src, budget: budget, seen: map[int]bool{}, cache: map[int]types.Object{}}
+	fields, err := r.formFields(root)
+	if err != nil {
+		return nil, pdfReadError(err)
 	}
 	if len(fields) == 0 {
 		return nil, errPDFNoFields
 	}
 	return fields, nil
+}
+
+// pdfReadError maps an error of the walk: a limit is ErrTooLarge, the lazy
+// reader stepping aside stays errLazyUnsupported, anything else is pdfcpu's
+// or the walk's complaint about the file.
+func pdfReadError(err error) error {
+	var tooLarge *pdfTooLargeError
+	switch {
+	case errors.As(err, &tooLarge):
+		return fmt.Errorf("%w: %s", ErrTooLarge, tooLarge.what)
+	case errors.Is(err, errLazyUnsupported):
+		return err
+	}
+	return pdfError(err)
 }
 
 // pdfcpuRead reads the cross-reference table and objects of data. pdfcpu
@@ -189,12 +233,60 @@ type pdfTooLargeError struct{ what string }
 
 func (e *pdfTooLargeError) Error() string { return e.what }
 
-// pdfReader resolves the objects the field tree references, decoding each
-// object stream it needs once, within its budget.
+// isDecodeLimit tells pdfcpu's decode limit error.
+func isDecodeLimit(err error) bool { return errors.Is(err, filter.ErrDecodeLimitExceeded) }
+
+// pdfSource gives the field walk the objects of a PDF.
+type pdfSource interface {
+	// entry resolves object n of generation gen: the object itself; or,
+	// for an object inside an object stream, the stream's object number
+	// (else -1) and the object's index in it; nil and -1 for an object
+	// that does not exist (null, as the standard says).
+	entry(n, gen int) (o types.Object, stm, index int, err error)
+	// objectStream returns object stream stm (its encoded content and
+	// filters) and the offset of its first object.
+	objectStream(stm int) (types.StreamDict, int, error)
+}
+
+// xrefSource is a pdfcpu cross-reference table read in full. pdfcpu leaves
+// objects inside object streams as lazy objects, which the walk decodes
+// itself: pdfcpu's own lazy decoding (a limit per stream, none in total) is
+// never reached.
+type xrefSource struct{ xt *model.XRefTable }
+
+func (x xrefSource) entry(n, gen int) (types.Object, int, int, error) {
+	e, found := x.xt.FindTableEntry(n, gen)
+	if !found || e.Free {
+		return nil, -1, 0, nil
+	}
+	if _, lazy := e.Object.(types.LazyObjectStreamObject); lazy {
+		if e.ObjectStream == nil || e.ObjectStreamInd == nil {
+			return nil, -1, 0, fmt.Errorf("object %d: no object stream", n)
+		}
+		return nil, *e.ObjectStream, *e.ObjectStreamInd, nil
+	}
+	return e.Object, -1, 0, nil
+}
+
+func (x xrefSource) objectStream(stm int) (types.StreamDict, int, error) {
+	e, found := x.xt.Find(stm)
+	if !found {
+		return types.StreamDict{}, 0, fmt.Errorf("object stream %d is missing", stm)
+	}
+	osd, ok := e.Object.(types.ObjectStreamDict)
+	if !ok {
+		return types.StreamDict{}, 0, fmt.Errorf("object %d is no object stream", stm)
+	}
+	return osd.StreamDict, osd.FirstObjOffset, nil
+}
+
+// pdfReader walks the field tree, resolving the objects it references and
+// decoding each object stream it needs once, within its budget.
 type pdfReader struct {
-	xt      *model.XRefTable
-	budget  int64                    // decoded bytes left for object streams
+	src     pdfSource
+	budget  *int64                   // decoded bytes left for streams
 	streams map[int]*pdfObjectStream // decoded object streams by object number
+	cache   map[int]types.Object     // objects parsed from object streams
 	seen    map[int]bool             // field tree nodes visited (cycles)
 	nodes   int
 	fields  []pdfField
@@ -224,11 +316,8 @@ type pdfInherited struct {
 }
 
 // formFields walks the AcroForm's field tree.
-func (r *pdfReader) formFields() ([]pdfField, error) {
-	if r.xt.Root == nil {
-		return nil, errors.New("missing root dict")
-	}
-	root, err := r.dict(*r.xt.Root)
+func (r *pdfReader) formFields(rootRef types.IndirectRef) ([]pdfField, error) {
+	root, err := r.dict(rootRef)
 	if err != nil {
 		return nil, fmt.Errorf("catalog: %w", err)
 	}
@@ -481,30 +570,30 @@ func (r *pdfReader) array(o types.Object) (types.Array, error) {
 }
 
 // object resolves an indirect reference. An object inside an object stream
-// is parsed from the stream's content, which is decoded on first use within
-// the reader's budget; pdfcpu's own lazy decoding (512 MiB per stream and
-// no total) is never reached. An undefined object is null, as the standard
-// says.
+// is parsed from the stream's content, decoded on first use within the
+// budget.
 func (r *pdfReader) object(o types.Object) (types.Object, error) {
 	ref, ok := o.(types.IndirectRef)
 	if !ok {
 		return o, nil
 	}
-	entry, found := r.xt.FindTableEntryForIndRef(&ref)
-	if !found || entry.Free {
-		return nil, nil
+	n := ref.ObjectNumber.Value()
+	if obj, ok := r.cache[n]; ok {
+		return obj, nil
 	}
-	if _, lazy := entry.Object.(types.LazyObjectStreamObject); lazy {
-		if entry.ObjectStream == nil || entry.ObjectStreamInd == nil {
-			return nil, fmt.Errorf("object %d: no object stream", ref.ObjectNumber.Value())
-		}
-		obj, err := r.compressed(*entry.ObjectStream, *entry.ObjectStreamInd)
-		if err != nil {
-			return nil, fmt.Errorf("object %d: %w", ref.ObjectNumber.Value(), err)
-		}
-		entry.Object = obj
+	obj, stm, index, err := r.src.entry(n, ref.GenerationNumber.Value())
+	if err != nil {
+		return nil, fmt.Errorf("object %d: %w", n, err)
 	}
-	return entry.Object, nil
+	if stm < 0 {
+		return obj, nil
+	}
+	obj, err = r.compressed(stm, index)
+	if err != nil {
+		return nil, fmt.Errorf("object %d: %w", n, err)
+	}
+	r.cache[n] = obj
+	return obj, nil
 }
 
 // compressed parses the index-th object of object stream stm.
@@ -546,29 +635,14 @@ func (r *pdfReader) objectStream(stm int) (*pdfObjectStream, error) {
 		r.streams = map[int]*pdfObjectStream{}
 	}
 	r.streams[stm] = nil
-	entry, found := r.xt.Find(stm)
-	if !found {
-		return nil, fmt.Errorf("object stream %d is missing", stm)
+	sd, first, err := r.src.objectStream(stm)
+	if err != nil {
+		return nil, err
 	}
-	osd, ok := entry.Object.(types.ObjectStreamDict)
-	if !ok {
-		return nil, fmt.Errorf("object %d is no object stream", stm)
-	}
-	limit := min(int64(pdfMaxStreamDecoded), r.budget)
-	sd := osd.StreamDict // a copy: pdfcpu's lazy objects keep their own
-	sd.Content = nil
-	content, err := sd.DecodeLengthWithLimit(-1, limit)
-	if errors.Is(err, filter.ErrDecodeLimitExceeded) || (err == nil && int64(len(content)) > limit) {
-		if limit < pdfMaxStreamDecoded {
-			return nil, &pdfTooLargeError{fmt.Sprintf("the PDF's compressed objects inflate to more than %d MiB in all", pdfMaxDecodedTotal>>20)}
-		}
-		return nil, &pdfTooLargeError{fmt.Sprintf("a compressed object stream of the PDF inflates to more than %d MiB", pdfMaxStreamDecoded>>20)}
-	}
+	content, err := decodeWithin(&sd, r.budget)
 	if err != nil {
 		return nil, fmt.Errorf("object stream %d: %w", stm, err)
 	}
-	r.budget -= int64(len(content))
-	first := osd.FirstObjOffset
 	if first < 0 || first > len(content) {
 		return nil, fmt.Errorf("object stream %d: corrupt /First", stm)
 	}
@@ -601,8 +675,8 @@ func pdfError(err error) error {
 	switch {
 	case errors.Is(err, pdfcpu.ErrWrongPassword):
 		return fmt.Errorf("%w: a password-protected PDF", ErrEncrypted)
-	case errors.Is(err, filter.ErrDecodeLimitExceeded):
-		return fmt.Errorf("%w: a stream of the PDF inflates to more than %d MiB", ErrTooLarge, pdfMaxStreamDecoded>>20)
+	case isDecodeLimit(err):
+		return fmt.Errorf("%w: a compressed stream of the PDF inflates to more than %d MiB", ErrTooLarge, pdfMaxStreamDecoded>>20)
 	case strings.Contains(msg, "encrypt"):
 		return fmt.Errorf("%w: an encrypted PDF pdfcpu cannot open (%s)", ErrEncrypted, shortCause(msg))
 	}
