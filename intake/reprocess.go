@@ -98,7 +98,10 @@ func (d *Daemon) reprocessOne(cn *conn, mark store.ReprocessMark) error {
 			return err
 		}
 	}
-	rec, err := d.recordReprocessed(mark.Key, dec, log)
+	// The same outcome again sends no second, identical notice unless staff
+	// asked for one (messages reprocess --notify).
+	notify := mark.Notify || dec.Outcome != old
+	rec, err := d.recordReprocessed(mark.Key, dec, notify, log)
 	if errors.Is(err, store.ErrConflict) {
 		// The mark went away meanwhile: nothing to do.
 		log.Warn("reprocess mark gone before the message was recorded again", logErr, err)
@@ -178,7 +181,7 @@ func (d *Daemon) moveReprocessed(cn *conn, key store.MessageKey, uid imap.UID, d
 // recordReprocessed records the new decision of a marked message. Requests
 // the store will never take quarantine the message instead, as for new
 // mail.
-func (d *Daemon) recordReprocessed(key store.MessageKey, dec decision, log *slog.Logger) (store.Recorded, error) {
+func (d *Daemon) recordReprocessed(key store.MessageKey, dec decision, notify bool, log *slog.Logger) (store.Recorded, error) {
 	msg := store.Message{
 		Key: key, MessageID: dec.Original.MessageID, From: dec.Original.From, Subject: dec.Original.Subject,
 		Outcome: dec.Outcome, Reason: dec.Reason, Problems: dec.problemRecords(), Verdict: dec.Verdict,
@@ -192,7 +195,11 @@ func (d *Daemon) recordReprocessed(key store.MessageKey, dec decision, log *slog
 	if dec.Outcome == store.OutcomeQueued {
 		reqs = dec.requests()
 	}
-	rec, err := d.st.RecordReprocessed(msg, reqs, d.composeFor(dec, log))
+	compose := d.composeFor(dec, log)
+	if !notify {
+		compose = nil
+	}
+	rec, err := d.st.RecordReprocessed(msg, reqs, compose)
 	if errors.Is(err, store.ErrInvalid) && len(reqs) > 0 {
 		log.Error("record requests; quarantining the message", logErr, err)
 		msg.Outcome, msg.Reason, msg.FormHashes = store.OutcomeQuarantined, reasonUnrecordable, nil

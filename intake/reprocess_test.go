@@ -77,7 +77,7 @@ func TestReprocess(t *testing.T) {
 			log := slog.New(slog.NewTextHandler(logs, nil))
 			d, st = openDaemon(t, fixed, Options{Logger: log})
 			for _, k := range []store.MessageKey{kept, gone} {
-				if _, err := st.MarkReprocess("anna.staff", k, "partner domain allowed"); err != nil {
+				if _, err := st.MarkReprocess("anna.staff", k, "partner domain allowed", false); err != nil {
 					t.Fatalf("MarkReprocess %s: %v", k, err)
 				}
 			}
@@ -236,7 +236,7 @@ func TestReprocessMoveAfterCrash(t *testing.T) {
 				t.Fatalf("first outcome: got %q, want %q", got, want)
 			}
 			// What the daemon committed before it died.
-			if _, err := st.MarkReprocess("anna.staff", m.Key, ""); err != nil {
+			if _, err := st.MarkReprocess("anna.staff", m.Key, "", false); err != nil {
 				t.Fatal(err)
 			}
 			if _, err := st.RecordReprocessed(store.Message{Key: m.Key, Outcome: store.OutcomeNoForm, Reason: reasonNoFiles}, nil, nil); err != nil {
@@ -287,5 +287,44 @@ func copyTo(t *testing.T, srv *imapServer, from, to, messageID string) {
 	}
 	if _, err := c.Copy(imap.UIDSetNum(data.AllUIDs()...), to).Wait(); err != nil {
 		t.Fatalf("copy: %v", err)
+	}
+}
+
+// TestReprocessSameOutcomeNoSpam: a no-form message reprocessed without a
+// change (the sender still attached no form) sends no second, identical
+// notice; asked with Notify (messages reprocess --notify), it does.
+func TestReprocessSameOutcomeNoSpam(t *testing.T) {
+	srv := startIMAP(t, true)
+	sk := startSink(t)
+	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	const id = "question-1@region.example.se"
+	srv.appendMail([]byte(outlook("eva.ek@region.example.se", "Eva Ek", id, "webSesam", "")))
+	d, st := openDaemon(t, cfg, Options{Logger: testLogger(t)})
+	if err := d.Once(withTimeout(t, time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	key := recorded(t, st)[id].Key
+	if got := recorded(t, st)[id].Outcome; got != store.OutcomeNoForm {
+		t.Fatalf("first outcome %q, want no-form", got)
+	}
+	if got := len(sk.received()); got != 1 {
+		t.Fatalf("notices after the first decision: %d, want 1", got)
+	}
+	for _, c := range []struct {
+		notify bool
+		want   int
+	}{{false, 1}, {true, 2}} {
+		if _, err := st.MarkReprocess("anna.staff", key, "", c.notify); err != nil {
+			t.Fatal(err)
+		}
+		if err := d.Once(withTimeout(t, time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if got := recorded(t, st)[id].Outcome; got != store.OutcomeNoForm {
+			t.Fatalf("outcome after reprocess: %q, want no-form", got)
+		}
+		if got := len(sk.received()); got != c.want {
+			t.Errorf("notify=%v: notices sent in all %d, want %d", c.notify, got, c.want)
+		}
 	}
 }

@@ -31,7 +31,7 @@ func TestPurge(t *testing.T) {
 	q.Outcome = OutcomeQuarantined
 	_, err = s.RecordOutcome(q, nil, nil)
 	mustNoErr(t, err)
-	_, err = s.MarkReprocess("eva", q.Key, "sender dora@region.test now allowed")
+	_, err = s.MarkReprocess("eva", q.Key, "sender dora@region.test now allowed", false)
 	mustNoErr(t, err)
 
 	// 364 days later nothing is old enough.

@@ -25,7 +25,7 @@ func TestReprocessMoves(t *testing.T) {
 		m.Outcome = OutcomeQuarantined
 		_, err := s.RecordOutcome(m, nil, nil)
 		mustNoErr(t, err)
-		_, err = s.MarkReprocess("eva", m.Key, "")
+		_, err = s.MarkReprocess("eva", m.Key, "", false)
 		mustNoErr(t, err)
 	}
 	changed, same := testMessage(1, "").Key, testMessage(2, "").Key

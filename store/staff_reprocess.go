@@ -53,6 +53,9 @@ type ReprocessMark struct {
 	Note      string    `json:"note,omitempty"`
 	// Outcome is the outcome the message had when the mark was set.
 	Outcome Outcome `json:"outcome"`
+	// Notify sends the notice of the new decision even when the outcome
+	// comes out as before (a second, identical notice otherwise is spam).
+	Notify bool `json:"notify,omitempty"`
 }
 
 // MessageStateError refuses a change the message's record does not allow.
@@ -165,7 +168,7 @@ func appendMessageEvent(tx *bolt.Tx, key MessageKey, e MessageEvent) error {
 // deliberate: staff name it, the mark and a history event are written with
 // the audit entry in one transaction, and any other outcome, a copy, a
 // purged record or a mark already waiting is refused (*MessageStateError).
-func (s *Store) MarkReprocess(actor string, key MessageKey, note string) (ReprocessMark, error) {
+func (s *Store) MarkReprocess(actor string, key MessageKey, note string, notify bool) (ReprocessMark, error) {
 	if err := checkActor(actor); err != nil {
 		return ReprocessMark{}, err
 	}
@@ -194,7 +197,7 @@ func (s *Store) MarkReprocess(actor string, key MessageKey, note string) (Reproc
 		}
 		now := s.now().UTC()
 		note = strings.TrimSpace(note)
-		mark = ReprocessMark{V: recordVersion, Key: key, MessageID: m.MessageID, Actor: actor, At: now, Note: note, Outcome: m.Outcome}
+		mark = ReprocessMark{V: recordVersion, Key: key, MessageID: m.MessageID, Actor: actor, At: now, Note: note, Outcome: m.Outcome, Notify: notify}
 		v, err := encode(mark)
 		if err != nil {
 			return err

@@ -124,7 +124,7 @@ func TestStaffReprocess(t *testing.T) {
 		{"unknown", MessageKey{Mailbox: "INBOX", UIDValidity: 1700, UID: 99}, "not found", ErrNotFound},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := s.MarkReprocess("eva", tc.key, "")
+			_, err := s.MarkReprocess("eva", tc.key, "", false)
 			var mse *MessageStateError
 			if !errors.Is(err, tc.is) || !strings.Contains(err.Error(), tc.want) || (tc.is == ErrConflict && !errors.As(err, &mse)) {
 				t.Errorf("got %v, want %v containing %q", err, tc.is, tc.want)
@@ -138,12 +138,12 @@ func TestStaffReprocess(t *testing.T) {
 	}
 
 	clk.add(time.Minute)
-	mark, err := s.MarkReprocess("eva", q.Key, " outside.test allowed ")
+	mark, err := s.MarkReprocess("eva", q.Key, " outside.test allowed ", false)
 	mustNoErr(t, err)
 	if mark.Actor != "eva" || mark.Outcome != OutcomeQuarantined || mark.Note != "outside.test allowed" || mark.MessageID != "q1@outside.test" {
 		t.Errorf("mark = %+v", mark)
 	}
-	_, err = s.MarkReprocess("bo", q.Key, "")
+	_, err = s.MarkReprocess("bo", q.Key, "", false)
 	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "is already waiting to be reprocessed (asked by eva") {
 		t.Errorf("second mark: %v", err)
 	}
@@ -181,7 +181,7 @@ func TestStaffReprocess(t *testing.T) {
 		t.Errorf("pending after the decision = %+v", pending)
 	}
 	// Now queued: no second reprocess.
-	if _, err := s.MarkReprocess("eva", q.Key, ""); !errors.Is(err, ErrConflict) {
+	if _, err := s.MarkReprocess("eva", q.Key, "", false); !errors.Is(err, ErrConflict) {
 		t.Errorf("reprocess a reprocessed-to-queued message: %v", err)
 	}
 	entries, err := s.AuditList("auditor", AuditFilter{Actor: "eva", Subject: q.Key.String()})
@@ -210,7 +210,7 @@ func TestStaffReprocessPurged(t *testing.T) {
 	if !d.Message.Purged {
 		t.Fatalf("retention kept the record of a message 400 days old: %+v", d.Message)
 	}
-	_, err = s.MarkReprocess("eva", q.Key, "")
+	_, err = s.MarkReprocess("eva", q.Key, "", false)
 	if !errors.Is(err, ErrConflict) || !strings.Contains(err.Error(), "was purged by retention") {
 		t.Errorf("purged: %v", err)
 	}

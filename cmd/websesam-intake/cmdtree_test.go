@@ -74,6 +74,7 @@ func TestReadCommandsJSON(t *testing.T) {
 			"register list": {},
 			"audit list":    {},
 			"parse":         {"../../testdata/forms/pdf-pdftk-xfdf/input.pdf"},
+			"status":        {},
 		}
 		seen := map[string]bool{}
 		walk(newRootCommand(nil, io.Discard, io.Discard), func(c *cobra.Command) {

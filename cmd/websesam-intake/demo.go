@@ -27,6 +27,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/intake/ops"
 	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/mailer"
 	"github.com/regionhmc/websesam-intake/store"
@@ -196,11 +197,17 @@ func runDemo(ctx context.Context, samples string, out, errOut io.Writer, ready f
 			if requests > 0 {
 				line += fmt.Sprintf(", %d request(s) queued", requests)
 			}
+			if outcome == string(store.OutcomeReturned) {
+				line += demoWhyReturned(st, id)
+			}
 			printf("%s\n\n", line)
 			progress.decide()
 		},
 	})
-	d, err := intake.New(cfg, st, intake.Options{Logger: logger})
+	// The daemon's figures, as under systemd, so that `status` answers.
+	metrics := ops.NewMetrics(st)
+	logger = slog.New(metrics.LogHandler(logger.Handler()))
+	d, err := intake.New(cfg, st, intake.Options{Logger: logger, Metrics: metrics})
 	if err != nil {
 		return err
 	}
@@ -208,7 +215,7 @@ func runDemo(ctx context.Context, samples string, out, errOut io.Writer, ready f
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	staffDone, err := startStaff(ctx, st, cfg.Mailer, staffapi.Config{Socket: socket}, logger)
+	staffDone, err := startStaff(ctx, st, cfg.Mailer, staffapi.Config{Socket: socket}, metrics, logger)
 	if err != nil {
 		return err
 	}
@@ -438,5 +445,29 @@ func describeReply(raw []byte, rcpts []string) string {
 		break
 	}
 	b.WriteString("\n")
+	return b.String()
+}
+
+// demoWhyReturned lists, for the narration, what the return notice told the
+// manager: each problem of each form by its label and reason. The daemon
+// logs the decision after its commit, so the record is there to read.
+func demoWhyReturned(st *store.Store, messageID string) string {
+	key, ok, err := st.MessageByID(messageID)
+	if err != nil || !ok {
+		return ""
+	}
+	m, err := st.ShowMessage("demo", key)
+	if err != nil {
+		return ""
+	}
+	var b strings.Builder
+	for i, f := range m.Problems {
+		if len(m.Problems) > 1 {
+			fmt.Fprintf(&b, "\n      form %d:", i+1)
+		}
+		for _, p := range f.Problems {
+			fmt.Fprintf(&b, "\n      · %s: %s", p.Label, p.Reason)
+		}
+	}
 	return b.String()
 }

@@ -195,14 +195,18 @@ func writeMessageDetail(w io.Writer, d staffapi.MessageDetail) error {
 func newMessagesReprocessCommand() *cobra.Command {
 	var sf staffFlags
 	var note string
+	var notify bool
 	cmd := &cobra.Command{
-		Use:   "reprocess MAILBOX/UIDVALIDITY/UID [--note TEXT]",
+		Use:   "reprocess MAILBOX/UIDVALIDITY/UID [--note TEXT] [--notify]",
 		Short: "Have the daemon decide a quarantined or no-form message again",
 		Long: `After fixing what made the daemon quarantine a message (or find no form in
 it), ask for the message to be decided again. This is the only way a
 message is decided twice: it is written to the message's history and the
 audit log with your name. Only quarantined and no-form messages can be
-reprocessed; the daemon picks the request up on its next pass.`,
+reprocessed; the daemon picks the request up on its next pass. When the
+message comes out as it did before, the sender is not told again unless
+you give --notify; a changed outcome (a form now read, a sender now
+allowed) is notified as usual.`,
 		Example: `  websesam-intake messages reprocess INBOX/1700000000/42 --note "region.example.se now allowed"`,
 		Args:    exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -215,7 +219,7 @@ reprocessed; the daemon picks the request up on its next pass.`,
 				return err
 			}
 			defer s.Close()
-			if _, err := staffapi.Reprocess.Do(cmd.Context(), s.Staff, staffapi.ReprocessArgs{Key: key, Note: note}); err != nil {
+			if _, err := staffapi.Reprocess.Do(cmd.Context(), s.Staff, staffapi.ReprocessArgs{Key: key, Note: note, Notify: notify}); err != nil {
 				return staffError(err, "messages list")
 			}
 			when := "on its next pass"
@@ -228,6 +232,7 @@ reprocessed; the daemon picks the request up on its next pass.`,
 	}
 	addStaffFlags(cmd, &sf)
 	cmd.Flags().StringVar(&note, "note", "", "what was fixed, for the message's history")
+	cmd.Flags().BoolVar(&notify, "notify", false, "send the notice even when the decision comes out as before (by default only a changed outcome is notified, so the sender gets no second, identical mail)")
 	return cmd
 }
 

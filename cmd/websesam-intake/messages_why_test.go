@@ -87,3 +87,31 @@ func TestMessagesShowWhyReturned(t *testing.T) {
 		})
 	}
 }
+
+// TestMessagesReprocessNotify: --notify reaches the daemon's mark, with and
+// without a daemon; without it the mark says not to repeat a notice.
+func TestMessagesReprocessNotify(t *testing.T) {
+	staffModes(t, func(t *testing.T, env staffEnv, f staffFixture) {
+		mustRun(t, "messages", "reprocess", f.noForm.String(), "--notify")
+		mustRun(t, "messages", "reprocess", f.quarantined.String())
+		st := env.st
+		if st == nil {
+			var err error
+			if st, err = store.Open(env.db, store.Options{}); err != nil {
+				t.Fatal(err)
+			}
+			defer st.Close()
+		}
+		marks, err := st.ReprocessPending()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]bool{}
+		for _, m := range marks {
+			got[m.Key.String()] = m.Notify
+		}
+		if want := map[string]bool{f.noForm.String(): true, f.quarantined.String(): false}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("marks' notify: got %v, want %v", got, want)
+		}
+	})
+}

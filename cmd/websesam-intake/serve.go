@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -89,7 +90,7 @@ Exit status: 0 success, 1 runtime failure, 2 bad usage or configuration.`,
 			// The staff socket: listened on before serving, so that a bad
 			// group or path is a configuration error (exit 2) at start.
 			staffCtx, stopStaff := context.WithCancel(ctx)
-			staffDone, err := startStaff(staffCtx, st, cfg.Mailer, cfg.Staff, log.With("component", "staff"))
+			staffDone, err := startStaff(staffCtx, st, cfg.Mailer, cfg.Staff, metrics, log.With("component", "staff"))
 			if err != nil {
 				stopStaff()
 				return err
@@ -133,7 +134,7 @@ func openStore(cfg intake.Config, dryRun bool) (*store.Store, error) {
 // until ctx ends (the one way the API is started: serve and demo). The
 // returned wait gives Serve's result. A group that does not exist, or a
 // [mailer] section the composer refuses, is bad configuration (exit 2).
-func startStaff(ctx context.Context, st *store.Store, mailerCfg mailer.Config, cfg staffapi.Config, log *slog.Logger) (wait func() error, err error) {
+func startStaff(ctx context.Context, st *store.Store, mailerCfg mailer.Config, cfg staffapi.Config, m *ops.Metrics, log *slog.Logger) (wait func() error, err error) {
 	ln, err := staffapi.ListenUnix(cfg.Socket, staffapi.SocketMode, cfg.Group)
 	if err != nil {
 		if errors.Is(err, staffapi.ErrGroup) {
@@ -146,7 +147,7 @@ func startStaff(ctx context.Context, st *store.Store, mailerCfg mailer.Config, c
 		ln.Close()
 		return nil, usageError{err}
 	}
-	api, err := staffapi.NewServer(st, comp, staffapi.ServerOptions{Logger: log})
+	api, err := staffapi.NewServer(st, comp, staffapi.ServerOptions{Logger: log, Samples: metricsSamples(m)})
 	if err != nil {
 		ln.Close()
 		return nil, err
@@ -190,5 +191,20 @@ func startRuntime(ctx context.Context, cfg intake.Config, log *slog.Logger, noti
 		cancel()
 		wg.Wait()
 		untilSecond()
+	}
+}
+
+// metricsSamples reads the daemon's figures as `status` shows them: the
+// series of its /metrics page by name.
+func metricsSamples(m *ops.Metrics) func() (map[string]float64, error) {
+	if m == nil {
+		return nil
+	}
+	return func() (map[string]float64, error) {
+		var b bytes.Buffer
+		if _, err := m.WriteTo(&b); err != nil {
+			return nil, err
+		}
+		return promSamples(&b)
 	}
 }

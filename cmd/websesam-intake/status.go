@@ -11,39 +11,178 @@ import (
 	"strings"
 	"time"
 
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/spf13/cobra"
-
-	"github.com/regionhmc/websesam-intake/store"
 )
 
 func init() { subcommands = append(subcommands, newStatusCommand) }
 
 func newStatusCommand() *cobra.Command {
-	var metricsAddr, db string
+	var sf staffFlags
+	var metricsAddr string
+	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "status [--metrics ADDR | --db PATH]",
+		Use:   "status [--json] [--socket PATH | --metrics ADDR | --db PATH]",
 		Short: "Show what the daemon has done and what waits, for a person",
 		Long: `status prints the daemon's figures for a person: messages by outcome,
 replies sent, failed and suppressed, IMAP reconnects, the last poll, and the
 depths of the queue and the outbox.
 
-With --metrics (the [metrics] addr of the daemon, or $WEBSESAM_INTAKE_METRICS)
-it asks the running daemon. Without, it opens the store read-only, which only
-works while no daemon holds it, and shows the depths alone.`,
-		Example: `  websesam-intake status --metrics 127.0.0.1:9464
-  websesam-intake status --db /var/lib/websesam-intake/intake.db`,
+It asks the running daemon over its staff socket, like the other staff
+commands. When no daemon answers it opens the store and shows the depths
+alone (the counts since the start live only in the daemon). With --metrics
+(the [metrics] addr) it reads the daemon's /metrics page instead of the
+socket. --json prints the same as one JSON object.`,
+		Example: `  websesam-intake status
+  websesam-intake status --json
+  websesam-intake status --metrics 127.0.0.1:9464`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			out := cmd.OutOrStdout()
+			ctx := cmd.Context()
+			var v statusView
 			if metricsAddr != "" {
-				return statusFromMetrics(cmd.Context(), metricsAddr, out, time.Now())
+				url, samples, err := fetchMetrics(ctx, metricsAddr)
+				if err != nil {
+					return err
+				}
+				v = statusFromSamples(url, samples)
+			} else {
+				s, err := openStaff(ctx, sf, false)
+				if err != nil {
+					return err
+				}
+				defer s.Close()
+				rep, err := staffapi.DaemonStatus.Do(ctx, s.Staff, staffapi.Nothing{})
+				if err != nil {
+					return fmt.Errorf("ask for the status: %w", err)
+				}
+				if rep.Daemon {
+					v = statusFromSamples("the daemon on "+sf.socket, rep.Samples)
+				} else {
+					v = statusView{Source: "the store " + sf.db + " (no daemon answers: counts since the start are not known)", StoreReadable: true}
+				}
+				v.Requests = map[string]int{}
+				for _, st := range []staffapi.Status{staffapi.StatusQueued, staffapi.StatusClaimed, staffapi.StatusDone, staffapi.StatusRejected} {
+					v.Requests[string(st)] = rep.Requests[st]
+				}
+				v.OutboxPending, v.Unsettled, v.StoreReadable = rep.OutboxPending, rep.Unsettled, true
 			}
-			return statusFromStore(db, out)
+			if asJSON {
+				return writeJSON(cmd.OutOrStdout(), v)
+			}
+			return writeStatus(cmd.OutOrStdout(), v, time.Now())
 		},
 	}
-	cmd.Flags().StringVar(&metricsAddr, "metrics", envOr("WEBSESAM_INTAKE_METRICS", ""), "host:port of the running daemon's /metrics; $WEBSESAM_INTAKE_METRICS sets the default")
-	cmd.Flags().StringVar(&db, "db", envOr("WEBSESAM_INTAKE_DB", defaultDBPath), "the database file, read when --metrics is not given; $WEBSESAM_INTAKE_DB sets the default")
+	addStaffFlags(cmd, &sf)
+	cmd.Flags().StringVar(&metricsAddr, "metrics", envOr("WEBSESAM_INTAKE_METRICS", ""), "host:port of the running daemon's /metrics, read instead of the socket; $WEBSESAM_INTAKE_METRICS sets the default")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of text")
 	return cmd
+}
+
+// statusView is what status shows, as text or as JSON. Counts since the
+// start (Messages, Replies, IMAP) are there only when a daemon answered.
+type statusView struct {
+	Source        string         `json:"source"`
+	Daemon        bool           `json:"daemon"`
+	RunningSince  time.Time      `json:"running_since,omitzero"`
+	LastPoll      time.Time      `json:"last_poll,omitzero"`
+	Messages      map[string]int `json:"messages,omitempty"`
+	Replies       *statusReplies `json:"replies,omitempty"`
+	IMAP          *statusIMAP    `json:"imap,omitempty"`
+	StoreReadable bool           `json:"store_readable"`
+	Requests      map[string]int `json:"requests,omitempty"`
+	OutboxPending int            `json:"outbox_pending"`
+	Unsettled     int            `json:"unsettled"`
+}
+
+type statusReplies struct {
+	Sent       int            `json:"sent"`
+	Failed     int            `json:"failed"`
+	Suppressed map[string]int `json:"suppressed"`
+}
+
+type statusIMAP struct {
+	Reconnects    int `json:"reconnects"`
+	LoginRefusals int `json:"login_refusals"`
+}
+
+// statusFromSamples reads the daemon's series into the view.
+func statusFromSamples(source string, s map[string]float64) statusView {
+	n := func(key string) int { return int(s[key]) }
+	when := func(key string) time.Time {
+		if v := s[key]; v != 0 {
+			return time.UnixMilli(int64(v * 1000))
+		}
+		return time.Time{}
+	}
+	v := statusView{Source: source, Daemon: true,
+		RunningSince: when("websesam_intake_start_timestamp_seconds"), LastPoll: when("websesam_intake_last_poll_timestamp_seconds"),
+		Messages: map[string]int{}, Replies: &statusReplies{Suppressed: map[string]int{}},
+		IMAP:          &statusIMAP{Reconnects: n("websesam_intake_imap_reconnects_total"), LoginRefusals: n("websesam_intake_imap_login_refusals_total")},
+		StoreReadable: s["websesam_intake_store_up"] == 1,
+		OutboxPending: n("websesam_intake_outbox_pending"), Unsettled: n("websesam_intake_unsettled_messages"),
+	}
+	for _, o := range []string{"queued", "returned", "no-form", "ignored", "quarantined"} {
+		v.Messages[o] = n(`websesam_intake_messages_total{outcome="` + o + `"}`)
+	}
+	v.Replies.Sent, v.Replies.Failed = n("websesam_intake_replies_sent_total"), n("websesam_intake_replies_failed_total")
+	for k, x := range s {
+		if r, ok := strings.CutPrefix(k, `websesam_intake_replies_suppressed_total{reason="`); ok {
+			v.Replies.Suppressed[strings.TrimSuffix(r, `"}`)] = int(x)
+		}
+	}
+	if v.StoreReadable {
+		v.Requests = map[string]int{}
+		for _, st := range []string{"queued", "claimed", "done", "rejected"} {
+			v.Requests[st] = n(`websesam_intake_requests{status="` + st + `"}`)
+		}
+	}
+	return v
+}
+
+// writeStatus prints the view for a person.
+func writeStatus(out io.Writer, v statusView, now time.Time) error {
+	when := func(t time.Time) string {
+		if t.IsZero() {
+			return "never"
+		}
+		return fmt.Sprintf("%s (%s ago)", t.Format("2006-01-02 15:04:05"), now.Sub(t).Round(time.Second))
+	}
+	fmt.Fprintf(out, "websesam-intake status, from %s\n", v.Source)
+	if v.Daemon {
+		fmt.Fprintf(out, "  running since  %s\n", when(v.RunningSince))
+		fmt.Fprintf(out, "  last poll      %s\n", when(v.LastPoll))
+		var outcomes []string
+		for _, o := range []string{"queued", "returned", "no-form", "ignored", "quarantined"} {
+			outcomes = append(outcomes, fmt.Sprintf("%s %d", o, v.Messages[o]))
+		}
+		fmt.Fprintf(out, "  messages       %s\n", strings.Join(outcomes, ", "))
+		var supp []string
+		total := 0
+		for r, n := range v.Replies.Suppressed {
+			supp = append(supp, fmt.Sprintf("%s %d", r, n))
+			total += n
+		}
+		line := fmt.Sprintf("sent %d, failed %d, suppressed %d", v.Replies.Sent, v.Replies.Failed, total)
+		if len(supp) > 0 {
+			slices.Sort(supp)
+			line += " (" + strings.Join(supp, ", ") + ")"
+		}
+		fmt.Fprintf(out, "  replies        %s\n", line)
+		fmt.Fprintf(out, "  imap           reconnects %d, login refusals %d\n", v.IMAP.Reconnects, v.IMAP.LoginRefusals)
+	}
+	if !v.StoreReadable {
+		fmt.Fprintf(out, "  store          NOT READABLE: the depths are unknown\n")
+		return nil
+	}
+	var reqs []string
+	for _, st := range []string{"queued", "claimed", "done", "rejected"} {
+		reqs = append(reqs, fmt.Sprintf("%s %d", st, v.Requests[st]))
+	}
+	fmt.Fprintf(out, "  requests       %s\n", strings.Join(reqs, ", "))
+	fmt.Fprintf(out, "  outbox         %d waiting\n", v.OutboxPending)
+	fmt.Fprintf(out, "  unsettled      %d message(s) recorded, not yet moved\n", v.Unsettled)
+	return nil
 }
 
 // promSamples parses the Prometheus text format into value by series
@@ -72,92 +211,29 @@ func promSamples(r io.Reader) (map[string]float64, error) {
 	return out, nil
 }
 
-func statusFromMetrics(ctx context.Context, addr string, out io.Writer, now time.Time) error {
-	url := "http://" + addr + "/metrics"
+// fetchMetrics reads the daemon's /metrics page at addr.
+func fetchMetrics(ctx context.Context, addr string) (url string, samples map[string]float64, err error) {
+	url = "http://" + addr + "/metrics"
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
-		return usagef("status: --metrics %q: %v", addr, err)
+		return url, nil, usagef("status: --metrics %q: %v", addr, err)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return fmt.Errorf("ask the daemon at %s: %w (is [metrics] addr set and the daemon running?)", url, err)
+		return url, nil, fmt.Errorf("ask the daemon at %s: %w (is [metrics] addr set and the daemon running? Without --metrics, status asks over the staff socket)", url, err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("ask the daemon at %s: %s", url, resp.Status)
+		return url, nil, fmt.Errorf("ask the daemon at %s: %s", url, resp.Status)
 	}
 	s, err := promSamples(resp.Body)
 	if err != nil {
-		return err
+		return url, nil, err
 	}
 	if _, ok := s["websesam_intake_start_timestamp_seconds"]; !ok {
-		return fmt.Errorf("ask the daemon at %s: no websesam_intake metrics there", url)
+		return url, nil, fmt.Errorf("ask the daemon at %s: no websesam_intake metrics there", url)
 	}
-	n := func(key string) string { return strconv.FormatFloat(s[key], 'f', -1, 64) }
-	when := func(key string) string {
-		v := s[key]
-		if v == 0 {
-			return "never"
-		}
-		t := time.UnixMilli(int64(v * 1000))
-		return fmt.Sprintf("%s (%s ago)", t.Format("2006-01-02 15:04:05"), now.Sub(t).Round(time.Second))
-	}
-	fmt.Fprintf(out, "websesam-intake status, from %s\n", url)
-	fmt.Fprintf(out, "  running since  %s\n", when("websesam_intake_start_timestamp_seconds"))
-	fmt.Fprintf(out, "  last poll      %s\n", when("websesam_intake_last_poll_timestamp_seconds"))
-	var outcomes []string
-	for _, o := range []string{"queued", "returned", "no-form", "ignored", "quarantined"} {
-		outcomes = append(outcomes, o+" "+n(`websesam_intake_messages_total{outcome="`+o+`"}`))
-	}
-	fmt.Fprintf(out, "  messages       %s\n", strings.Join(outcomes, ", "))
-	var supp []string
-	total := 0.0
-	for k, v := range s {
-		if r, ok := strings.CutPrefix(k, `websesam_intake_replies_suppressed_total{reason="`); ok {
-			supp = append(supp, strings.TrimSuffix(r, `"}`)+" "+strconv.FormatFloat(v, 'f', -1, 64))
-			total += v
-		}
-	}
-	line := fmt.Sprintf("sent %s, failed %s, suppressed %s", n("websesam_intake_replies_sent_total"), n("websesam_intake_replies_failed_total"), strconv.FormatFloat(total, 'f', -1, 64))
-	if len(supp) > 0 {
-		slices.Sort(supp)
-		line += " (" + strings.Join(supp, ", ") + ")"
-	}
-	fmt.Fprintf(out, "  replies        %s\n", line)
-	fmt.Fprintf(out, "  imap           reconnects %s, login refusals %s\n", n("websesam_intake_imap_reconnects_total"), n("websesam_intake_imap_login_refusals_total"))
-	if s["websesam_intake_store_up"] != 1 {
-		fmt.Fprintf(out, "  store          NOT READABLE: the depths are unknown\n")
-		return nil
-	}
-	var reqs []string
-	for _, st := range []string{"queued", "claimed", "done", "rejected"} {
-		reqs = append(reqs, st+" "+n(`websesam_intake_requests{status="`+st+`"}`))
-	}
-	fmt.Fprintf(out, "  requests       %s\n", strings.Join(reqs, ", "))
-	fmt.Fprintf(out, "  outbox         %s waiting\n", n("websesam_intake_outbox_pending"))
-	fmt.Fprintf(out, "  unsettled      %s message(s) recorded, not yet moved\n", n("websesam_intake_unsettled_messages"))
-	return nil
-}
-
-func statusFromStore(path string, out io.Writer) error {
-	st, err := store.Open(path, store.Options{ReadOnly: true, Timeout: time.Second})
-	if err != nil {
-		return fmt.Errorf("%w (while the daemon runs it holds the store: ask it with --metrics ADDR)", err)
-	}
-	defer st.Close()
-	c, err := st.Counts()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "websesam-intake status, from the store %s (no daemon asked: counts since the start are not known)\n", path)
-	var reqs []string
-	for _, s := range []store.Status{store.StatusQueued, store.StatusClaimed, store.StatusDone, store.StatusRejected} {
-		reqs = append(reqs, fmt.Sprintf("%s %d", s, c.Requests[s]))
-	}
-	fmt.Fprintf(out, "  requests       %s\n", strings.Join(reqs, ", "))
-	fmt.Fprintf(out, "  outbox         %d waiting\n", c.OutboxPending)
-	fmt.Fprintf(out, "  unsettled      %d message(s) recorded, not yet moved\n", c.Unsettled)
-	return nil
+	return url, s, nil
 }

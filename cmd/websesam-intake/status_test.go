@@ -1,6 +1,10 @@
 package main
 
 import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -9,6 +13,7 @@ import (
 	"time"
 
 	"github.com/regionhmc/websesam-intake/intake/ops"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -70,18 +75,19 @@ func TestStatusFromMetrics(t *testing.T) {
 
 func TestStatusFromStore(t *testing.T) {
 	st, path := statusStore(t)
-	t.Run("held by a daemon", func(t *testing.T) {
-		_, stderr, code := runCLI(t, "status", "--db", path, "--metrics", "")
+	none := filepath.Join(t.TempDir(), "none.sock")
+	t.Run("held by a process that does not answer", func(t *testing.T) {
+		_, stderr, code := runCLI(t, "status", "--db", path, "--socket", none, "--metrics", "")
 		if got, want := code, 1; got != want {
 			t.Errorf("exit status %d, want %d", got, want)
 		}
-		if !strings.Contains(stderr, "ask it with --metrics ADDR") {
+		if !strings.Contains(stderr, "no daemon answers on its socket, so stop the process holding it or give the daemon's socket with --socket") {
 			t.Errorf("stderr = %q", stderr)
 		}
 	})
 	st.Close()
 	t.Run("free", func(t *testing.T) {
-		stdout, stderr, code := runCLI(t, "status", "--db", path, "--metrics", "")
+		stdout, stderr, code := runCLI(t, "status", "--db", path, "--socket", none, "--metrics", "")
 		if code != 0 {
 			t.Fatalf("exit %d: %s", code, stderr)
 		}
@@ -90,7 +96,71 @@ func TestStatusFromStore(t *testing.T) {
 				t.Errorf("output lacks %q:\n%s", want, stdout)
 			}
 		}
+		var v map[string]any
+		if err := json.Unmarshal([]byte(mustRun(t, "status", "--json", "--db", path, "--socket", none, "--metrics", "")), &v); err != nil {
+			t.Fatal(err)
+		}
+		if v["daemon"] != false || v["outbox_pending"] != float64(1) || v["messages"] != nil {
+			t.Errorf("status --json without a daemon = %v", v)
+		}
 	})
+}
+
+// TestStatusOverSocket asks a daemon's staff socket, as the other staff
+// commands do: the daemon's counts since its start and the store's depths,
+// as text and as JSON with numbers as numbers.
+func TestStatusOverSocket(t *testing.T) {
+	st, _ := statusStore(t)
+	defer st.Close()
+	m := ops.NewMetrics(st)
+	m.MessageDecided(store.OutcomeQueued)
+	m.MessageDecided(store.OutcomeReturned)
+	m.ReplySent()
+	m.ReplySuppressed("rate")
+	comp := mustComposer(t)
+	api, err := staffapi.NewServer(st, comp, staffapi.ServerOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Samples: metricsSamples(m)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sock := filepath.Join(t.TempDir(), "staff.sock")
+	ln, err := staffapi.ListenUnix(sock, staffapi.SocketMode, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- api.Serve(ctx, ln) }()
+	defer func() { cancel(); <-done }()
+
+	out := mustRun(t, "status", "--socket", sock, "--metrics", "")
+	for _, want := range []string{
+		"websesam-intake status, from the daemon on " + sock + "\n",
+		"  messages       queued 1, returned 1, no-form 0, ignored 0, quarantined 0\n",
+		"  replies        sent 1, failed 0, suppressed 1 (rate 1)\n",
+		"  outbox         1 waiting\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %q:\n%s", want, out)
+		}
+	}
+	var v struct {
+		Daemon   bool           `json:"daemon"`
+		Messages map[string]int `json:"messages"`
+		Replies  struct {
+			Sent       int            `json:"sent"`
+			Suppressed map[string]int `json:"suppressed"`
+		} `json:"replies"`
+		Requests      map[string]int `json:"requests"`
+		OutboxPending int            `json:"outbox_pending"`
+		RunningSince  time.Time      `json:"running_since"`
+	}
+	if err := json.Unmarshal([]byte(mustRun(t, "status", "--json", "--socket", sock, "--metrics", "")), &v); err != nil {
+		t.Fatal(err)
+	}
+	if !v.Daemon || v.Messages["queued"] != 1 || v.Messages["returned"] != 1 || v.Replies.Sent != 1 || v.Replies.Suppressed["rate"] != 1 ||
+		v.OutboxPending != 1 || v.Requests["queued"] != 0 || v.RunningSince.IsZero() {
+		t.Errorf("status --json = %+v", v)
+	}
 }
 
 func TestStatusErrors(t *testing.T) {

@@ -118,7 +118,7 @@ var (
 	})
 	// Reprocess asks the daemon to decide a message again.
 	Reprocess = newCall("messages/reprocess", func(l *Local, a ReprocessArgs) (ReprocessMark, error) {
-		m, err := l.Store.MarkReprocess(l.Actor, a.Key.store(), a.Note)
+		m, err := l.Store.MarkReprocess(l.Actor, a.Key.store(), a.Note, a.Notify)
 		return markFrom(m), err
 	})
 	// RegisterList lists register rows by kundnummer, then person.
@@ -149,6 +149,30 @@ var (
 	// OutboxRetry sends a failed or cancelled row again.
 	OutboxRetry = newCall("outbox/retry", func(l *Local, a OutboxID) (Done, error) {
 		return Done{OK: true}, l.Store.OutboxRetry(l.Actor, a.ID)
+	})
+	// RequestForm returns the original form file of a request (audited).
+	RequestForm = newCall("requests/form", func(l *Local, a RequestID) (FormFile, error) {
+		f, err := l.Store.RequestForm(l.Actor, a.ID)
+		return FormFile{Name: f.Name, Data: f.Data}, err
+	})
+	// DaemonStatus reports the store's depths and, from the daemon, its figures.
+	// It reads no personal data, so it is not audited.
+	DaemonStatus = newCall("status", func(l *Local, _ Nothing) (StatusReport, error) {
+		c, err := l.Store.Counts()
+		if err != nil {
+			return StatusReport{}, err
+		}
+		r := StatusReport{Requests: map[Status]int{}, OutboxPending: c.OutboxPending, Unsettled: c.Unsettled}
+		for st, n := range c.Requests {
+			r.Requests[Status(st)] = n
+		}
+		if l.Samples != nil {
+			r.Daemon = true
+			if r.Samples, err = l.Samples(); err != nil {
+				return StatusReport{}, fmt.Errorf("read the daemon's figures: %w", err)
+			}
+		}
+		return r, nil
 	})
 	// OutboxCancel stops a pending row.
 	OutboxCancel = newCall("outbox/cancel", func(l *Local, a OutboxID) (Done, error) {

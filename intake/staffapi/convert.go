@@ -56,7 +56,7 @@ func messageFrom(m store.Message) Message {
 }
 
 func markFrom(m store.ReprocessMark) ReprocessMark {
-	return ReprocessMark{V: m.V, Key: keyFrom(m.Key), MessageID: m.MessageID, Actor: m.Actor, At: m.At, Note: m.Note, Outcome: Outcome(m.Outcome)}
+	return ReprocessMark{V: m.V, Key: keyFrom(m.Key), MessageID: m.MessageID, Actor: m.Actor, At: m.At, Note: m.Note, Outcome: Outcome(m.Outcome), Notify: m.Notify}
 }
 
 func messageDetailFrom(d store.MessageDetail) MessageDetail {

@@ -57,6 +57,8 @@ type ServerOptions struct {
 	WriteTimeout, StallTimeout time.Duration
 	// IdleTimeout closes a kept-alive connection with no request (default 1m).
 	IdleTimeout time.Duration
+	// Samples are the daemon's figures for `status` (its metrics by series).
+	Samples func() (map[string]float64, error)
 }
 
 // Limits of the staff server: the largest call body and header block.
@@ -236,7 +238,7 @@ func (a *Server) Handler() http.Handler {
 			if !ok {
 				return
 			}
-			s := &Local{Store: a.st, Composer: a.composer, Actor: actor}
+			s := &Local{Store: a.st, Composer: a.composer, Actor: actor, Samples: a.opts.Samples}
 			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 			dec.DisallowUnknownFields()
 			v, err := rt.serve(s, dec)

@@ -32,6 +32,9 @@ type Local struct {
 	// reject with ErrNoComposer.
 	Composer *mailer.Composer
 	Actor    string
+	// Samples are the daemon's figures, set when the daemon serves the
+	// call; nil when the store is opened directly.
+	Samples func() (map[string]float64, error)
 }
 
 func (*Local) staff() {}

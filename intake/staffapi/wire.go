@@ -189,6 +189,7 @@ type ReprocessMark struct {
 	At        time.Time  `json:"at"`
 	Note      string     `json:"note,omitempty"`
 	Outcome   Outcome    `json:"outcome"`
+	Notify    bool       `json:"notify,omitempty"`
 }
 
 // RegisterEntry is one row of the customer and prescriber register.
@@ -312,10 +313,13 @@ type (
 		Mailbox string  `json:"mailbox,omitempty"`
 		Limit   int     `json:"limit,omitempty"` // default 50
 	}
-	// ReprocessArgs asks for a message to be decided again.
+	// ReprocessArgs asks for a message to be decided again. Without Notify
+	// a decision that comes out as before sends no second, identical
+	// notice; a changed outcome notifies as usual.
 	ReprocessArgs struct {
-		Key  MessageKey `json:"key"`
-		Note string     `json:"note,omitempty"`
+		Key    MessageKey `json:"key"`
+		Note   string     `json:"note,omitempty"`
+		Notify bool       `json:"notify,omitempty"`
 	}
 	// RegisterFilter selects register rows.
 	RegisterFilter struct {
@@ -341,3 +345,21 @@ type (
 		ID uint64 `json:"id"`
 	}
 )
+
+// FormFile is the original form file a request came from.
+type FormFile struct {
+	Name string `json:"name"`
+	Data []byte `json:"data"` // base64 in JSON
+}
+
+// StatusReport is what `status` shows: the daemon's figures when a daemon
+// answers (Samples, its Prometheus series by name, e.g.
+// `websesam_intake_messages_total{outcome="queued"}`), and the store's
+// depths, which are there either way.
+type StatusReport struct {
+	Daemon        bool               `json:"daemon"`
+	Samples       map[string]float64 `json:"samples,omitempty"`
+	Requests      map[Status]int     `json:"requests"`
+	OutboxPending int                `json:"outbox_pending"`
+	Unsettled     int                `json:"unsettled"`
+}
