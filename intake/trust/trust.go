@@ -50,6 +50,7 @@ import (
 	"github.com/emersion/go-msgauth/authres"
 
 	"github.com/regionhmc/websesam-intake/intake/endpoint"
+	"github.com/regionhmc/websesam-intake/mailer"
 )
 
 // NoAuthservID, as the configured authserv_id, counts headers that carry no
@@ -227,7 +228,7 @@ func (c Config) Judge(h textproto.Header, from string) Verdict {
 	v := Verdict{Class: ClassNone, authservID: c.AuthservID}
 	fromDomain := ""
 	if i := strings.LastIndexByte(from, '@'); i >= 0 {
-		fromDomain = strings.ToLower(from[i+1:])
+		fromDomain = domain(from[i+1:])
 	}
 	var dmarc, spf []string
 	dkimPass, dkimOther := false, []string{}
@@ -247,7 +248,7 @@ func (c Config) Judge(h textproto.Header, from string) Verdict {
 				switch r := r.(type) {
 				case *authres.DMARCResult:
 					dmarc = append(dmarc, word(string(r.Value)))
-					if r.Value == authres.ResultPass && r.From != "" && !strings.EqualFold(strings.Trim(r.From, "\""), fromDomain) {
+					if r.Value == authres.ResultPass && r.From != "" && (fromDomain == "" || domain(strings.Trim(r.From, "\"")) != fromDomain) {
 						// A pass for another From than the one we read (a
 						// message with two From headers): not ours.
 						dmarcPassForFrom = false
@@ -302,7 +303,18 @@ func (c Config) ours(id string) bool {
 	if c.AuthservID == NoAuthservID {
 		return id == ""
 	}
-	return id != "" && strings.EqualFold(id, c.AuthservID)
+	return id != "" && (id == c.AuthservID || mailer.SameDomain(id, c.AuthservID))
+}
+
+// domain is d as domains are compared (mailer.CanonicalDomain: ASCII after
+// IDNA, never Unicode case folding, so a KELVIN SIGN is not a "k"); "" when
+// d is no domain name, which then matches nothing.
+func domain(d string) string {
+	c, err := mailer.CanonicalDomain(d)
+	if err != nil {
+		return ""
+	}
+	return c
 }
 
 // trace reports whether a header is one that mail systems add on the way
@@ -327,10 +339,10 @@ func companion(name string) bool {
 // i= (header.i) when only that is given (Gmail writes header.i).
 func signingDomain(r *authres.DKIMResult) string {
 	if d := strings.Trim(r.Domain, "\""); d != "" {
-		return strings.ToLower(d)
+		return domain(d)
 	}
 	if _, d, ok := strings.Cut(strings.Trim(r.Identifier, "\""), "@"); ok {
-		return strings.ToLower(d)
+		return domain(d)
 	}
 	return ""
 }
