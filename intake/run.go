@@ -99,7 +99,8 @@ func New(cfg Config, st *store.Store, opts Options) (*Daemon, error) {
 		notify:    opts.Notifier, hb: opts.Heartbeat, metrics: opts.Metrics,
 	}
 	if !d.dry {
-		if d.worker, err = mailer.NewWorker(cfg.Mailer, st, mailer.WithLogger(opts.Logger.With("component", "outbox"))); err != nil {
+		if d.worker, err = mailer.NewWorker(cfg.Mailer, st, mailer.WithLogger(opts.Logger.With("component", "outbox")),
+			mailer.WithRecipientDropped(func(string) { opts.Metrics.RecipientDropped() })); err != nil {
 			return nil, fmt.Errorf("new daemon: %w", err)
 		}
 	}

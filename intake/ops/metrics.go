@@ -67,6 +67,7 @@ type Metrics struct {
 	repliesSent   uint64
 	repliesFailed uint64
 	suppressed    map[string]uint64
+	dropped       uint64
 	reconnects    uint64
 	refusals      uint64
 	lastPoll      time.Time
@@ -111,6 +112,11 @@ func (m *Metrics) ReplySuppressed(reason string) {
 	m.suppressed[reason]++
 	m.mu.Unlock()
 }
+
+// RecipientDropped counts a recipient left out of a notice because it is
+// outside the allowed domains; the notice went to the others (the outbox
+// worker's mailer.WithRecipientDropped).
+func (m *Metrics) RecipientDropped() { m.add(func(m *Metrics) { m.dropped++ }) }
 
 // IMAPReconnect counts a lost IMAP connection that will be retried.
 func (m *Metrics) IMAPReconnect() { m.add(func(m *Metrics) { m.reconnects++ }) }
@@ -158,6 +164,7 @@ func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
 		suppressed[k] = v
 	}
 	sent, failed, reconnects, refusals, lastPoll, started := m.repliesSent, m.repliesFailed, m.reconnects, m.refusals, m.lastPoll, m.started
+	dropped := m.dropped
 	m.mu.Unlock()
 
 	var b strings.Builder
@@ -181,6 +188,8 @@ func (m *Metrics) WriteTo(w io.Writer) (int64, error) {
 	for _, r := range reasons {
 		fmt.Fprintf(&b, "websesam_intake_replies_suppressed_total{reason=%q} %d\n", r, suppressed[r])
 	}
+	metric("websesam_intake_recipients_dropped_total", "counter", "Recipients left out of a reply since the start, being outside the allowed domains (the reply went to the others).")
+	fmt.Fprintf(&b, "websesam_intake_recipients_dropped_total %d\n", dropped)
 	metric("websesam_intake_imap_reconnects_total", "counter", "IMAP connections lost and retried since the start.")
 	fmt.Fprintf(&b, "websesam_intake_imap_reconnects_total %d\n", reconnects)
 	metric("websesam_intake_imap_login_refusals_total", "counter", "IMAP login refusal streaks since the start (the daemon logs a streak once).")

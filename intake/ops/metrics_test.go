@@ -62,6 +62,7 @@ func TestMetricsEdges(t *testing.T) {
 		m.ReplySent()
 		m.ReplyFailed()
 		m.ReplySuppressed("policy")
+		m.RecipientDropped()
 		m.IMAPReconnect()
 		m.IMAPLoginRefused()
 		m.PollSucceeded(time.Now())
@@ -71,6 +72,8 @@ func TestMetricsEdges(t *testing.T) {
 		m.ReplySuppressed("policy")
 		m.ReplySuppressed("policy")
 		m.ReplySuppressed("bounced")
+		m.RecipientDropped()
+		m.RecipientDropped()
 		m.IMAPLoginRefused()
 		m.PollSucceeded(time.UnixMilli(1_790_000_000_500))
 		got := scrape(t, serveHandler(t, m.Handler()))
@@ -78,6 +81,7 @@ func TestMetricsEdges(t *testing.T) {
 			`websesam_intake_replies_suppressed_total{reason="policy"}`:  2,
 			`websesam_intake_replies_suppressed_total{reason="bounced"}`: 1,
 			"websesam_intake_imap_login_refusals_total":                  1,
+			"websesam_intake_recipients_dropped_total":                   2,
 			"websesam_intake_last_poll_timestamp_seconds":                1_790_000_000.5,
 		} {
 			if got[key] != want {
