@@ -12,14 +12,18 @@
 // overridable file by file from Config.TemplatesDir.
 //
 // Delivery (Worker) takes due rows oldest first, applies the recipient
-// policy (allowed domains, a per-recipient hourly limit, no mail to an
-// address that bounced within the bounce window), sends each row's stored
+// policy (allowed domains, recipient by recipient: one outside them is left
+// out and the row goes to the others; a per-recipient hourly limit; no mail
+// to an address that bounced within the bounce window), sends each row's stored
 // bytes over one SMTP session (go-mail dials, secures and authenticates;
 // its smtp sub-package carries the envelope and DATA), and writes every
 // outcome back: sent, failed with the server's answer (5xx, or temporary
 // failures older than MaxAge), or retried with jittered exponential
 // backoff. While the relay is unreachable no row's place in the queue
 // changes, so everything goes out in order once it is back.
+//
+// Domains are compared in one way only (CanonicalDomain: ASCII after IDNA,
+// never Unicode case folding), here and in the intake's sender policy.
 //
 // Every mail carries LoopHeader; the intake ignores incoming mail with it.
 package mailer
