@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"time"
@@ -386,9 +387,16 @@ func (m *reviewModel) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case actionMsg:
 		return m, m.acted(msg)
 	case savedMsg:
-		if msg.err != nil {
+		switch {
+		case errors.Is(msg.err, os.ErrExist):
+			m.say(false, "Filen finns redan. Spara igen med s och välj ett annat namn.")
+		case errors.Is(msg.err, os.ErrPermission):
+			m.say(false, "Du får inte skriva där. Spara igen med s och välj en annan mapp.")
+		case errors.Is(msg.err, store.ErrNotFound):
+			m.say(false, "Originalblanketten finns inte kvar (gallrad, eller mottagen innan originalen sparades).")
+		case msg.err != nil:
 			m.say(false, "Kunde inte spara blanketten: %s", swedishError(msg.err))
-		} else {
+		default:
 			m.say(true, "Blanketten är sparad i %s", msg.path)
 		}
 		return m, nil
@@ -581,11 +589,11 @@ func (m *reviewModel) key(k tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		m.flash = ""
 		return m, nil
 	case key.Matches(k, m.keys.Save):
-		if m.saveDir == "" {
-			m.say(false, "Originalblanketten finns i tjänstens e-postmapp för köade ansökningar (sök på %s).", r.MessageID)
-			return m, nil
+		dir := m.saveDir
+		if dir == "" {
+			dir = "."
 		}
-		return m, m.ask(modeSavePath, "Spara blanketten som", m.saveDir)
+		return m, m.ask(modeSavePath, "Spara blanketten i mapp eller fil", dir)
 	}
 	return m.move(k)
 }
@@ -721,16 +729,12 @@ func (m *reviewModel) reject(p pendingAction, reason string) tea.Cmd {
 	})
 }
 
-// save is set by the command: it writes the original form of a request.
-var reviewSaveForm func(ctx context.Context, r staffapi.Request, path string) (string, error)
-
+// save writes the original form of r to path (a directory: a file named
+// after the request and the original file in it).
 func (m *reviewModel) save(r staffapi.Request, path string) tea.Cmd {
-	ctx := m.ctx
+	ctx, s := m.ctx, m.staff
 	return func() tea.Msg {
-		if reviewSaveForm == nil {
-			return savedMsg{err: errors.New("not available")}
-		}
-		p, err := reviewSaveForm(ctx, r, path)
+		p, err := saveRequestForm(ctx, s, r.ID, path)
 		return savedMsg{path: p, err: err}
 	}
 }

@@ -49,10 +49,14 @@ func reviewFixture(t *testing.T) (db string, ids []string) {
 	}
 	for i, fields := range []map[string]string{asa, anna, asaAndring, per, perAvslut} {
 		uid := uint32(i + 1)
+		var file *store.FormFile
+		if i == 0 { // Åsa's first form is kept as it came
+			file = &store.FormFile{Name: "Ansökan webSesam.pdf", Data: reviewFormBytes}
+		}
 		rec, err := st.RecordOutcome(store.Message{
 			Key: store.MessageKey{Mailbox: "INBOX", UIDValidity: 7, UID: uid}, MessageID: "m" + string(rune('0'+uid)) + "@region.example.se",
 			From: fields["epost"], Subject: "webSesam ansökan", ReceivedAt: days[i], Size: 2000, Outcome: store.OutcomeQueued,
-		}, []store.NewRequest{{FormHash: "hash" + string(rune('0'+uid)), Form: "websesam-behorighet", Type: fields["arende"], Fields: fields}}, nil)
+		}, []store.NewRequest{{FormHash: "hash" + string(rune('0'+uid)), Form: "websesam-behorighet", Type: fields["arende"], Fields: fields, File: file}}, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,6 +64,9 @@ func reviewFixture(t *testing.T) (db string, ids []string) {
 	}
 	return db, ids
 }
+
+// reviewFormBytes stand for the original of Åsa's form.
+var reviewFormBytes = []byte("%PDF-1.7\n% Åsa Öberg\n%%EOF\n")
 
 // screen is a review screen under test, on a real store (directly, or
 // through a daemon's socket when env.st is set).
@@ -397,4 +404,63 @@ func TestReviewConflicts(t *testing.T) {
 	}
 	s.send(tickMsg{})
 	s.contains("tagen av bo.ek")
+}
+
+// TestReviewSave: s saves the original form of the request under the
+// cursor into the directory given, readable by the person only, says
+// where, and refuses to overwrite; a request without a kept original says
+// so in Swedish.
+func TestReviewSave(t *testing.T) {
+	s := newScreen(t, "daemon", 80, 24)
+	dir := t.TempDir()
+	s.m.saveDir = dir
+	s.keys("s")
+	s.contains("Spara blanketten i mapp eller fil: " + dir)
+	s.keys("{enter}")
+	want := filepath.Join(dir, s.ids[0]+"-Ansökan webSesam.pdf")
+	s.contains("Blanketten är sparad i " + want[:40])
+	got, err := os.ReadFile(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != string(reviewFormBytes) {
+		t.Errorf("saved %q, want the original %q", got, reviewFormBytes)
+	}
+	if fi, err := os.Stat(want); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("saved file mode %v (%v), want 0600", fi.Mode().Perm(), err)
+	}
+	s.keys("s{enter}")
+	s.contains("Filen finns redan. Spara igen med s och välj ett annat namn.")
+	s.keys("{down}s{enter}")
+	s.contains("Originalblanketten finns inte kvar")
+}
+
+// TestQueueForm saves the original form from the command line, refuses to
+// overwrite, and says what to do when the original is not kept.
+func TestQueueForm(t *testing.T) {
+	db, ids := reviewFixture(t)
+	newStaffEnv(t, "direct", db)
+	dir := t.TempDir()
+	out := mustRun(t, "queue", "form", ids[0], "--out", dir)
+	want := filepath.Join(dir, ids[0]+"-Ansökan webSesam.pdf")
+	if got := strings.TrimSpace(out); got != "Saved the form of "+ids[0]+" as "+want {
+		t.Errorf("queue form: %q", got)
+	}
+	if b, err := os.ReadFile(want); err != nil || string(b) != string(reviewFormBytes) {
+		t.Errorf("saved %q (%v), want the original", b, err)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"queue", "form", ids[0], "--out", want}, 1, "already exists; give another name with --out"},
+		{[]string{"queue", "form", ids[1], "--out", dir}, 1, "the original form of request " + ids[1] + " is not kept"},
+		{[]string{"queue", "form"}, 2, "form takes 1 argument(s), got 0"},
+	} {
+		_, stderr, code := runCLI(t, c.args...)
+		if code != c.code || !strings.Contains(stderr, c.want) {
+			t.Errorf("%v: exit %d, stderr %q; want %d and %q", c.args, code, stderr, c.code, c.want)
+		}
+	}
 }
