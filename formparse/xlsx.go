@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/xuri/excelize/v2"
@@ -525,8 +526,8 @@ func xlsxLabelKey(s string) string {
 
 // xlsxNotValues are the texts a blank form has beside an input cell (hints)
 // or elsewhere in a row (labels): found to the right of a label, they mean the
-// input was left empty.
-var xlsxNotValues = func() map[string]bool {
+// input was left empty. Built on first use, not at every start of the binary.
+var xlsxNotValues = sync.OnceValue(func() map[string]bool {
 	m := map[string]bool{}
 	for _, def := range Definitions() {
 		for _, fl := range def.Fields {
@@ -537,7 +538,7 @@ var xlsxNotValues = func() map[string]bool {
 		}
 	}
 	return m
-}()
+})
 
 // readByLabel reads fields whose defined names were lost: the value is the
 // first non-empty cell right of a cell holding the label (with or without its
@@ -579,7 +580,7 @@ func (r *xlsxReader) readByLabel(fields []Field, skip string) error {
 						if v == "" {
 							continue
 						}
-						if !xlsxNotValues[xlsxLabelKey(v)] {
+						if !xlsxNotValues()[xlsxLabelKey(v)] {
 							val, err := r.rowValue(xlsxCell{sheet, ri, vc}, fl.Kind, row[vc])
 							if err != nil {
 								return err
