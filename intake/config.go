@@ -51,8 +51,11 @@ type Config struct {
 	// into Mailer.SMTP's TLSConfig and Credentials (package mailer may not
 	// import package endpoint). Decoded from the file by LoadConfig.
 	Relay RelayConfig `toml:"-" key:"mailer.smtp"`
-	// tokens is the built-in OAuth2 client, made by LoadConfig when
-	// [oauth2] is configured and shared by both logins.
+	// OAuth2 is the built-in client-credentials client, used by an
+	// xoauth2 or oauthbearer login without token_file or token_command.
+	OAuth2 endpoint.OAuth2Config `toml:"oauth2"`
+	// tokens is that client, made by LoadConfig when [oauth2] is
+	// configured and shared by both logins (one token serves both).
 	tokens endpoint.TokenSource
 	// Queue, Retention and Digest: the promise, how long personal data is
 	// kept, and the morning digest (config_report.go).
@@ -281,6 +284,7 @@ func (c Config) WithDefaults() Config {
 	setD(&c.Store.LockTimeout, DefaultLockTimeout)
 	c.Mailer = c.Mailer.WithDefaults()
 	c.Trust = c.Trust.WithDefaults()
+	c.OAuth2 = c.OAuth2.WithDefaults()
 	setS(&c.Staff.Socket, staffapi.DefaultSocket)
 	setS(&c.Log.Level, "info")
 	setS(&c.Log.Format, "auto")
@@ -357,6 +361,7 @@ func (c *Config) resolveCredentials(dir string) {
 	for _, p := range []*string{&c.Mailbox.PasswordFile, &c.Mailbox.TokenFile, &c.Relay.PasswordFile, &c.Relay.TokenFile} {
 		*p = endpoint.ResolvePath(dir, *p)
 	}
+	c.OAuth2 = c.OAuth2.ResolvePaths(dir)
 }
 
 // Validate reports every problem of c (call it on WithDefaults' result),
@@ -365,7 +370,7 @@ func (c Config) Validate() error {
 	var errs []error
 	add := func(key, format string, args ...any) { errs = append(errs, problem(key, format, args...)) }
 	m := c.Mailbox
-	if err := m.Endpoint().Validate(endpoint.Rules{Section: "mailbox", Mechanisms: imapMechanisms}); err != nil {
+	if err := m.Endpoint().Validate(endpoint.Rules{Section: "mailbox", Mechanisms: imapMechanisms, OAuth2: c.OAuth2.Configured()}); err != nil {
 		errs = append(errs, err)
 	}
 	if m.Folder == "" {
@@ -473,7 +478,10 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if err := c.smtpEndpoint().Validate(endpoint.Rules{Section: "mailer.smtp", Mechanisms: smtpMechanisms}); err != nil {
+	if err := c.smtpEndpoint().Validate(endpoint.Rules{Section: "mailer.smtp", Mechanisms: smtpMechanisms, OAuth2: c.OAuth2.Configured()}); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.OAuth2.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
@@ -489,10 +497,39 @@ func (c *Config) resolve() error {
 		return problem("mailer.smtp.ca_file", "%v", err)
 	}
 	c.Mailer.SMTP.TLSConfig = tc
+	if c.OAuth2.Configured() {
+		tokens, err := endpoint.NewTokens(c.OAuth2)
+		if err != nil {
+			return problem("oauth2.ca_file", "%v", err)
+		}
+		c.tokens = tokens
+	}
 	if ep.Auth != endpoint.AuthNone {
-		c.Mailer.SMTP.Credentials = ep.Credentials(nil)
+		c.Mailer.SMTP.Credentials = ep.Credentials(c.tokens)
 	}
 	return nil
+}
+
+// Tokens is the built-in OAuth2 client LoadConfig made, or nil.
+func (c Config) Tokens() *endpoint.Tokens {
+	t, _ := c.tokens.(*endpoint.Tokens)
+	return t
+}
+
+// SMTPEndpoint is the relay's connection as package endpoint knows it.
+func (c Config) SMTPEndpoint() endpoint.Config { return c.smtpEndpoint() }
+
+// TokenSource is the token source both logins use (nil without [oauth2]).
+func (c Config) TokenSource() endpoint.TokenSource { return c.tokens }
+
+// WithTokens returns c with its logins taking tokens from ts, for a
+// configuration made in code rather than loaded (tests, the demo).
+func (c Config) WithTokens(ts endpoint.TokenSource) Config {
+	c.tokens = ts
+	if c.Mailer.SMTP.Auth != mailer.AuthNone {
+		c.Mailer.SMTP.Credentials = c.smtpEndpoint().Credentials(ts)
+	}
+	return c
 }
 
 // backlogSince is the first day handled under the since policy (zero for all).

@@ -163,3 +163,71 @@ func TestBackoff(t *testing.T) {
 		t.Errorf("after reset: got %s, want %s", got, b.min)
 	}
 }
+
+// TestLoadConfigOAuth2: with [oauth2], both logins take their tokens from
+// one built-in client, its secret file resolved under
+// $CREDENTIALS_DIRECTORY; without a token source at all, the key says so.
+func TestLoadConfigOAuth2(t *testing.T) {
+	creds := t.TempDir()
+	if err := writeFile(filepath.Join(creds, "oauth2-secret"), "hemligt\n"); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("CREDENTIALS_DIRECTORY", creds)
+	body := func(oauth2 string) string {
+		return `
+[mailbox]
+addr = "outlook.office365.com:993"
+auth = "xoauth2"
+username = "info.hmc@region.example.se"
+
+[mailer]
+from_address = "info.hmc@region.example.se"
+login_instructions = "Logga in."
+form_url = "https://region.example.se/websesam"
+allowed_recipient_domains = ["region.example.se"]
+
+[mailer.smtp]
+addr = "smtp.office365.com:587"
+auth = "xoauth2"
+username = "info.hmc@region.example.se"
+` + oauth2
+	}
+	path := filepath.Join(t.TempDir(), "config.toml")
+	if err := writeFile(path, body(`
+[oauth2]
+tenant = "region.example.se"
+client_id = "11111111-2222-3333-4444-555555555555"
+client_secret_file = "oauth2-secret"
+`)); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := LoadConfig(path)
+	if err != nil {
+		t.Fatalf("LoadConfig: %v", err)
+	}
+	if got, want := cfg.OAuth2.ClientSecretFile, filepath.Join(creds, "oauth2-secret"); got != want {
+		t.Errorf("oauth2.client_secret_file: got %q, want %q", got, want)
+	}
+	if got, want := cfg.OAuth2.Scope, "https://outlook.office365.com/.default"; got != want {
+		t.Errorf("oauth2.scope: got %q, want %q", got, want)
+	}
+	if cfg.Tokens() == nil || cfg.TokenSource() == nil {
+		t.Fatal("no token client made")
+	}
+	if c := cfg.Mailer.SMTP.Credentials; c == nil || !c.Renewable() {
+		t.Errorf("the relay does not take its token from the client: %#v", c)
+	}
+
+	if err := writeFile(path, body("")); err != nil {
+		t.Fatal(err)
+	}
+	_, err = LoadConfig(path)
+	for _, want := range []string{
+		"mailbox.token_file: auth xoauth2 needs token_file, token_command or the [oauth2] section",
+		"mailer.smtp.token_file: auth xoauth2 needs token_file, token_command or the [oauth2] section",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("LoadConfig: got %v, want %q", err, want)
+		}
+	}
+}

@@ -157,10 +157,8 @@ func (cn *conn) loginOnce(ctx context.Context, m MailboxConfig, cred *endpoint.C
 		switch m.Auth {
 		case AuthPlain:
 			return cn.c.Authenticate(sasl.NewPlainClient("", m.Username, secret))
-		case AuthXOAUTH2:
-			return cn.c.Authenticate(xoauth2Client{user: m.Username, token: secret})
-		case AuthOAuthBearer:
-			return cn.c.Authenticate(sasl.NewOAuthBearerClient(&sasl.OAuthBearerOptions{Username: m.Username, Token: secret}))
+		case AuthXOAUTH2, AuthOAuthBearer:
+			return cn.c.Authenticate(endpoint.TokenClient(m.Auth, m.Username, secret))
 		default:
 			return cn.c.Login(m.Username, secret).Wait()
 		}
@@ -174,17 +172,6 @@ func (cn *conn) loginOnce(ctx context.Context, m MailboxConfig, cred *endpoint.C
 	}
 	return nil
 }
-
-// xoauth2Client is the SASL XOAUTH2 mechanism of Google and Microsoft (not
-// in go-sasl): one initial response with the user and the bearer token; on
-// failure the server sends a JSON challenge, answered with an empty line.
-type xoauth2Client struct{ user, token string }
-
-func (x xoauth2Client) Start() (string, []byte, error) {
-	return "XOAUTH2", endpoint.XOAUTH2(x.user, x.token), nil
-}
-
-func (x xoauth2Client) Next(challenge []byte) ([]byte, error) { return []byte{}, nil }
 
 // do runs one command under the deadline. When the deadline passes the
 // connection is closed, the blocked Wait returns, and the error says so.

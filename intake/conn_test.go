@@ -71,7 +71,15 @@ func testCA(t *testing.T, dir string) (serverCert tls.Certificate, caFile string
 // the password.
 type authSession struct {
 	imapserver.Session
-	token string
+	token  string
+	accept func(token string) bool // when set, decides instead of token
+}
+
+func (s *authSession) tokenOK(tok string) bool {
+	if s.accept != nil {
+		return s.accept(tok)
+	}
+	return tok == s.token
 }
 
 func (s *authSession) AuthenticateMechanisms() []string {
@@ -84,7 +92,7 @@ func (s *authSession) Authenticate(mech string) (sasl.Server, error) {
 		return sasl.NewPlainServer(func(_, user, pass string) error { return s.Login(user, pass) }), nil
 	case "OAUTHBEARER":
 		return sasl.NewOAuthBearerServer(func(o sasl.OAuthBearerOptions) *sasl.OAuthBearerError {
-			if o.Token != s.token || s.Login(o.Username, testPassword) != nil {
+			if !s.tokenOK(o.Token) || s.Login(o.Username, testPassword) != nil {
 				return &sasl.OAuthBearerError{Status: "invalid_token"}
 			}
 			return nil
@@ -107,7 +115,7 @@ func (x xoauth2Server) Next(resp []byte) ([]byte, bool, error) {
 			token = kv[len("auth=Bearer "):]
 		}
 	}
-	if token != x.s.token || x.s.Login(user, testPassword) != nil {
+	if !x.s.tokenOK(token) || x.s.Login(user, testPassword) != nil {
 		return nil, true, imapserver.ErrAuthFailed
 	}
 	return nil, true, nil
@@ -117,6 +125,12 @@ func (x xoauth2Server) Next(resp []byte) ([]byte, bool, error) {
 // or plain TCP with STARTTLS offered, with the OAuth2 mechanisms.
 func startAuthIMAP(t *testing.T, cert *tls.Certificate, implicit bool, token string) string {
 	t.Helper()
+	return startTokenIMAP(t, cert, implicit, func(tok string) bool { return tok == token })
+}
+
+// startTokenIMAP is startAuthIMAP with the tokens accept says are valid.
+func startTokenIMAP(t *testing.T, cert *tls.Certificate, implicit bool, accept func(string) bool) string {
+	t.Helper()
 	mem := imapmemserver.New()
 	u := imapmemserver.NewUser(testUser, testPassword)
 	if err := u.Create("INBOX", nil); err != nil {
@@ -125,7 +139,7 @@ func startAuthIMAP(t *testing.T, cert *tls.Certificate, implicit bool, token str
 	mem.AddUser(u)
 	opts := &imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return &authSession{Session: mem.NewSession(), token: token}, nil, nil
+			return &authSession{Session: mem.NewSession(), accept: accept}, nil, nil
 		},
 		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}},
 		InsecureAuth: cert == nil,

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+
+	"github.com/emersion/go-sasl"
 )
 
 // ErrRefused marks a credential the issuer refused: the OAuth2 token
@@ -99,6 +101,31 @@ func (cr *Credentials) Secret(ctx context.Context, renew bool) (string, error) {
 		}
 		return strings.TrimRight(string(b), "\r\n"), nil
 	}
+}
+
+// TokenClient is the SASL client of an OAuth mechanism (xoauth2 or
+// oauthbearer) for user with token. Unlike go-sasl's OAUTHBEARER client it
+// answers the server's error challenge as RFC 7628 asks (a single 0x01), so
+// the server ends the exchange with a refusal instead of waiting.
+func TokenClient(mech, user, token string) sasl.Client {
+	return tokenClient{mech: mech, user: user, token: token}
+}
+
+type tokenClient struct{ mech, user, token string }
+
+func (c tokenClient) Start() (string, []byte, error) {
+	if c.mech == AuthOAuthBearer {
+		return sasl.OAuthBearer, []byte("n,a=" + c.user + ",\x01auth=Bearer " + c.token + "\x01\x01"), nil
+	}
+	return "XOAUTH2", XOAUTH2(c.user, c.token), nil
+}
+
+// Next answers the error challenge (JSON) that follows a refused token.
+func (c tokenClient) Next([]byte) ([]byte, error) {
+	if c.mech == AuthOAuthBearer {
+		return []byte{0x01}, nil
+	}
+	return []byte{}, nil
 }
 
 // XOAUTH2 is the initial response of the SASL XOAUTH2 mechanism of Google
