@@ -38,7 +38,7 @@ func TestAuditStaffCommandsHelp(t *testing.T) {
 			seen++
 		}
 	}
-	if got, want := seen, 8+3+2+1+4; got != want {
+	if got, want := seen, 9+3+2+1+4; got != want { // queue: list search show claim release done reject review form
 		t.Errorf("found %d staff commands, want %d", got, want)
 	}
 }

@@ -92,7 +92,7 @@ func safeFileName(name string) string {
 		return r
 	}, name)
 	if name == "" || name == "." || name == ".." || strings.HasPrefix(name, ".") {
-		name = "blankett" + strings.TrimLeft(name, ".")
+		name = "form" + strings.TrimLeft(name, ".")
 	}
 	if len(name) > 120 {
 		name = name[len(name)-120:]
