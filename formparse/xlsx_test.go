@@ -6,6 +6,7 @@ import (
 	"compress/flate"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -772,52 +773,85 @@ func rezip(t testing.TB, data []byte, edit func(name string, body []byte) []byte
 // repeated, which deflates to well under a megabyte.
 const bombSize = 200 << 20
 
-// writeBomb writes bombSize bytes of a highly compressible sheet to w.
-func writeBomb(w io.Writer) error {
+// bombPart is the deflated zip-bomb sheet and its CRC-32, made without
+// compressing 200 MB (seconds under the race detector): one chunk of rows is
+// compressed once and flushed to a byte boundary, and that block, which
+// refers only to itself, is repeated; a final empty block ends the stream.
+func bombPart(t testing.TB) (deflated []byte, crc uint32, size uint64) {
+	t.Helper()
 	chunk := bytes.Repeat([]byte(`<row r="1"><c r="A1"><v>1</v></c></row>`), 1<<14)
-	for written := 0; written < bombSize; written += len(chunk) {
-		if _, err := w.Write(chunk); err != nil {
-			return err
-		}
+	var block, end bytes.Buffer
+	fw, _ := flate.NewWriter(&block, flate.BestSpeed)
+	if _, err := fw.Write(chunk); err != nil {
+		t.Fatal(err)
 	}
-	return nil
+	if err := fw.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	blockLen := block.Len()
+	if err := fw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	end.Write(block.Bytes()[blockLen:])
+	var out bytes.Buffer
+	for written := 0; written < bombSize; written += len(chunk) {
+		out.Write(block.Bytes()[:blockLen])
+		crc = crc32.Update(crc, crc32.IEEETable, chunk)
+		size += uint64(len(chunk))
+	}
+	out.Write(end.Bytes())
+	return out.Bytes(), crc, size
 }
 
-// zipBomb is a valid blank workbook plus a 200 MB sheet part, honest about
-// its size in the zip directory.
-func zipBomb(t testing.TB) []byte {
+// withBomb is a valid blank workbook plus the 200 MB sheet part, whose zip
+// directory says it unpacks to claim bytes (0: its true size).
+func withBomb(t testing.TB, claim uint64) []byte {
+	deflated, crc, size := bombPart(t)
+	if claim == 0 {
+		claim = size
+	}
 	return rezip(t, blankXLSX(t, Single), nil, func(zw *zip.Writer) {
-		w, err := zw.Create("xl/worksheets/sheet2.xml")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := writeBomb(w); err != nil {
-			t.Fatal(err)
-		}
-	})
-}
-
-// lyingBomb is the same, but the directory claims the big part unpacks to
-// 1,000 bytes: archive/zip must stop at the declared size.
-func lyingBomb(t testing.TB) []byte {
-	return rezip(t, blankXLSX(t, Single), nil, func(zw *zip.Writer) {
-		var comp bytes.Buffer
-		fw, _ := flate.NewWriter(&comp, flate.BestSpeed)
-		if err := writeBomb(fw); err != nil {
-			t.Fatal(err)
-		}
-		fw.Close()
 		w, err := zw.CreateRaw(&zip.FileHeader{
-			Name: "xl/worksheets/sheet2.xml", Method: zip.Deflate,
-			CompressedSize64: uint64(comp.Len()), UncompressedSize64: 1000,
+			Name: "xl/worksheets/sheet2.xml", Method: zip.Deflate, CRC32: crc,
+			CompressedSize64: uint64(len(deflated)), UncompressedSize64: claim,
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := w.Write(comp.Bytes()); err != nil {
+		if _, err := w.Write(deflated); err != nil {
 			t.Fatal(err)
 		}
 	})
+}
+
+// zipBomb is a valid blank workbook plus a 200 MB sheet part, honest about
+// its size in the zip directory.
+func zipBomb(t testing.TB) []byte { return withBomb(t, 0) }
+
+// lyingBomb is the same, but the directory claims the big part unpacks to
+// 1,000 bytes: archive/zip must stop at the declared size.
+func lyingBomb(t testing.TB) []byte { return withBomb(t, 1000) }
+
+// withRows is a new excelize workbook (one sheet, Sheet1) whose sheet data
+// is rows, written as XML: excelize itself would build every cell before
+// the last of a row and every row before the last (seconds, or a million
+// rows, for what is a few bytes on disk).
+func withRows(t testing.TB, edit func(f *excelize.File), rows string) []byte {
+	t.Helper()
+	f := excelize.NewFile()
+	defer f.Close()
+	if edit != nil {
+		edit(f)
+	}
+	return rezip(t, saveXLSX(t, f), func(name string, body []byte) []byte {
+		if name == "xl/worksheets/sheet1.xml" {
+			if !bytes.Contains(body, []byte("<sheetData></sheetData>")) {
+				t.Fatalf("excelize wrote an empty sheet without <sheetData></sheetData>: %s", body)
+			}
+			return bytes.Replace(body, []byte("<sheetData></sheetData>"), []byte("<sheetData>"+rows+"</sheetData>"), 1)
+		}
+		return body
+	}, nil)
 }
 
 func fixtureInput(t testing.TB, name string) []byte {
@@ -863,15 +897,11 @@ func TestReadXLSXBadInput(t *testing.T) {
 
 	// Six kilobytes whose one named cell is the sheet's last: parsing the
 	// sheet would fill a million rows.
-	farCell := func() []byte {
-		f := excelize.NewFile()
-		defer f.Close()
-		setRow(t, f, "Sheet1", 1048576, 16384, "Åsa")
+	farCell := withRows(t, func(f *excelize.File) {
 		if err := f.SetDefinedName(&excelize.DefinedName{Name: "fornamn", RefersTo: "Sheet1!$XFD$1048576"}); err != nil {
 			t.Fatal(err)
 		}
-		return saveXLSX(t, f)
-	}()
+	}, `<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>Åsa</t></is></c></row>`)
 	// A row without a number whose cell says A1048576: excelize places the
 	// row by its cell.
 	unnumbered := rezip(t, blank, func(name string, body []byte) []byte {
@@ -880,14 +910,11 @@ func TestReadXLSXBadInput(t *testing.T) {
 		}
 		return body
 	}, nil)
-	wide := func() []byte {
-		f := excelize.NewFile()
-		defer f.Close()
-		for row := 1; row <= 20; row++ {
-			setRow(t, f, "Sheet1", row, 16384, "x")
-		}
-		return saveXLSX(t, f)
-	}()
+	var wideRows strings.Builder
+	for row := 1; row <= 20; row++ {
+		fmt.Fprintf(&wideRows, `<row r="%d"><c r="XFD%d" t="inlineStr"><is><t>x</t></is></c></row>`, row, row)
+	}
+	wide := withRows(t, nil, wideRows.String())
 
 	cases := []struct {
 		name string
