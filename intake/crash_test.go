@@ -127,15 +127,17 @@ type crashKind struct {
 	replies int
 }
 
-// TestCrashSafety kills a child serve process with SIGKILL at random
-// moments while it drains 300 messages, 30 times, then lets one finish: every
-// message has exactly one outcome and is in exactly one folder, requests
-// equal the valid forms, and no message is answered by two different
-// replies. A reply whose SMTP transaction was cut by the kill goes out
-// again with the same Message-ID (the outbox delivers at least once); those
-// repeats are counted and logged, not hidden.
+// TestCrashSafety kills a child serve process with SIGKILL 30 times while
+// it drains 150 messages: the first kill after the first record, the others
+// at a random moment after the child reached the server or after its first
+// MOVE (which follows a record), whichever comes first. Then one child finishes:
+// every message has exactly one outcome and is in exactly one folder,
+// requests equal the valid forms, and no message is answered by two
+// different replies. A reply whose SMTP transaction was cut by the kill goes
+// out again with the same Message-ID (the outbox delivers at least once);
+// those repeats are counted and logged, not hidden.
 func TestCrashSafety(t *testing.T) {
-	const messages, kills = 300, 30
+	const messages, kills = 150, 30
 	srv := startIMAP(t, true)
 	sk := startSink(t)
 	dir := t.TempDir()
@@ -149,7 +151,7 @@ func TestCrashSafety(t *testing.T) {
 	ooo := readMail(t, "out-of-office")
 	oooID := messageID(t, ooo)
 	want := map[string]crashKind{}
-	wantReqs := 0
+	wantReqs, wantReplies := 0, 0
 	for i := range messages {
 		id := fmt.Sprintf("crash-%03d@region.example.se", i)
 		from := fmt.Sprintf("user%03d@region.example.se", i)
@@ -172,6 +174,7 @@ func TestCrashSafety(t *testing.T) {
 			want[id] = crashKind{store.OutcomeIgnored, "webSesam/Ignored", 0, 0}
 		}
 		wantReqs += want[id].reqs
+		wantReplies += want[id].replies
 		srv.appendMailDirect(raw)
 	}
 
@@ -190,22 +193,48 @@ func TestCrashSafety(t *testing.T) {
 		})
 		return cmd
 	}
-	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
-	killedWithWork := 0
+	killedWithWork, killedAtMove := 0, 0
+	// window is what the first child took from connecting to its first
+	// MOVE: the random kills then land before and after a child's first
+	// record alike, on a quiet machine or a loaded one, with the race
+	// detector or without, and the drain lasts most of the kills.
+	var window time.Duration
 	for k := range kills {
+		// A child's first MOVE comes after it recorded a chunk (or, after a
+		// restart, settles what the last child recorded): the moment
+		// between the store's commit and the mailbox's change.
+		moving := make(chan struct{})
+		srv.beforeCommand("MOVE", func() { close(moving) })
 		cmd := child(false)
 		conns := srv.acceptedCount()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		// Kill at a random moment after the child reached the server, so
-		// that a slow start (the race detector) does not eat the window.
 		waitFor(t, "the child to connect", time.Minute, func() bool { return srv.acceptedCount() > conns })
-		window := 300
-		if raceEnabled {
-			window = 3000
+		connected := time.Now()
+		// The first kill waits for the first record, so that the killed
+		// children are known to have recorded something. The others land
+		// at a random moment after the child reached the server, or at a
+		// random moment after its first MOVE, whichever comes first: a kill
+		// before any record is a valid run too (a crash at start).
+		var at <-chan time.Time
+		if k > 0 {
+			at = time.After(rand.N(window))
 		}
-		time.Sleep(time.Duration(rng.IntN(window)) * time.Millisecond)
+		select {
+		case <-moving:
+			killedAtMove++
+			if k == 0 {
+				window = max(time.Since(connected), 100*time.Millisecond)
+			}
+			// Right at the MOVE or later: a restarted child's first MOVE
+			// settles what the last one left, so only a later kill lets
+			// the drain go on.
+			time.Sleep(rand.N(window / 4))
+		case <-at:
+		case <-time.After(2 * time.Minute):
+			t.Fatalf("kill %d: the child recorded nothing within 2 minutes", k)
+		}
 		if srv.inboxCount() > 0 {
 			killedWithWork++
 		}
@@ -216,6 +245,7 @@ func TestCrashSafety(t *testing.T) {
 		if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
 			t.Fatalf("kill %d: child ended by itself (%v) before the kill", k, err)
 		}
+		srv.beforeCommand("", nil)
 	}
 	before := 0
 	if st, err := store.Open(cfg.Store.Path, store.Options{}); err == nil {
@@ -242,7 +272,7 @@ func TestCrashSafety(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if (len(left) == 0 && n == messages && distinctReplies(sk) == 250) || attempt == 5 {
+		if (len(left) == 0 && n == messages && distinctReplies(sk) == wantReplies) || attempt == 5 {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -299,7 +329,7 @@ func TestCrashSafety(t *testing.T) {
 		t.Errorf("requests: got %d, want %d (one per valid form)", got, wantReqs)
 	}
 	t.Logf("%d messages recorded by the killed children before the final run", before)
-	t.Logf("%d of %d kills hit a child with mail still in INBOX", killedWithWork, kills)
+	t.Logf("%d of %d kills hit a child with mail still in INBOX, %d of them after its first MOVE; kill window %v", killedWithWork, kills, killedAtMove, window)
 	t.Logf("%d kills; %d messages; %d requests; %d replies, of which %d were the same reply sent again after a kill mid-SMTP",
 		kills, len(recs), len(page.Requests), len(sk.received()), repeats)
 }
