@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
@@ -30,11 +31,34 @@ func pdfConf() *model.Configuration {
 	return conf
 }
 
+// blankForms memoises formparse.WriteBlank: writing a blank PDF costs more
+// than filling it (about a second under the race detector on a busy
+// machine), and every fill starts from the same blank.
+var blankForms sync.Map // blankKey -> []byte
+
+type blankKey struct {
+	id     formparse.FormID
+	format formparse.Format
+}
+
+// blankForm is a copy of the blank form id in format, written once.
+func blankForm(id formparse.FormID, format formparse.Format) ([]byte, error) {
+	if b, ok := blankForms.Load(blankKey{id, format}); ok {
+		return bytes.Clone(b.([]byte)), nil
+	}
+	b, err := formparse.WriteBlank(id, format)
+	if err != nil {
+		return nil, err
+	}
+	blankForms.Store(blankKey{id, format}, b)
+	return bytes.Clone(b), nil
+}
+
 // fillPDF fills the blank PDF form id with values by field name, with
 // pdfcpu's form filling ("Yes"/"Off" for checkboxes), as a PDF tool does.
 func fillPDF(t testing.TB, id formparse.FormID, values map[string]string) []byte {
 	t.Helper()
-	blank, err := formparse.WriteBlank(id, formparse.PDF)
+	blank, err := blankForm(id, formparse.PDF)
 	if err != nil {
 		t.Fatalf("write blank %s: %v", id, err)
 	}
@@ -49,7 +73,7 @@ func fillPDF(t testing.TB, id formparse.FormID, values map[string]string) []byte
 // user typing into the cells does.
 func fillXLSX(t testing.TB, values map[string]string) []byte {
 	t.Helper()
-	blank, err := formparse.WriteBlank(formparse.Single, formparse.XLSX)
+	blank, err := blankForm(formparse.Single, formparse.XLSX)
 	if err != nil {
 		t.Fatalf("write blank workbook: %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/xuri/excelize/v2"
@@ -25,12 +26,35 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return out.String(), errOut.String(), code
 }
 
+// blankForms memoises formparse.WriteBlank: writing a blank PDF costs more
+// than filling it (about a second under the race detector on a busy
+// machine), and every fill starts from the same blank.
+var blankForms sync.Map // blankKey -> []byte
+
+type blankKey struct {
+	id     formparse.FormID
+	format formparse.Format
+}
+
+// blankForm is a copy of the blank form id in format, written once.
+func blankForm(id formparse.FormID, format formparse.Format) ([]byte, error) {
+	if b, ok := blankForms.Load(blankKey{id, format}); ok {
+		return bytes.Clone(b.([]byte)), nil
+	}
+	b, err := formparse.WriteBlank(id, format)
+	if err != nil {
+		return nil, err
+	}
+	blankForms.Store(blankKey{id, format}, b)
+	return bytes.Clone(b), nil
+}
+
 // fillPDF fills the blank PDF form id with pdfcpu, the way a PDF program
 // saves typed values: text by field name, checkboxes ticked for "Yes", the
 // Ärende radio group by its export value.
 func fillPDF(t *testing.T, id formparse.FormID, values map[string]string) []byte {
 	t.Helper()
-	blank, err := formparse.WriteBlank(id, formparse.PDF)
+	blank, err := blankForm(id, formparse.PDF)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +70,7 @@ func fillPDF(t *testing.T, id formparse.FormID, values map[string]string) []byte
 // the Användare sheet.
 func fillXLSX(t *testing.T, id formparse.FormID, values map[string]string, users [][]string) []byte {
 	t.Helper()
-	blank, err := formparse.WriteBlank(id, formparse.XLSX)
+	blank, err := blankForm(id, formparse.XLSX)
 	if err != nil {
 		t.Fatal(err)
 	}
