@@ -13,7 +13,7 @@ SYSCONFDIR ?= /etc
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
 DOCDIR   ?= $(PREFIX)/share/doc/websesam-intake
 
-.PHONY: all build test run bench fuzz e2e users install verify-unit clean
+.PHONY: all build test docs run bench fuzz e2e users install verify-unit clean
 
 all: build
 
@@ -34,6 +34,11 @@ test:
 	echo "$(GO) vet ./..."; $(GO) vet ./... && \
 	echo "$(GO) test -race -count=1 ./..." && $(GO) test -race -count=1 ./...; rc=$$?; \
 	echo "make test: $$(( $$(date +%s) - start ))s (exit $$rc)"; exit $$rc
+
+# Rewrite the parts of docs/ that are written from the code and from
+# deploy/config.example.toml (make test fails while they disagree).
+docs:
+	WEBSESAM_UPDATE_DOCS=1 $(GO) test -count=1 -run '^TestDocs' ./formparse ./cmd/websesam-intake
 
 # The demo: an in-process IMAP server and SMTP sink on loopback, sample mail
 # from testdata/mail, the real daemon, a store in a temporary directory.

@@ -20,7 +20,7 @@ const (
 const Version = 1
 
 // SupportLine is the support contact every blank form and every reply
-// carries (rule 7 of SPEC.md).
+// carries (rule 7 of docs/form.md).
 const SupportLine = "webSesam-support: 010-473 80 80, val 4"
 
 // Kind says how a field's value is written and checked.

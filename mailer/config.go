@@ -19,7 +19,7 @@ import (
 // start a mail loop.
 const LoopHeader = "X-Websesam-Intake-Loop"
 
-// DefaultSupportLine is the line every reply carries (rule 7 of SPEC.md).
+// DefaultSupportLine is the line every reply carries (rule 7 of docs/form.md).
 const DefaultSupportLine = formparse.SupportLine
 
 // TLSMode says how the connection to the SMTP server is protected.

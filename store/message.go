@@ -85,7 +85,7 @@ func messageKeyFrom(b []byte) (MessageKey, error) {
 	}, nil
 }
 
-// Outcome is what happened to a message (SPEC.md, "What happens to each message").
+// Outcome is what happened to a message (docs/outcomes.md).
 type Outcome string
 
 // The outcomes.

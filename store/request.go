@@ -10,7 +10,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Status is where a request stands in its life (SPEC.md, "A request's life").
+// Status is where a request stands in its life (docs/outcomes.md, "A request's life").
 type Status string
 
 // The statuses.

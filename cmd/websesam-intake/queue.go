@@ -40,7 +40,7 @@ Every look at a request is written to the audit log under your name.
 var queueExtra []func() *cobra.Command
 
 // queueItem is one request in `queue list --json` and `queue search
-// --json`: exactly the keys SPEC.md promises to scripts.
+// --json`: exactly the keys docs/cli.md promises to scripts.
 type queueItem struct {
 	ID         string          `json:"id"`
 	Status     staffapi.Status `json:"status"`
