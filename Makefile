@@ -48,14 +48,17 @@ run: build
 
 # Every package's benchmarks, then the whole-system benchmark against real
 # Dovecot and Postfix (.ci/e2e bench: needs root, installs them with apt on
-# first use), then one table of both (.ci/benchtable). The raw outputs stay
-# in bin/bench-packages.txt and bin/bench-e2e.txt. Fails if either part did.
+# first use), then one table of both (.ci/benchtable), also written into
+# README.md's performance block with the command, date and machine. The raw
+# outputs stay in bin/bench-packages.txt and bin/bench-e2e.txt. Fails if
+# either part did.
 bench:
+	@if [ "$$(id -u)" != 0 ]; then echo "make bench: run it as root: the whole-system part installs and starts Dovecot and Postfix"; exit 2; fi
 	@mkdir -p bin; rm -f bin/bench-packages.txt bin/bench-packages.rc bin/bench-e2e.txt; \
 	{ $(GO) test -run '^$$' -bench . -benchmem ./... 2>&1; echo $$? >bin/bench-packages.rc; } | tee bin/bench-packages.txt; \
 	p=$$(cat bin/bench-packages.rc); \
 	E2E_BENCH_OUT=$(CURDIR)/bin/bench-e2e.txt .ci/e2e bench; e=$$?; \
-	.ci/benchtable bin/bench-packages.txt bin/bench-e2e.txt; \
+	.ci/benchtable bin/bench-packages.txt bin/bench-e2e.txt README.md; \
 	if [ $$p -ne 0 ] || [ $$e -ne 0 ]; then echo "bench: package benchmarks exit $$p, whole-system exit $$e"; exit 1; fi
 
 # Each fuzz target for FUZZTIME (go test accepts one -fuzz target per run).
