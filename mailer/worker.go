@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 
@@ -229,20 +230,14 @@ func (w *Worker) policy(r store.OutboxRow, now time.Time) ([]string, error) {
 	}
 	// Each recipient outside the allowed domains is dropped on its own: a
 	// user's address in Cc outside them must not keep the manager from
-	// hearing of a rejection. Only the domain is logged (the local part
-	// names a person).
+	// hearing of a rejection (reportDropped tells of them once the row is
+	// sent, not on every attempt).
 	var inside, outside []string
 	for _, a := range all {
 		if DomainAllowed(a, w.cfg.AllowedDomains) {
 			inside = append(inside, a)
-			continue
-		}
-		outside = append(outside, a)
-		dom := AddressDomain(a)
-		w.log.Warn("outbox recipient dropped", "outbox_id", r.ID, "message_id", r.MessageID, "kind", r.Kind,
-			"domain", dom, "cause", "domain")
-		if w.dropped != nil {
-			w.dropped(dom)
+		} else {
+			outside = append(outside, a)
 		}
 	}
 	if len(inside) == 0 {
@@ -326,6 +321,26 @@ func days(d time.Duration) string {
 	return d.String()
 }
 
+// reportDropped logs and tells WithRecipientDropped of each recipient of a
+// sent row that the policy left out, by domain only (the local part names a
+// person).
+func (w *Worker) reportDropped(r store.OutboxRow) {
+	var seen []string
+	for _, a := range append(append([]string(nil), r.To...), r.Cc...) {
+		a = strings.TrimSpace(a)
+		if a == "" || DomainAllowed(a, w.cfg.AllowedDomains) || slices.ContainsFunc(seen, func(b string) bool { return SameAddress(a, b) }) {
+			continue
+		}
+		seen = append(seen, a)
+		dom := AddressDomain(a)
+		w.log.Warn("outbox recipient dropped", "outbox_id", r.ID, "message_id", r.MessageID, "kind", r.Kind,
+			"domain", dom, "cause", "domain")
+		if w.dropped != nil {
+			w.dropped(dom)
+		}
+	}
+}
+
 // fail marks r failed for good and returns errPolicyHandled.
 func (w *Worker) fail(r store.OutboxRow, reason string, now time.Time) error {
 	if err := w.out.MarkFailed(r.ID, reason, now); err != nil && !errors.Is(err, store.ErrConflict) {
@@ -352,6 +367,7 @@ func (w *Worker) settle(r store.OutboxRow, rcpts []string, d delivery, err error
 		}
 		w.log.Info("outbox row sent", "outbox_id", r.ID, "message_id", r.MessageID, "kind", r.Kind,
 			"recipients", len(rcpts)-len(d.refused), "refused", len(d.refused))
+		w.reportDropped(r)
 		return nil
 	case permanent(err):
 		return w.failed(r, err.Error(), now)
