@@ -28,10 +28,21 @@
 // requests, message records and outbox rows after the retention period and
 // keeps ids, dates, statuses and the audit log.
 //
+// # Fields
+//
+// A request's fields are opaque data here: the store never spells a field
+// name. What it needs to know of them (the search terms, the fields a
+// purged request keeps, the register's rules) comes from FieldRules, set
+// once per program by intake/register.
+//
 // # Keys
 //
 // Request ids (WS-YYYY-NNNNNN) sort in creation order, so listings read a
 // bucket or the status index backwards and a page costs the same at any
 // size; outbox ids and audit sequence numbers are big-endian integers for
-// the same reason. Composite keys join their parts with a 0x00 byte.
+// the same reason. Composite keys join their parts with a 0x00 byte. No key
+// part is taken from input as it is: text from a mail or a form goes
+// through keyText, which keeps it up to 256 bytes and otherwise shortens it
+// to a prefix and its SHA-256, so nothing a sender writes makes a key bbolt
+// refuses.
 package store
