@@ -83,3 +83,27 @@ func allocatedBy(fn func()) uint64 {
 	runtime.ReadMemStats(&after)
 	return after.TotalAlloc - before.TotalAlloc
 }
+
+// BenchmarkReadPDFObjectStreamBomb is what refusing the object-stream bomb
+// costs in process: one stream inflated to the per-stream limit.
+func BenchmarkReadPDFObjectStreamBomb(b *testing.B) {
+	data := hostile.PDFObjectStreamBomb()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := readPDF(data, Options{}); !errors.Is(err, ErrTooLarge) {
+			b.Fatalf("readPDF error = %v, want ErrTooLarge", err)
+		}
+	}
+}
+
+// BenchmarkReadPDFObjectStreams reads a filled form whose objects qpdf put
+// in object streams behind a cross-reference stream.
+func BenchmarkReadPDFObjectStreams(b *testing.B) {
+	data := readFixture(b, "pdf-qpdf-objstreams")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := readPDF(data, Options{}); err != nil {
+			b.Fatalf("readPDF: %v", err)
+		}
+	}
+}
