@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/regionhmc/websesam-intake/mailer"
 )
 
 // TLS modes. Implicit TLS is the safe default; STARTTLS is required once
@@ -216,9 +218,10 @@ func (c Config) ResolvePaths(dir string) Config {
 }
 
 // IsLoopback reports whether host is a loopback IP or "localhost": the only
-// hosts to which anything is sent without TLS.
+// hosts to which anything is sent without TLS. The name is compared as
+// domains are (mailer.SameDomain), so "localhoſt" (LONG S) is not it.
 func IsLoopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
+	if mailer.SameDomain(host, "localhost") {
 		return true
 	}
 	ip := net.ParseIP(host)

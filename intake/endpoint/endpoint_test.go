@@ -157,6 +157,7 @@ func TestIsLoopback(t *testing.T) {
 	for host, want := range map[string]bool{
 		"127.0.0.1": true, "127.5.5.5": true, "::1": true, "LocalHost": true,
 		"10.0.0.1": false, "localhost.example.se": false, "": false,
+		"localho\u017Ft": false, // LONG S folds to s under Unicode case folding
 	} {
 		if got := IsLoopback(host); got != want {
 			t.Errorf("IsLoopback(%q) = %v, want %v", host, got, want)
