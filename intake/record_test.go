@@ -117,7 +117,7 @@ func TestRecordChunk(t *testing.T) {
 	if text := got["chunk-1@region.example.se"]; strings.Contains(text, "redan tagit emot") {
 		t.Errorf("receipt of the first: says already received:\n%s", text)
 	}
-	if !strings.Contains(logs.String(), "record requests; quarantining the message") || !strings.Contains(logs.String(), "uid=2") {
+	if !strings.Contains(logs.String(), "record the message as decided; quarantining it") || !strings.Contains(logs.String(), "uid=2") {
 		t.Errorf("log: want the quarantine of uid 2 logged:\n%s", logs.String())
 	}
 }

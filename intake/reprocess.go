@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 
 	"github.com/emersion/go-imap/v2"
@@ -79,8 +78,7 @@ func (d *Daemon) reprocessOne(cn *conn, mark store.ReprocessMark) error {
 	}
 	var dec decision
 	if reason := d.tooLarge(e); reason != "" {
-		dec = decision{Outcome: store.OutcomeQuarantined, Reason: reason,
-			Original: mailer.Original{MessageID: e.MessageID, Subject: e.Subject, From: e.From}}
+		dec = quarantined(mailer.Original{MessageID: e.MessageID, Subject: e.Subject, From: e.From}, reason)
 	} else {
 		bodies, err := d.bodies(cn, []imap.UID{e.UID})
 		if err != nil {
@@ -93,15 +91,10 @@ func (d *Daemon) reprocessOne(cn *conn, mark store.ReprocessMark) error {
 		}
 		dec = d.decideRaw(raw, e.MessageID, e.Subject)
 	}
-	for _, addr := range dec.Bounced {
-		if err := d.st.RecordBounce(addr, d.now()); err != nil {
-			return err
-		}
-	}
 	// The same outcome again sends no second, identical notice unless staff
 	// asked for one (messages reprocess --notify).
 	notify := mark.Notify || dec.Outcome != old
-	rec, err := d.recordReprocessed(mark.Key, dec, notify, log)
+	rec, err := d.recordReprocessed(mark.Key, e, dec, notify, log)
 	if errors.Is(err, store.ErrConflict) {
 		// The mark went away meanwhile: nothing to do.
 		log.Warn("reprocess mark gone before the message was recorded again", logErr, err)
@@ -178,34 +171,25 @@ func (d *Daemon) moveReprocessed(cn *conn, key store.MessageKey, uid imap.UID, d
 	return d.st.MarkReprocessMoved(key)
 }
 
-// recordReprocessed records the new decision of a marked message. Requests
-// the store will never take quarantine the message instead, as for new
+// recordReprocessed records the new decision of a marked message, its
+// bounces in the same transaction; its replies only when notify. A message
+// the store will not take as decided is quarantined instead, as for new
 // mail.
-func (d *Daemon) recordReprocessed(key store.MessageKey, dec decision, notify bool, log *slog.Logger) (store.Recorded, error) {
-	msg := store.Message{
-		Key: key, MessageID: dec.Original.MessageID, From: dec.Original.From, Subject: dec.Original.Subject,
-		Outcome: dec.Outcome, Reason: dec.Reason, Problems: dec.problemRecords(), Verdict: dec.Verdict,
-	}
-	for _, f := range dec.Forms {
-		if !slices.Contains(msg.FormHashes, f.Hash) {
-			msg.FormHashes = append(msg.FormHashes, f.Hash)
-		}
-	}
-	reqs := []store.NewRequest(nil)
-	if dec.Outcome == store.OutcomeQueued {
-		reqs = dec.requests()
-	}
-	compose := d.composeFor(dec, log)
+func (d *Daemon) recordReprocessed(key store.MessageKey, e envelope, dec decision, notify bool, log *slog.Logger) (store.Recorded, error) {
+	it := d.item(key, e, dec, log)
 	if !notify {
-		compose = nil
+		it.Compose = nil
 	}
-	rec, err := d.st.RecordReprocessed(msg, reqs, compose)
-	if errors.Is(err, store.ErrInvalid) && len(reqs) > 0 {
-		log.Error("record requests; quarantining the message", logErr, err)
-		msg.Outcome, msg.Reason, msg.FormHashes = store.OutcomeQuarantined, reasonUnrecordable, nil
-		rec, err = d.st.RecordReprocessed(msg, nil, nil)
+	rec, err := d.st.RecordReprocessed(it.Msg, it.Reqs, it.Compose, it.Bounces...)
+	if err == nil || errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrNotFound) {
+		return rec, err
 	}
-	return rec, err
+	reason := refusedReason(err, it)
+	if !quarantine(&it, reason) {
+		return rec, err
+	}
+	log.Error("record the message as decided; quarantining it", logErr, err)
+	return d.st.RecordReprocessed(it.Msg, nil, nil)
 }
 
 // findByMessageID selects folder (read-write: the message is moved from

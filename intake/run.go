@@ -45,9 +45,25 @@ type Options struct {
 	Notifier *ops.Notifier
 	// Heartbeat is beaten by the main loop for the systemd watchdog.
 	Heartbeat *ops.Heartbeat
-	// Metrics gets the time of every completed poll (the other figures
-	// come from the log records, see Metrics.LogHandler).
+	// Metrics is told of every event it counts where the event happens:
+	// a message decided, a reply sent, failed or suppressed, an IMAP
+	// connection lost or a login refused, a completed poll.
 	Metrics *ops.Metrics
+	// Decided, when set, is told of every message decided and recorded
+	// (the demo prints them as they happen). It runs on the daemon's
+	// goroutine and must not block.
+	Decided func(Decided)
+}
+
+// Decided is one message's decision as recorded: what Options.Decided is
+// told. It carries no field values of a form.
+type Decided struct {
+	UID       uint32
+	MessageID string
+	Outcome   store.Outcome
+	Reason    string
+	Requests  int // requests created
+	Replies   int // replies queued in the outbox
 }
 
 // Daemon watches one mailbox and turns every matching message into exactly
@@ -66,6 +82,15 @@ type Daemon struct {
 	notify  *ops.Notifier
 	hb      *ops.Heartbeat
 	metrics *ops.Metrics
+	decided func(Decided)
+
+	// failedPasses counts, by message, the passes in a row that failed to
+	// record it (see recordChunk); the session's goroutine alone uses it.
+	failedPasses map[store.MessageKey]int
+	// storeFault, in tests, fails the recording of a message inside the
+	// store's transaction (where its replies are composed), the way the
+	// database refusing one of its writes would.
+	storeFault func(store.MessageKey) error
 
 	connected func() // called after every successful login
 	// withoutCaps, in tests, hides capabilities the server has (IDLE) to
@@ -95,12 +120,23 @@ func New(cfg Config, st *store.Store, opts Options) (*Daemon, error) {
 	d := &Daemon{
 		cfg: cfg, st: st, composer: c, log: opts.Logger, dry: opts.DryRun, out: opts.Out, now: opts.Now,
 		dec:       decider{policy: cfg.Policy, ownIDDom: cfg.Mailer.MessageIDDomain, ownFrom: cfg.Mailer.FromAddress, trust: cfg.Trust},
-		connected: func() {},
-		notify:    opts.Notifier, hb: opts.Heartbeat, metrics: opts.Metrics,
+		connected: func() {}, failedPasses: map[store.MessageKey]int{},
+		notify: opts.Notifier, hb: opts.Heartbeat, metrics: opts.Metrics, decided: opts.Decided,
 	}
 	if !d.dry {
+		m := opts.Metrics
 		if d.worker, err = mailer.NewWorker(cfg.Mailer, st, mailer.WithLogger(opts.Logger.With("component", "outbox")),
-			mailer.WithRecipientDropped(func(string) { opts.Metrics.RecipientDropped() })); err != nil {
+			mailer.WithDelivery(func(dl mailer.Delivery) {
+				switch dl {
+				case mailer.DeliverySent:
+					m.ReplySent()
+				case mailer.DeliveryFailed:
+					m.ReplyFailed()
+				case mailer.DeliverySuppressed:
+					m.ReplySuppressed("policy")
+				}
+			}),
+			mailer.WithRecipientDropped(func(string) { m.RecipientDropped() })); err != nil {
 			return nil, fmt.Errorf("new daemon: %w", err)
 		}
 	}
@@ -159,11 +195,13 @@ func (d *Daemon) Run(ctx context.Context) error {
 			wait = auth.next()
 			if refused == 0 {
 				d.log.Error("imap login refused; retrying with a growing delay, logged again only once it works", logErr, err, logRetryIn, wait)
+				d.metrics.IMAPLoginRefused()
 			}
 			refused++
 		} else {
 			wait = conn.next()
 			d.log.Warn("imap connection ended", logErr, err, logRetryIn, wait)
+			d.metrics.IMAPReconnect()
 		}
 		d.hb.SleepUntil(d.now().Add(wait))
 		_ = d.notify.Status(fmt.Sprintf("no IMAP connection to %s; retrying in %s", m.Addr, wait.Round(time.Second)))

@@ -254,8 +254,7 @@ func (d *Daemon) prepare(cn *conn, want []envelope) func() (map[imap.UID]decisio
 	var uids []imap.UID
 	for _, e := range want {
 		if reason := d.tooLarge(e); reason != "" {
-			decs[e.UID] = decision{Outcome: store.OutcomeQuarantined, Reason: reason,
-				Original: mailer.Original{MessageID: e.MessageID, Subject: e.Subject, From: e.From}}
+			decs[e.UID] = quarantined(mailer.Original{MessageID: e.MessageID, Subject: e.Subject, From: e.From}, reason)
 			continue
 		}
 		uids = append(uids, e.UID)

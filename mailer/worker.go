@@ -41,6 +41,8 @@ type Worker struct {
 	poke   chan struct{}
 	// dropped is told the domain of each recipient the policy leaves out.
 	dropped func(domain string)
+	// delivered is told what became of each row the worker finished with.
+	delivered func(Delivery)
 
 	reconnectWait time.Duration // current wait after the relay could not be reached
 }
@@ -60,6 +62,33 @@ func WithLogger(l *slog.Logger) WorkerOption { return func(w *Worker) { w.log = 
 // counts these for its metrics. It runs on the worker's goroutine.
 func WithRecipientDropped(fn func(domain string)) WorkerOption {
 	return func(w *Worker) { w.dropped = fn }
+}
+
+// Delivery is what became of an outbox row the worker is done with.
+type Delivery int
+
+// What became of a row.
+const (
+	// DeliverySent: the relay accepted it.
+	DeliverySent Delivery = iota
+	// DeliveryFailed: given up on for good (refused for good, too old).
+	DeliveryFailed
+	// DeliverySuppressed: never sent by policy (no allowed recipient left).
+	DeliverySuppressed
+)
+
+// WithDelivery sets a function told what became of each row the worker is
+// done with (sent, failed, suppressed by policy): the daemon counts these
+// for its metrics, where they happen rather than from the log. It runs on
+// the worker's goroutine.
+func WithDelivery(fn func(Delivery)) WorkerOption {
+	return func(w *Worker) { w.delivered = fn }
+}
+
+func (w *Worker) tell(d Delivery) {
+	if w.delivered != nil {
+		w.delivered(d)
+	}
 }
 
 // NewWorker validates cfg and builds a worker over the outbox.
@@ -347,6 +376,7 @@ func (w *Worker) fail(r store.OutboxRow, reason string, now time.Time) error {
 		return err
 	}
 	w.log.Warn("outbox row failed", "outbox_id", r.ID, "message_id", r.MessageID, "kind", r.Kind, "cause", "policy")
+	w.tell(DeliverySuppressed)
 	return errPolicyHandled
 }
 
@@ -368,6 +398,7 @@ func (w *Worker) settle(r store.OutboxRow, rcpts []string, d delivery, err error
 		w.log.Info("outbox row sent", "outbox_id", r.ID, "message_id", r.MessageID, "kind", r.Kind,
 			"recipients", len(rcpts)-len(d.refused), "refused", len(d.refused))
 		w.reportDropped(r)
+		w.tell(DeliverySent)
 		return nil
 	case permanent(err):
 		return w.failed(r, err.Error(), now)
@@ -389,6 +420,7 @@ func (w *Worker) failed(r store.OutboxRow, reason string, now time.Time) error {
 		return err
 	}
 	w.log.Warn("outbox row failed", "outbox_id", r.ID, "message_id", r.MessageID, "kind", r.Kind, "code", code(errors.New(reason)))
+	w.tell(DeliveryFailed)
 	return nil
 }
 

@@ -207,10 +207,15 @@ type OutcomeItem struct {
 	Msg     Message
 	Reqs    []NewRequest
 	Compose func(rec Recorded) ([]OutboxRow, error)
+	// Bounces are addresses the message reports as bouncing for good (a
+	// delivery report): remembered in the same transaction as the record,
+	// so a message is never recorded without them nor they without it.
+	Bounces []string
 }
 
 // ItemError says which item of a RecordOutcomes batch was refused (it is
-// invalid, or its compose failed); nothing of the batch was written. The
+// invalid, its compose failed, or the database refused one of its writes);
+// nothing of the batch was written. The
 // caller can set that item right, or leave it out, and record the others
 // again. It unwraps to the item's error (ErrInvalid for a bad item).
 type ItemError struct {
@@ -265,7 +270,12 @@ func (s *Store) RecordOutcomes(items []OutcomeItem) ([]Recorded, error) {
 		for i, it := range items {
 			rec, err := s.recordOne(tx, now, it.Msg, it.Reqs)
 			if err != nil {
-				return fmt.Errorf("record message %s: %w", it.Msg.Key, err)
+				return &ItemError{Index: i, Err: fmt.Errorf("record message %s: %w", it.Msg.Key, err)}
+			}
+			for _, addr := range it.Bounces {
+				if err := putBounce(tx, addr, now); err != nil {
+					return &ItemError{Index: i, Err: fmt.Errorf("record message %s: %w", it.Msg.Key, err)}
+				}
 			}
 			if !rec.Existing && it.Compose != nil {
 				rows, err := it.Compose(rec)
@@ -273,7 +283,7 @@ func (s *Store) RecordOutcomes(items []OutcomeItem) ([]Recorded, error) {
 					return &ItemError{Index: i, Err: fmt.Errorf("record message %s: compose replies: %w", it.Msg.Key, err)}
 				}
 				if rec.Outbox, err = s.insertOutbox(tx, now, rows); err != nil {
-					return fmt.Errorf("record message %s: %w", it.Msg.Key, err)
+					return &ItemError{Index: i, Err: fmt.Errorf("record message %s: %w", it.Msg.Key, err)}
 				}
 			}
 			recs[i] = rec

@@ -320,15 +320,20 @@ func (s *Store) SentCount(addr string, since time.Time) (int, error) {
 // RecordBounce remembers that addr bounced permanently at the given time
 // (the latest bounce is kept).
 func (s *Store) RecordBounce(addr string, at time.Time) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketBounces)
-		k := keyText(normAddr(addr))
-		if old := b.Get(k); len(old) == 8 && int64(binary.BigEndian.Uint64(old)) >= at.UnixNano() {
-			return nil
-		}
-		return b.Put(k, timeKey(at))
-	})
-	if err != nil {
+	if err := s.db.Update(func(tx *bolt.Tx) error { return putBounce(tx, addr, at) }); err != nil {
+		return fmt.Errorf("record bounce: %w", err)
+	}
+	return nil
+}
+
+// putBounce is RecordBounce inside the caller's transaction.
+func putBounce(tx *bolt.Tx, addr string, at time.Time) error {
+	b := tx.Bucket(bucketBounces)
+	k := keyText(normAddr(addr))
+	if old := b.Get(k); len(old) == 8 && int64(binary.BigEndian.Uint64(old)) >= at.UnixNano() {
+		return nil
+	}
+	if err := b.Put(k, timeKey(at)); err != nil {
 		return fmt.Errorf("record bounce: %w", err)
 	}
 	return nil

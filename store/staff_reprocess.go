@@ -259,7 +259,9 @@ func (s *Store) ReprocessPending() ([]ReprocessMark, error) {
 // commit. When the outcome changed, a ReprocessMove is written in the same
 // commit and stays until MarkReprocessMoved: a crash between the commit and
 // the move repeats only the move.
-func (s *Store) RecordReprocessed(msg Message, reqs []NewRequest, compose func(rec Recorded) ([]OutboxRow, error)) (Recorded, error) {
+//
+// bounces, like OutcomeItem.Bounces, are remembered in the same transaction.
+func (s *Store) RecordReprocessed(msg Message, reqs []NewRequest, compose func(rec Recorded) ([]OutboxRow, error), bounces ...string) (Recorded, error) {
 	if err := msg.Key.check(); err != nil {
 		return Recorded{}, fmt.Errorf("record reprocessed message: %w", err)
 	}
@@ -311,6 +313,11 @@ func (s *Store) RecordReprocessed(msg Message, reqs []NewRequest, compose func(r
 		}
 		if err := putMessage(tx, m); err != nil {
 			return err
+		}
+		for _, addr := range bounces {
+			if err := putBounce(tx, addr, now); err != nil {
+				return err
+			}
 		}
 		if err := tx.Bucket(bucketReprocess).Delete(msg.Key.bytes()); err != nil {
 			return fmt.Errorf("remove reprocess mark: %w", err)

@@ -182,32 +182,29 @@ func runDemo(ctx context.Context, samples string, out, errOut io.Writer, ready f
 	}
 	defer st.Close()
 
-	logger := slog.New(&demoHandler{
-		next: slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}),
-		decided: func(id, outcome, reason string, requests int) {
-			s, ok := byID[id]
-			name := s.file + " (" + s.what + ")"
-			if !ok {
-				name = "<" + id + ">"
-			}
-			line := fmt.Sprintf("● %s\n    → %s", name, outcome)
-			if reason != "" {
-				line += ": " + reason
-			}
-			if requests > 0 {
-				line += fmt.Sprintf(", %d request(s) queued", requests)
-			}
-			if outcome == string(store.OutcomeReturned) {
-				line += demoWhyReturned(st, id)
-			}
-			printf("%s\n\n", line)
-			progress.decide()
-		},
-	})
+	logger := slog.New(slog.NewTextHandler(errOut, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	decided := func(dec intake.Decided) {
+		s, ok := byID[dec.MessageID]
+		name := s.file + " (" + s.what + ")"
+		if !ok {
+			name = "<" + dec.MessageID + ">"
+		}
+		line := fmt.Sprintf("● %s\n    → %s", name, dec.Outcome)
+		if dec.Reason != "" {
+			line += ": " + dec.Reason
+		}
+		if dec.Requests > 0 {
+			line += fmt.Sprintf(", %d request(s) queued", dec.Requests)
+		}
+		if dec.Outcome == store.OutcomeReturned {
+			line += demoWhyReturned(st, dec.MessageID)
+		}
+		printf("%s\n\n", line)
+		progress.decide()
+	}
 	// The daemon's figures, as under systemd, so that `status` answers.
 	metrics := ops.NewMetrics(st)
-	logger = slog.New(metrics.LogHandler(logger.Handler()))
-	d, err := intake.New(cfg, st, intake.Options{Logger: logger, Metrics: metrics})
+	d, err := intake.New(cfg, st, intake.Options{Logger: logger, Metrics: metrics, Decided: decided})
 	if err != nil {
 		return err
 	}
@@ -321,62 +318,6 @@ func (p *demoProgress) until(decided, replies int) <-chan struct{} {
 	p.waiters = append(p.waiters, demoWaiter{decided, replies, ch})
 	p.wake()
 	return ch
-}
-
-// demoHandler turns the daemon's "message decided" log records into the
-// demo's narration and passes warnings and errors on.
-type demoHandler struct {
-	next    slog.Handler
-	attrs   []slog.Attr
-	decided func(id, outcome, reason string, requests int)
-}
-
-func (h *demoHandler) Enabled(ctx context.Context, l slog.Level) bool {
-	return l >= slog.LevelInfo
-}
-
-func (h *demoHandler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Message == "message decided" {
-		var id, outcome, reason string
-		var requests int
-		// The daemon puts the UID and Message-ID on a per-message logger
-		// (WithAttrs), the decision on the record.
-		visit := func(a slog.Attr) bool {
-			switch a.Key {
-			case "message_id":
-				id = a.Value.String()
-			case "outcome":
-				outcome = a.Value.String()
-			case "reason":
-				reason = a.Value.String()
-			case "requests":
-				requests = int(a.Value.Int64())
-			}
-			return true
-		}
-		for _, a := range h.attrs {
-			visit(a)
-		}
-		r.Attrs(visit)
-		h.decided(id, outcome, reason, requests)
-		return nil
-	}
-	if !h.next.Enabled(ctx, r.Level) {
-		return nil
-	}
-	return h.next.WithAttrs(h.attrs).Handle(ctx, r)
-}
-
-func (h *demoHandler) WithAttrs(attrs []slog.Attr) slog.Handler {
-	c := *h
-	c.attrs = append(append([]slog.Attr{}, h.attrs...), attrs...)
-	return &c
-}
-
-func (h *demoHandler) WithGroup(name string) slog.Handler {
-	c := *h
-	c.next = h.next.WithGroup(name)
-	return &c
 }
 
 // demoSink is the SMTP relay of the demo: it prints each reply.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"mime"
 	"net"
 	"net/http"
 	"strconv"
@@ -23,8 +24,10 @@ func scrape(t *testing.T, addr string) map[string]float64 {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	if got, want := resp.Header.Get("Content-Type"), "text/plain; version=0.0.4; charset=utf-8"; got != want {
-		t.Errorf("Content-Type = %q, want %q", got, want)
+	// The Prometheus text format, version 0.0.4 (the client library adds
+	// parameters of its own, such as escaping).
+	if mt, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "text/plain" || params["version"] != "0.0.4" || params["charset"] != "utf-8" {
+		t.Errorf("Content-Type = %q, want text/plain; version=0.0.4; charset=utf-8", resp.Header.Get("Content-Type"))
 	}
 	out := map[string]float64{}
 	sc := bufio.NewScanner(resp.Body)
