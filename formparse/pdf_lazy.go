@@ -333,8 +333,17 @@ func (l *pdfLazy) parseAt(off, want int) (types.Object, error) {
 	}
 	rest = rest[len("obj"):]
 	body := rest[:min(len(rest), lazyMaxObjectLen)]
+	// The object ends at the first "endobj" or "stream" keyword outside
+	// its strings: start looking just past the first occurrence of either.
+	window := len(body)
+	if i := bytes.Index(body, []byte("endobj")); i >= 0 {
+		window = i + 16
+	}
+	if i := bytes.Index(body, []byte("stream")); i >= 0 && i+16 < window {
+		window = i + 16
+	}
 	var endInd, streamInd int
-	for window := 4096; ; window *= 2 {
+	for ; ; window *= 2 {
 		s := string(body[:min(len(body), window)])
 		var err error
 		endInd, streamInd, err = model.DetectKeywordsWithContext(context.Background(), s)
