@@ -38,6 +38,7 @@ var explanations = []struct {
 	{ErrTooLarge, "", "filen är för stor"},
 	{ErrTimeout, "", "filen tog för lång tid att läsa och har lagts åt sidan för kontroll"},
 	{ErrCrashed, "", "filen kunde inte läsas och har lagts åt sidan för kontroll"},
+	{ErrMemoryLimit, "", "filen krävde för mycket minne för att läsas och har lagts åt sidan för kontroll"},
 	{ErrNotAForm, "damaged", "filen är skadad och kan inte öppnas; spara blanketten igen och skicka den på nytt"},
 	{ErrNotAForm, "image", "filen är en bild (till exempel en inskannad eller fotograferad blankett); fyll i blanketten på datorn och skicka själva filen"},
 	{ErrNotAForm, "no fillable form fields", "PDF-filen har inga ifyllbara fält (en utskriven och inskannad blankett?); fyll i blanketten på datorn och skicka den sparade filen"},

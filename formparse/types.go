@@ -30,6 +30,10 @@ var (
 	ErrTimeout = errors.New("reading the form took too long")
 	// ErrCrashed: a third-party parser panicked; the panic was recovered.
 	ErrCrashed = errors.New("parser crashed")
+	// ErrMemoryLimit: the fenced worker that read the file (package
+	// formparse/fence) died at its memory limit. Read itself never returns
+	// it; it is here so that every caller branches on one set of errors.
+	ErrMemoryLimit = errors.New("the form reader exceeded its memory limit")
 )
 
 // Options bound the work done on one file. The zero value means the defaults.

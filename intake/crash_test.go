@@ -18,6 +18,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/formparse/fence"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -25,6 +26,8 @@ import (
 // in-memory servers live only in the test process, so the child is pointed
 // at them by a real configuration file and runs the same code as serve.
 func TestMain(m *testing.M) {
+	// Every attachment is read by a worker: this test binary, started again.
+	fence.MaybeServeWorker()
 	if path := os.Getenv("INTAKE_TEST_CHILD"); path != "" {
 		os.Exit(runChild(path, os.Getenv("INTAKE_TEST_ONCE") != ""))
 	}

@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"github.com/emersion/go-message/mail"
 
 	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/formparse/fence"
 	"github.com/regionhmc/websesam-intake/intake/trust"
 	"github.com/regionhmc/websesam-intake/mailer"
 	"github.com/regionhmc/websesam-intake/store"
@@ -61,14 +63,42 @@ const (
 	reasonIncomplete    = "a form has problems"
 	reasonValid         = "every form complete and valid"
 	reasonUnrecordable  = "the store refused the requests of the forms"
+	reasonReaderMemory  = "the form reader exceeded its memory limit"
+	reasonReaderTime    = "the form reader exceeded its time limit"
+	reasonReaderCrash   = "the form reader crashed"
 )
 
 // decider turns a downloaded message into its decision.
 type decider struct {
 	policy   PolicyConfig
-	ownIDDom string // our Message-ID domain
-	ownFrom  string // our From address
+	ownIDDom string     // our Message-ID domain
+	ownFrom  string     // our From address
 	trust    trust.Config
+	reader   FormReader // nil: a fenced worker of this binary
+}
+
+// FormReader reads one attachment as formparse.Read does. The daemon's is a
+// fence.Reader, which reads every file in a worker process under hard
+// limits, because a parser that runs out of memory would otherwise take the
+// whole daemon with it.
+type FormReader interface {
+	Read(ctx context.Context, data []byte, opts formparse.Options) (*formparse.Form, error)
+}
+
+// fencedReader is the reader when none is given: this very binary as the
+// worker (its main, and every test binary's TestMain, call
+// fence.MaybeServeWorker first).
+var fencedReader FormReader = &fence.Reader{}
+
+// readForm reads one attachment. A worker in hand is not cut short when the
+// daemon is asked to stop: the message it belongs to is finished first, and
+// the read is bounded by the parse timeout anyway.
+func (d decider) readForm(data []byte, opts formparse.Options) (*formparse.Form, error) {
+	r := d.reader
+	if r == nil {
+		r = fencedReader
+	}
+	return r.Read(context.Background(), data, opts)
 }
 
 // decide never fails and never panics: whatever goes wrong inside is a
@@ -122,7 +152,7 @@ func (d decider) decide(raw []byte) (dec decision) {
 			dec.Outcome, dec.Reason = store.OutcomeQuarantined, reasonFileSize
 			return dec
 		}
-		form, err := formparse.Read(f.Data, opts)
+		form, err := d.readForm(f.Data, opts)
 		switch {
 		case err == nil:
 			sum := sha256.Sum256(f.Data)
@@ -134,8 +164,9 @@ func (d decider) decide(raw []byte) (dec decision) {
 		case errors.Is(err, formparse.ErrNotAForm):
 			dec.NotForms = append(dec.NotForms, mailer.FoundFile{Name: f.Name, Why: mailer.Describe(err)})
 		default:
-			// Encrypted, too large once unpacked, timed out or crashed:
-			// nothing a reply could fix safely; staff look at it.
+			// Encrypted, too large once unpacked, or the worker that read
+			// it hit a limit or crashed: nothing a reply could fix
+			// safely; staff look at it.
 			dec.Outcome, dec.Reason = store.OutcomeQuarantined, quarantineReason(err)
 			dec.Forms, dec.NotForms = nil, nil
 			return dec
@@ -163,10 +194,12 @@ func quarantineReason(err error) string {
 		return "encrypted attachment"
 	case errors.Is(err, formparse.ErrTooLarge):
 		return "attachment over the size limit once unpacked"
+	case errors.Is(err, formparse.ErrMemoryLimit):
+		return reasonReaderMemory
 	case errors.Is(err, formparse.ErrTimeout):
-		return "reading a form took too long"
+		return reasonReaderTime
 	case errors.Is(err, formparse.ErrCrashed):
-		return "the form reader crashed"
+		return reasonReaderCrash
 	default:
 		return "the form reader failed"
 	}

@@ -53,6 +53,9 @@ type Options struct {
 	// (the demo prints them as they happen). It runs on the daemon's
 	// goroutine and must not block.
 	Decided func(Decided)
+	// FormReader reads each attachment (default: a fence.Reader running
+	// this binary as its worker, under the fence's default limits).
+	FormReader FormReader
 }
 
 // Decided is one message's decision as recorded: what Options.Decided is
@@ -119,7 +122,7 @@ func New(cfg Config, st *store.Store, opts Options) (*Daemon, error) {
 	}
 	d := &Daemon{
 		cfg: cfg, st: st, composer: c, log: opts.Logger, dry: opts.DryRun, out: opts.Out, now: opts.Now,
-		dec:       decider{policy: cfg.Policy, ownIDDom: cfg.Mailer.MessageIDDomain, ownFrom: cfg.Mailer.FromAddress, trust: cfg.Trust},
+		dec:       decider{policy: cfg.Policy, ownIDDom: cfg.Mailer.MessageIDDomain, ownFrom: cfg.Mailer.FromAddress, trust: cfg.Trust, reader: opts.FormReader},
 		connected: func() {}, failedPasses: map[store.MessageKey]int{},
 		notify: opts.Notifier, hb: opts.Heartbeat, metrics: opts.Metrics, decided: opts.Decided,
 	}

@@ -14,12 +14,17 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+
+	"github.com/regionhmc/websesam-intake/formparse/fence"
 )
 
 // version is stamped by the Makefile (-ldflags "-X main.version=…").
 var version = "dev"
 
 func main() {
+	// A form-reading worker started by this binary (serve, parse) serves
+	// and exits here, before anything of the daemon runs.
+	fence.MaybeServeWorker()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/formparse/fence"
 )
 
 func init() { subcommands = append(subcommands, newParseCommand) }
@@ -38,7 +40,7 @@ The exit status is 0 when every file is a readable form (complete or not) and
 		RunE: func(cmd *cobra.Command, args []string) error {
 			failed := 0
 			for i, path := range args {
-				form, err := parseFile(path)
+				form, err := parseFile(cmd.Context(), path)
 				if err != nil {
 					failed++
 				}
@@ -64,10 +66,12 @@ The exit status is 0 when every file is a readable form (complete or not) and
 	return cmd
 }
 
-// parseFile reads one file as the worker would read an attachment. Reading
-// stops just past the size limit, so a huge file is refused without loading
-// it whole.
-func parseFile(path string) (*formparse.Form, error) {
+// parseFile reads one file as the daemon reads an attachment: in a fenced
+// worker process (formparse/fence), so staff see the daemon's answer for a
+// hostile file too ("the form reader exceeded its memory limit") and the
+// command survives it. Reading stops just past the size limit, so a huge
+// file is refused without loading it whole.
+func parseFile(ctx context.Context, path string) (*formparse.Form, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -80,7 +84,11 @@ func parseFile(path string) (*formparse.Form, error) {
 	if err != nil {
 		return nil, err // an *os.PathError: "read DIR: is a directory"
 	}
-	return formparse.Read(data, formparse.Options{})
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	var r fence.Reader
+	return r.Read(ctx, data, formparse.Options{})
 }
 
 // writeParseJSON writes the line of one file: the form's object with "file"

@@ -1,0 +1,335 @@
+// Package fence reads form files in a fenced worker process, never inside the
+// daemon.
+//
+// A Go process that runs out of memory dies whole (no recover catches
+// "fatal error: out of memory"), and a parser goroutine that overran its
+// time cannot be stopped. So every file is read by the same binary re-run in
+// a hidden worker mode: the parent starts it with one environment variable
+// set, writes the file to its stdin and reads one JSON answer from its
+// stdout. Before the worker reads a byte it fences itself in:
+//
+//   - RLIMIT_AS: its idle address space (Go reserves about 1.2 GB of address
+//     space up front, which is never memory in use) plus a budget, so a
+//     parser that allocates without end dies at the budget with Go's "out of
+//     memory", not the host;
+//   - RLIMIT_CPU: a little more than the wall-clock budget, so a worker whose
+//     parent is gone cannot spin on (SIGXCPU, then SIGKILL);
+//   - RLIMIT_NOFILE: a handful, so it cannot open files;
+//   - no network: a seccomp filter that makes socket(2) fail with EPERM,
+//     installed with PR_SET_NO_NEW_PRIVS (both allowed to an unprivileged
+//     process). A network namespace would be stronger but needs user
+//     namespaces, which hardened hosts and systemd's RestrictNamespaces=
+//     refuse; the worker has no reason to touch the network at all, and
+//     with no socket it cannot.
+//
+// The parent kills the worker's whole process group at the parse timeout,
+// and the worker dies with the parent (PR_SET_PDEATHSIG). A worker that is
+// killed, hits a limit or crashes gives an error wrapping
+// formparse.ErrMemoryLimit, formparse.ErrTimeout or formparse.ErrCrashed
+// with a specific message; the daemon quarantines that message. Workers are
+// not reused: one process per file keeps a poisoned parser state from ever
+// reaching the next file, at a start cost measured by BenchmarkWorkerStart.
+package fence
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/regionhmc/websesam-intake/formparse"
+)
+
+// envWorker is set, to the worker's settings as JSON, only in the
+// environment of a worker. Its presence is what makes MaybeServeWorker serve.
+const envWorker = "WEBSESAM_INTAKE_FORM_WORKER"
+
+// Defaults of a Reader.
+const (
+	// DefaultMemoryLimit is the address space a worker may add to what it
+	// holds idle. A 20,000-field PDF took 116 MB; the forms are tiny.
+	DefaultMemoryLimit = 256 << 20
+	// maxReply bounds the worker's answer (the largest real form, 500
+	// users with every value at its maximum length, is about 1 MB).
+	maxReply = 16 << 20
+	// maxStderr is what is kept of a worker's stderr to classify its death.
+	maxStderr = 64 << 10
+	// openFiles is the worker's RLIMIT_NOFILE: stdin, stdout, stderr and the
+	// few descriptors the Go runtime opens (epoll, its event fd, pipes).
+	openFiles = 16
+)
+
+// Reader reads files in fenced worker processes. The zero value is ready:
+// it runs this very binary (/proc/self/exe, so a binary replaced on disk
+// while the daemon runs is not mixed with the running one) under the default
+// limits. A Reader is safe for concurrent use; every Read has its own worker.
+type Reader struct {
+	// Path is the binary to run as the worker; "" means /proc/self/exe. Its
+	// main must call MaybeServeWorker first thing.
+	Path string
+	// MemoryLimit is the address space the worker may grow by beyond its
+	// idle size; 0 means DefaultMemoryLimit.
+	MemoryLimit int64
+	// CPULimit is the worker's CPU time; 0 means the parse timeout plus one
+	// second (the parent kills it at the timeout anyway: this limit is what
+	// stops a worker whose parent could not).
+	CPULimit time.Duration
+
+	// testEnv is added to the worker's environment by this package's tests,
+	// to choose a misbehaving reader in the test binary.
+	testEnv []string
+}
+
+// settings is what a worker learns from its parent, in envWorker.
+type settings struct {
+	MaxSize         int64         `json:"max_size"`
+	MaxUnzippedSize int64         `json:"max_unzipped_size"`
+	Timeout         time.Duration `json:"timeout"`
+	Today           time.Time     `json:"today"`
+	MemoryLimit     int64         `json:"memory_limit"`
+	CPUSeconds      uint64        `json:"cpu_seconds"`
+}
+
+// reply is the worker's one JSON answer: a form, or an error with its kind.
+type reply struct {
+	Form  *wireForm  `json:"form,omitempty"`
+	Error *wireError `json:"error,omitempty"`
+	// NoNetwork says whether the seccomp filter is in place (it is where
+	// the kernel has seccomp, which every supported host has).
+	NoNetwork bool `json:"no_network"`
+}
+
+// wireForm carries a formparse.Form whole (its own JSON is the `parse
+// --json` object, which does not keep the format or the raw field map).
+type wireForm struct {
+	ID       formparse.FormID         `json:"id"`
+	Version  int                      `json:"version"`
+	Format   formparse.Format         `json:"format"`
+	Fields   map[string]string        `json:"fields"`
+	Users    []formparse.User         `json:"users"`
+	Problems []formparse.FieldProblem `json:"problems"`
+}
+
+type wireError struct {
+	Kind    string `json:"kind"`
+	Message string `json:"message"`
+}
+
+// Error kinds on the wire, one per formparse sentinel.
+var kinds = []struct {
+	name     string
+	sentinel error
+}{
+	{"not-a-form", formparse.ErrNotAForm},
+	{"encrypted", formparse.ErrEncrypted},
+	{"too-large", formparse.ErrTooLarge},
+	{"timeout", formparse.ErrTimeout},
+	{"crashed", formparse.ErrCrashed},
+	{"memory", formparse.ErrMemoryLimit},
+}
+
+// workerError is an error that came back from a worker: its message exactly
+// as the worker's formparse gave it, matching the same sentinel.
+type workerError struct {
+	msg      string
+	sentinel error
+}
+
+func (e *workerError) Error() string { return e.msg }
+func (e *workerError) Unwrap() error { return e.sentinel }
+
+// Read reads data as formparse.Read would, in a fenced worker: the same form
+// or the same error (wrapping the same sentinel, with the same message), and
+// never anything worse. A worker that dies gives an error wrapping
+// formparse.ErrMemoryLimit ("the form reader exceeded its memory limit"),
+// formparse.ErrTimeout ("… its time limit") or formparse.ErrCrashed. The
+// worker is killed at opts.Timeout or when ctx ends (ctx.Err() then).
+func (r *Reader) Read(ctx context.Context, data []byte, opts formparse.Options) (*formparse.Form, error) {
+	opts = withDefaults(opts)
+	if int64(len(data)) > opts.MaxSize {
+		// The same answer the worker would give, without starting one.
+		return nil, fmt.Errorf("%w: %d bytes, the limit is %d", formparse.ErrTooLarge, len(data), opts.MaxSize)
+	}
+	set := settings{
+		MaxSize: opts.MaxSize, MaxUnzippedSize: opts.MaxUnzippedSize, Timeout: opts.Timeout, Today: opts.Today,
+		MemoryLimit: r.MemoryLimit, CPUSeconds: uint64((opts.Timeout + time.Second + time.Second - 1) / time.Second),
+	}
+	if set.MemoryLimit <= 0 {
+		set.MemoryLimit = DefaultMemoryLimit
+	}
+	if r.CPULimit > 0 {
+		set.CPUSeconds = uint64((r.CPULimit + time.Second - 1) / time.Second)
+	}
+	env, err := json.Marshal(set)
+	if err != nil {
+		return nil, fmt.Errorf("start the form reader: %w", err)
+	}
+	path := r.Path
+	if path == "" {
+		path = "/proc/self/exe"
+	}
+	// The worker gets an environment of its own: nothing of the daemon's
+	// (credentials, proxies) reaches the process that reads a stranger's file.
+	cmd := exec.Command(path)
+	cmd.Env = append([]string{envWorker + "=" + string(env), "GOTRACEBACK=single"}, r.testEnv...)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Stdin = bytes.NewReader(data)
+	var stdout, stderr limitedBuffer
+	stdout.max, stderr.max = maxReply, maxStderr
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	// Pipes left open by anything the worker started cannot hold Wait.
+	cmd.WaitDelay = time.Second
+
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%w: start the form reader: %v", formparse.ErrCrashed, err)
+	}
+	// The worker runs with the calling goroutine's thread as its parent
+	// for PR_SET_PDEATHSIG; Go never ends a thread under a running
+	// goroutine that did not lock it, so the signal fires only when the
+	// daemon itself is gone.
+	var (
+		killOnce sync.Once
+		killedBy string
+	)
+	kill := func(why string) {
+		killOnce.Do(func() {
+			killedBy = why
+			// The whole group: the worker and anything it started.
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		})
+	}
+	timer := time.AfterFunc(opts.Timeout, func() { kill("deadline") })
+	defer timer.Stop()
+	stop := context.AfterFunc(ctx, func() { kill("context") })
+	defer stop()
+
+	waitErr := cmd.Wait()
+	timer.Stop()
+	stop()
+	killOnce.Do(func() {}) // no kill after this point
+	// A worker that answered and exited cleanly is believed; anything
+	// else is classified by how it ended.
+	switch killedBy {
+	case "deadline":
+		return nil, &workerError{
+			msg:      fmt.Sprintf("%v: the form reader exceeded its time limit of %s and was stopped", formparse.ErrTimeout, opts.Timeout),
+			sentinel: formparse.ErrTimeout,
+		}
+	case "context":
+		return nil, fmt.Errorf("read form: %w", context.Cause(ctx))
+	}
+	if waitErr == nil && !stdout.over {
+		return decodeReply(stdout.Bytes())
+	}
+	return nil, classify(cmd.ProcessState, waitErr, stdout.over, stderr.String(), set.CPUSeconds, time.Since(start))
+}
+
+// classify names how a worker that gave no answer ended.
+func classify(ps *os.ProcessState, waitErr error, tooMuch bool, stderr string, cpuLimit uint64, ran time.Duration) error {
+	var status syscall.WaitStatus
+	var cpu time.Duration
+	if ps != nil {
+		status, _ = ps.Sys().(syscall.WaitStatus)
+		cpu = ps.UserTime() + ps.SystemTime()
+	}
+	switch {
+	case tooMuch:
+		return &workerError{msg: fmt.Sprintf("%v: the form reader answered more than %d bytes", formparse.ErrCrashed, maxReply), sentinel: formparse.ErrCrashed}
+	case outOfMemory(stderr):
+		return &workerError{msg: formparse.ErrMemoryLimit.Error(), sentinel: formparse.ErrMemoryLimit}
+	case status.Exited() && status.ExitStatus() == exitCPU,
+		status.Signaled() && status.Signal() == syscall.SIGXCPU,
+		// Nobody here sent this SIGKILL (the deadline is handled before):
+		// at the CPU limit it is the kernel's, at RLIMIT_CPU's hard limit.
+		status.Signaled() && status.Signal() == syscall.SIGKILL && cpu >= time.Duration(cpuLimit)*time.Second:
+		return &workerError{
+			msg:      fmt.Sprintf("%v: the form reader exceeded its time limit (CPU time, after %s)", formparse.ErrTimeout, ran.Round(time.Millisecond)),
+			sentinel: formparse.ErrTimeout,
+		}
+	}
+	how := "without an answer"
+	if waitErr != nil {
+		how = "with " + waitErr.Error()
+	}
+	return &workerError{msg: fmt.Sprintf("%v: the form reader crashed (it ended %s)", formparse.ErrCrashed, how), sentinel: formparse.ErrCrashed}
+}
+
+// outOfMemory recognises the Go runtime's last words when an allocation
+// fails at RLIMIT_AS.
+//
+// A race-enabled runtime must place its heap where the race detector has
+// shadow memory; when mmap fails there it says "too many address space
+// collisions", which under RLIMIT_AS means the same.
+func outOfMemory(stderr string) bool {
+	for _, s := range []string{"fatal error: out of memory", "runtime: out of memory", "cannot allocate memory", "too many address space collisions"} {
+		if strings.Contains(stderr, s) {
+			return true
+		}
+	}
+	return false
+}
+
+func decodeReply(b []byte) (*formparse.Form, error) {
+	var rep reply
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return nil, &workerError{msg: fmt.Sprintf("%v: the form reader's answer is not readable (%v)", formparse.ErrCrashed, err), sentinel: formparse.ErrCrashed}
+	}
+	switch {
+	case rep.Error != nil:
+		for _, k := range kinds {
+			if k.name == rep.Error.Kind {
+				return nil, &workerError{msg: rep.Error.Message, sentinel: k.sentinel}
+			}
+		}
+		return nil, &workerError{msg: fmt.Sprintf("%v: %s", formparse.ErrCrashed, rep.Error.Message), sentinel: formparse.ErrCrashed}
+	case rep.Form != nil:
+		f := rep.Form
+		return &formparse.Form{ID: f.ID, Version: f.Version, Format: f.Format, Fields: f.Fields, Users: f.Users, Problems: f.Problems}, nil
+	}
+	return nil, &workerError{msg: fmt.Sprintf("%v: the form reader answered neither a form nor an error", formparse.ErrCrashed), sentinel: formparse.ErrCrashed}
+}
+
+// withDefaults fills opts as formparse does, so that parent and worker agree
+// on the limits.
+func withDefaults(o formparse.Options) formparse.Options {
+	if o.MaxSize <= 0 {
+		o.MaxSize = formparse.DefaultMaxSize
+	}
+	if o.MaxUnzippedSize <= 0 {
+		o.MaxUnzippedSize = formparse.DefaultMaxUnzippedSize
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = formparse.DefaultTimeout
+	}
+	return o
+}
+
+// limitedBuffer keeps the first max bytes written and notes any more; it
+// never refuses a write, so the worker is not blocked on a full pipe.
+type limitedBuffer struct {
+	bytes.Buffer
+	max  int
+	over bool
+}
+
+func (b *limitedBuffer) Write(p []byte) (int, error) {
+	if room := b.max - b.Len(); len(p) > room {
+		b.over = true
+		if room > 0 {
+			b.Buffer.Write(p[:room])
+		}
+		return len(p), nil
+	}
+	return b.Buffer.Write(p)
+}
+
+var _ io.Writer = (*limitedBuffer)(nil)
