@@ -35,6 +35,8 @@ var explanations = []struct {
 	{ErrTooLarge, "unpacks", "Excel-filen är för stor när den packas upp; använd den tomma blanketten och fyll i den på nytt"},
 	{ErrTooLarge, "worksheet", "Excel-filen har för många rader eller celler för att vara blanketten"},
 	{ErrTooLarge, "sheet", "Excel-filen har för många rader eller celler för att vara blanketten"},
+	{ErrTooLarge, "the workbook", "Excel-filen innehåller mycket mer än blanketten (texter, namn eller format); använd den tomma blanketten och fyll i den på nytt"},
+	{ErrTooLarge, "part", "Excel-filen innehåller mycket mer än blanketten (texter, namn eller format); använd den tomma blanketten och fyll i den på nytt"},
 	{ErrTooLarge, "", "filen är för stor"},
 	{ErrTimeout, "", "filen tog för lång tid att läsa och har lagts åt sidan för kontroll"},
 	{ErrCrashed, "", "filen kunde inte läsas och har lagts åt sidan för kontroll"},

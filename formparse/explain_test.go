@@ -63,6 +63,8 @@ func TestExplainSentinels(t *testing.T) {
 		{fmt.Errorf("%w: index out of range", ErrCrashed), "filen kunde inte läsas och har lagts åt sidan för kontroll"},
 		{fmt.Errorf("%w: 20000000 bytes, the limit is 10485760", ErrTooLarge), "filen är för stor"},
 		{fmt.Errorf("%w: the workbook unpacks to 300000000 bytes, the limit is 52428800", ErrTooLarge), "Excel-filen är för stor när den packas upp; använd den tomma blanketten och fyll i den på nytt"},
+		{fmt.Errorf("%w: the workbook defines more than 1000 names (xl/workbook.xml)", ErrTooLarge), "Excel-filen innehåller mycket mer än blanketten (texter, namn eller format); använd den tomma blanketten och fyll i den på nytt"},
+		{fmt.Errorf("%w: the form reader exceeded its memory limit", ErrMemoryLimit), "filen krävde för mycket minne för att läsas och har lagts åt sidan för kontroll"},
 		{fmt.Errorf("%w: form %q is version %q; only version 1 is read", ErrNotAForm, Single, "2"), "blanketten är av en annan version än den som gäller nu; hämta den aktuella blanketten och fyll i den"},
 		{fmt.Errorf("%w: the file is empty", ErrNotAForm), "filen är tom"},
 		{errors.New("something else"), "filen kunde inte läsas som en webSesam-blankett"},

@@ -1,9 +1,12 @@
 package formparse
 
 import (
+	"archive/zip"
 	"bytes"
+	"encoding/xml"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"strconv"
 	"strings"
@@ -47,6 +50,12 @@ func readXLSX(data []byte, opts Options) (*Raw, error) {
 	if err := inspectZip(data, opts.MaxUnzippedSize); err != nil {
 		return nil, err
 	}
+	// excelize parses the workbook part and the styles when it opens the
+	// file, the shared strings at the first cell, and a worksheet when it is
+	// read: everything they could cost is bounded first.
+	if err := xlsxPrescan(data); err != nil {
+		return nil, err
+	}
 	f, err := excelize.OpenReader(bytes.NewReader(data), excelize.Options{
 		UnzipSizeLimit:    opts.MaxUnzippedSize,
 		UnzipXMLSizeLimit: opts.MaxUnzippedSize, // keep parts in memory, never in temp files
@@ -55,9 +64,6 @@ func readXLSX(data []byte, opts Options) (*Raw, error) {
 		return nil, xlsxOpenError(data, err)
 	}
 	defer f.Close()
-	if err := xlsxCheckExtent(f); err != nil {
-		return nil, err
-	}
 	r := &xlsxReader{f: f, sheets: f.GetSheetList(), styles: map[int]bool{}}
 	if props, err := f.GetWorkbookProps(); err == nil && props.Date1904 != nil {
 		r.date1904 = *props.Date1904
@@ -88,84 +94,180 @@ const (
 	xlsxMaxCells = 250000 // summed over rows, each up to its last column
 )
 
-// xlsxCheckExtent refuses a workbook any of whose worksheets would make
-// excelize allocate past the bounds. It reads the unpacked XML as bytes: the
-// largest row number in any r attribute, the number of <row> elements, and,
-// row by row, the largest column or the number of cells, whichever is more;
-// these bound what excelize fills in whatever the rows and cells say. A part
-// that only looks like a worksheet is checked too.
-func xlsxCheckExtent(f *excelize.File) error {
-	var err error
-	f.Pkg.Range(func(k, v any) bool {
-		name, _ := k.(string)
-		body, ok := v.([]byte)
-		if !ok || !bytes.Contains(body, []byte("sheetData")) {
-			return true
+// Bounds of the other parts excelize parses whole when it opens a workbook
+// or reads its first cell, each far above what the forms hold. Found
+// otherwise: a 129 KB file whose 44 MB of shared strings took 1.1 GB,
+// 800,000 defined names 620 MB, a styles part 500 MB.
+const (
+	xlsxMaxSharedStrings = 50000   // <si> entries; the multi-user form at 500 rows has about 3,100
+	xlsxMaxNames         = 1000    // <definedName>; the forms have about 30
+	xlsxMaxStyles        = 20000   // elements of the styles part (xf, font, numFmt, …)
+	xlsxMaxText          = 8 << 20 // bytes of text (character data and attribute values) in any one part
+)
+
+// xlsxPrescan refuses a workbook, before excelize opens it, whose parts
+// would make excelize allocate past the bounds: a worksheet's extent, the
+// shared strings, the defined names, the styles, or the text of any part.
+//
+// It reads every part through encoding/xml, the parser excelize itself
+// uses, so it sees what excelize sees: r = "XFD5" with spaces, character
+// references (r="&#88;FD5"), any namespace prefix. Every part is counted
+// whatever its name or root element, since excelize finds parts through
+// relationships, not names. A part that is not well-formed XML is counted up
+// to where the parser stops, which is where excelize stops too; a part
+// declaring an encoding other than UTF-8 is refused (Excel never writes one,
+// and excelize would transcode it). Parts are read as a stream: the scan
+// itself holds no part in memory.
+func xlsxPrescan(data []byte) error {
+	zr, err := zip.NewReader(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		return fmt.Errorf("%w: a damaged zip file (%v)", ErrNotAForm, err)
+	}
+	for _, f := range zr.File {
+		rc, err := f.Open()
+		if err != nil {
+			continue // excelize cannot read it either
 		}
-		e := scanExtent(body)
-		switch rows := max(e.maxRow, e.rows); {
-		case rows > xlsxMaxRows:
-			err = fmt.Errorf("%w: worksheet %s reaches row %d, the limit is %d", ErrTooLarge, name, rows, xlsxMaxRows)
-		case e.cells > xlsxMaxCells:
-			err = fmt.Errorf("%w: worksheet %s spans %d cells, the limit is %d", ErrTooLarge, name, e.cells, xlsxMaxCells)
+		e, err := scanPart(rc)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("%w: a damaged workbook (part %s: %v)", ErrNotAForm, f.Name, err)
 		}
-		return err == nil
-	})
-	return err
+		if err := e.check(f.Name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
-// sheetExtent is what scanExtent found in a worksheet's XML: the number of
-// row elements, the largest row number, and the cells the rows span (each
-// row up to its last column).
-type sheetExtent struct {
+// partCounts is what scanPart found in one part: the worksheet extent (the
+// number of row elements, the largest row number, the cells the rows span,
+// each row up to its last column) and the counts of the other bounds.
+type partCounts struct {
 	rows, maxRow, cells int
+	strings, names      int
+	styles, text        int
 }
 
-// scanExtent reads a worksheet's XML in one pass over the bytes, finding
-// <row> and <c> elements with or without a namespace prefix and r="…"
-// attributes. Numbers past the sheet's limits stop growing there, so they
-// fail the bounds without overflowing.
-func scanExtent(b []byte) sheetExtent {
+func (e partCounts) check(name string) error {
+	switch rows := max(e.maxRow, e.rows); {
+	case rows > xlsxMaxRows:
+		return fmt.Errorf("%w: worksheet %s reaches row %d, the limit is %d", ErrTooLarge, name, rows, xlsxMaxRows)
+	case e.cells > xlsxMaxCells:
+		return fmt.Errorf("%w: worksheet %s spans more than %d cells", ErrTooLarge, name, xlsxMaxCells)
+	case e.strings > xlsxMaxSharedStrings:
+		return fmt.Errorf("%w: the workbook's shared strings (%s) hold more than %d entries", ErrTooLarge, name, xlsxMaxSharedStrings)
+	case e.names > xlsxMaxNames:
+		return fmt.Errorf("%w: the workbook defines more than %d names (%s)", ErrTooLarge, xlsxMaxNames, name)
+	case e.styles > xlsxMaxStyles:
+		return fmt.Errorf("%w: the workbook's styles (%s) hold more than %d elements", ErrTooLarge, name, xlsxMaxStyles)
+	case e.text > xlsxMaxText:
+		return fmt.Errorf("%w: part %s of the workbook holds more than %d bytes of text", ErrTooLarge, name, xlsxMaxText)
+	}
+	return nil
+}
+
+// over reports whether counting can stop: a bound is already passed.
+func (e partCounts) over() bool {
+	return e.rows > xlsxMaxRows || e.maxRow > xlsxMaxRows || e.cells > xlsxMaxCells || e.strings > xlsxMaxSharedStrings ||
+		e.names > xlsxMaxNames || e.styles > xlsxMaxStyles || e.text > xlsxMaxText
+}
+
+// xlsxStyleElements are the elements of a styles part that excelize keeps
+// one structure each for.
+var xlsxStyleElements = map[string]bool{
+	"xf": true, "font": true, "fill": true, "border": true, "numFmt": true, "dxf": true, "cellStyle": true,
+	"tableStyle": true, "tableStyleElement": true, "color": true, "rgbColor": true, "mruColors": true,
+	"patternFill": true, "gradientFill": true, "stop": true,
+}
+
+var errCharset = errors.New("declares an encoding other than UTF-8")
+
+// scanPart counts one part's elements with the XML tokenizer. A syntax
+// error (or a part that is no XML at all, an image) ends the count without
+// error; only a declared foreign encoding is an error.
+func scanPart(r io.Reader) (partCounts, error) {
 	var (
-		e                 sheetExtent
+		e                 partCounts
 		rowCells, lastCol int
 	)
-	isEnd := func(i int) bool {
-		return i >= len(b) || b[i] == ' ' || b[i] == '>' || b[i] == '/' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'
-	}
-	isSpace := func(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 	endRow := func() {
 		e.cells += max(rowCells, lastCol)
 		rowCells, lastCol = 0, 0
 	}
-	for i := 0; i < len(b); i++ {
-		switch c := b[i]; {
-		case c == '<' || c == ':':
-			switch {
-			case i+4 <= len(b) && string(b[i+1:i+4]) == "row" && isEnd(i+4):
+	d := xml.NewDecoder(r)
+	d.CharsetReader = func(label string, input io.Reader) (io.Reader, error) {
+		if strings.EqualFold(label, "utf-8") || strings.EqualFold(label, "utf8") {
+			return input, nil
+		}
+		return nil, errCharset
+	}
+	for !e.over() {
+		tok, err := d.RawToken()
+		if errors.Is(err, errCharset) {
+			return e, err
+		}
+		if err != nil {
+			break
+		}
+		switch t := tok.(type) {
+		case xml.CharData:
+			e.text += len(t)
+		case xml.StartElement:
+			for _, a := range t.Attr {
+				e.text += len(a.Value)
+			}
+			switch t.Name.Local {
+			case "row":
 				endRow()
 				e.rows++
-			case i+2 <= len(b) && b[i+1] == 'c' && isEnd(i+2):
+				for _, a := range t.Attr {
+					if a.Name.Local == "r" {
+						_, row := cellRef(a.Value)
+						e.maxRow = max(e.maxRow, row)
+					}
+				}
+			case "c":
 				rowCells++
-			}
-		case c == 'r' && i > 0 && isSpace(b[i-1]) && i+2 < len(b) && b[i+1] == '=' && (b[i+2] == '"' || b[i+2] == '\''):
-			j, col, row := i+3, 0, 0
-			for ; j < len(b) && (b[j]|0x20) >= 'a' && (b[j]|0x20) <= 'z'; j++ {
-				if col <= excelize.MaxColumns {
-					col = col*26 + int(b[j]|0x20-'a'+1)
+				for _, a := range t.Attr {
+					if a.Name.Local == "r" {
+						col, row := cellRef(a.Value)
+						lastCol, e.maxRow = max(lastCol, col), max(e.maxRow, row)
+					}
+				}
+			case "si":
+				e.strings++
+			case "definedName":
+				e.names++
+			default:
+				if xlsxStyleElements[t.Name.Local] {
+					e.styles++
 				}
 			}
-			for ; j < len(b) && b[j] >= '0' && b[j] <= '9'; j++ {
-				if row <= excelize.TotalRows {
-					row = row*10 + int(b[j]-'0')
-				}
-			}
-			lastCol, e.maxRow = max(lastCol, col), max(e.maxRow, row)
-			i = j - 1
 		}
 	}
 	endRow()
-	return e
+	return e, nil
+}
+
+// cellRef reads the column and row of a reference such as XFD5 (a row
+// number alone, as on <row r="5">, gives column 0), in any letter case, with
+// the surrounding space excelize trims. Numbers past the sheet's limits stop
+// growing there, so they fail the bounds without overflowing.
+func cellRef(s string) (col, row int) {
+	s = strings.TrimSpace(s)
+	i := 0
+	for ; i < len(s) && (s[i]|0x20) >= 'a' && (s[i]|0x20) <= 'z'; i++ {
+		if col <= excelize.MaxColumns {
+			col = col*26 + int(s[i]|0x20-'a'+1)
+		}
+	}
+	for ; i < len(s) && s[i] >= '0' && s[i] <= '9'; i++ {
+		if row <= excelize.TotalRows {
+			row = row*10 + int(s[i]-'0')
+		}
+	}
+	return col, row
 }
 
 type xlsxReader struct {

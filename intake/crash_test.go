@@ -47,7 +47,12 @@ func runChild(path string, once bool) int {
 	}
 	defer st.Close()
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	d, err := New(cfg, st, Options{Logger: log})
+	// The child reads forms in process: this test proves the store's
+	// crash safety under SIGKILL at random moments, and a worker process
+	// per form (race-instrumented here) would make its 30 restarts take
+	// many minutes. The fence has its own tests (formparse/fence) and every
+	// other daemon test here reads through it.
+	d, err := New(cfg, st, Options{Logger: log, FormReader: inProcessReader{}})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
@@ -355,4 +360,11 @@ func (s *imapServer) inboxCount() uint32 {
 		s.t.Fatal(err)
 	}
 	return sel.NumMessages
+}
+
+// inProcessReader reads a form in this process, without a worker.
+type inProcessReader struct{}
+
+func (inProcessReader) Read(_ context.Context, data []byte, opts formparse.Options) (*formparse.Form, error) {
+	return formparse.Read(data, opts)
 }

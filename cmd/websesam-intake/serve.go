@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -50,6 +51,7 @@ Exit status: 0 success, 1 runtime failure, 2 bad usage or configuration.`,
 			if err != nil {
 				return usageError{err}
 			}
+			setMemoryLimit()
 			log, err := ops.NewLogger(cmd.ErrOrStderr(), cfg.Log)
 			if err != nil {
 				return usageError{err}
@@ -205,5 +207,20 @@ func metricsSamples(m *ops.Metrics) func() (map[string]float64, error) {
 			return nil, err
 		}
 		return promSamples(&b)
+	}
+}
+
+// daemonMemoryLimit is the daemon's own soft memory limit (forms are read in
+// worker processes, so the daemon holds only mail in transit: chunks of a
+// few MiB). Near it the collector works harder instead of letting the heap
+// grow to twice what is live.
+const daemonMemoryLimit = 128 << 20
+
+// setMemoryLimit sets daemonMemoryLimit unless GOMEMLIMIT is set, which
+// the operator's choice then stays. It is soft: a daemon that truly needs
+// more goes on (the unit's MemoryMax= is the hard bound).
+func setMemoryLimit() {
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(daemonMemoryLimit)
 	}
 }

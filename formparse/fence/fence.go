@@ -22,7 +22,9 @@
 //     refuse; the worker has no reason to touch the network at all, and
 //     with no socket it cannot.
 //
-// The parent kills the worker's whole process group at the parse timeout,
+// The worker says it is ready (fenced in, about to read) with a first
+// newline on stdout; the parent kills the worker's whole process group at
+// the parse timeout counted from then,
 // and the worker dies with the parent (PR_SET_PDEATHSIG). A worker that is
 // killed, hits a limit or crashes gives an error wrapping
 // formparse.ErrMemoryLimit, formparse.ErrTimeout or formparse.ErrCrashed
@@ -61,6 +63,13 @@ const (
 	maxReply = 16 << 20
 	// maxStderr is what is kept of a worker's stderr to classify its death.
 	maxStderr = 64 << 10
+	// cpuGrace is the CPU time a worker gets beyond the parse timeout: its
+	// own start (a race-instrumented test binary takes a good part of a
+	// second) and the collector's threads.
+	cpuGrace = 5 * time.Second
+	// minStartLimit bounds the start of a worker (exec, runtime start,
+	// fencing in) when the parse timeout is shorter.
+	minStartLimit = 30 * time.Second
 	// openFiles is the worker's RLIMIT_NOFILE: stdin, stdout, stderr and the
 	// few descriptors the Go runtime opens (epoll, its event fd, pipes).
 	openFiles = 16
@@ -77,9 +86,9 @@ type Reader struct {
 	// MemoryLimit is the address space the worker may grow by beyond its
 	// idle size; 0 means DefaultMemoryLimit.
 	MemoryLimit int64
-	// CPULimit is the worker's CPU time; 0 means the parse timeout plus one
-	// second (the parent kills it at the timeout anyway: this limit is what
-	// stops a worker whose parent could not).
+	// CPULimit is the worker's CPU time; 0 means the parse timeout plus
+	// cpuGrace (the parent kills it at the timeout anyway: this limit is
+	// what stops a worker whose parent could not).
 	CPULimit time.Duration
 
 	// testEnv is added to the worker's environment by this package's tests,
@@ -159,7 +168,7 @@ func (r *Reader) Read(ctx context.Context, data []byte, opts formparse.Options) 
 	}
 	set := settings{
 		MaxSize: opts.MaxSize, MaxUnzippedSize: opts.MaxUnzippedSize, Timeout: opts.Timeout, Today: opts.Today,
-		MemoryLimit: r.MemoryLimit, CPUSeconds: uint64((opts.Timeout + time.Second + time.Second - 1) / time.Second),
+		MemoryLimit: r.MemoryLimit, CPUSeconds: uint64((opts.Timeout + cpuGrace + time.Second - 1) / time.Second),
 	}
 	if set.MemoryLimit <= 0 {
 		set.MemoryLimit = DefaultMemoryLimit
@@ -188,10 +197,6 @@ func (r *Reader) Read(ctx context.Context, data []byte, opts formparse.Options) 
 	// Pipes left open by anything the worker started cannot hold Wait.
 	cmd.WaitDelay = time.Second
 
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("%w: start the form reader: %v", formparse.ErrCrashed, err)
-	}
 	// The worker runs with the calling goroutine's thread as its parent
 	// for PR_SET_PDEATHSIG; Go never ends a thread under a running
 	// goroutine that did not lock it, so the signal fires only when the
@@ -207,13 +212,41 @@ func (r *Reader) Read(ctx context.Context, data []byte, opts formparse.Options) 
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		})
 	}
-	timer := time.AfterFunc(opts.Timeout, func() { kill("deadline") })
-	defer timer.Stop()
+	// The parse timeout runs from the moment the worker is fenced in and
+	// ready (its first byte on stdout), so that a slow process start on a
+	// busy machine is not charged to the file; the start has a bound of its
+	// own.
+	startLimit := max(opts.Timeout, minStartLimit)
+	var (
+		mu    sync.Mutex
+		timer *time.Timer // the start limit, then the parse timeout
+		ready bool
+	)
+	stdout.onFirst = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		ready = true
+		if timer != nil && timer.Stop() {
+			timer = time.AfterFunc(opts.Timeout, func() { kill("deadline") })
+		}
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("%w: start the form reader: %v", formparse.ErrCrashed, err)
+	}
+	mu.Lock()
+	if ready {
+		timer = time.AfterFunc(opts.Timeout, func() { kill("deadline") })
+	} else {
+		timer = time.AfterFunc(startLimit, func() { kill("start") })
+	}
+	mu.Unlock()
 	stop := context.AfterFunc(ctx, func() { kill("context") })
 	defer stop()
 
 	waitErr := cmd.Wait()
+	mu.Lock()
 	timer.Stop()
+	mu.Unlock()
 	stop()
 	killOnce.Do(func() {}) // no kill after this point
 	// A worker that answered and exited cleanly is believed; anything
@@ -224,17 +257,22 @@ func (r *Reader) Read(ctx context.Context, data []byte, opts formparse.Options) 
 			msg:      fmt.Sprintf("%v: the form reader exceeded its time limit of %s and was stopped", formparse.ErrTimeout, opts.Timeout),
 			sentinel: formparse.ErrTimeout,
 		}
+	case "start":
+		return nil, &workerError{
+			msg:      fmt.Sprintf("%v: the form reader exceeded its time limit: it did not start within %s", formparse.ErrTimeout, startLimit),
+			sentinel: formparse.ErrTimeout,
+		}
 	case "context":
 		return nil, fmt.Errorf("read form: %w", context.Cause(ctx))
 	}
 	if waitErr == nil && !stdout.over {
 		return decodeReply(stdout.Bytes())
 	}
-	return nil, classify(cmd.ProcessState, waitErr, stdout.over, stderr.String(), set.CPUSeconds, time.Since(start))
+	return nil, classify(cmd.ProcessState, waitErr, stdout.over, stderr.String(), set.CPUSeconds)
 }
 
 // classify names how a worker that gave no answer ended.
-func classify(ps *os.ProcessState, waitErr error, tooMuch bool, stderr string, cpuLimit uint64, ran time.Duration) error {
+func classify(ps *os.ProcessState, waitErr error, tooMuch bool, stderr string, cpuLimit uint64) error {
 	var status syscall.WaitStatus
 	var cpu time.Duration
 	if ps != nil {
@@ -252,7 +290,7 @@ func classify(ps *os.ProcessState, waitErr error, tooMuch bool, stderr string, c
 		// at the CPU limit it is the kernel's, at RLIMIT_CPU's hard limit.
 		status.Signaled() && status.Signal() == syscall.SIGKILL && cpu >= time.Duration(cpuLimit)*time.Second:
 		return &workerError{
-			msg:      fmt.Sprintf("%v: the form reader exceeded its time limit (CPU time, after %s)", formparse.ErrTimeout, ran.Round(time.Millisecond)),
+			msg:      fmt.Sprintf("%v: the form reader exceeded its time limit (%s of CPU time)", formparse.ErrTimeout, time.Duration(cpuLimit)*time.Second),
 			sentinel: formparse.ErrTimeout,
 		}
 	}
@@ -314,22 +352,32 @@ func withDefaults(o formparse.Options) formparse.Options {
 }
 
 // limitedBuffer keeps the first max bytes written and notes any more; it
-// never refuses a write, so the worker is not blocked on a full pipe.
+// never refuses a write, so the worker is not blocked on a full pipe. It has
+// only Write (no ReadFrom, which io.Copy would prefer and which would bypass
+// the limit).
 type limitedBuffer struct {
-	bytes.Buffer
-	max  int
-	over bool
+	buf     bytes.Buffer
+	max     int
+	over    bool
+	onFirst func() // called before the first byte is kept
+	first   sync.Once
 }
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if room := b.max - b.Len(); len(p) > room {
+	if b.onFirst != nil && len(p) > 0 {
+		b.first.Do(b.onFirst)
+	}
+	if room := b.max - b.buf.Len(); len(p) > room {
 		b.over = true
 		if room > 0 {
-			b.Buffer.Write(p[:room])
+			b.buf.Write(p[:room])
 		}
 		return len(p), nil
 	}
-	return b.Buffer.Write(p)
+	return b.buf.Write(p)
 }
+
+func (b *limitedBuffer) Bytes() []byte  { return b.buf.Bytes() }
+func (b *limitedBuffer) String() string { return b.buf.String() }
 
 var _ io.Writer = (*limitedBuffer)(nil)

@@ -67,6 +67,11 @@ var testReaders = map[string]func([]byte, formparse.Options) (*formparse.Form, e
 		os.Exit(7)
 		return nil, nil
 	},
+	// flood answers far more than any form.
+	"flood": func([]byte, formparse.Options) (*formparse.Form, error) {
+		os.Stdout.Write(make([]byte, maxReply+1<<20))
+		return nil, fmt.Errorf("%w: flooded", formparse.ErrNotAForm)
+	},
 	// network tries to connect to the address in the file.
 	"network": func(data []byte, _ formparse.Options) (*formparse.Form, error) {
 		c, err := net.Dial("tcp", string(data))
@@ -207,7 +212,7 @@ func TestCPULimit(t *testing.T) {
 	if !errors.Is(err, formparse.ErrTimeout) {
 		t.Fatalf("error = %v, want ErrTimeout", err)
 	}
-	if !strings.Contains(err.Error(), "the form reader exceeded its time limit (CPU time") {
+	if !strings.Contains(err.Error(), "the form reader exceeded its time limit (1s of CPU time)") {
 		t.Errorf("error = %q, want the CPU time limit named", err)
 	}
 }
@@ -220,6 +225,15 @@ func TestCrash(t *testing.T) {
 	}
 	if got, want := err.Error(), "parser crashed: the form reader crashed (it ended with exit status 7)"; got != want {
 		t.Errorf("error = %q, want %q", got, want)
+	}
+}
+
+// TestFlood: an answer over the bound is not kept whole, and is a crash.
+func TestFlood(t *testing.T) {
+	r := Reader{testEnv: []string{envTestRead + "=flood"}}
+	_, err := r.Read(context.Background(), []byte("x"), formparse.Options{})
+	if want := "parser crashed: the form reader answered more than 16777216 bytes"; !errors.Is(err, formparse.ErrCrashed) || err.Error() != want {
+		t.Fatalf("error = %v, want %q", err, want)
 	}
 }
 

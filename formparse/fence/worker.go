@@ -65,6 +65,12 @@ func serveWorker(conf string, read func([]byte, formparse.Options) (*formparse.F
 		return exitFence
 	}
 
+	// Ready: the parent's parse timeout starts now. The newline is white
+	// space before the JSON answer.
+	if _, err := io.WriteString(stdout, "\n"); err != nil {
+		fmt.Fprintf(stderr, "form reader: say ready: %v\n", err)
+		return exitSetup
+	}
 	data, err := io.ReadAll(io.LimitReader(stdin, set.MaxSize+1))
 	if err != nil {
 		fmt.Fprintf(stderr, "form reader: read the file: %v\n", err)
