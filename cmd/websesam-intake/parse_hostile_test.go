@@ -22,7 +22,7 @@ func TestParseHostile(t *testing.T) {
 		data []byte
 		want string
 	}{
-		{"objstm-bomb.pdf", hostile.PDFObjectStreamBomb(), "file too large: a compressed object stream of the PDF inflates to more than 4 MiB"},
+		{"objstm-bomb.pdf", hostile.PDFObjectStreamBomb(), "file too large: a compressed stream of the PDF inflates to more than 4 MiB"},
 		{"extent-blanks.xlsx", hostile.XLSXExtentSpaces(hostile.ExtentRows), "file too large: worksheet xl/worksheets/sheet1.xml spans more than 250000 cells"},
 		{"extent-charrefs.xlsx", hostile.XLSXExtentCharRefs(hostile.ExtentRows), "file too large: worksheet xl/worksheets/sheet1.xml spans more than 250000 cells"},
 		{"shared-strings.xlsx", hostile.XLSXSharedStrings(hostile.SharedStrings), "file too large: the workbook's shared strings (xl/sharedStrings.xml) hold more than 50000 entries"},
