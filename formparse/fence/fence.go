@@ -12,7 +12,7 @@
 //     space up front, which is never memory in use) plus a budget, so a
 //     parser that allocates without end dies at the budget with Go's "out of
 //     memory", not the host;
-//   - RLIMIT_CPU: a little more than the wall-clock budget, so a worker whose
+//   - RLIMIT_CPU: the parse timeout plus a few seconds, so a worker whose
 //     parent is gone cannot spin on (SIGXCPU, then SIGKILL);
 //   - RLIMIT_NOFILE: a handful, so it cannot open files;
 //   - no network: a seccomp filter that makes socket(2) fail with EPERM,
@@ -24,8 +24,9 @@
 //
 // The worker says it is ready (fenced in, about to read) with a first
 // newline on stdout; the parent kills the worker's whole process group at
-// the parse timeout counted from then,
-// and the worker dies with the parent (PR_SET_PDEATHSIG). A worker that is
+// the parse timeout counted from then, and the worker dies with the parent
+// (PR_SET_PDEATHSIG). The worker's environment is only its settings: nothing
+// of the daemon's (credentials) reaches it. A worker that is
 // killed, hits a limit or crashes gives an error wrapping
 // formparse.ErrMemoryLimit, formparse.ErrTimeout or formparse.ErrCrashed
 // with a specific message; the daemon quarantines that message. Workers are
@@ -230,6 +231,8 @@ func (r *Reader) Read(ctx context.Context, data []byte, opts formparse.Options) 
 			timer = time.AfterFunc(opts.Timeout, func() { kill("deadline") })
 		}
 	}
+	// A worker that answers more than any form can be is stopped at once.
+	stdout.onOver = func() { kill("flood") }
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("%w: start the form reader: %v", formparse.ErrCrashed, err)
 	}
@@ -264,6 +267,8 @@ func (r *Reader) Read(ctx context.Context, data []byte, opts formparse.Options) 
 		}
 	case "context":
 		return nil, fmt.Errorf("read form: %w", context.Cause(ctx))
+	case "flood":
+		return nil, &workerError{msg: fmt.Sprintf("%v: the form reader answered more than %d bytes", formparse.ErrCrashed, maxReply), sentinel: formparse.ErrCrashed}
 	}
 	if waitErr == nil && !stdout.over {
 		return decodeReply(stdout.Bytes())
@@ -360,6 +365,7 @@ type limitedBuffer struct {
 	max     int
 	over    bool
 	onFirst func() // called before the first byte is kept
+	onOver  func() // called when the bound is passed
 	first   sync.Once
 }
 
@@ -368,6 +374,9 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 		b.first.Do(b.onFirst)
 	}
 	if room := b.max - b.buf.Len(); len(p) > room {
+		if !b.over && b.onOver != nil {
+			b.onOver()
+		}
 		b.over = true
 		if room > 0 {
 			b.buf.Write(p[:room])
