@@ -172,7 +172,7 @@ func (r *Reader) Read(ctx context.Context, data []byte, opts formparse.Options) 
 		MemoryLimit: r.MemoryLimit, CPUSeconds: uint64((opts.Timeout + cpuGrace + time.Second - 1) / time.Second),
 	}
 	if set.MemoryLimit <= 0 {
-		set.MemoryLimit = DefaultMemoryLimit
+		set.MemoryLimit = DefaultMemoryLimit * raceFactor
 	}
 	if r.CPULimit > 0 {
 		set.CPUSeconds = uint64((r.CPULimit + time.Second - 1) / time.Second)
@@ -311,9 +311,10 @@ func classify(ps *os.ProcessState, waitErr error, tooMuch bool, stderr string, c
 //
 // A race-enabled runtime must place its heap where the race detector has
 // shadow memory; when mmap fails there it says "too many address space
-// collisions", which under RLIMIT_AS means the same.
+// collisions", and ThreadSanitizer, failing to map shadow memory, "failed
+// to allocate": under RLIMIT_AS both mean the same.
 func outOfMemory(stderr string) bool {
-	for _, s := range []string{"fatal error: out of memory", "runtime: out of memory", "cannot allocate memory", "too many address space collisions"} {
+	for _, s := range []string{"fatal error: out of memory", "runtime: out of memory", "cannot allocate memory", "too many address space collisions", "ThreadSanitizer failed to allocate"} {
 		if strings.Contains(stderr, s) {
 			return true
 		}
