@@ -71,8 +71,8 @@ const (
 // decider turns a downloaded message into its decision.
 type decider struct {
 	policy   PolicyConfig
-	ownIDDom string     // our Message-ID domain
-	ownFrom  string     // our From address
+	ownIDDom string // our Message-ID domain
+	ownFrom  string // our From address
 	trust    trust.Config
 	reader   FormReader // nil: a fenced worker of this binary
 }
