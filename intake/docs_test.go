@@ -23,7 +23,7 @@ func TestDocsOutcomeReasons(t *testing.T) {
 		reasonFileSize, reasonTooMany, reasonMIME, reasonCrash, reasonNoFiles, reasonNoReadable,
 		reasonIncomplete, reasonValid, reasonUnrecordable,
 	}
-	for _, err := range []error{formparse.ErrEncrypted, formparse.ErrTooLarge, formparse.ErrTimeout, formparse.ErrCrashed, errors.New("other")} {
+	for _, err := range []error{formparse.ErrEncrypted, formparse.ErrTooLarge, formparse.ErrMemoryLimit, formparse.ErrTimeout, formparse.ErrCrashed, errors.New("other")} {
 		reasons = append(reasons, quarantineReason(err))
 	}
 	for _, r := range reasons {
