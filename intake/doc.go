@@ -6,11 +6,19 @@
 // for news), scan.go (new UIDs, envelopes, chunks, bodies, decisions in
 // parallel), record.go (a chunk in one store transaction), settle.go (moves
 // on the server, left-over moves), reprocess.go (messages staff asked to
-// decide again); conn.go is the IMAP connection, decide.go and mime.go the
+// decide again); conn.go is the IMAP connection and verbs.go its typed
+// commands (each under the command deadline), decide.go and mime.go the
 // pure decision, config.go the configuration. Beside it, in sub-packages:
 // staffapi (the staff calls over the Unix socket, the client the CLI uses,
-// and the local path when no daemon runs) and ops (systemd notify, metrics,
-// logging).
+// and the local path when no daemon runs), ops (systemd notify, metrics fed
+// by explicit events, logging), endpoint (IMAP and SMTP endpoints and
+// credentials), register (the register's rules) and trust (sender
+// verdicts).
+//
+// A message the store will not take as decided is quarantined alone, with
+// its reason, and its chunk recorded without it; one in hand when three
+// passes in a row failed is quarantined on the next (record.go): no mail
+// can stop the mailbox.
 //
 // One pass over the mailbox (Daemon.session) goes:
 //
@@ -33,7 +41,8 @@
 //  5. Wait: IDLE, ended by new mail, the poll interval or the restart
 //     interval; or a plain poll when the server has no IDLE.
 //
-// Every IMAP command runs under a deadline (conn.do): the client library
+// Every IMAP command runs under a deadline (conn.do, through the typed
+// verbs of verbs.go): the client library
 // has none, so a watchdog closes the connection and the pass fails; Run
 // reconnects with jittered exponential backoff, harder after a refused
 // login. Log lines about a message carry its UID and Message-ID and never a

@@ -24,13 +24,6 @@ var update = flag.Bool("update", false, "rewrite testdata/mail/*.eml from the bl
 
 const mailDir = "../testdata/mail"
 
-func pdfConf() *model.Configuration {
-	api.DisableConfigDir()
-	conf := model.NewDefaultConfiguration()
-	conf.ValidationMode = model.ValidationRelaxed
-	return conf
-}
-
 // blankForms memoises formparse.WriteBlank: writing a blank PDF costs more
 // than filling it (about a second under the race detector on a busy
 // machine), and every fill starts from the same blank.

@@ -195,10 +195,7 @@ func (d *Daemon) recordReprocessed(key store.MessageKey, e envelope, dec decisio
 // findByMessageID selects folder (read-write: the message is moved from
 // it) and returns the envelope of the message with this Message-ID.
 func (d *Daemon) findByMessageID(cn *conn, folder, messageID string) (envelope, bool, error) {
-	if err := cn.do(func() error {
-		_, err := cn.c.Select(folder, nil).Wait()
-		return err
-	}); err != nil {
+	if _, err := cn.selectMailbox(folder, false); err != nil {
 		var ie *imap.Error
 		if errors.As(err, &ie) {
 			// No such folder (yet): the message is not there.
@@ -206,15 +203,8 @@ func (d *Daemon) findByMessageID(cn *conn, folder, messageID string) (envelope, 
 		}
 		return envelope{}, false, fmt.Errorf("select %s: %w", folder, err)
 	}
-	var uids []imap.UID
-	if err := cn.do(func() error {
-		data, err := cn.c.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-Id", Value: messageID}}}, nil).Wait()
-		if err != nil {
-			return err
-		}
-		uids = data.AllUIDs()
-		return nil
-	}); err != nil {
+	uids, err := cn.searchMessageID(messageID)
+	if err != nil {
 		return envelope{}, false, fmt.Errorf("search %s by Message-ID: %w", folder, err)
 	}
 	if len(uids) == 0 {
@@ -240,30 +230,26 @@ func (d *Daemon) moveSelected(cn *conn, uid imap.UID, dest string, copied bool) 
 	if err := cn.ensureFolder(dest); err != nil {
 		return err
 	}
-	set := imap.UIDSetNum(uid)
+	uids := []imap.UID{uid}
 	if cn.hasMove() {
-		return cn.do(func() error {
-			if _, err := cn.c.Move(set, dest).Wait(); err != nil {
-				return fmt.Errorf("move uid %d: %w", uid, err)
-			}
-			return nil
-		})
+		if err := cn.move(uids, dest); err != nil {
+			return fmt.Errorf("move uid %d: %w", uid, err)
+		}
+		return nil
 	}
 	if !copied {
-		if err := cn.do(func() error { _, err := cn.c.Copy(set, dest).Wait(); return err }); err != nil {
+		if err := cn.copy(uids, dest); err != nil {
 			return fmt.Errorf("copy uid %d: %w", uid, err)
 		}
 	}
-	if err := cn.do(func() error {
-		return cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close()
-	}); err != nil {
+	if err := cn.addFlag(uids, imap.FlagDeleted); err != nil {
 		return fmt.Errorf("flag uid %d deleted: %w", uid, err)
 	}
 	if !cn.hasUIDPlus() {
 		d.log.Warn("server has neither MOVE nor UIDPLUS: the copy is made and the original left flagged \\Deleted", logUID, uint32(uid))
 		return nil
 	}
-	if err := cn.do(func() error { _, err := cn.c.UIDExpunge(set).Collect(); return err }); err != nil {
+	if err := cn.expunge(uids); err != nil {
 		return fmt.Errorf("expunge uid %d: %w", uid, err)
 	}
 	return nil
@@ -273,12 +259,8 @@ func (d *Daemon) moveSelected(cn *conn, uid imap.UID, dest string, copied bool) 
 // UIDVALIDITY did not change (the UIDs in hand would mean other messages).
 func (d *Daemon) selectWatched(cn *conn, uv uint32) error {
 	folder := d.cfg.Mailbox.Folder
-	var sel *imap.SelectData
-	if err := cn.do(func() error {
-		var err error
-		sel, err = cn.c.Select(folder, nil).Wait()
-		return err
-	}); err != nil {
+	sel, err := cn.selectMailbox(folder, false)
+	if err != nil {
 		return fmt.Errorf("select %s again: %w", folder, err)
 	}
 	if sel.UIDValidity != uv {

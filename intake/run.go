@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/regionhmc/websesam-intake/intake/ops"
 	"github.com/regionhmc/websesam-intake/mailer"
@@ -248,12 +247,7 @@ func (d *Daemon) session(ctx context.Context, once bool) error {
 	}
 	d.connected()
 	folder := d.cfg.Mailbox.Folder
-	var sel *imap.SelectData
-	err = cn.do(func() error {
-		var err error
-		sel, err = cn.c.Select(folder, &imap.SelectOptions{ReadOnly: d.dry}).Wait()
-		return err
-	})
+	sel, err := cn.selectMailbox(folder, d.dry)
 	if err != nil {
 		return fmt.Errorf("select %s: %w", folder, err)
 	}
@@ -276,14 +270,14 @@ func (d *Daemon) session(ctx context.Context, once bool) error {
 		d.hb.Beat()
 		d.metrics.PollSucceeded(d.now())
 		if once || ctx.Err() != nil {
-			_ = cn.do(func() error { return cn.c.Logout().Wait() })
+			cn.logout()
 			return nil
 		}
 		if err := d.wait(ctx, cn); err != nil {
 			return err
 		}
 		if ctx.Err() != nil {
-			_ = cn.do(func() error { return cn.c.Logout().Wait() })
+			cn.logout()
 			return nil
 		}
 	}
@@ -302,7 +296,7 @@ func (d *Daemon) wait(ctx context.Context, cn *conn) error {
 		select {
 		case <-ctx.Done():
 		case <-poll.C:
-		case <-cn.c.Closed():
+		case <-cn.closed():
 			return errors.New("imap connection closed by the server")
 		}
 		return nil
@@ -310,7 +304,7 @@ func (d *Daemon) wait(ctx context.Context, cn *conn) error {
 	// A NOOP first makes the server report what it has queued (some
 	// servers, go-imap's own among them, start IDLE by waiting for the
 	// next change and would sit on mail that arrived during the scan).
-	if err := cn.do(func() error { return cn.c.Noop().Wait() }); err != nil {
+	if err := cn.noop(); err != nil {
 		return fmt.Errorf("noop: %w", err)
 	}
 	select {
@@ -318,12 +312,8 @@ func (d *Daemon) wait(ctx context.Context, cn *conn) error {
 		return nil
 	default:
 	}
-	var idle *imapclient.IdleCommand
-	if err := cn.do(func() error {
-		var err error
-		idle, err = cn.c.Idle()
-		return err
-	}); err != nil {
+	idle, err := cn.idle()
+	if err != nil {
 		return fmt.Errorf("start idle: %w", err)
 	}
 	restart := time.NewTimer(m.IdleRestart)
@@ -337,16 +327,11 @@ func (d *Daemon) wait(ctx context.Context, cn *conn) error {
 		why = "poll"
 	case <-restart.C:
 		why = "idle restart"
-	case <-cn.c.Closed():
+	case <-cn.closed():
 		why = "closed"
 	}
 	d.log.Debug("idle ended", "why", why)
-	if err := cn.do(func() error {
-		if err := idle.Close(); err != nil {
-			return err
-		}
-		return idle.Wait()
-	}); err != nil {
+	if err := cn.stopIdle(idle); err != nil {
 		return fmt.Errorf("stop idle: %w", err)
 	}
 	return nil

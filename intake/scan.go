@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/regionhmc/websesam-intake/mailer"
 	"github.com/regionhmc/websesam-intake/store"
@@ -37,15 +36,7 @@ func (d *Daemon) scan(ctx context.Context, cn *conn, uv uint32) error {
 	if err != nil {
 		return err
 	}
-	var uids []imap.UID
-	err = cn.do(func() error {
-		data, err := cn.c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: imap.UID(high + 1), Stop: 0}}}}, nil).Wait()
-		if err != nil {
-			return err
-		}
-		uids = data.AllUIDs()
-		return nil
-	})
+	uids, err := cn.searchUIDs(&imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: imap.UID(high + 1), Stop: 0}}}})
 	if err != nil {
 		return fmt.Errorf("search new mail: %w", err)
 	}
@@ -154,14 +145,9 @@ func (d *Daemon) matches(subject string) bool {
 }
 
 func (d *Daemon) envelopes(cn *conn, uids []imap.UID) ([]envelope, error) {
-	var bufs []*imapclient.FetchMessageBuffer
-	err := cn.do(func() error {
-		var err error
-		bufs, err = cn.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{
-			UID: true, Envelope: true, InternalDate: true, RFC822Size: true,
-			BodyStructure: &imap.FetchItemBodyStructure{Extended: true},
-		}).Collect()
-		return err
+	bufs, err := cn.fetch(uids, &imap.FetchOptions{
+		UID: true, Envelope: true, InternalDate: true, RFC822Size: true,
+		BodyStructure: &imap.FetchItemBodyStructure{Extended: true},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("fetch envelopes: %w", err)
@@ -322,26 +308,7 @@ func (d *Daemon) decideRaw(raw []byte, messageID, subject string) decision {
 // bodies downloads whole messages without setting \Seen (BODY.PEEK[]);
 // messages gone from the server are missing from the result.
 func (d *Daemon) bodies(cn *conn, uids []imap.UID) (map[imap.UID][]byte, error) {
-	section := &imap.FetchItemBodySection{Peek: true}
-	out := make(map[imap.UID][]byte, len(uids))
-	err := cn.do(func() error {
-		cmd := cn.c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{section}})
-		for {
-			m := cmd.Next()
-			if m == nil {
-				break
-			}
-			b, err := m.Collect()
-			if err != nil {
-				cmd.Close()
-				return err
-			}
-			if raw := b.FindBodySection(section); raw != nil && b.UID != 0 {
-				out[b.UID] = raw
-			}
-		}
-		return cmd.Close()
-	})
+	out, err := cn.fetchBodies(uids)
 	if err != nil {
 		return nil, fmt.Errorf("fetch %d bodies: %w", len(uids), err)
 	}

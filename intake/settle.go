@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/regionhmc/websesam-intake/store"
 )
@@ -95,29 +94,17 @@ func (d *Daemon) move(cn *conn, keys []store.MessageKey, outcome store.Outcome, 
 			return err
 		}
 	}
-	addFlag := func(f imap.Flag) error {
-		return cn.do(func() error {
-			return cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{f}}, nil).Close()
-		})
-	}
 	if cn.hasMove() {
-		// \Seen and MOVE are sent back to back (UID commands pipeline
-		// safely): one round trip instead of two, which is what counts on
-		// a real network. A message moved without \Seen is harmless.
-		return cn.do(func() error {
-			seen := cn.c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil)
-			move := cn.c.Move(set, dest)
-			errSeen := seen.Close()
-			if _, err := move.Wait(); err != nil {
-				return fmt.Errorf("move uids %v: %w", set, err)
-			}
-			if errSeen != nil {
-				d.log.Warn("flag seen refused; moved anyway", "uids", set.String(), logErr, errSeen)
-			}
-			return nil
-		})
+		// \Seen and MOVE go back to back: one round trip instead of two,
+		// which is what counts on a real network. A message moved without
+		// \Seen is harmless.
+		errSeen, err := cn.seenAndMove(uids, dest)
+		if err == nil && errSeen != nil {
+			d.log.Warn("flag seen refused; moved anyway", "uids", set.String(), logErr, errSeen)
+		}
+		return err
 	}
-	if err := addFlag(imap.FlagSeen); err != nil {
+	if err := cn.addFlag(uids, imap.FlagSeen); err != nil {
 		return fmt.Errorf("flag uids %v seen: %w", set, err)
 	}
 	// \Deleted is set only after a successful COPY: finding it means the
@@ -132,12 +119,12 @@ func (d *Daemon) move(cn *conn, keys []store.MessageKey, outcome store.Outcome, 
 		}
 	}
 	if !copied {
-		if err := cn.do(func() error { _, err := cn.c.Copy(set, dest).Wait(); return err }); err != nil {
+		if err := cn.copy(uids, dest); err != nil {
 			return fmt.Errorf("copy uids %v: %w", set, err)
 		}
 	}
 	if !slices.Contains(flags, imap.FlagDeleted) {
-		if err := addFlag(imap.FlagDeleted); err != nil {
+		if err := cn.addFlag(uids, imap.FlagDeleted); err != nil {
 			return fmt.Errorf("flag uids %v deleted: %w", set, err)
 		}
 	}
@@ -145,7 +132,7 @@ func (d *Daemon) move(cn *conn, keys []store.MessageKey, outcome store.Outcome, 
 		d.log.Warn("server has neither MOVE nor UIDPLUS: the copies are made and the originals left flagged \\Deleted", "uids", set.String())
 		return nil
 	}
-	if err := cn.do(func() error { _, err := cn.c.UIDExpunge(set).Collect(); return err }); err != nil {
+	if err := cn.expunge(uids); err != nil {
 		return fmt.Errorf("expunge uids %v: %w", set, err)
 	}
 	return nil
@@ -155,44 +142,24 @@ func (d *Daemon) move(cn *conn, keys []store.MessageKey, outcome store.Outcome, 
 // then selects the watched mailbox again (checking that its UIDVALIDITY did
 // not change, or the UID in hand would mean another message).
 func (d *Daemon) inFolder(cn *conn, folder, messageID string, uv uint32) (bool, error) {
-	var found bool
-	err := cn.do(func() error {
-		if _, err := cn.c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
-			return err
-		}
-		data, err := cn.c.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-Id", Value: messageID}}}, nil).Wait()
-		if err != nil {
-			return err
-		}
-		found = len(data.AllUIDs()) > 0
-		return nil
-	})
+	if _, err := cn.selectMailbox(folder, true); err != nil {
+		return false, fmt.Errorf("look for a copy in %s: %w", folder, err)
+	}
+	uids, err := cn.searchMessageID(messageID)
 	if err != nil {
 		return false, fmt.Errorf("look for a copy in %s: %w", folder, err)
 	}
-	var sel *imap.SelectData
-	if err := cn.do(func() error {
-		var err error
-		sel, err = cn.c.Select(d.cfg.Mailbox.Folder, nil).Wait()
-		return err
-	}); err != nil {
-		return false, fmt.Errorf("select %s again: %w", d.cfg.Mailbox.Folder, err)
+	if err := d.selectWatched(cn, uv); err != nil {
+		return false, err
 	}
-	if sel.UIDValidity != uv {
-		return false, fmt.Errorf("select %s again: UIDVALIDITY changed from %d to %d", d.cfg.Mailbox.Folder, uv, sel.UIDValidity)
-	}
-	return found, nil
+	return len(uids) > 0, nil
 }
 
 // lookup tells whether uid is still in the selected mailbox, with its flags
 // and Message-ID.
 func (d *Daemon) lookup(cn *conn, uid imap.UID) (found bool, flags []imap.Flag, messageID string, err error) {
-	var bufs []*imapclient.FetchMessageBuffer
-	if err := cn.do(func() error {
-		var err error
-		bufs, err = cn.c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, Flags: true, Envelope: true}).Collect()
-		return err
-	}); err != nil {
+	bufs, err := cn.fetch([]imap.UID{uid}, &imap.FetchOptions{UID: true, Flags: true, Envelope: true})
+	if err != nil {
 		return false, nil, "", fmt.Errorf("look up uid %d: %w", uid, err)
 	}
 	for _, b := range bufs {

@@ -23,7 +23,7 @@
 //
 // Every call that returns personal data to staff takes the actor and writes
 // an audit entry (ids and counts, never values) in the same transaction;
-// the daemon's own look-ups (MessageByID, RequestsByFormHash, Unsettled,
+// the daemon's own look-ups (MessageByID, Unsettled,
 // DueOutbox) return keys and composed mail only. Purge empties closed
 // requests, message records and outbox rows after the retention period and
 // keeps ids, dates, statuses and the audit log.

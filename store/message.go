@@ -559,23 +559,6 @@ func (s *Store) MessageByID(messageID string) (MessageKey, bool, error) {
 	return key, found, nil
 }
 
-// RequestsByFormHash returns the ids of every request made from the form
-// with this SHA-256, oldest first, whatever their status.
-func (s *Store) RequestsByFormHash(hash string) ([]string, error) {
-	var ids []string
-	err := s.db.View(func(tx *bolt.Tx) error {
-		prefix := join(keyText(hash), nil)
-		return prefixed(tx.Bucket(bucketFormHash), prefix, func(k, _ []byte) error {
-			ids = append(ids, string(k[len(prefix):]))
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("look up form hash: %w", err)
-	}
-	return ids, nil
-}
-
 // activeForHash returns the requests of a form that still count: queued,
 // claimed or done. A rejected form sent again becomes new requests.
 func activeForHash(tx *bolt.Tx, hash string) ([]string, error) {
