@@ -1,0 +1,340 @@
+package doctor
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+
+	"fmt"
+	"io"
+	"log"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapserver"
+	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
+	"github.com/emersion/go-sasl"
+	"github.com/emersion/go-smtp"
+)
+
+const (
+	mailUser = "intake@region.example.se"
+	password = "rätt lösen"
+)
+
+// testCA makes a CA and a certificate for 127.0.0.1 signed by it.
+func testCA(t *testing.T, dir string) (tls.Certificate, string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "doctor test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(48 * time.Hour),
+		IsCA: true, KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
+	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(40 * 24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, caFile
+}
+
+// refusingSession refuses to create any folder whose name holds "Nej".
+type refusingSession struct{ imapserver.Session }
+
+func (s refusingSession) Create(name string, opts *imap.CreateOptions) error {
+	if strings.Contains(name, "Nej") {
+		return &imap.Error{Type: imap.StatusResponseTypeNo, Code: imap.ResponseCodeNoPerm, Text: "permission denied"}
+	}
+	return s.Session.Create(name, opts)
+}
+
+type imapServer struct {
+	addr string
+	srv  *imapserver.Server
+	user *imapmemserver.User
+}
+
+func startIMAP(t *testing.T, cert tls.Certificate) *imapServer {
+	t.Helper()
+	mem := imapmemserver.New()
+	u := imapmemserver.NewUser(mailUser, password)
+	if err := u.Create("INBOX", nil); err != nil {
+		t.Fatal(err)
+	}
+	mem.AddUser(u)
+	srv := imapserver.New(&imapserver.Options{
+		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
+			return refusingSession{mem.NewSession()}, nil, nil
+		},
+		Caps:   imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}},
+		Logger: log.New(io.Discard, "", 0),
+	})
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return &imapServer{addr: ln.Addr().String(), srv: srv, user: u}
+}
+
+// smtpSink offers STARTTLS and AUTH PLAIN and keeps what it is given.
+type smtpSink struct {
+	mu   sync.Mutex
+	mail []string
+}
+
+func (s *smtpSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &smtpSession{s: s}, nil }
+
+type smtpSession struct {
+	s      *smtpSink
+	authed bool
+	rcpt   string
+}
+
+func (ss *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
+func (ss *smtpSession) Auth(string) (sasl.Server, error) {
+	return sasl.NewPlainServer(func(_, u, p string) error {
+		if u != mailUser || p != password {
+			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}
+		}
+		ss.authed = true
+		return nil
+	}), nil
+}
+func (ss *smtpSession) Mail(string, *smtp.MailOptions) error {
+	if !ss.authed {
+		return smtp.ErrAuthRequired
+	}
+	return nil
+}
+func (ss *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error { ss.rcpt = to; return nil }
+func (ss *smtpSession) Data(r io.Reader) error {
+	b, err := io.ReadAll(r)
+	ss.s.mu.Lock()
+	ss.s.mail = append(ss.s.mail, ss.rcpt+"\n"+string(b))
+	ss.s.mu.Unlock()
+	return err
+}
+func (ss *smtpSession) Reset()        {}
+func (ss *smtpSession) Logout() error { return nil }
+
+func startSMTP(t *testing.T, cert tls.Certificate) (string, *smtpSink) {
+	t.Helper()
+	sink := &smtpSink{}
+	srv := smtp.NewServer(sink)
+	srv.Domain = "relay.test"
+	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return ln.Addr().String(), sink
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type setup struct {
+	dir, imapAddr, smtpAddr, caFile, metrics string
+	quarantine                               string
+}
+
+func (s setup) write(t *testing.T, edit func(string) string) string {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(s.dir, "imap-password"), []byte(password+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	body := fmt.Sprintf(`
+[mailbox]
+addr = %q
+ca_file = %q
+username = %q
+password_file = "imap-password"
+command_timeout = "10s"
+
+[folders]
+quarantined = %q
+
+[store]
+path = %q
+
+[staff]
+socket = %q
+
+[metrics]
+addr = %q
+
+[mailer]
+from_address = %q
+login_instructions = "Logga in."
+form_url = "https://region.example.se/websesam"
+allowed_recipient_domains = ["region.example.se"]
+
+[mailer.smtp]
+addr = %q
+ca_file = %q
+auth = "plain"
+username = %q
+password_file = "imap-password"
+`, s.imapAddr, s.caFile, mailUser, s.quarantine, filepath.Join(s.dir, "intake.db"), filepath.Join(s.dir, "staff.sock"), s.metrics,
+		mailUser, s.smtpAddr, s.caFile, mailUser)
+	if edit != nil {
+		body = edit(body)
+	}
+	path := filepath.Join(s.dir, "config.toml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func runDoctor(t *testing.T, o Options) (map[string]Result, bool) {
+	t.Helper()
+	got := map[string]Result{}
+	o.Timeout = 10 * time.Second
+	o.Report = func(r Result) {
+		if r.Status == Fail {
+			got[r.Check] = r // a failure wins over an earlier line of the same check
+			return
+		}
+		if _, ok := got[r.Check]; !ok {
+			got[r.Check] = r
+		}
+	}
+	failed := Run(context.Background(), o)
+	return got, failed
+}
+
+func want(t *testing.T, got map[string]Result, check string, st Status, detail, advice string) {
+	t.Helper()
+	r, ok := got[check]
+	if !ok {
+		t.Errorf("%s: no result; got %v", check, got)
+		return
+	}
+	if r.Status != st || !strings.Contains(r.Detail, detail) || !strings.Contains(r.Advice, advice) {
+		t.Errorf("%s: got %s %q (advice %q), want %s with %q (advice %q)", check, r.Status, r.Detail, r.Advice, st, detail, advice)
+	}
+}
+
+// TestDoctor runs every check against an in-process IMAP server (implicit
+// TLS) and SMTP relay (STARTTLS, AUTH PLAIN) that trust a private CA.
+func TestDoctor(t *testing.T) {
+	dir := t.TempDir()
+	cert, caFile := testCA(t, dir)
+	im := startIMAP(t, cert)
+	smtpAddr, sink := startSMTP(t, cert)
+	t.Setenv("CREDENTIALS_DIRECTORY", dir)
+	s := setup{dir: dir, imapAddr: im.addr, smtpAddr: smtpAddr, caFile: caFile, metrics: freePort(t), quarantine: "webSesam/Quarantine"}
+
+	t.Run("all hold, folders created with --fix", func(t *testing.T) {
+		path := s.write(t, nil)
+		got, failed := runDoctor(t, Options{ConfigPath: path})
+		if failed {
+			t.Errorf("a check failed: %v", got)
+		}
+		want(t, got, "config", OK, "is valid", "")
+		want(t, got, "secret mailbox.password_file", OK, "is readable by", "")
+		want(t, got, "mailbox dns", OK, "127.0.0.1 is an address", "")
+		want(t, got, "mailbox tcp", OK, "connected to "+im.addr, "")
+		want(t, got, "mailbox tls", OK, `certificate for 127.0.0.1 verified (chain to "doctor test CA"), expires in 39 days`, "")
+		want(t, got, "mailbox greeting", OK, "an IMAP server answered", "")
+		want(t, got, "mailbox login", OK, "logged in as "+mailUser+" (login)", "")
+		want(t, got, "mailbox capability IDLE", OK, "offered", "")
+		want(t, got, "mailbox capability MOVE", Warn, "not offered: a message is moved as COPY, \\Deleted and EXPUNGE in steps", "")
+		want(t, got, "mailbox capability UIDPLUS", Warn, "not offered: without UID EXPUNGE", "")
+		want(t, got, "folder INBOX", OK, "exists (watched)", "")
+		want(t, got, "folder webSesam/Queued", Warn, "missing; the daemon creates it", "run doctor --fix")
+		want(t, got, "mailer.smtp tls", OK, "certificate for 127.0.0.1 verified", "")
+		want(t, got, "mailer.smtp login", OK, "logged in as "+mailUser+" (plain)", "")
+		want(t, got, "mailer.smtp send", OK, "no mail sent", "")
+		want(t, got, "store", OK, "is writable; intake.db is made at the first start", "")
+		want(t, got, "metrics", OK, "is free", "")
+
+		got, failed = runDoctor(t, Options{ConfigPath: path, Fix: true, SendTest: "anna@region.example.se"})
+		if failed {
+			t.Errorf("a check failed: %v", got)
+		}
+		want(t, got, "folder webSesam/Queued", OK, "created", "")
+		want(t, got, "mailer.smtp send", OK, "a test mail to anna@region.example.se was accepted", "")
+		got, _ = runDoctor(t, Options{ConfigPath: path})
+		want(t, got, "folder webSesam/Quarantine", OK, "exists", "")
+		sink.mu.Lock()
+		defer sink.mu.Unlock()
+		if len(sink.mail) != 1 || !strings.Contains(sink.mail[0], "X-Websesam-Intake-Loop: region.example.se") {
+			t.Errorf("the relay got %q, want one test mail with the loop header", sink.mail)
+		}
+	})
+
+	cases := []struct {
+		name                  string
+		edit                  func(string) string
+		opts                  Options
+		check, detail, advice string
+	}{
+		{"wrong password", func(b string) string {
+			return strings.Replace(b, `password_file = "imap-password"`, `password_file = "wrong-password"`, 1)
+		}, Options{}, "mailbox login", "as " + mailUser + " (login)", "the server refused the user name and password"},
+		{"no CA", func(b string) string {
+			return strings.Replace(b, fmt.Sprintf("ca_file = %q\nusername", caFile), "username", 1)
+		}, Options{}, "mailbox tls", "certificate signed by unknown authority", "set ca_file to that CA's PEM file"},
+		{"server down", func(b string) string {
+			return strings.Replace(b, im.addr, freePort(t), 1)
+		}, Options{}, "mailbox tcp", "connection refused", "that the server runs"},
+		{"folder cannot be created", func(b string) string {
+			return strings.Replace(b, `"webSesam/Quarantine"`, `"webSesam/Nej"`, 1)
+		}, Options{Fix: true}, "folder webSesam/Nej", "missing, and cannot be created: imap: NO [NOPERM] permission denied", "create it by hand"},
+		{"send-test outside the allowed domains", nil, Options{SendTest: "x@gmail.com"},
+			"mailer.smtp send", "x@gmail.com is outside mailer.allowed_recipient_domains; nothing sent", ""},
+		{"bad config", func(b string) string { return b + "\n[nonsense]\nkey = 1\n" }, Options{},
+			"config", "nonsense.key: unknown key", "fix it in"},
+	}
+	if err := os.WriteFile(filepath.Join(dir, "wrong-password"), []byte("fel\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			c.opts.ConfigPath = s.write(t, c.edit)
+			got, failed := runDoctor(t, c.opts)
+			if !failed {
+				t.Errorf("no check failed: %v", got)
+			}
+			want(t, got, c.check, Fail, c.detail, c.advice)
+		})
+	}
+
+}
