@@ -82,6 +82,9 @@ func TestReadCommandsJSON(t *testing.T) {
 				return
 			}
 			name := strings.Join(words(c), " ")
+			if name == "doctor" {
+				return // checks servers, not the store: TestDoctorCLI covers its --json
+			}
 			seen[name] = true
 			a, ok := args[name]
 			if !ok {

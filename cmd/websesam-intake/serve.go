@@ -76,6 +76,7 @@ Exit status: 0 success, 1 runtime failure, 2 bad usage or configuration.`,
 				defer st.Close()
 			}
 			metrics := ops.NewMetrics(st)
+			metrics.WatchTokens(cfg.Tokens())
 			// A step of the loop may take a command timeout for a fetch and
 			// one for a move, and a parse; silence beyond that is a stuck loop.
 			hb := ops.NewHeartbeat(2*cfg.Mailbox.CommandTimeout + cfg.Policy.ParseTimeout + time.Minute)

@@ -89,6 +89,7 @@ type statusView struct {
 	Messages      map[string]int `json:"messages,omitempty"`
 	Replies       *statusReplies `json:"replies,omitempty"`
 	IMAP          *statusIMAP    `json:"imap,omitempty"`
+	OAuth2        *statusOAuth2  `json:"oauth2,omitempty"`
 	StoreReadable bool           `json:"store_readable"`
 	Requests      map[string]int `json:"requests,omitempty"`
 	OutboxPending int            `json:"outbox_pending"`
@@ -104,6 +105,14 @@ type statusReplies struct {
 type statusIMAP struct {
 	Reconnects    int `json:"reconnects"`
 	LoginRefusals int `json:"login_refusals"`
+}
+
+// statusOAuth2 is the built-in OAuth2 client, when configured.
+type statusOAuth2 struct {
+	Tokens   int       `json:"tokens"`
+	Refusals int       `json:"refusals"`
+	Failures int       `json:"failures"`
+	Expires  time.Time `json:"expires,omitzero"`
 }
 
 // statusFromSamples reads the daemon's series into the view.
@@ -124,6 +133,10 @@ func statusFromSamples(source string, s map[string]float64) statusView {
 	}
 	for _, o := range []string{"queued", "returned", "no-form", "ignored", "quarantined"} {
 		v.Messages[o] = n(`websesam_intake_messages_total{outcome="` + o + `"}`)
+	}
+	if _, ok := s["websesam_intake_oauth2_tokens_total"]; ok {
+		v.OAuth2 = &statusOAuth2{Tokens: n("websesam_intake_oauth2_tokens_total"), Refusals: n("websesam_intake_oauth2_token_refusals_total"),
+			Failures: n("websesam_intake_oauth2_token_failures_total"), Expires: when("websesam_intake_oauth2_token_expiry_timestamp_seconds")}
 	}
 	v.Replies.Sent, v.Replies.Failed = n("websesam_intake_replies_sent_total"), n("websesam_intake_replies_failed_total")
 	for k, x := range s {
@@ -170,6 +183,13 @@ func writeStatus(out io.Writer, v statusView, now time.Time) error {
 		}
 		fmt.Fprintf(out, "  replies        %s\n", line)
 		fmt.Fprintf(out, "  imap           reconnects %d, login refusals %d\n", v.IMAP.Reconnects, v.IMAP.LoginRefusals)
+		if o := v.OAuth2; o != nil {
+			line := fmt.Sprintf("tokens %d, refused by the issuer %d, failed %d", o.Tokens, o.Refusals, o.Failures)
+			if o.Refusals > 0 {
+				line += " (check the client secret or certificate: run doctor)"
+			}
+			fmt.Fprintf(out, "  oauth2         %s\n", line)
+		}
 	}
 	if !v.StoreReadable {
 		fmt.Fprintf(out, "  store          NOT READABLE: the depths are unknown\n")

@@ -12,9 +12,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/prometheus/common/expfmt"
-	"github.com/regionhmc/websesam-intake/store"
 
 	"github.com/regionhmc/websesam-intake/intake/endpoint"
+	"github.com/regionhmc/websesam-intake/store"
 )
 
 // MetricsConfig is where /metrics is served; it belongs in Config as
@@ -217,6 +217,43 @@ func (d depths) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descOutbox, prometheus.GaugeValue, float64(c.OutboxPending))
 	ch <- prometheus.MustNewConstMetric(descUnsettled, prometheus.GaugeValue, float64(c.Unsettled))
+}
+
+// WatchTokens reports the built-in OAuth2 client's figures at each scrape
+// (nil: not configured, nothing reported): tokens obtained, requests the
+// issuer refused (a wrong or expired client secret or certificate) or that
+// failed otherwise, and the expiry of the token in hand.
+func (m *Metrics) WatchTokens(t *endpoint.Tokens) {
+	if m == nil || t == nil {
+		return
+	}
+	m.reg.MustRegister(tokenStats{stats: t.Stats})
+}
+
+type tokenStats struct {
+	stats func() endpoint.TokenStats
+}
+
+var (
+	descTokens        = prometheus.NewDesc(ns+"_oauth2_tokens_total", "OAuth2 access tokens obtained since the start.", nil, nil)
+	descTokenRefusals = prometheus.NewDesc(ns+"_oauth2_token_refusals_total", "Token requests the issuer refused since the start (wrong or expired client secret or certificate, unknown client id).", nil, nil)
+	descTokenFailures = prometheus.NewDesc(ns+"_oauth2_token_failures_total", "Token requests that failed otherwise since the start (network, issuer down).", nil, nil)
+	descTokenExpiry   = prometheus.NewDesc(ns+"_oauth2_token_expiry_timestamp_seconds", "Unix time the token in hand expires (0: none).", nil, nil)
+)
+
+func (ts tokenStats) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descTokens
+	ch <- descTokenRefusals
+	ch <- descTokenFailures
+	ch <- descTokenExpiry
+}
+
+func (ts tokenStats) Collect(ch chan<- prometheus.Metric) {
+	s := ts.stats()
+	ch <- prometheus.MustNewConstMetric(descTokens, prometheus.CounterValue, float64(s.Fetched))
+	ch <- prometheus.MustNewConstMetric(descTokenRefusals, prometheus.CounterValue, float64(s.Refused))
+	ch <- prometheus.MustNewConstMetric(descTokenFailures, prometheus.CounterValue, float64(s.Failed))
+	ch <- prometheus.MustNewConstMetric(descTokenExpiry, prometheus.GaugeValue, unixSeconds(s.Expires))
 }
 
 // Handler serves GET /metrics in the Prometheus text format.
