@@ -62,7 +62,7 @@ Exit status: 0 every check holds, 1 any fails, 2 bad usage.`,
 	cmd.Flags().StringVar(&configPath, "config", defaultConfigPath, "the configuration file (TOML)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the results as one JSON array")
 	cmd.Flags().BoolVar(&fix, "fix", false, "create missing outcome folders")
-	cmd.Flags().StringVar(&sendTest, "send-test", "", "send one test mail to `ADDRESS` (an allowed domain only)")
+	cmd.Flags().StringVar(&sendTest, "send-test", "", "send one test mail to this address (an allowed domain only)")
 	return cmd
 }
 
