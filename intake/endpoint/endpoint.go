@@ -176,15 +176,6 @@ func (c Config) TLSConfig() (*tls.Config, error) {
 	return tc, nil
 }
 
-// CertPool is the system roots plus the PEM certificates of caFile (the
-// system roots alone when caFile is empty).
-func CertPool(caFile string) (*x509.CertPool, error) {
-	if caFile == "" {
-		return x509.SystemCertPool()
-	}
-	return readCA(caFile)
-}
-
 func readCA(path string) (*x509.CertPool, error) {
 	pem, err := os.ReadFile(path)
 	if err != nil {
@@ -208,13 +199,6 @@ func ResolvePath(dir, p string) string {
 		return p
 	}
 	return filepath.Join(dir, p)
-}
-
-// ResolvePaths resolves c's secret files under dir.
-func (c Config) ResolvePaths(dir string) Config {
-	c.PasswordFile = ResolvePath(dir, c.PasswordFile)
-	c.TokenFile = ResolvePath(dir, c.TokenFile)
-	return c
 }
 
 // IsLoopback reports whether host is a loopback IP or "localhost": the only

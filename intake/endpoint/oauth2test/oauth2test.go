@@ -53,7 +53,6 @@ type Server struct {
 	order    []string
 	revoked  map[string]bool
 	refused  int
-	bodies   []string
 }
 
 // Start serves the issuer for the test's duration.
