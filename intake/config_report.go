@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/BurntSushi/toml"
+
 	"github.com/regionhmc/websesam-intake/mailer"
 	"github.com/regionhmc/websesam-intake/store"
 )
@@ -169,3 +171,22 @@ func (c Config) reportProblems(add func(key, format string, args ...any)) {
 
 // allOutcomes are the outcomes a message can have, each with its folder.
 var allOutcomes = []store.Outcome{store.OutcomeQueued, store.OutcomeReturned, store.OutcomeNoForm, store.OutcomeIgnored, store.OutcomeQuarantined}
+
+// ReadPromise reads [queue] promise from the configuration at path without
+// validating the rest (a staff member cannot read the secrets it names);
+// the default when the file does not set it.
+func ReadPromise(path string) (int, error) {
+	var c struct {
+		Queue QueueConfig `toml:"queue"`
+	}
+	if _, err := toml.DecodeFile(path, &c); err != nil {
+		return 0, fmt.Errorf("read [queue] of %s: %w", path, err)
+	}
+	if c.Queue.Promise == 0 {
+		return DefaultPromise, nil
+	}
+	if c.Queue.Promise < 1 || c.Queue.Promise > 100 {
+		return 0, fmt.Errorf("read [queue] of %s: %w", path, problem("queue.promise", "want working days from 1 to 100, got %d", c.Queue.Promise))
+	}
+	return c.Queue.Promise, nil
+}

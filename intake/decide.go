@@ -352,7 +352,8 @@ func (dec decision) problemRecords() []store.FormProblems {
 		if f.Form == nil || len(f.Form.Problems) == 0 {
 			continue
 		}
-		fp := store.FormProblems{Hash: f.Hash, Form: string(f.Form.ID)}
+		fp := store.FormProblems{Hash: f.Hash, Form: string(f.Form.ID),
+			Verksamhet: f.Form.Fields[string(formparse.FieldVerksamhet)], Kundnummer: sixDigits(f.Form.Fields[string(formparse.FieldKundnummer)])}
 		for _, p := range f.Form.Problems {
 			reason, _, _ := strings.Cut(p.Reason, " (ifyllt:")
 			fp.Problems = append(fp.Problems, store.Problem{Field: p.Field, Label: p.Label, Reason: reason})
@@ -366,4 +367,15 @@ func (dec decision) problemRecords() []store.FormProblems {
 // can save it from the review screen.
 func (f foundForm) original() *store.FormFile {
 	return &store.FormFile{Name: f.File.Name, Data: f.File.Data}
+}
+
+// sixDigits is a kundnummer as written when it is one (six digits, spaces
+// allowed), else "": a wrong value may be anything, a personal number too,
+// and the record keeps no value that could name a person.
+func sixDigits(v string) string {
+	v = strings.ReplaceAll(v, " ", "")
+	if len(v) != 6 || strings.Trim(v, "0123456789") != "" {
+		return ""
+	}
+	return v
 }

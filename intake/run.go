@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -13,6 +14,7 @@ import (
 	"github.com/regionhmc/websesam-intake/intake/ops"
 	"github.com/regionhmc/websesam-intake/mailer"
 	"github.com/regionhmc/websesam-intake/store"
+	"github.com/regionhmc/websesam-intake/store/workdays"
 )
 
 // Log attribute keys: constant, so that log queries keep working. Values
@@ -55,6 +57,10 @@ type Options struct {
 	// FormReader reads each attachment (default: a fence.Reader running
 	// this binary as its worker, under the fence's default limits).
 	FormReader FormReader
+	// SkipRetention leaves out the retention pass at start and daily: for
+	// tests of the mail loop that count connections or cut commands (the
+	// pass has a connection of its own). Retain still runs on demand.
+	SkipRetention bool
 }
 
 // Decided is one message's decision as recorded: what Options.Decided is
@@ -94,6 +100,12 @@ type Daemon struct {
 	// database refusing one of its writes would.
 	storeFault func(store.MessageKey) error
 
+	retainMu      sync.Mutex    // one retention pass at a time
+	polled        chan struct{} // closed after the first completed poll
+	polledOnce    sync.Once
+	skipRetention bool
+	cal           *workdays.Calendar
+
 	connected func() // called after every successful login
 	// withoutCaps, in tests, hides capabilities the server has (IDLE) to
 	// run the paths for servers without them.
@@ -124,6 +136,10 @@ func New(cfg Config, st *store.Store, opts Options) (*Daemon, error) {
 		dec:       decider{policy: cfg.Policy, ownIDDom: cfg.Mailer.MessageIDDomain, ownFrom: cfg.Mailer.FromAddress, trust: cfg.Trust, reader: opts.FormReader},
 		connected: func() {}, failedPasses: map[store.MessageKey]int{},
 		notify: opts.Notifier, hb: opts.Heartbeat, metrics: opts.Metrics, decided: opts.Decided,
+		cal: calendar(), skipRetention: opts.SkipRetention, polled: make(chan struct{}),
+	}
+	if st != nil {
+		d.metrics.SetWaiting(d.Waiting)
 	}
 	if !d.dry {
 		m := opts.Metrics
@@ -162,6 +178,22 @@ func (d *Daemon) Run(ctx context.Context) error {
 		}
 	}()
 	defer func() { <-workerDone }()
+	if !d.dry && !d.skipRetention {
+		retentionDone := make(chan struct{})
+		go func() {
+			defer close(retentionDone)
+			d.retentionLoop(ctx)
+		}()
+		defer func() { <-retentionDone }()
+	}
+	if !d.dry {
+		digestDone := make(chan struct{})
+		go func() {
+			defer close(digestDone)
+			d.digestLoop(ctx)
+		}()
+		defer func() { <-digestDone }()
+	}
 
 	m := d.cfg.Mailbox
 	conn := backoff{min: m.ReconnectMin, max: m.ReconnectMax}
@@ -269,6 +301,7 @@ func (d *Daemon) session(ctx context.Context, once bool) error {
 		}
 		d.hb.Beat()
 		d.metrics.PollSucceeded(d.now())
+		d.polledOnce.Do(func() { close(d.polled) })
 		if once || ctx.Err() != nil {
 			cn.logout()
 			return nil

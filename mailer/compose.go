@@ -44,7 +44,7 @@ var ErrNoRecipient = errors.New("no valid recipient")
 //go:embed templates
 var embedded embed.FS
 
-var kinds = []string{KindReceipt, KindReturn, KindNoForm, KindDoneUser, KindDoneChef, KindRejection}
+var kinds = []string{KindReceipt, KindReturn, KindNoForm, KindDoneUser, KindDoneChef, KindRejection, KindDigest}
 
 // Original is the message a reply answers, as the intake decoded it.
 type Original struct {

@@ -184,6 +184,17 @@ func composeCases() []composeCase {
 			return one(c.Rejection(Rejection{Request: "R-000151", Form: formparse.Single,
 				Fields: with(singleFields(), "chef_epost", "goran.arlig@gmail.com"), Reason: "Chefen finns inte i vår verksamhet."}))
 		}},
+		{"morgonrapport", func(c *Composer) ([]store.OutboxRow, error) {
+			mon := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+			return one(c.Digest(Digest{To: []string{"hmc.websesam@region.se"}, Date: mon, Promise: 5, Queued: 7, Claimed: 2,
+				Late:  []store.LateRequest{{ID: "WS-2026-000101", Status: store.StatusQueued, Age: 9}, {ID: "WS-2026-000112", Status: store.StatusClaimed, Age: 6}},
+				Since: mon.AddDate(0, 0, -3), Yesterday: store.DayCounts{Mails: map[store.Outcome]int{store.OutcomeQueued: 4, store.OutcomeReturned: 2, store.OutcomeIgnored: 1}, Done: 5, Rejected: 1}}))
+		}},
+		{"morgonrapport-ingen-over-loftet", func(c *Composer) ([]store.OutboxRow, error) {
+			tue := time.Date(2026, 12, 8, 0, 0, 0, 0, time.UTC)
+			return one(c.Digest(Digest{To: []string{"hmc.websesam@region.se"}, Date: tue, Promise: 5,
+				Since: tue.AddDate(0, 0, -1), Yesterday: store.DayCounts{Mails: map[store.Outcome]int{}}}))
+		}},
 	}
 }
 

@@ -49,7 +49,7 @@ func TestRequestForm(t *testing.T) {
 	_, err = s.Complete(a, "anna", "asaobe01", "", notice("klar"))
 	mustNoErr(t, err)
 	clk.add(400 * 24 * time.Hour)
-	_, err = s.Retain(ActorRetention, clk.now(), RetentionPolicy{RequestsDays: 30, MessagesDays: 30, NoticesDays: 30}, false)
+	_, err = s.Retain(ActorRetention, clk.now(), RetentionPolicy{RequestsDays: 30, MessagesDays: 30, NoticesDays: 30}, false, nil)
 	mustNoErr(t, err)
 	if _, err := s.RequestForm("anna", b); err != nil {
 		t.Errorf("Bo's open request lost its original when Åsa's was purged: %v", err)
@@ -59,7 +59,7 @@ func TestRequestForm(t *testing.T) {
 	_, err = s.Reject(b, "anna", "dubblett", notice("avslag"))
 	mustNoErr(t, err)
 	clk.add(400 * 24 * time.Hour)
-	_, err = s.Retain(ActorRetention, clk.now(), RetentionPolicy{RequestsDays: 30, MessagesDays: 30, NoticesDays: 30}, false)
+	_, err = s.Retain(ActorRetention, clk.now(), RetentionPolicy{RequestsDays: 30, MessagesDays: 30, NoticesDays: 30}, false, nil)
 	mustNoErr(t, err)
 	for _, id := range []string{a, b} {
 		if _, err := s.RequestForm("anna", id); !errors.Is(err, ErrNotFound) {

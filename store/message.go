@@ -142,9 +142,13 @@ type Message struct {
 
 // FormProblems are the problems of one form of a message, in form order.
 type FormProblems struct {
-	Hash     string    `json:"hash"`     // the form's SHA-256, as in FormHashes
-	Form     string    `json:"form"`     // form id, e.g. websesam-behorighet
-	Problems []Problem `json:"problems"` // empty for a complete form of the message
+	Hash string `json:"hash"` // the form's SHA-256, as in FormHashes
+	Form string `json:"form"` // form id, e.g. websesam-behorighet
+	// Verksamhet and Kundnummer name the ordering organisation (never a
+	// person), so the report can count returns by them.
+	Verksamhet string    `json:"verksamhet,omitempty"`
+	Kundnummer string    `json:"kundnummer,omitempty"`
+	Problems   []Problem `json:"problems"` // empty for a complete form of the message
 }
 
 // Problem is one field (or group of fields) that was missing or wrong.

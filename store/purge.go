@@ -33,7 +33,7 @@ func (s *Store) Purge(now time.Time, days int) (PurgeResult, error) {
 	if days <= 0 {
 		days = DefaultRetentionDays
 	}
-	res, err := s.Retain(ActorRetention, now, RetentionPolicy{RequestsDays: days, MessagesDays: days, NoticesDays: days}, false)
+	res, err := s.Retain(ActorRetention, now, RetentionPolicy{RequestsDays: days, MessagesDays: days, NoticesDays: days}, false, nil)
 	if err != nil {
 		return PurgeResult{}, err
 	}

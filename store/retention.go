@@ -44,17 +44,33 @@ type RetentionResult struct {
 	RequestIDs []string `json:"request_ids"`
 	// MessagesByOutcome counts the message records emptied per outcome.
 	MessagesByOutcome map[Outcome]int `json:"messages_by_outcome"`
+	// Folders are what the pass did to the outcome folders on the mail
+	// server (filled by the daemon's pass; the store has no mailbox).
+	Folders []FolderResult `json:"folders,omitempty"`
+}
+
+// FolderResult is what a retention pass removed from one outcome folder.
+type FolderResult struct {
+	Outcome Outcome   `json:"outcome"`
+	Folder  string    `json:"folder"`
+	Days    int       `json:"days"`
+	Before  time.Time `json:"before"` // mail that arrived before this went
+	Removed int       `json:"removed"`
+	MovedTo string    `json:"moved_to,omitempty"` // "" when expunged
+	Missing bool      `json:"missing,omitempty"`  // the folder does not exist
 }
 
 // errDryRun rolls a dry run's transaction back.
 var errDryRun = errors.New("dry run")
 
 // Retain removes the personal data older than policy says, as Purge
-// describes, and writes one audit entry naming actor and the request ids.
+// describes, and writes one audit entry naming actor and the request ids,
+// with the counts of the folder pass the daemon ran just before (folders,
+// nil when none ran), so one entry tells the whole pass.
 // With dryRun the very same pass runs in a transaction that is rolled back:
 // the result is what a real pass at now would remove, and nothing (not even
 // the audit entry) is written.
-func (s *Store) Retain(actor string, now time.Time, policy RetentionPolicy, dryRun bool) (RetentionResult, error) {
+func (s *Store) Retain(actor string, now time.Time, policy RetentionPolicy, dryRun bool, folders []FolderResult) (RetentionResult, error) {
 	if err := checkActor(actor); err != nil {
 		return RetentionResult{}, err
 	}
@@ -63,7 +79,7 @@ func (s *Store) Retain(actor string, now time.Time, policy RetentionPolicy, dryR
 	reqCut, msgCut, noticeCut := cut(policy.RequestsDays), cut(policy.MessagesDays), cut(policy.NoticesDays)
 	var res RetentionResult
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		res = RetentionResult{DryRun: dryRun, At: now, Policy: policy, RequestIDs: []string{}, MessagesByOutcome: map[Outcome]int{}}
+		res = RetentionResult{DryRun: dryRun, At: now, Policy: policy, RequestIDs: []string{}, MessagesByOutcome: map[Outcome]int{}, Folders: folders}
 		stamp := s.now().UTC()
 		// Requests. Collected first: bbolt cursors must not see writes to
 		// the bucket they walk.
@@ -176,7 +192,7 @@ func (s *Store) Retain(actor string, now time.Time, policy RetentionPolicy, dryR
 		if dryRun {
 			return errDryRun
 		}
-		return s.appendAudit(tx, actor, AuditPurge, res.RequestIDs, len(res.RequestIDs), policy.detail(res.PurgeResult))
+		return s.appendAudit(tx, actor, AuditPurge, res.RequestIDs, len(res.RequestIDs), policy.detail(res.PurgeResult, folders))
 	})
 	if err != nil && !errors.Is(err, errDryRun) {
 		return RetentionResult{}, fmt.Errorf("purge personal data: %w", err)
@@ -185,7 +201,11 @@ func (s *Store) Retain(actor string, now time.Time, policy RetentionPolicy, dryR
 }
 
 // detail is the audit entry's text: the periods and the counts.
-func (p RetentionPolicy) detail(r PurgeResult) string {
-	return fmt.Sprintf("requests_days=%d messages_days=%d notices_days=%d requests=%d messages=%d outbox=%d",
+func (p RetentionPolicy) detail(r PurgeResult, folders []FolderResult) string {
+	d := fmt.Sprintf("requests_days=%d messages_days=%d notices_days=%d requests=%d messages=%d outbox=%d",
 		p.RequestsDays, p.MessagesDays, p.NoticesDays, r.Requests, r.Messages, r.Outbox)
+	for _, f := range folders {
+		d += fmt.Sprintf(" folder_%s=%d", f.Outcome, f.Removed)
+	}
+	return d
 }

@@ -89,7 +89,7 @@ func TestRetainYear(t *testing.T) {
 	slices.Sort(wantIDs)
 	auditBefore, _ := s.AuditList("auditor", AuditFilter{Actor: "anna"})
 
-	dry, err := s.Retain("anna", now, policy, true)
+	dry, err := s.Retain("anna", now, policy, true, nil)
 	mustNoErr(t, err)
 	wantMsgTotal := 0
 	for _, n := range wantMsgs {
@@ -115,7 +115,7 @@ func TestRetainYear(t *testing.T) {
 		t.Errorf("dry run wrote %d audit entries", len(a)-len(auditBefore))
 	}
 
-	real, err := s.Retain("anna", now, policy, false)
+	real, err := s.Retain("anna", now, policy, false, nil)
 	mustNoErr(t, err)
 	dry.DryRun = true
 	real.DryRun = true
@@ -137,7 +137,7 @@ func TestRetainYear(t *testing.T) {
 		}
 	}
 	// The next pass finds nothing more.
-	again, err := s.Retain("anna", now, policy, false)
+	again, err := s.Retain("anna", now, policy, false, nil)
 	mustNoErr(t, err)
 	if again.PurgeResult != (PurgeResult{}) {
 		t.Errorf("second pass: got %+v", again.PurgeResult)

@@ -48,6 +48,10 @@ type Options struct {
 	// ReadOnly opens the file with a shared lock for reading (backup); no
 	// migration is run, so an old file must first be opened read-write.
 	ReadOnly bool
+	// Now is the store's clock (recording, transition and purge times);
+	// nil means time.Now. Tests that prove retention and reports over a
+	// year of records set it.
+	Now func() time.Time
 }
 
 // Store is the open database. It is safe for concurrent use; bbolt
@@ -163,6 +167,9 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open database %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path, now: time.Now}
+	if opts.Now != nil {
+		s.now = opts.Now
+	}
 	if err := s.migrate(opts.ReadOnly); err != nil {
 		db.Close()
 		return nil, err

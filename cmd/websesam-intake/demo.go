@@ -212,7 +212,8 @@ func runDemo(ctx context.Context, samples string, out, errOut io.Writer, ready f
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	staffDone, err := startStaff(ctx, st, cfg.Mailer, staffapi.Config{Socket: socket}, metrics, logger)
+	staffDone, err := startStaff(ctx, st, cfg.Mailer, staffapi.Config{Socket: socket}, metrics, logger,
+		staffapi.ServerOptions{Promise: cfg.Queue.Promise, Retain: d.Retain})
 	if err != nil {
 		return err
 	}

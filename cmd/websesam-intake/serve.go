@@ -92,7 +92,8 @@ Exit status: 0 success, 1 runtime failure, 2 bad usage or configuration.`,
 			// The staff socket: listened on before serving, so that a bad
 			// group or path is a configuration error (exit 2) at start.
 			staffCtx, stopStaff := context.WithCancel(ctx)
-			staffDone, err := startStaff(staffCtx, st, cfg.Mailer, cfg.Staff, metrics, log.With("component", "staff"))
+			staffDone, err := startStaff(staffCtx, st, cfg.Mailer, cfg.Staff, metrics, log.With("component", "staff"),
+				staffapi.ServerOptions{Promise: cfg.Queue.Promise, Retain: d.Retain})
 			if err != nil {
 				stopStaff()
 				return err
@@ -136,7 +137,8 @@ func openStore(cfg intake.Config, dryRun bool) (*store.Store, error) {
 // until ctx ends (the one way the API is started: serve and demo). The
 // returned wait gives Serve's result. A group that does not exist, or a
 // [mailer] section the composer refuses, is bad configuration (exit 2).
-func startStaff(ctx context.Context, st *store.Store, mailerCfg mailer.Config, cfg staffapi.Config, m *ops.Metrics, log *slog.Logger) (wait func() error, err error) {
+// opts carry the daemon's promise and retention pass (report, purge).
+func startStaff(ctx context.Context, st *store.Store, mailerCfg mailer.Config, cfg staffapi.Config, m *ops.Metrics, log *slog.Logger, opts staffapi.ServerOptions) (wait func() error, err error) {
 	ln, err := staffapi.ListenUnix(cfg.Socket, staffapi.SocketMode, cfg.Group)
 	if err != nil {
 		if errors.Is(err, staffapi.ErrGroup) {
@@ -149,7 +151,8 @@ func startStaff(ctx context.Context, st *store.Store, mailerCfg mailer.Config, c
 		ln.Close()
 		return nil, usageError{err}
 	}
-	api, err := staffapi.NewServer(st, comp, staffapi.ServerOptions{Logger: log, Samples: metricsSamples(m)})
+	opts.Logger, opts.Samples = log, metricsSamples(m)
+	api, err := staffapi.NewServer(st, comp, opts)
 	if err != nil {
 		ln.Close()
 		return nil, err

@@ -11,8 +11,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/spf13/cobra"
+
+	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/intake/staffapi"
+	"github.com/regionhmc/websesam-intake/store/workdays"
 )
 
 func init() { subcommands = append(subcommands, newStatusCommand) }
@@ -66,6 +69,25 @@ socket. --json prints the same as one JSON object.`,
 					v.Requests[string(st)] = rep.Requests[st]
 				}
 				v.OutboxPending, v.Unsettled, v.StoreReadable = rep.OutboxPending, rep.Unsettled, true
+				if l, ok := s.Staff.(*staffapi.Local); ok {
+					// No daemon: age the queue here against its configuration's promise.
+					promise := intake.DefaultPromise
+					if p, err := intake.ReadPromise(sf.config); err == nil {
+						promise = p
+					}
+					w, err := l.Store.Waiting(time.Now(), promise, workdays.Swedish(time.Local).Between)
+					if err != nil {
+						return err
+					}
+					v.Waiting = &statusWaiting{OldestWorkingDays: w.Oldest, PastPromise: len(w.Late), Promise: promise}
+					for i, r := range w.Late {
+						if i == 10 {
+							v.Waiting.Late = append(v.Waiting.Late, "…")
+							break
+						}
+						v.Waiting.Late = append(v.Waiting.Late, fmt.Sprintf("%s (%d)", r.ID, r.Age))
+					}
+				}
 			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), v)
@@ -74,6 +96,8 @@ socket. --json prints the same as one JSON object.`,
 		},
 	}
 	addStaffFlags(cmd, &sf)
+	addConfigFlag(cmd, &sf)
+	cmd.Flags().Lookup("config").Usage = "the daemon's configuration, read for its [queue] promise when no daemon answers; $WEBSESAM_INTAKE_CONFIG sets the default"
 	cmd.Flags().StringVar(&metricsAddr, "metrics", envOr("WEBSESAM_INTAKE_METRICS", ""), "host:port of the running daemon's /metrics, read instead of the socket; $WEBSESAM_INTAKE_METRICS sets the default")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of text")
 	return cmd
@@ -94,6 +118,23 @@ type statusView struct {
 	Requests      map[string]int `json:"requests,omitempty"`
 	OutboxPending int            `json:"outbox_pending"`
 	Unsettled     int            `json:"unsettled"`
+	// Waiting: the oldest open request's age and how many are past the
+	// promise, in working days.
+	Waiting *statusWaiting `json:"waiting,omitempty"`
+	// Retention: the daemon's passes since the start.
+	Retention *statusRetention `json:"retention,omitempty"`
+}
+
+type statusWaiting struct {
+	OldestWorkingDays int      `json:"oldest_working_days"`
+	PastPromise       int      `json:"past_promise"`
+	Promise           int      `json:"promise,omitempty"` // when known here
+	Late              []string `json:"past_promise_ids,omitempty"`
+}
+
+type statusRetention struct {
+	LastPass time.Time      `json:"last_pass,omitzero"`
+	Removed  map[string]int `json:"removed"`
 }
 
 type statusReplies struct {
@@ -150,6 +191,15 @@ func statusFromSamples(source string, s map[string]float64) statusView {
 			v.Requests[st] = n(`websesam_intake_requests{status="` + st + `"}`)
 		}
 	}
+	if _, ok := s["websesam_intake_oldest_waiting_working_days"]; ok {
+		v.Waiting = &statusWaiting{OldestWorkingDays: n("websesam_intake_oldest_waiting_working_days"), PastPromise: n("websesam_intake_requests_past_promise")}
+	}
+	if _, ok := s["websesam_intake_retention_last_pass_timestamp_seconds"]; ok {
+		v.Retention = &statusRetention{LastPass: when("websesam_intake_retention_last_pass_timestamp_seconds"), Removed: map[string]int{}}
+		for _, k := range []string{"requests", "messages", "notices", "folder_mail"} {
+			v.Retention.Removed[k] = n(`websesam_intake_retention_removed_total{kind="` + k + `"}`)
+		}
+	}
 	return v
 }
 
@@ -190,6 +240,10 @@ func writeStatus(out io.Writer, v statusView, now time.Time) error {
 			}
 			fmt.Fprintf(out, "  oauth2         %s\n", line)
 		}
+		if r := v.Retention; r != nil {
+			fmt.Fprintf(out, "  retention      last pass %s; removed requests %d, messages %d, notices %d, folder mail %d\n",
+				when(r.LastPass), r.Removed["requests"], r.Removed["messages"], r.Removed["notices"], r.Removed["folder_mail"])
+		}
 	}
 	if !v.StoreReadable {
 		fmt.Fprintf(out, "  store          NOT READABLE: the depths are unknown\n")
@@ -200,6 +254,16 @@ func writeStatus(out io.Writer, v statusView, now time.Time) error {
 		reqs = append(reqs, fmt.Sprintf("%s %d", st, v.Requests[st]))
 	}
 	fmt.Fprintf(out, "  requests       %s\n", strings.Join(reqs, ", "))
+	if w := v.Waiting; w != nil {
+		line := fmt.Sprintf("oldest %d working day(s), %d past the promise", w.OldestWorkingDays, w.PastPromise)
+		if w.Promise > 0 {
+			line += fmt.Sprintf(" of %d", w.Promise)
+		}
+		if len(w.Late) > 0 {
+			line += ": " + strings.Join(w.Late, " ")
+		}
+		fmt.Fprintf(out, "  waiting        %s\n", line)
+	}
 	fmt.Fprintf(out, "  outbox         %d waiting\n", v.OutboxPending)
 	fmt.Fprintf(out, "  unsettled      %d message(s) recorded, not yet moved\n", v.Unsettled)
 	return nil

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,7 +73,23 @@ type Metrics struct {
 	reconnects prometheus.Counter
 	refusals   prometheus.Counter
 	lastPoll   prometheus.Gauge
+	// retained counts what retention passes removed, by kind; lastPass is
+	// when the last one ran.
+	retained *prometheus.CounterVec
+	lastPass prometheus.Gauge
+	// waiting ages the open requests at each scrape (SetWaiting).
+	waiting *waitingCollector
 }
+
+// Kinds of record a retention pass removes, as the metric labels them.
+const (
+	RetainedRequests   = "requests"
+	RetainedMessages   = "messages"
+	RetainedNotices    = "notices"
+	RetainedFolderMail = "folder_mail"
+)
+
+var retainedKinds = []string{RetainedRequests, RetainedMessages, RetainedNotices, RetainedFolderMail}
 
 // allOutcomes are always exported, zero or not, so a rate over them never
 // starts from a missing series.
@@ -105,6 +122,15 @@ func NewMetrics(st *store.Store) *Metrics {
 		lastPoll: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "last_poll_timestamp_seconds",
 			Help: "Unix time of the last completed search of the mailbox (0: none yet)."}),
 	}
+	m.retained = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "retention_removed_total",
+		Help: "Records emptied and folder mails removed by retention passes since the start, by kind."}, []string{"kind"})
+	m.lastPass = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "retention_last_pass_timestamp_seconds",
+		Help: "Unix time of the last retention pass (0: none yet)."})
+	m.waiting = &waitingCollector{}
+	for _, k := range retainedKinds {
+		m.retained.WithLabelValues(k)
+	}
+	m.reg.MustRegister(m.retained, m.lastPass, m.waiting)
 	started := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "start_timestamp_seconds",
 		Help: "Unix time the daemon started."})
 	started.Set(unixSeconds(time.Now()))
@@ -175,6 +201,57 @@ func (m *Metrics) PollSucceeded(t time.Time) {
 	if m != nil {
 		m.lastPoll.Set(unixSeconds(t))
 	}
+}
+
+// RetentionPass counts what one (real) retention pass removed.
+func (m *Metrics) RetentionPass(r store.RetentionResult) {
+	if m == nil {
+		return
+	}
+	m.retained.WithLabelValues(RetainedRequests).Add(float64(r.Requests))
+	m.retained.WithLabelValues(RetainedMessages).Add(float64(r.Messages))
+	m.retained.WithLabelValues(RetainedNotices).Add(float64(r.Outbox))
+	for _, f := range r.Folders {
+		m.retained.WithLabelValues(RetainedFolderMail).Add(float64(f.Removed))
+	}
+	m.lastPass.Set(unixSeconds(r.At))
+}
+
+// SetWaiting makes every scrape report the open requests' oldest age and
+// how many are past the promise, in working days, as fn finds them.
+func (m *Metrics) SetWaiting(fn func() (store.Waiting, error)) {
+	if m != nil {
+		m.waiting.fn.Store(&fn)
+	}
+}
+
+// waitingCollector reads who waits too long at each scrape; nothing until
+// SetWaiting, and nothing when the store cannot be read (store_up says so).
+type waitingCollector struct {
+	fn atomic.Pointer[func() (store.Waiting, error)]
+}
+
+var (
+	descOldest = prometheus.NewDesc(ns+"_oldest_waiting_working_days", "Age in working days of the oldest open (queued or claimed) request.", nil, nil)
+	descLate   = prometheus.NewDesc(ns+"_requests_past_promise", "Open requests older than the promise ([queue] promise, working days).", nil, nil)
+)
+
+func (c *waitingCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descOldest
+	ch <- descLate
+}
+
+func (c *waitingCollector) Collect(ch chan<- prometheus.Metric) {
+	fn := c.fn.Load()
+	if fn == nil {
+		return
+	}
+	w, err := (*fn)()
+	if err != nil {
+		return
+	}
+	ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, float64(w.Oldest))
+	ch <- prometheus.MustNewConstMetric(descLate, prometheus.GaugeValue, float64(len(w.Late)))
 }
 
 func unixSeconds(t time.Time) float64 {

@@ -59,6 +59,10 @@ type ServerOptions struct {
 	IdleTimeout time.Duration
 	// Samples are the daemon's figures for `status` (its metrics by series).
 	Samples func() (map[string]float64, error)
+	// Promise and Retain are the daemon's [queue] promise and retention
+	// pass, for report and purge.
+	Promise int
+	Retain  RetainFunc
 }
 
 // Limits of the staff server: the largest call body and header block.
@@ -238,7 +242,7 @@ func (a *Server) Handler() http.Handler {
 			if !ok {
 				return
 			}
-			s := &Local{Store: a.st, Composer: a.composer, Actor: actor, Samples: a.opts.Samples}
+			s := &Local{Store: a.st, Composer: a.composer, Actor: actor, Samples: a.opts.Samples, Promise: a.opts.Promise, Retain: a.opts.Retain}
 			dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 			dec.DisallowUnknownFields()
 			v, err := rt.serve(s, dec)

@@ -35,6 +35,10 @@ type Local struct {
 	// Samples are the daemon's figures, set when the daemon serves the
 	// call; nil when the store is opened directly.
 	Samples func() (map[string]float64, error)
+	// Promise is [queue] promise, for a report that does not give one.
+	Promise int
+	// Retain runs the retention pass; nil refuses purge with ErrNoRetention.
+	Retain RetainFunc
 }
 
 func (*Local) staff() {}
