@@ -9,6 +9,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/regionhmc/websesam-intake/intake/directory"
 	"github.com/regionhmc/websesam-intake/intake/endpoint"
 	"github.com/regionhmc/websesam-intake/intake/ops"
 	"github.com/regionhmc/websesam-intake/intake/staffapi"
@@ -37,6 +38,7 @@ var ErrConfig = endpoint.ErrConfig
 //	[digest]    the optional morning digest
 //	[oauth2]    the built-in OAuth2 client both logins can take tokens from
 //	[trust]     which sender verdicts count and what they do (see package trust)
+//	[directory] the LDAP directory that knows the managers (see package directory)
 type Config struct {
 	Mailbox MailboxConfig     `toml:"mailbox"`
 	Folders FolderConfig      `toml:"folders"`
@@ -59,10 +61,11 @@ type Config struct {
 	tokens endpoint.TokenSource
 	// Queue, Retention and Digest: the promise, how long personal data is
 	// kept, and the morning digest (config_report.go).
-	Queue     QueueConfig     `toml:"queue"`
-	Retention RetentionConfig `toml:"retention"`
-	Digest    DigestConfig    `toml:"digest"`
-	Trust     trust.Config    `toml:"trust"`
+	Queue     QueueConfig      `toml:"queue"`
+	Retention RetentionConfig  `toml:"retention"`
+	Digest    DigestConfig     `toml:"digest"`
+	Trust     trust.Config     `toml:"trust"`
+	Directory directory.Config `toml:"directory"`
 }
 
 // TLS modes of the IMAP connection. Implicit TLS (port 993) is the default;
@@ -285,6 +288,7 @@ func (c Config) WithDefaults() Config {
 	c.Mailer = c.Mailer.WithDefaults()
 	c.Trust = c.Trust.WithDefaults()
 	c.OAuth2 = c.OAuth2.WithDefaults()
+	c.Directory = c.Directory.WithDefaults()
 	setS(&c.Staff.Socket, staffapi.DefaultSocket)
 	setS(&c.Log.Level, "info")
 	setS(&c.Log.Format, "auto")
@@ -362,6 +366,7 @@ func (c *Config) resolveCredentials(dir string) {
 		*p = endpoint.ResolvePath(dir, *p)
 	}
 	c.OAuth2 = c.OAuth2.ResolvePaths(dir)
+	c.Directory = c.Directory.ResolvePaths(dir)
 }
 
 // Validate reports every problem of c (call it on WithDefaults' result),
@@ -466,6 +471,9 @@ func (c Config) Validate() error {
 	}
 	c.reportProblems(add)
 	if err := c.Trust.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Directory.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if err := c.Mailer.Validate(); err != nil {

@@ -32,6 +32,10 @@ type decision struct {
 	// Verdict is the sender verdict's summary for the record ("" when
 	// [trust] is off or the header was never read).
 	Verdict string
+	// Wait, when set, says why the message cannot be decided now (the
+	// directory is unreachable): it is neither recorded nor moved, and a
+	// later pass decides it.
+	Wait error
 }
 
 // foundForm is one readable form with the bytes it came in.

@@ -90,6 +90,10 @@ func (d *Daemon) reprocessOne(cn *conn, mark store.ReprocessMark) error {
 			return nil
 		}
 		dec = d.decideRaw(raw, e.MessageID, e.Subject)
+		if dec.Wait != nil {
+			log.Warn("message to reprocess waits for the directory; the mark is kept", logErr, dec.Wait)
+			return nil
+		}
 	}
 	// The same outcome again sends no second, identical notice unless staff
 	// asked for one (messages reprocess --notify).

@@ -11,6 +11,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/regionhmc/websesam-intake/intake/directory"
 	"github.com/regionhmc/websesam-intake/intake/ops"
 	"github.com/regionhmc/websesam-intake/mailer"
 	"github.com/regionhmc/websesam-intake/store"
@@ -106,6 +107,11 @@ type Daemon struct {
 	skipRetention bool
 	cal           *workdays.Calendar
 
+	// dir asks the directory about managers and HSA-ids (nil without
+	// [directory]); dirDown is set while mail waits for it.
+	dir     *directory.Directory
+	dirDown dirWait
+
 	connected func() // called after every successful login
 	// withoutCaps, in tests, hides capabilities the server has (IDLE) to
 	// run the paths for servers without them.
@@ -137,6 +143,10 @@ func New(cfg Config, st *store.Store, opts Options) (*Daemon, error) {
 		connected: func() {}, failedPasses: map[store.MessageKey]int{},
 		notify: opts.Notifier, hb: opts.Heartbeat, metrics: opts.Metrics, decided: opts.Decided,
 		cal: calendar(), skipRetention: opts.SkipRetention, polled: make(chan struct{}),
+		dir: newDirectory(cfg),
+	}
+	if d.dir != nil {
+		d.metrics.DirectoryUp(true, time.Time{})
 	}
 	if st != nil {
 		d.metrics.SetWaiting(d.Waiting)
@@ -256,14 +266,14 @@ func (d *Daemon) Once(ctx context.Context) error {
 		return err
 	}
 	if d.dry {
-		return nil
+		return d.errWaiting()
 	}
 	if err := d.worker.DrainOnce(ctx); err != nil {
 		// Every message is decided and recorded; only delivery is behind.
 		// A cron job should hear of it (exit 1), and what to expect.
 		return fmt.Errorf("the mailbox is handled, but replies wait in the outbox until the relay answers (the next run sends them): %w", err)
 	}
-	return nil
+	return d.errWaiting()
 }
 
 // session is one connection's life: log in, select, then settle, scan and
@@ -321,7 +331,7 @@ func (d *Daemon) session(ctx context.Context, once bool) error {
 // restarted before the server's time-out.
 func (d *Daemon) wait(ctx context.Context, cn *conn) error {
 	m := d.cfg.Mailbox
-	poll := time.NewTimer(m.PollInterval)
+	poll := time.NewTimer(d.pollInterval())
 	defer poll.Stop()
 	// The wait ends by the poll timer at the latest (plus one command).
 	d.hb.SleepUntil(d.now().Add(m.PollInterval + m.CommandTimeout))

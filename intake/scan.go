@@ -66,7 +66,13 @@ func (d *Daemon) scan(ctx context.Context, cn *conn, uv uint32) error {
 				d.advance(uv, handled)
 				return err
 			}
-			if k+1 < len(chunks) && ctx.Err() == nil {
+			// A message that waits for the directory ends the pass: what
+			// comes before it is recorded, it and what follows wait.
+			waits := d.firstWaiting(c.envs, decs)
+			if waits >= 0 {
+				c.envs = c.envs[:waits]
+			}
+			if k+1 < len(chunks) && ctx.Err() == nil && waits < 0 {
 				pending = d.prepare(cn, chunks[k+1].want)
 			}
 			if ctx.Err() != nil {
@@ -103,6 +109,10 @@ func (d *Daemon) scan(ctx context.Context, cn *conn, uv uint32) error {
 					return err
 				}
 			}
+			if waits >= 0 {
+				d.advance(uv, handled)
+				return nil
+			}
 		}
 		// Messages that vanished between SEARCH and FETCH need nothing.
 		if ctx.Err() == nil {
@@ -113,6 +123,7 @@ func (d *Daemon) scan(ctx context.Context, cn *conn, uv uint32) error {
 			return nil
 		}
 	}
+	d.nothingWaits()
 	return nil
 }
 
@@ -289,7 +300,9 @@ func (d *Daemon) prepare(cn *conn, want []envelope) func() (map[imap.UID]decisio
 // mail and of a message staff asked to reprocess. messageID and subject,
 // from the envelope, stand in when the header gives none.
 func (d *Daemon) decideRaw(raw []byte, messageID, subject string) decision {
-	dec := d.dec.decide(raw)
+	// The directory is asked before the files are dropped: a form it
+	// returns travels back as an attachment.
+	dec := d.checkDirectory(d.dec.decide(raw))
 	if dec.Outcome != store.OutcomeReturned {
 		// Only a returned form travels back as an attachment.
 		for i := range dec.Forms {

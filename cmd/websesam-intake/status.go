@@ -106,18 +106,20 @@ socket. --json prints the same as one JSON object.`,
 // statusView is what status shows, as text or as JSON. Counts since the
 // start (Messages, Replies, IMAP) are there only when a daemon answered.
 type statusView struct {
-	Source        string         `json:"source"`
-	Daemon        bool           `json:"daemon"`
-	RunningSince  time.Time      `json:"running_since,omitzero"`
-	LastPoll      time.Time      `json:"last_poll,omitzero"`
-	Messages      map[string]int `json:"messages,omitempty"`
-	Replies       *statusReplies `json:"replies,omitempty"`
-	IMAP          *statusIMAP    `json:"imap,omitempty"`
-	OAuth2        *statusOAuth2  `json:"oauth2,omitempty"`
-	StoreReadable bool           `json:"store_readable"`
-	Requests      map[string]int `json:"requests,omitempty"`
-	OutboxPending int            `json:"outbox_pending"`
-	Unsettled     int            `json:"unsettled"`
+	Source       string         `json:"source"`
+	Daemon       bool           `json:"daemon"`
+	RunningSince time.Time      `json:"running_since,omitzero"`
+	LastPoll     time.Time      `json:"last_poll,omitzero"`
+	Messages     map[string]int `json:"messages,omitempty"`
+	Replies      *statusReplies `json:"replies,omitempty"`
+	IMAP         *statusIMAP    `json:"imap,omitempty"`
+	OAuth2       *statusOAuth2  `json:"oauth2,omitempty"`
+	// Directory is there when the daemon has a [directory].
+	Directory     *statusDirectory `json:"directory,omitempty"`
+	StoreReadable bool             `json:"store_readable"`
+	Requests      map[string]int   `json:"requests,omitempty"`
+	OutboxPending int              `json:"outbox_pending"`
+	Unsettled     int              `json:"unsettled"`
 	// Waiting: the oldest open request's age and how many are past the
 	// promise, in working days.
 	Waiting *statusWaiting `json:"waiting,omitempty"`
@@ -141,6 +143,13 @@ type statusReplies struct {
 	Sent       int            `json:"sent"`
 	Failed     int            `json:"failed"`
 	Suppressed map[string]int `json:"suppressed"`
+}
+
+// statusDirectory says whether the directory answers; while it does not,
+// new mail waits undecided.
+type statusDirectory struct {
+	Up        bool      `json:"up"`
+	DownSince time.Time `json:"down_since,omitzero"`
 }
 
 type statusIMAP struct {
@@ -174,6 +183,9 @@ func statusFromSamples(source string, s map[string]float64) statusView {
 	}
 	for _, o := range []string{"queued", "returned", "no-form", "ignored", "quarantined"} {
 		v.Messages[o] = n(`websesam_intake_messages_total{outcome="` + o + `"}`)
+	}
+	if up, ok := s["websesam_intake_directory_up"]; ok {
+		v.Directory = &statusDirectory{Up: up == 1, DownSince: when("websesam_intake_directory_down_since_timestamp_seconds")}
 	}
 	if _, ok := s["websesam_intake_oauth2_tokens_total"]; ok {
 		v.OAuth2 = &statusOAuth2{Tokens: n("websesam_intake_oauth2_tokens_total"), Refusals: n("websesam_intake_oauth2_token_refusals_total"),
@@ -233,6 +245,14 @@ func writeStatus(out io.Writer, v statusView, now time.Time) error {
 		}
 		fmt.Fprintf(out, "  replies        %s\n", line)
 		fmt.Fprintf(out, "  imap           reconnects %d, login refusals %d\n", v.IMAP.Reconnects, v.IMAP.LoginRefusals)
+		if v.Directory != nil {
+			line := "answering"
+			if !v.Directory.Up {
+				line = "UNREACHABLE since " + when(v.Directory.DownSince) +
+					": new mail waits undecided (nothing is lost) and is decided once it answers"
+			}
+			fmt.Fprintf(out, "  directory      %s\n", line)
+		}
 		if o := v.OAuth2; o != nil {
 			line := fmt.Sprintf("tokens %d, refused by the issuer %d, failed %d", o.Tokens, o.Refusals, o.Failures)
 			if o.Refusals > 0 {

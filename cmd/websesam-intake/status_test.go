@@ -71,6 +71,25 @@ func TestStatusFromMetrics(t *testing.T) {
 	if !strings.Contains(stdout, "  running since  "+time.Now().Format("2006-01-02")) {
 		t.Errorf("output lacks the start time:\n%s", stdout)
 	}
+
+	if strings.Contains(stdout, "directory") {
+		t.Errorf("a daemon without [directory] shows a directory line:\n%s", stdout)
+	}
+
+	t.Run("directory", func(t *testing.T) {
+		m.DirectoryUp(true, time.Time{})
+		stdout, _, _ := runCLI(t, "status", "--metrics", ln.Addr().String())
+		if want := "  directory      answering\n"; !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+		down := time.Now().Add(-90 * time.Second)
+		m.DirectoryUp(false, down)
+		stdout, _, _ = runCLI(t, "status", "--metrics", ln.Addr().String())
+		want := "  directory      UNREACHABLE since " + down.Format("2006-01-02 15:04:05") + " (1m30s ago): new mail waits undecided (nothing is lost) and is decided once it answers\n"
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	})
 }
 
 func TestStatusFromStore(t *testing.T) {

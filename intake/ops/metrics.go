@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -79,6 +80,11 @@ type Metrics struct {
 	lastPass prometheus.Gauge
 	// waiting ages the open requests at each scrape (SetWaiting).
 	waiting *waitingCollector
+	// The directory's gauges, registered by the first DirectoryUp (only a
+	// daemon with [directory] has them).
+	dirOnce      sync.Once
+	dirUp        prometheus.Gauge
+	dirDownSince prometheus.Gauge
 }
 
 // Kinds of record a retention pass removes, as the metric labels them.
@@ -252,6 +258,28 @@ func (c *waitingCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(descOldest, prometheus.GaugeValue, float64(w.Oldest))
 	ch <- prometheus.MustNewConstMetric(descLate, prometheus.GaugeValue, float64(len(w.Late)))
+}
+
+// DirectoryUp records whether the directory answers; since is when it
+// stopped answering (mail waits undecided meanwhile).
+func (m *Metrics) DirectoryUp(up bool, since time.Time) {
+	if m == nil {
+		return
+	}
+	m.dirOnce.Do(func() {
+		m.dirUp = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "directory_up",
+			Help: "Whether the directory answers; 0 while new mail waits undecided for it."})
+		m.dirDownSince = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "directory_down_since_timestamp_seconds",
+			Help: "Unix time the directory stopped answering (0 while it answers)."})
+		m.reg.MustRegister(m.dirUp, m.dirDownSince)
+	})
+	if up {
+		m.dirUp.Set(1)
+		m.dirDownSince.Set(0)
+		return
+	}
+	m.dirUp.Set(0)
+	m.dirDownSince.Set(unixSeconds(since))
 }
 
 func unixSeconds(t time.Time) float64 {
