@@ -45,8 +45,8 @@ func TestQueuePeerIsAnotherUser(t *testing.T) {
 	uid, _ := strconv.Atoi(nobody.Uid)
 	gid, _ := strconv.Atoi(nobody.Gid)
 
-	// A directory the other user can traverse, holding the binary and the
-	// sockets; the database stays in a private one.
+	// A directory the other user can traverse, holding the sockets; the
+	// database stays in a private one.
 	dir, err := os.MkdirTemp("", "websesam-peer-")
 	if err != nil {
 		t.Fatal(err)
@@ -55,11 +55,7 @@ func TestQueuePeerIsAnotherUser(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "websesam-intake")
-	build := exec.Command("go", "build", "-o", bin, ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := testBinary(t)
 
 	f := staffDB(t)
 	st, err := store.Open(f.db, store.Options{NoSync: true})

@@ -24,15 +24,7 @@ func TestReviewInTmux(t *testing.T) {
 	if _, err := exec.LookPath("tmux"); err != nil {
 		t.Fatal("tmux is needed to drive the review screen in a real terminal: apt-get install tmux (.ci/run installs it)")
 	}
-	dir, err := os.MkdirTemp("", "websesam-tmux-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	bin := filepath.Join(dir, "websesam-intake")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := testBinary(t)
 
 	// The daemon: the demo, until it says where its staff socket is.
 	demo := exec.Command(bin, "demo", "--samples", filepath.Join("..", "..", "testdata", "mail"))
