@@ -20,18 +20,24 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/websesam-intake
 
-# go vet, then every test with the race detector. Fuzz targets run their seed
+# go vet, staticcheck, then every test with the race detector. Fuzz targets run their seed
 # corpus here as ordinary tests. It says first which outside tools some
 # tests open real files with are missing here (those tests skip on a
 # developer's machine and fail in CI, where .ci/run installs them), and last
 # how long it took.
 TEST_TOOLS := qpdf pdftk pdftotext tmux
+# staticcheck, pinned, from the module proxy (the first run downloads and
+# builds it; later runs use the build cache). Its default checks include
+# U1000: unused code fails make test.
+STATICCHECK_VERSION := v0.8.2
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 test:
 	@start=$$(date +%s); missing=; \
 	for t in $(TEST_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then echo "make test: missing optional tools:$$missing (apt-get install qpdf pdftk-java poppler-utils tmux); the tests that need them do not run fully here (in CI they must: .ci/run installs them)"; \
 	else echo "make test: optional tools present: $(TEST_TOOLS)"; fi; \
 	echo "$(GO) vet ./..."; $(GO) vet ./... && \
+	echo "staticcheck $(STATICCHECK_VERSION) ./..." && $(STATICCHECK) ./... && \
 	echo "$(GO) test -race -count=1 ./..." && $(GO) test -race -count=1 ./...; rc=$$?; \
 	echo "make test: $$(( $$(date +%s) - start ))s (exit $$rc)"; exit $$rc
 
