@@ -8,15 +8,6 @@ import (
 	"testing"
 )
 
-// TestMain removes the binary that testBinary built once the tests end.
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if testBin.dir != "" {
-		os.RemoveAll(testBin.dir)
-	}
-	os.Exit(code)
-}
-
 // testBin is the real binary, built once for every test that runs it as a
 // separate process (linking it is the costliest step of those tests).
 var testBin struct {
