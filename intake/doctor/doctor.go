@@ -28,6 +28,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/regionhmc/websesam-intake/intake"
+	"github.com/regionhmc/websesam-intake/intake/directory"
 	"github.com/regionhmc/websesam-intake/intake/endpoint"
 	"github.com/regionhmc/websesam-intake/mailer"
 	"github.com/regionhmc/websesam-intake/store"
@@ -98,6 +99,7 @@ func Run(ctx context.Context, o Options) (failed bool) {
 	r.store(cfg)
 	r.imap(ctx, cfg)
 	r.smtp(ctx, cfg)
+	r.directory(cfg)
 	r.staff(cfg)
 	r.metrics(cfg)
 	return r.failed
@@ -614,6 +616,29 @@ func (r *run) staff(cfg intake.Config) {
 		return
 	}
 	r.ok("staff group", "%s (gid %s)", g.Name, g.Gid)
+}
+
+// directory binds to the [directory] server and makes one lookup (of the
+// intake's own address), as the daemon does for each manager on a form.
+func (r *run) directory(cfg intake.Config) {
+	if cfg.Directory.URL == "" {
+		r.ok("directory", "off: managers and HSA-ids are not checked against a directory")
+		return
+	}
+	d := directory.New(cfg.Directory)
+	defer d.Close()
+	probe := cfg.Mailer.FromAddress
+	p, err := d.Check(probe)
+	if err != nil {
+		r.fail("directory", fmt.Sprintf("%s: %v", cfg.Directory.URL, err),
+			"check directory.url, the CA (directory.ca_file), directory.bind_dn and its password file, and that the server lets that account search directory.base_dn; until it answers, mail that needs it waits undecided")
+		return
+	}
+	found := "not found (the lookup itself works)"
+	if p.Found {
+		found = "found"
+	}
+	r.ok("directory", "bound to %s as %s; %s looked up: %s", cfg.Directory.URL, cfg.Directory.BindDN, probe, found)
 }
 
 func (r *run) metrics(cfg intake.Config) {

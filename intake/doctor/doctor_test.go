@@ -27,6 +27,8 @@ import (
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/regionhmc/websesam-intake/intake/directory/slapdtest"
 )
 
 const (
@@ -251,6 +253,31 @@ func want(t *testing.T, got map[string]Result, check string, st Status, detail, 
 	}
 }
 
+// TestDoctorDirectory binds to a real slapd and makes one lookup; with
+// slapd stopped the line fails with what to check.
+func TestDoctorDirectory(t *testing.T) {
+	dir := t.TempDir()
+	cert, caFile := testCA(t, dir)
+	im := startIMAP(t, cert)
+	smtpAddr, _ := startSMTP(t, cert)
+	t.Setenv("CREDENTIALS_DIRECTORY", dir)
+	ldap := slapdtest.Start(t)
+	s := setup{dir: dir, imapAddr: im.addr, smtpAddr: smtpAddr, caFile: caFile, metrics: freePort(t), quarantine: "webSesam/Quarantine"}
+	path := s.write(t, func(body string) string {
+		return body + fmt.Sprintf("\n[directory]\nurl = %q\nca_file = %q\nbind_dn = %q\npassword_file = %q\nbase_dn = %q\ntimeout = \"3s\"\n",
+			ldap.URL, ldap.CAFile, ldap.BindDN, ldap.PasswordFile, ldap.BaseDN)
+	})
+	got, _ := runDoctor(t, Options{ConfigPath: path})
+	want(t, got, "directory", OK, "bound to "+ldap.URL+" as "+ldap.BindDN+"; "+mailUser+" looked up: ", "")
+	ldap.Stop()
+	got, failed := runDoctor(t, Options{ConfigPath: path})
+	if !failed {
+		t.Error("doctor passed with the directory down")
+	}
+	want(t, got, "directory", Fail, ldap.URL+": ", "check directory.url, the CA")
+	ldap.Start()
+}
+
 // TestDoctor runs every check against an in-process IMAP server (implicit
 // TLS) and SMTP relay (STARTTLS, AUTH PLAIN) that trust a private CA.
 func TestDoctor(t *testing.T) {
@@ -283,6 +310,7 @@ func TestDoctor(t *testing.T) {
 		want(t, got, "mailer.smtp login", OK, "logged in as "+mailUser+" (plain)", "")
 		want(t, got, "mailer.smtp send", OK, "no mail sent", "")
 		want(t, got, "store", OK, "is writable; intake.db is made at the first start", "")
+		want(t, got, "directory", OK, "off: managers and HSA-ids are not checked", "")
 		want(t, got, "metrics", OK, "is free", "")
 
 		got, failed = runDoctor(t, Options{ConfigPath: path, Fix: true, SendTest: "anna@region.example.se"})
