@@ -283,7 +283,9 @@ const maxWordText = 18
 // writer folds long lines; mime.QEncoding alone makes 75-character words
 // that leave a line over 78 characters after the field name.
 func encodeText(s string) string {
-	if isASCII(s) {
+	// ASCII goes as it is, unless it holds "=?": a reader would take that
+	// for an encoded word and show something else than the text.
+	if isASCII(s) && !strings.Contains(s, "=?") {
 		return s
 	}
 	var words []string
@@ -296,15 +298,16 @@ func encodeText(s string) string {
 			}
 			n = i + size
 		}
-		words = append(words, mime.QEncoding.Encode("utf-8", s[:n]))
-		s = s[n:]
-	}
-	for i, w := range words {
-		if !strings.HasPrefix(w, "=?") {
+		w := mime.QEncoding.Encode("utf-8", s[:n])
+		if w == s[:n] {
 			// Plain ASCII words between encoded ones must be encoded too:
-			// the space between two encoded words is dropped when decoding.
-			words[i] = "=?utf-8?q?" + qWord(w) + "?="
+			// the space between two encoded words is dropped when decoding;
+			// and ASCII that looks like an encoded word must not be read as
+			// one.
+			w = "=?utf-8?q?" + qWord(w) + "?="
 		}
+		words = append(words, w)
+		s = s[n:]
 	}
 	return strings.Join(words, " ")
 }
