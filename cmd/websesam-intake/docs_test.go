@@ -234,9 +234,9 @@ func TestDocsOutcomes(t *testing.T) {
 	}
 }
 
-// TestRepositoryIsSelfContained: no file of the repository cites the
-// steering repository (a path into its shared folder) or its product
-// specification, which are not in the repository: the contract is docs/.
+// TestRepositoryIsSelfContained: no file of the repository cites a path
+// outside it or a specification file that is not in it: the contract is
+// docs/.
 func TestRepositoryIsSelfContained(t *testing.T) {
 	root := "../.."
 	cite := regexp.MustCompile(`\.\./shared|SPEC` + `\.md`) // split so this file does not match itself
