@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -11,20 +10,14 @@ import (
 	"github.com/regionhmc/websesam-intake/intake/staffapi"
 )
 
-func init() { subcommands = append(subcommands, newAuditCommand) }
-
 func newAuditCommand() *cobra.Command {
-	audit := &cobra.Command{
-		Use:   "audit",
-		Short: "Read the log of who looked at or changed what",
-		Long: `Every read of personal data (queue list, show and search, register list and
+	return commandGroup("audit", "Read the log of who looked at or changed what",
+		`Every read of personal data (queue list, show and search, register list and
 export, messages list and show, the outbox) and every change writes one
 entry: who, when, what was asked and how many records came back — ids and
 counts, never the data itself. Reading the log is logged too.
-` + staffHelp,
-	}
-	audit.AddCommand(newAuditListCommand())
-	return audit
+`+staffHelp,
+		newAuditListCommand())
 }
 
 func newAuditListCommand() *cobra.Command {
@@ -43,35 +36,18 @@ func newAuditListCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if limit < 1 {
-				return usagef("--limit must be at least 1")
+			if err := checkLimit(limit); err != nil {
+				return err
 			}
-			s, err := openStaff(cmd.Context(), sf, false)
+			entries, err := staffCall(cmd, sf, staffapi.AuditList, staffapi.AuditFilter{Actor: actor, Since: from, Limit: limit}, seeList("audit list"))
 			if err != nil {
 				return err
 			}
-			defer s.Close()
-			entries, err := staffapi.AuditList.Do(cmd.Context(), s.Staff, staffapi.AuditFilter{Actor: actor, Since: from, Limit: limit})
-			if err != nil {
-				return staffError(err, "audit list")
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				if entries == nil {
-					entries = []staffapi.AuditEntry{}
-				}
-				return writeJSON(out, entries)
-			}
-			if len(entries) == 0 {
-				fmt.Fprintln(out, "No audit entries match.")
-				return nil
-			}
-			t := newTable(out, "SEQ", "AT", "ACTOR", "ACTION", "COUNT", "SUBJECTS", "DETAIL")
-			for _, e := range entries {
-				t.row(strconv.FormatUint(e.Seq, 10), e.At.Local().Format(time.DateTime), e.Actor, e.Action,
-					strconv.Itoa(e.Count), shorten(dash(strings.Join(e.Subjects, " ")), 60), dash(e.Detail))
-			}
-			return t.flush()
+			return writeRows(cmd.OutOrStdout(), entries, asJSON, "No audit entries match.",
+				[]string{"SEQ", "AT", "ACTOR", "ACTION", "COUNT", "SUBJECTS", "DETAIL"}, func(e staffapi.AuditEntry) []string {
+					return []string{strconv.FormatUint(e.Seq, 10), e.At.Local().Format(time.DateTime), e.Actor, e.Action,
+						strconv.Itoa(e.Count), shorten(dash(strings.Join(e.Subjects, " ")), 60), dash(e.Detail)}
+				})
 		},
 	}
 	addStaffFlags(cmd, &sf)

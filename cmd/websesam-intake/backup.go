@@ -14,8 +14,6 @@ import (
 	"github.com/regionhmc/websesam-intake/store"
 )
 
-func init() { subcommands = append(subcommands, newBackupCommand) }
-
 func newBackupCommand() *cobra.Command {
 	var f staffFlags
 	var timeout time.Duration

@@ -10,8 +10,6 @@ import (
 	"github.com/regionhmc/websesam-intake/intake/endpoint"
 )
 
-func init() { subcommands = append(subcommands, newConfigCommand) }
-
 func newConfigCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "config",

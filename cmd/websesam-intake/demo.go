@@ -33,8 +33,6 @@ import (
 	"github.com/regionhmc/websesam-intake/store"
 )
 
-func init() { subcommands = append(subcommands, newDemoCommand) }
-
 // demoSample is one mail the demo puts in the mailbox.
 type demoSample struct {
 	file, what string

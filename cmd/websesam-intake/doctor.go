@@ -10,8 +10,6 @@ import (
 	"github.com/regionhmc/websesam-intake/intake/doctor"
 )
 
-func init() { subcommands = append(subcommands, newDoctorCommand) }
-
 func newDoctorCommand() *cobra.Command {
 	var configPath, sendTest string
 	var asJSON, fix bool

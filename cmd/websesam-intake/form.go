@@ -8,8 +8,6 @@ import (
 	"github.com/regionhmc/websesam-intake/formparse"
 )
 
-func init() { subcommands = append(subcommands, newFormCommand) }
-
 func newFormCommand() *cobra.Command {
 	form := &cobra.Command{
 		Use:   "form",

@@ -127,8 +127,8 @@ func strictGroups(c *cobra.Command) {
 	}
 }
 
-// subcommands is filled by the init functions of the one-file-per-command
-// sources in this directory.
+// subcommands is filled in commands.go with the one-file-per-command
+// sources of this directory.
 var subcommands []func() *cobra.Command
 
 // exactArgs is cobra.ExactArgs with exit status 2.

@@ -10,22 +10,16 @@ import (
 	"github.com/regionhmc/websesam-intake/intake/staffapi"
 )
 
-func init() { subcommands = append(subcommands, newMessagesCommand) }
-
 func newMessagesCommand() *cobra.Command {
-	messages := &cobra.Command{
-		Use:   "messages",
-		Short: "See what became of each matching message, and decide one again",
-		Long: `Every message whose subject holds the keyword gets one outcome: queued,
+	return commandGroup("messages", "See what became of each matching message, and decide one again",
+		`Every message whose subject holds the keyword gets one outcome: queued,
 returned, no-form, ignored or quarantined. Quarantined messages get no reply;
 staff find them here. After fixing the cause (a sender domain allowed, a
 limit raised), 'messages reprocess' has the daemon decide one again.
 
 A message is named MAILBOX/UIDVALIDITY/UID, as 'messages list' shows.
-` + staffHelp,
-	}
-	messages.AddCommand(newMessagesListCommand(), newMessagesShowCommand(), newMessagesReprocessCommand())
-	return messages
+`+staffHelp,
+		newMessagesListCommand(), newMessagesShowCommand(), newMessagesReprocessCommand())
 }
 
 func parseOutcome(s string) (staffapi.Outcome, error) {
@@ -63,35 +57,18 @@ sender and subject (so the listing is written to the audit log).`,
 			if err != nil {
 				return err
 			}
-			if limit < 1 {
-				return usagef("--limit must be at least 1")
+			if err := checkLimit(limit); err != nil {
+				return err
 			}
-			s, err := openStaff(cmd.Context(), sf, false)
+			msgs, err := staffCall(cmd, sf, staffapi.ListMessages, staffapi.MessageFilter{Outcome: o, Limit: limit}, seeList("messages list"))
 			if err != nil {
 				return err
 			}
-			defer s.Close()
-			msgs, err := staffapi.ListMessages.Do(cmd.Context(), s.Staff, staffapi.MessageFilter{Outcome: o, Limit: limit})
-			if err != nil {
-				return staffError(err, "messages list")
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				if msgs == nil {
-					msgs = []staffapi.Message{}
-				}
-				return writeJSON(out, msgs)
-			}
-			if len(msgs) == 0 {
-				fmt.Fprintln(out, "No messages match.")
-				return nil
-			}
-			t := newTable(out, "MESSAGE", "RECEIVED", "OUTCOME", "FROM", "SUBJECT", "REASON")
-			for _, m := range msgs {
-				t.row(m.Key.String(), localTime(m.ReceivedAt), string(m.Outcome), shorten(dash(m.From), 35),
-					shorten(dash(m.Subject), 40), shorten(dash(m.Reason), 50))
-			}
-			return t.flush()
+			return writeRows(cmd.OutOrStdout(), msgs, asJSON, "No messages match.",
+				[]string{"MESSAGE", "RECEIVED", "OUTCOME", "FROM", "SUBJECT", "REASON"}, func(m staffapi.Message) []string {
+					return []string{m.Key.String(), localTime(m.ReceivedAt), string(m.Outcome), shorten(dash(m.From), 35),
+						shorten(dash(m.Subject), 40), shorten(dash(m.Reason), 50)}
+				})
 		},
 	}
 	addStaffFlags(cmd, &sf)
@@ -117,14 +94,9 @@ became, and its history after the first decision. Written to the audit log.`,
 			if err != nil {
 				return err
 			}
-			s, err := openStaff(cmd.Context(), sf, false)
+			d, err := staffCall(cmd, sf, staffapi.ShowMessage, key, seeList("messages list"))
 			if err != nil {
 				return err
-			}
-			defer s.Close()
-			d, err := staffapi.ShowMessage.Do(cmd.Context(), s.Staff, key)
-			if err != nil {
-				return staffError(err, "messages list")
 			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), d)
@@ -214,20 +186,17 @@ allowed) is notified as usual.`,
 			if err != nil {
 				return err
 			}
-			s, err := openStaff(cmd.Context(), sf, false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			if _, err := staffapi.Reprocess.Do(cmd.Context(), s.Staff, staffapi.ReprocessArgs{Key: key, Note: note, Notify: notify}); err != nil {
-				return staffError(err, "messages list")
-			}
-			when := "on its next pass"
-			if s.Direct {
-				when = "when it next runs"
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Message %s will be decided again by the daemon %s.\n", key, when)
-			return nil
+			return withStaff(cmd, sf, false, func(s *staffSession) error {
+				if _, err := staffapi.Reprocess.Do(cmd.Context(), s.Staff, staffapi.ReprocessArgs{Key: key, Note: note, Notify: notify}); err != nil {
+					return staffError(err, "messages list")
+				}
+				when := "on its next pass"
+				if s.Direct {
+					when = "when it next runs"
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Message %s will be decided again by the daemon %s.\n", key, when)
+				return nil
+			})
 		},
 	}
 	addStaffFlags(cmd, &sf)

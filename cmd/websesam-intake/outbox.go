@@ -13,20 +13,13 @@ import (
 	"github.com/regionhmc/websesam-intake/store"
 )
 
-func init() { subcommands = append(subcommands, newOutboxCommand) }
-
 func newOutboxCommand() *cobra.Command {
-	outbox := &cobra.Command{
-		Use:   "outbox",
-		Short: "See and steer the e-mails the daemon sends",
-		Long: `Every reply and notice goes through the outbox. Rows are pending until sent;
+	return commandGroup("outbox", "See and steer the e-mails the daemon sends",
+		`Every reply and notice goes through the outbox. Rows are pending until sent;
 a permanent failure (the server refused, or a policy stopped it) stays as
 failed with the reason, for staff to see, fix and retry.
-` + staffHelp,
-	}
-	outbox.AddCommand(newOutboxListCommand(), newOutboxShowCommand(),
-		newOutboxRetryCommand(), newOutboxCancelCommand())
-	return outbox
+`+staffHelp,
+		newOutboxListCommand(), newOutboxShowCommand(), newOutboxRetryCommand(), newOutboxCancelCommand())
 }
 
 func newOutboxListCommand() *cobra.Command {
@@ -48,36 +41,19 @@ func newOutboxListCommand() *cobra.Command {
 			default:
 				return usagef("--state must be pending, sent, failed or cancelled, not %q", state)
 			}
-			if limit < 1 {
-				return usagef("--limit must be at least 1")
+			if err := checkLimit(limit); err != nil {
+				return err
 			}
-			s, err := openStaff(cmd.Context(), sf, false)
+			rows, err := staffCall(cmd, sf, staffapi.OutboxList, staffapi.OutboxFilter{State: st, Limit: limit}, nil)
 			if err != nil {
 				return err
 			}
-			defer s.Close()
-			rows, err := staffapi.OutboxList.Do(cmd.Context(), s.Staff, staffapi.OutboxFilter{State: st, Limit: limit})
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				if rows == nil {
-					rows = []staffapi.OutboxRow{}
-				}
-				return writeJSON(out, rows)
-			}
-			if len(rows) == 0 {
-				fmt.Fprintln(out, "The outbox has no such rows.")
-				return nil
-			}
-			t := newTable(out, "ID", "STATE", "KIND", "REQUEST", "TO", "SUBJECT", "ATTEMPTS", "WHEN", "LAST ERROR")
-			for _, r := range rows {
-				t.row(strconv.FormatUint(r.ID, 10), string(r.State), r.Kind, dash(r.Request),
-					shorten(strings.Join(append(append([]string{}, r.To...), r.Cc...), ", "), 40),
-					shorten(r.Subject, 40), strconv.Itoa(outboxAttempts(r)), outboxWhen(r), shorten(dash(r.LastError), 50))
-			}
-			return t.flush()
+			return writeRows(cmd.OutOrStdout(), rows, asJSON, "The outbox has no such rows.",
+				[]string{"ID", "STATE", "KIND", "REQUEST", "TO", "SUBJECT", "ATTEMPTS", "WHEN", "LAST ERROR"}, func(r staffapi.OutboxRow) []string {
+					return []string{strconv.FormatUint(r.ID, 10), string(r.State), r.Kind, dash(r.Request),
+						shorten(strings.Join(append(append([]string{}, r.To...), r.Cc...), ", "), 40),
+						shorten(r.Subject, 40), strconv.Itoa(outboxAttempts(r)), outboxWhen(r), shorten(dash(r.LastError), 50)}
+				})
 		},
 	}
 	addStaffFlags(cmd, &sf)
@@ -101,14 +77,9 @@ func newOutboxShowCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			s, err := openStaff(cmd.Context(), sf, false)
+			m, err := staffCall(cmd, sf, staffapi.OutboxShow, staffapi.OutboxID{ID: id}, outboxError)
 			if err != nil {
 				return err
-			}
-			defer s.Close()
-			m, err := staffapi.OutboxShow.Do(cmd.Context(), s.Staff, staffapi.OutboxID{ID: id})
-			if err != nil {
-				return outboxError(err)
 			}
 			r := m.Row
 			out := cmd.OutOrStdout()
@@ -187,13 +158,8 @@ func outboxChange(cmd *cobra.Command, sf staffFlags, arg, done string, change st
 	if err != nil {
 		return err
 	}
-	s, err := openStaff(cmd.Context(), sf, false)
-	if err != nil {
+	if _, err := staffCall(cmd, sf, change, staffapi.OutboxID{ID: id}, outboxError); err != nil {
 		return err
-	}
-	defer s.Close()
-	if _, err := change.Do(cmd.Context(), s.Staff, staffapi.OutboxID{ID: id}); err != nil {
-		return outboxError(err)
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "Outbox row %d %s.\n", id, done)
 	return nil

@@ -18,8 +18,6 @@ import (
 	"github.com/regionhmc/websesam-intake/formparse/fence"
 )
 
-func init() { subcommands = append(subcommands, newParseCommand) }
-
 func newParseCommand() *cobra.Command {
 	var asJSON bool
 	cmd := &cobra.Command{

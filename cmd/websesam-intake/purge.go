@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,8 +14,6 @@ import (
 	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/store"
 )
-
-func init() { subcommands = append(subcommands, newPurgeCommand) }
 
 func newPurgeCommand() *cobra.Command {
 	var (
@@ -53,44 +50,37 @@ with CREDENTIALS_DIRECTORY set like the unit's).` + staffHelp,
   websesam-intake purge --dry-run --json`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			now := time.Now()
-			if at != "" {
-				t, err := time.Parse(time.RFC3339, at)
-				if err != nil {
-					return usagef("--now: want an RFC 3339 time, got %q", at)
-				}
-				now = t
-			}
-			ctx := cmd.Context()
-			sess, err := openStaff(ctx, sf, false)
+			now, err := parseNow(at)
 			if err != nil {
 				return err
 			}
-			defer sess.Close()
-			if l, ok := sess.Staff.(*staffapi.Local); ok {
-				cfg, err := intake.LoadConfig(sf.config)
-				if err != nil {
-					return usagef("no daemon answers on %s, so the pass runs here and needs the daemon's whole configuration (its [retention], and its mailbox login for the folders): %w (give it with --config FILE)", sf.socket, err)
+			ctx := cmd.Context()
+			return withStaff(cmd, sf, false, func(sess *staffSession) error {
+				if l, ok := sess.Staff.(*staffapi.Local); ok {
+					cfg, err := intake.LoadConfig(sf.config)
+					if err != nil {
+						return usagef("no daemon answers on %s, so the pass runs here and needs the daemon's whole configuration (its [retention], and its mailbox login for the folders): %w (give it with --config FILE)", sf.socket, err)
+					}
+					log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+					l.Retain = func(ctx context.Context, actor string, dry bool) (store.RetentionResult, error) {
+						return intake.RetentionPass(ctx, cfg, l.Store, actor, now, dry, log)
+					}
 				}
-				log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-				l.Retain = func(ctx context.Context, actor string, dry bool) (store.RetentionResult, error) {
-					return intake.RetentionPass(ctx, cfg, l.Store, actor, now, dry, log)
+				r, err := staffapi.Purge.Do(ctx, sess.Staff, staffapi.PurgeArgs{DryRun: dryRun})
+				res := store.RetentionResult(r)
+				if err != nil && res.At.IsZero() {
+					return staffError(err, "purge --help")
 				}
-			}
-			r, err := staffapi.Purge.Do(ctx, sess.Staff, staffapi.PurgeArgs{DryRun: dryRun})
-			res := store.RetentionResult(r)
-			if err != nil && res.At.IsZero() {
-				return staffError(err, "purge --help")
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				if werr := writeJSON(out, res); werr != nil {
+				out := cmd.OutOrStdout()
+				if asJSON {
+					if werr := writeJSON(out, res); werr != nil {
+						return werr
+					}
+				} else if werr := printPurge(out, res); werr != nil {
 					return werr
 				}
-			} else if werr := printPurge(out, res); werr != nil {
-				return werr
-			}
-			return err // the folder pass failed; the store's ran
+				return err // the folder pass failed; the store's ran
+			})
 		},
 	}
 	addStaffFlags(cmd, &sf)

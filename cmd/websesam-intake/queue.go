@@ -15,29 +15,18 @@ import (
 	"github.com/regionhmc/websesam-intake/store"
 )
 
-func init() { subcommands = append(subcommands, newQueueCommand) }
-
 func newQueueCommand() *cobra.Command {
-	queue := &cobra.Command{
-		Use:   "queue",
-		Short: "Review and record the requests of valid forms",
-		Long: `Every valid form becomes one request per user. A request is queued, then
+	return commandGroup("queue", "Review and record the requests of valid forms",
+		`Every valid form becomes one request per user. A request is queued, then
 claimed by one of you, then done (the webSesam user name is recorded and the
 user and the manager are told) or rejected (the manager is told why).
 
 Every look at a request is written to the audit log under your name.
-` + staffHelp,
-	}
-	queue.AddCommand(newQueueListCommand(), newQueueShowCommand(), newQueueSearchCommand(),
-		newQueueClaimCommand(), newQueueDoneCommand(), newQueueRejectCommand(), newQueueReleaseCommand())
-	for _, add := range queueExtra {
-		queue.AddCommand(add())
-	}
-	return queue
+`+staffHelp,
+		newQueueListCommand(), newQueueShowCommand(), newQueueSearchCommand(),
+		newQueueClaimCommand(), newQueueDoneCommand(), newQueueRejectCommand(), newQueueReleaseCommand(),
+		newQueueFormCommand(), newQueueReviewCommand())
 }
-
-// queueExtra holds queue subcommands kept in files of their own.
-var queueExtra []func() *cobra.Command
 
 // queueItem is one request in `queue list --json` and `queue search
 // --json`: exactly the keys docs/cli.md promises to scripts.
@@ -74,21 +63,16 @@ func writeRequests(w io.Writer, reqs []staffapi.Request, asJSON bool, none strin
 	if asJSON {
 		return writeJSON(w, queueItems(reqs))
 	}
-	if len(reqs) == 0 {
-		fmt.Fprintln(w, none)
-		return nil
-	}
 	now := time.Now()
-	t := newTable(w, "ID", "RECEIVED", "TYPE", "NAME", "KUNDNUMMER", "STATUS", "CLAIMED BY", "AGE")
-	for _, r := range reqs {
-		name := strings.TrimSpace(formparse.FieldFornamn.Value(r.Fields) + " " + formparse.FieldEfternamn.Value(r.Fields))
-		if r.Purged {
-			name = "(purged)"
-		}
-		t.row(r.ID, localTime(r.ReceivedAt), r.Type, shorten(dash(name), 30), dash(formparse.FieldKundnummer.Value(r.Fields)),
-			string(r.Status), dash(r.ClaimedBy), age(r.ReceivedAt, now))
-	}
-	return t.flush()
+	return writeRows(w, reqs, false, none,
+		[]string{"ID", "RECEIVED", "TYPE", "NAME", "KUNDNUMMER", "STATUS", "CLAIMED BY", "AGE"}, func(r staffapi.Request) []string {
+			name := strings.TrimSpace(formparse.FieldFornamn.Value(r.Fields) + " " + formparse.FieldEfternamn.Value(r.Fields))
+			if r.Purged {
+				name = "(purged)"
+			}
+			return []string{r.ID, localTime(r.ReceivedAt), r.Type, shorten(dash(name), 30), dash(formparse.FieldKundnummer.Value(r.Fields)),
+				string(r.Status), dash(r.ClaimedBy), age(r.ReceivedAt, now)}
+		})
 }
 
 func newQueueListCommand() *cobra.Command {
@@ -135,28 +119,28 @@ it is written to the audit log (one entry per page of 1,000).`,
 			if err != nil {
 				return err
 			}
-			s, err := openStaff(cmd.Context(), sf, false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
 			f := staffapi.ListFilter{Status: st, Type: typ, Since: from, Limit: limit}
 			if all {
 				f.Limit = listPage
 			}
 			var reqs []staffapi.Request
 			var more bool
-			for {
-				page, err := staffapi.ListRequests.Do(cmd.Context(), s.Staff, f)
-				if err != nil {
-					return staffError(err, "queue list")
+			err = withStaff(cmd, sf, false, func(s *staffSession) error {
+				for {
+					page, err := staffapi.ListRequests.Do(cmd.Context(), s.Staff, f)
+					if err != nil {
+						return staffError(err, "queue list")
+					}
+					reqs = append(reqs, page.Requests...)
+					more = page.Next != ""
+					if !all || !more {
+						return nil
+					}
+					f.Before = page.Next
 				}
-				reqs = append(reqs, page.Requests...)
-				more = page.Next != ""
-				if !all || !more {
-					break
-				}
-				f.Before = page.Next
+			})
+			if err != nil {
+				return err
 			}
 			out := cmd.OutOrStdout()
 			if err := writeRequests(out, reqs, asJSON, "No requests match."); err != nil {
@@ -201,17 +185,12 @@ match a full name in either order. The search is written to the audit log
 			if text == "" {
 				return usagef("search needs a name, e-mail address, HSA-id or kundnummer")
 			}
-			if limit < 1 {
-				return usagef("--limit must be at least 1")
-			}
-			s, err := openStaff(cmd.Context(), sf, false)
-			if err != nil {
+			if err := checkLimit(limit); err != nil {
 				return err
 			}
-			defer s.Close()
-			reqs, err := staffapi.SearchRequests.Do(cmd.Context(), s.Staff, staffapi.Search{Text: text, Limit: limit})
+			reqs, err := staffCall(cmd, sf, staffapi.SearchRequests, staffapi.Search{Text: text, Limit: limit}, seeList("queue list"))
 			if err != nil {
-				return staffError(err, "queue list")
+				return err
 			}
 			return writeRequests(cmd.OutOrStdout(), reqs, asJSON, "No request matches.")
 		},
@@ -235,14 +214,9 @@ came from and the replies sent about it. Written to the audit log.`,
   websesam-intake queue show WS-2026-000123 --json`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openStaff(cmd.Context(), sf, false)
+			d, err := staffCall(cmd, sf, staffapi.ShowRequest, staffapi.RequestID{ID: args[0]}, seeList("queue list"))
 			if err != nil {
 				return err
-			}
-			defer s.Close()
-			d, err := staffapi.ShowRequest.Do(cmd.Context(), s.Staff, staffapi.RequestID{ID: args[0]})
-			if err != nil {
-				return staffError(err, "queue list")
 			}
 			if asJSON {
 				return writeJSON(cmd.OutOrStdout(), d)

@@ -14,17 +14,14 @@ import (
 
 // changeRequest runs one transition and prints what became of the request.
 func changeRequest(cmd *cobra.Command, sf staffFlags, withComposer bool, step func(context.Context, staffapi.Staff) (staffapi.Request, error), say func(staffapi.Request) string) error {
-	s, err := openStaff(cmd.Context(), sf, withComposer)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	r, err := step(cmd.Context(), s.Staff)
-	if err != nil {
-		return transitionError(err)
-	}
-	fmt.Fprintln(cmd.OutOrStdout(), say(r))
-	return nil
+	return withStaff(cmd, sf, withComposer, func(s *staffSession) error {
+		r, err := step(cmd.Context(), s.Staff)
+		if err != nil {
+			return transitionError(err)
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), say(r))
+		return nil
+	})
 }
 
 // transitionError says what to do about a refused transition. The store's

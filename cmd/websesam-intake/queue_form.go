@@ -13,8 +13,6 @@ import (
 	"github.com/regionhmc/websesam-intake/intake/staffapi"
 )
 
-func init() { queueExtra = append(queueExtra, newQueueFormCommand) }
-
 func newQueueFormCommand() *cobra.Command {
 	var sf staffFlags
 	var out string
@@ -29,17 +27,14 @@ written readable by you only, and the read is written to the audit log.` + staff
   websesam-intake queue form WS-2026-000042 --out ~/ansokningar/`,
 		Args: exactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			s, err := openStaff(cmd.Context(), sf, false)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			path, err := saveRequestForm(cmd.Context(), s.Staff, args[0], out)
-			if err != nil {
-				return staffError(err, "queue list")
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Saved the form of %s as %s\n", args[0], path)
-			return nil
+			return withStaff(cmd, sf, false, func(s *staffSession) error {
+				path, err := saveRequestForm(cmd.Context(), s.Staff, args[0], out)
+				if err != nil {
+					return staffError(err, "queue list")
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "Saved the form of %s as %s\n", args[0], path)
+				return nil
+			})
 		},
 	}
 	addStaffFlags(cmd, &sf)

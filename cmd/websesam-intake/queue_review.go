@@ -16,8 +16,6 @@ import (
 	"github.com/regionhmc/websesam-intake/store"
 )
 
-func init() { queueExtra = append(queueExtra, newQueueReviewCommand) }
-
 func newQueueReviewCommand() *cobra.Command {
 	var sf staffFlags
 	var plain bool
@@ -38,13 +36,10 @@ line by line, so the same steps can be piped in.`,
 			if !plain && isTerminal(cmd.InOrStdin(), cmd.OutOrStdout()) {
 				return runReviewScreen(cmd, sf, intake.DefaultPromise)
 			}
-			s, err := openStaff(cmd.Context(), sf, true)
-			if err != nil {
-				return err
-			}
-			defer s.Close()
-			r := &reviewer{ctx: cmd.Context(), s: s.Staff, in: bufio.NewScanner(cmd.InOrStdin()), out: cmd.OutOrStdout()}
-			return r.run()
+			return withStaff(cmd, sf, true, func(s *staffSession) error {
+				r := &reviewer{ctx: cmd.Context(), s: s.Staff, in: bufio.NewScanner(cmd.InOrStdin()), out: cmd.OutOrStdout()}
+				return r.run()
+			})
 		},
 	}
 	addStaffFlags(cmd, &sf)

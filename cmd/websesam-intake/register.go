@@ -10,20 +10,14 @@ import (
 	"github.com/regionhmc/websesam-intake/intake/staffapi"
 )
 
-func init() { subcommands = append(subcommands, newRegisterCommand) }
-
 func newRegisterCommand() *cobra.Command {
-	register := &cobra.Command{
-		Use:   "register",
-		Short: "Who may order for which kundnummer: the Kund- och förskrivarregister",
-		Long: `The register holds one row per person and kundnummer: the roles
+	return commandGroup("register", "Who may order for which kundnummer: the Kund- och förskrivarregister",
+		`The register holds one row per person and kundnummer: the roles
 (förskrivare, beställare), buffer storage and manager, as the done requests
 left them. A ny adds the person, an andring updates the row, an avslut
 removes it. Every look and every export is written to the audit log.
-` + staffHelp,
-	}
-	register.AddCommand(newRegisterListCommand(), newRegisterExportCommand())
-	return register
+`+staffHelp,
+		newRegisterListCommand(), newRegisterExportCommand())
 }
 
 // kundnummerFlag checks --kundnummer: six digits (spaces allowed, as on the form).
@@ -67,32 +61,15 @@ or an e-mail address and shows that person's rows under every kundnummer.`,
 			if err != nil {
 				return err
 			}
-			s, err := openStaff(cmd.Context(), sf, false)
+			rows, err := staffCall(cmd, sf, staffapi.RegisterList, staffapi.RegisterFilter{Kundnummer: k, Person: strings.TrimSpace(person)}, seeList("register list"))
 			if err != nil {
 				return err
 			}
-			defer s.Close()
-			rows, err := staffapi.RegisterList.Do(cmd.Context(), s.Staff, staffapi.RegisterFilter{Kundnummer: k, Person: strings.TrimSpace(person)})
-			if err != nil {
-				return staffError(err, "register list")
-			}
-			out := cmd.OutOrStdout()
-			if asJSON {
-				if rows == nil {
-					rows = []staffapi.RegisterEntry{}
-				}
-				return writeJSON(out, rows)
-			}
-			if len(rows) == 0 {
-				fmt.Fprintln(out, "No register rows match.")
-				return nil
-			}
-			t := newTable(out, "KUNDNUMMER", "STANDARDKUND", "NAME", "HSA-ID", "E-POST", "ROLES", "BUFFERTFÖRRÅD", "CHEF", "CHANGED", "REQUEST")
-			for _, e := range rows {
-				t.row(e.Kundnummer, e.Standardkund, shorten(e.Fornamn+" "+e.Efternamn, 30), dash(e.HSAID), e.Epost,
-					roleNames(e), shorten(dash(e.Buffertforrad), 25), shorten(dash(e.ChefNamn), 25), localTime(e.UpdatedAt), e.Request)
-			}
-			return t.flush()
+			return writeRows(cmd.OutOrStdout(), rows, asJSON, "No register rows match.",
+				[]string{"KUNDNUMMER", "STANDARDKUND", "NAME", "HSA-ID", "E-POST", "ROLES", "BUFFERTFÖRRÅD", "CHEF", "CHANGED", "REQUEST"}, func(e staffapi.RegisterEntry) []string {
+					return []string{e.Kundnummer, e.Standardkund, shorten(e.Fornamn+" "+e.Efternamn, 30), dash(e.HSAID), e.Epost,
+						roleNames(e), shorten(dash(e.Buffertforrad), 25), shorten(dash(e.ChefNamn), 25), localTime(e.UpdatedAt), e.Request}
+				})
 		},
 	}
 	addStaffFlags(cmd, &sf)
@@ -120,14 +97,9 @@ export is written to the audit log.`,
 			if !strings.EqualFold(strings.TrimSpace(pathExt(path)), ".xlsx") {
 				return usagef("export writes an Excel workbook: give a file name ending in .xlsx, not %q", path)
 			}
-			s, err := openStaff(cmd.Context(), sf, false)
+			rows, err := staffCall(cmd, sf, staffapi.RegisterExport, staffapi.Nothing{}, seeList("register list"))
 			if err != nil {
 				return err
-			}
-			defer s.Close()
-			rows, err := staffapi.RegisterExport.Do(cmd.Context(), s.Staff, staffapi.Nothing{})
-			if err != nil {
-				return staffError(err, "register list")
 			}
 			if err := writeRegisterWorkbook(path, rows); err != nil {
 				return err

@@ -17,8 +17,6 @@ import (
 	"github.com/regionhmc/websesam-intake/store/workdays"
 )
 
-func init() { subcommands = append(subcommands, newReportCommand) }
-
 // defaultReportWeeks is the period of a report without --from: this week
 // and the eleven before it.
 const defaultReportWeeks = 12
@@ -62,13 +60,9 @@ reasons) that Excel and LibreOffice open, with real dates and numbers.` + staffH
   websesam-intake report --json --from 2026-11-01`,
 		Args: exactArgs(0),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			now := time.Now()
-			if at != "" {
-				t, err := time.Parse(time.RFC3339, at)
-				if err != nil {
-					return usagef("--now: want an RFC 3339 time, got %q", at)
-				}
-				now = t
+			now, err := parseNow(at)
+			if err != nil {
+				return err
 			}
 			opts, err := reportPeriod(from, to, now)
 			if err != nil {
@@ -77,24 +71,23 @@ reasons) that Excel and LibreOffice open, with real dates and numbers.` + staffH
 			if promise < 0 || promise > 100 {
 				return usagef("--promise: want working days from 1 to 100, got %d", promise)
 			}
-			sess, err := openStaff(cmd.Context(), sf, false)
+			var rep store.Report
+			err = withStaff(cmd, sf, false, func(sess *staffSession) error {
+				if l, ok := sess.Staff.(*staffapi.Local); ok && promise == 0 {
+					// No daemon to ask: the promise of its configuration.
+					l.Promise = intake.DefaultPromise
+					if p, err := intake.ReadPromise(sf.config); err == nil {
+						l.Promise = p
+					} else if !errors.Is(err, os.ErrNotExist) {
+						return usagef("%v (or give --promise N)", err)
+					}
+				}
+				r, err := staffapi.Report.Do(cmd.Context(), sess.Staff, staffapi.ReportArgs{From: opts.From, To: opts.To, Now: opts.Now, Promise: promise})
+				rep = store.Report(r)
+				return staffError(err, "report --help")
+			})
 			if err != nil {
 				return err
-			}
-			defer sess.Close()
-			if l, ok := sess.Staff.(*staffapi.Local); ok && promise == 0 {
-				// No daemon to ask: the promise of its configuration.
-				l.Promise = intake.DefaultPromise
-				if p, err := intake.ReadPromise(sf.config); err == nil {
-					l.Promise = p
-				} else if !errors.Is(err, os.ErrNotExist) {
-					return usagef("%v (or give --promise N)", err)
-				}
-			}
-			r, err := staffapi.Report.Do(cmd.Context(), sess.Staff, staffapi.ReportArgs{From: opts.From, To: opts.To, Now: opts.Now, Promise: promise})
-			rep := store.Report(r)
-			if err != nil {
-				return staffError(err, "report --help")
 			}
 			out := cmd.OutOrStdout()
 			if xlsx != "" {

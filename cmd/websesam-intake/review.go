@@ -13,8 +13,6 @@ import (
 	"github.com/regionhmc/websesam-intake/intake/staffapi"
 )
 
-func init() { subcommands = append(subcommands, newReviewCommand) }
-
 // isTerminal reports whether both standard streams are a terminal: only
 // then is the full-screen review usable.
 func isTerminal(in, out any) bool {
@@ -62,20 +60,17 @@ Every request shown is written to the audit log under your name, as with
 // runReviewScreen runs the full-screen review until the person quits.
 func runReviewScreen(cmd *cobra.Command, sf staffFlags, promise int) error {
 	ctx := cmd.Context()
-	s, err := openStaff(ctx, sf, true)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	who, err := staffapi.WhoAmI.Do(ctx, s.Staff, staffapi.Nothing{})
-	if err != nil {
-		return staffError(err, "queue list")
-	}
-	m := newReviewModel(ctx, s.Staff, who.Actor, time.Now)
-	m.promise = promise
-	p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(cmd.InOrStdin()), tea.WithOutput(cmd.OutOrStdout()))
-	if _, err := p.Run(); err != nil && ctx.Err() == nil {
-		return fmt.Errorf("run the review screen: %w", err)
-	}
-	return nil
+	return withStaff(cmd, sf, true, func(s *staffSession) error {
+		who, err := staffapi.WhoAmI.Do(ctx, s.Staff, staffapi.Nothing{})
+		if err != nil {
+			return staffError(err, "queue list")
+		}
+		m := newReviewModel(ctx, s.Staff, who.Actor, time.Now)
+		m.promise = promise
+		p := tea.NewProgram(m, tea.WithContext(ctx), tea.WithInput(cmd.InOrStdin()), tea.WithOutput(cmd.OutOrStdout()))
+		if _, err := p.Run(); err != nil && ctx.Err() == nil {
+			return fmt.Errorf("run the review screen: %w", err)
+		}
+		return nil
+	})
 }

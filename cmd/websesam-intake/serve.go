@@ -21,8 +21,6 @@ import (
 	"github.com/regionhmc/websesam-intake/store"
 )
 
-func init() { subcommands = append(subcommands, newServeCommand) }
-
 func newServeCommand() *cobra.Command {
 	var configPath string
 	var once, dryRun bool

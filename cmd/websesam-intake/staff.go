@@ -159,6 +159,73 @@ func staffError(err error, listCmd string) error {
 	return err
 }
 
+// withStaff opens the way to the data (see openStaff), hands it to use and
+// closes it again: the frame every staff command runs in.
+func withStaff(cmd *cobra.Command, sf staffFlags, withComposer bool, use func(*staffSession) error) error {
+	s, err := openStaff(cmd.Context(), sf, withComposer)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	return use(s)
+}
+
+// staffCall makes one staff call in a session of its own. refused turns a
+// refusal into what the command reports (nil: the error as it is).
+func staffCall[Args, Result any](cmd *cobra.Command, sf staffFlags, call staffapi.Call[Args, Result], args Args, refused func(error) error) (Result, error) {
+	var res Result
+	err := withStaff(cmd, sf, false, func(s *staffSession) error {
+		var err error
+		res, err = call.Do(cmd.Context(), s.Staff, args)
+		if err != nil && refused != nil {
+			return refused(err)
+		}
+		return err
+	})
+	return res, err
+}
+
+// seeList is staffError for a command whose not-found points to listCmd.
+func seeList(listCmd string) func(error) error {
+	return func(err error) error { return staffError(err, listCmd) }
+}
+
+// checkLimit refuses a --limit below one.
+func checkLimit(limit int) error {
+	if limit < 1 {
+		return usagef("--limit must be at least 1")
+	}
+	return nil
+}
+
+// writeRows prints what a list command found: for a script a JSON array
+// (empty, never null), for a person a table, or the sentence none when
+// nothing matched.
+func writeRows[T any](w io.Writer, rows []T, asJSON bool, none string, headers []string, cells func(T) []string) error {
+	if asJSON {
+		if rows == nil {
+			rows = []T{}
+		}
+		return writeJSON(w, rows)
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(w, none)
+		return nil
+	}
+	t := newTable(w, headers...)
+	for _, r := range rows {
+		t.row(cells(r)...)
+	}
+	return t.flush()
+}
+
+// commandGroup is a command that only holds others, like queue or outbox.
+func commandGroup(use, short, long string, subs ...*cobra.Command) *cobra.Command {
+	g := &cobra.Command{Use: use, Short: short, Long: long}
+	g.AddCommand(subs...)
+	return g
+}
+
 // writeJSON prints v as indented JSON followed by a newline.
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
@@ -226,6 +293,19 @@ func parseSince(s string, now time.Time) (time.Time, error) {
 		return now.Add(-d), nil
 	}
 	return time.Time{}, usagef("--since %q: want a date (2026-11-01) or a span back from now (36h, 7d)", s)
+}
+
+// parseNow reads the hidden --now of the commands a test or a rerun for a
+// given morning runs at a fixed moment: RFC 3339, or empty for now.
+func parseNow(at string) (time.Time, error) {
+	if at == "" {
+		return time.Now(), nil
+	}
+	t, err := time.Parse(time.RFC3339, at)
+	if err != nil {
+		return time.Time{}, usagef("--now: want an RFC 3339 time, got %q", at)
+	}
+	return t, nil
 }
 
 // age is how long ago t was, in the largest whole unit.

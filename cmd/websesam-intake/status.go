@@ -18,8 +18,6 @@ import (
 	"github.com/regionhmc/websesam-intake/store/workdays"
 )
 
-func init() { subcommands = append(subcommands, newStatusCommand) }
-
 func newStatusCommand() *cobra.Command {
 	var sf staffFlags
 	var metricsAddr string
@@ -50,43 +48,9 @@ socket. --json prints the same as one JSON object.`,
 				}
 				v = statusFromSamples(url, samples)
 			} else {
-				s, err := openStaff(ctx, sf, false)
-				if err != nil {
+				var err error
+				if v, err = statusFromStaff(cmd, sf); err != nil {
 					return err
-				}
-				defer s.Close()
-				rep, err := staffapi.DaemonStatus.Do(ctx, s.Staff, staffapi.Nothing{})
-				if err != nil {
-					return fmt.Errorf("ask for the status: %w", err)
-				}
-				if rep.Daemon {
-					v = statusFromSamples("the daemon on "+sf.socket, rep.Samples)
-				} else {
-					v = statusView{Source: "the store " + sf.db + " (no daemon answers: counts since the start are not known)", StoreReadable: true}
-				}
-				v.Requests = map[string]int{}
-				for _, st := range []staffapi.Status{staffapi.StatusQueued, staffapi.StatusClaimed, staffapi.StatusDone, staffapi.StatusRejected} {
-					v.Requests[string(st)] = rep.Requests[st]
-				}
-				v.OutboxPending, v.Unsettled, v.StoreReadable = rep.OutboxPending, rep.Unsettled, true
-				if l, ok := s.Staff.(*staffapi.Local); ok {
-					// No daemon: age the queue here against its configuration's promise.
-					promise := intake.DefaultPromise
-					if p, err := intake.ReadPromise(sf.config); err == nil {
-						promise = p
-					}
-					w, err := l.Store.Waiting(time.Now(), promise, workdays.Swedish(time.Local).Between)
-					if err != nil {
-						return err
-					}
-					v.Waiting = &statusWaiting{OldestWorkingDays: w.Oldest, PastPromise: len(w.Late), Promise: promise}
-					for i, r := range w.Late {
-						if i == 10 {
-							v.Waiting.Late = append(v.Waiting.Late, "…")
-							break
-						}
-						v.Waiting.Late = append(v.Waiting.Late, fmt.Sprintf("%s (%d)", r.ID, r.Age))
-					}
 				}
 			}
 			if asJSON {
@@ -101,6 +65,50 @@ socket. --json prints the same as one JSON object.`,
 	cmd.Flags().StringVar(&metricsAddr, "metrics", envOr("WEBSESAM_INTAKE_METRICS", ""), "host:port of the running daemon's /metrics, read instead of the socket; $WEBSESAM_INTAKE_METRICS sets the default")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of text")
 	return cmd
+}
+
+// statusFromStaff asks the daemon over its socket or, when none answers,
+// reads the depths and the waiting requests from the store.
+func statusFromStaff(cmd *cobra.Command, sf staffFlags) (statusView, error) {
+	ctx := cmd.Context()
+	var v statusView
+	err := withStaff(cmd, sf, false, func(s *staffSession) error {
+		rep, err := staffapi.DaemonStatus.Do(ctx, s.Staff, staffapi.Nothing{})
+		if err != nil {
+			return fmt.Errorf("ask for the status: %w", err)
+		}
+		if rep.Daemon {
+			v = statusFromSamples("the daemon on "+sf.socket, rep.Samples)
+		} else {
+			v = statusView{Source: "the store " + sf.db + " (no daemon answers: counts since the start are not known)", StoreReadable: true}
+		}
+		v.Requests = map[string]int{}
+		for _, st := range []staffapi.Status{staffapi.StatusQueued, staffapi.StatusClaimed, staffapi.StatusDone, staffapi.StatusRejected} {
+			v.Requests[string(st)] = rep.Requests[st]
+		}
+		v.OutboxPending, v.Unsettled, v.StoreReadable = rep.OutboxPending, rep.Unsettled, true
+		if l, ok := s.Staff.(*staffapi.Local); ok {
+			// No daemon: age the queue here against its configuration's promise.
+			promise := intake.DefaultPromise
+			if p, err := intake.ReadPromise(sf.config); err == nil {
+				promise = p
+			}
+			w, err := l.Store.Waiting(time.Now(), promise, workdays.Swedish(time.Local).Between)
+			if err != nil {
+				return err
+			}
+			v.Waiting = &statusWaiting{OldestWorkingDays: w.Oldest, PastPromise: len(w.Late), Promise: promise}
+			for i, r := range w.Late {
+				if i == 10 {
+					v.Waiting.Late = append(v.Waiting.Late, "…")
+					break
+				}
+				v.Waiting.Late = append(v.Waiting.Late, fmt.Sprintf("%s (%d)", r.ID, r.Age))
+			}
+		}
+		return nil
+	})
+	return v, err
 }
 
 // statusView is what status shows, as text or as JSON. Counts since the
