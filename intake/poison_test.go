@@ -73,33 +73,75 @@ func TestPoisonMessageQuarantinedAlone(t *testing.T) {
 	}
 }
 
+// errDiskFull stands for the database failing a whole transaction.
+var errDiskFull = errors.New("injected: no space left on the database's disk")
+
 // A message in hand when maxFailedPasses passes in a row failed to record
-// its chunk is quarantined alone on the next, and the others of the chunk
-// are recorded as decided.
+// its chunk is quarantined alone on the next, and a message that arrived
+// later (fewer failed passes) is recorded as decided in the same chunk.
+// The passes fail for real: the whole store transaction is refused, so
+// each pass returns the error and leaves the mailbox as it was.
 func TestFailedPassesQuarantine(t *testing.T) {
 	srv := startIMAP(t, true)
 	sk := startSink(t)
 	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
 	d, st := openDaemon(t, cfg, Options{Logger: discardLogger()})
 	var ids []string
-	for i, name := range [][2]string{{"Åsa", "Öberg"}, {"Bo", "Ek"}} {
-		id := fmt.Sprintf("passes-%d@region.example.se", i+1)
+	add := func(first, last string) {
+		id := fmt.Sprintf("passes-%d@region.example.se", len(ids)+1)
 		ids = append(ids, id)
-		pdf := fillPDF(t, formparse.Single, person(name[0], name[1]))
+		pdf := fillPDF(t, formparse.Single, person(first, last))
 		srv.appendMail([]byte(outlook("asa.oberg@"+testDomain, "Åsa Öberg", id, "webSesam ansökan", "", attached{"ansokan.pdf", "application/pdf", pdf})))
 	}
-	uv := srv.selectData(t).UIDValidity
-	d.failedPasses[store.MessageKey{Mailbox: cfg.Mailbox.Folder, UIDValidity: uv, UID: 1}] = maxFailedPasses
-	d.failedPasses[store.MessageKey{Mailbox: cfg.Mailbox.Folder, UIDValidity: uv, UID: 2}] = maxFailedPasses - 1
+	failing := true
+	d.recordFault = func() error {
+		if failing {
+			return errDiskFull
+		}
+		return nil
+	}
+	add("Åsa", "Öberg")
+	for pass := 1; pass <= maxFailedPasses; pass++ {
+		if pass == 2 {
+			add("Bo", "Ek") // in hand for one pass fewer
+		}
+		err := d.Once(withTimeout(t, 2*time.Minute))
+		if !errors.Is(err, errDiskFull) {
+			t.Fatalf("pass %d with the store failing: %v, want %v", pass, err, errDiskFull)
+		}
+		if got := recorded(t, st); len(got) != 0 {
+			t.Fatalf("pass %d recorded %d messages although the store failed", pass, len(got))
+		}
+		for _, id := range ids {
+			if w := srv.where()[id]; len(w) != 1 || w[0].Folder != "INBOX" {
+				t.Fatalf("pass %d: %s in %v, want it left in INBOX", pass, id, w)
+			}
+		}
+	}
+	failing = false
 	if err := d.Once(withTimeout(t, 2*time.Minute)); err != nil {
-		t.Fatal(err)
+		t.Fatalf("the pass after the store recovered: %v", err)
 	}
 	got := recorded(t, st)
-	if m := got[ids[0]]; m.Outcome != store.OutcomeQuarantined || m.Reason != reasonFailedPasses {
-		t.Errorf("after %d failed passes: %s (%q), want quarantined (%q)", maxFailedPasses, m.Outcome, m.Reason, reasonFailedPasses)
-	}
-	if m := got[ids[1]]; m.Outcome != store.OutcomeQueued {
-		t.Errorf("after %d failed passes: %s (%q), want queued", maxFailedPasses-1, m.Outcome, m.Reason)
+	for i, want := range []struct {
+		outcome store.Outcome
+		reason  string
+		folder  string
+	}{
+		{store.OutcomeQuarantined, reasonFailedPasses, cfg.Folders.Quarantined},
+		{store.OutcomeQueued, reasonValid, cfg.Folders.Queued},
+	} {
+		m, ok := got[ids[i]]
+		if !ok {
+			t.Errorf("%s: not recorded", ids[i])
+			continue
+		}
+		if m.Outcome != want.outcome || m.Reason != want.reason || !m.Settled {
+			t.Errorf("%s: %s (%q), settled %v; want %s (%q), settled", ids[i], m.Outcome, m.Reason, m.Settled, want.outcome, want.reason)
+		}
+		if w := srv.where()[ids[i]]; len(w) != 1 || w[0].Folder != want.folder {
+			t.Errorf("%s: in %v, want only in %s", ids[i], w, want.folder)
+		}
 	}
 	if len(d.failedPasses) != 0 {
 		t.Errorf("failed passes left after a recorded chunk: %v", d.failedPasses)

@@ -126,7 +126,12 @@ func (d *Daemon) recordChunk(uv uint32, envs []envelope, decs map[imap.UID]decis
 	var recs []store.Recorded
 	for {
 		var err error
-		recs, err = d.st.RecordOutcomes(items)
+		if fault := d.recordFault; fault != nil {
+			err = fault()
+		}
+		if err == nil {
+			recs, err = d.st.RecordOutcomes(items)
+		}
 		if ie, ok := errors.AsType[*store.ItemError](err); ok {
 			// The store will never take this message as decided: retrying
 			// would stop the mailbox at it for ever. Staff see it

@@ -100,6 +100,10 @@ type Daemon struct {
 	// store's transaction (where its replies are composed), the way the
 	// database refusing one of its writes would.
 	storeFault func(store.MessageKey) error
+	// recordFault, in tests, fails a chunk's whole store transaction the
+	// way a full disk or a failing database file would: no ItemError, so
+	// nothing of the chunk is written and the pass is tried again.
+	recordFault func() error
 
 	retainMu      sync.Mutex    // one retention pass at a time
 	polled        chan struct{} // closed after the first completed poll

@@ -316,13 +316,24 @@ func (s stack) submit(t *testing.T, raws [][]byte, ordered bool) {
 
 func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 	t.Helper()
+	if !awaited(t, what, limit, cond) {
+		t.FailNow()
+	}
+}
+
+// awaited is waitFor that reports a timeout and lets the test go on to
+// say what went wrong (which message, with which outcome) before it ends.
+func awaited(t *testing.T, what string, limit time.Duration, cond func() bool) bool {
+	t.Helper()
 	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
+			t.Errorf("timed out after %s waiting for %s", limit, what)
+			return false
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
+	return true
 }
 
 // ---- the daemon, as an operator runs it ------------------------------
@@ -1139,7 +1150,9 @@ func TestE2EOutages(t *testing.T) {
 	}
 	mailstack("start-postfix")
 
-	waitFor(t, fmt.Sprintf("%d replies delivered after the outages", wantReplies), 5*time.Minute, func() bool { return s.repliesIn(t) >= wantReplies })
+	// On a timeout the records below still say which message lacks its
+	// reply and what became of it.
+	awaited(t, fmt.Sprintf("%d replies delivered after the outages", wantReplies), 5*time.Minute, func() bool { return s.repliesIn(t) >= wantReplies })
 	s.waitPostfixIdle(t)
 	d.term(t)
 	resent, redelivered := s.verifyLoad(t, filepath.Join(dir, "intake.db"), want, wantReqs)
