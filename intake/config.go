@@ -325,6 +325,19 @@ type fileConfig struct {
 	} `toml:"mailer"`
 }
 
+// StaffPaths reads from the configuration at path only where the staff's
+// socket and the store lie (defaults filled in), without the checks and the
+// credentials LoadConfig needs: a staff command given the daemon's
+// configuration reaches the same daemon and database.
+func StaffPaths(path string) (socket, db string, err error) {
+	var f fileConfig
+	if _, err := toml.DecodeFile(path, &f); err != nil {
+		return "", "", &endpoint.Problem{Msg: "read " + path + ": " + err.Error()}
+	}
+	c := f.Config.WithDefaults()
+	return c.Staff.Socket, c.Store.Path, nil
+}
+
 // LoadConfig reads the TOML file at path, applies the defaults, resolves
 // secret paths against $CREDENTIALS_DIRECTORY and validates the result. Every
 // problem is reported at once (errors.Join), each naming its key; all wrap

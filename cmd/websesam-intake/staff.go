@@ -15,6 +15,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/regionhmc/websesam-intake/intake"
 	"github.com/regionhmc/websesam-intake/intake/staffapi"
@@ -42,6 +43,8 @@ directly, as your user; it says so when the file is held.`
 // listens, and what to open when it does not.
 type staffFlags struct {
 	socket, db, config string
+	// flags tells a flag given on the command line from its default.
+	flags *pflag.FlagSet
 }
 
 func envOr(name, def string) string {
@@ -52,6 +55,7 @@ func envOr(name, def string) string {
 }
 
 func addStaffFlags(cmd *cobra.Command, f *staffFlags) {
+	f.flags = cmd.Flags()
 	cmd.Flags().StringVar(&f.socket, "socket", envOr("WEBSESAM_INTAKE_SOCKET", staffapi.DefaultSocket),
 		"the daemon's staff socket; $WEBSESAM_INTAKE_SOCKET sets the default")
 	cmd.Flags().StringVar(&f.db, "db", envOr("WEBSESAM_INTAKE_DB", defaultDBPath),
@@ -61,7 +65,36 @@ func addStaffFlags(cmd *cobra.Command, f *staffFlags) {
 // addConfigFlag adds --config to the commands that write notices.
 func addConfigFlag(cmd *cobra.Command, f *staffFlags) {
 	cmd.Flags().StringVar(&f.config, "config", envOr("WEBSESAM_INTAKE_CONFIG", defaultConfigPath),
-		"the daemon's configuration, read for its [mailer] section when no daemon answers; $WEBSESAM_INTAKE_CONFIG sets the default")
+		"the daemon's configuration: its [staff] socket and [store] path unless --socket or --db are given, and its [mailer] section when no daemon answers; $WEBSESAM_INTAKE_CONFIG sets the default")
+}
+
+// withConfigPaths takes the socket and the database from the daemon's
+// configuration when one was named (--config or $WEBSESAM_INTAKE_CONFIG)
+// and --socket and --db were not given: a command run with the daemon's
+// configuration reaches the daemon's socket, or opens its store, and not
+// the defaults.
+func (f staffFlags) withConfigPaths() (staffFlags, error) {
+	given := func(name, env string) bool {
+		return f.flags != nil && f.flags.Changed(name) || os.Getenv(env) != ""
+	}
+	if f.config == "" || !given("config", "WEBSESAM_INTAKE_CONFIG") {
+		return f, nil
+	}
+	sock, db := given("socket", "WEBSESAM_INTAKE_SOCKET"), given("db", "WEBSESAM_INTAKE_DB")
+	if sock && db {
+		return f, nil
+	}
+	socket, path, err := intake.StaffPaths(f.config)
+	if err != nil {
+		return f, usagef("%w; the daemon's socket and database are taken from it (fix it, or give --socket and --db)", err)
+	}
+	if !sock {
+		f.socket = socket
+	}
+	if !db {
+		f.db = path
+	}
+	return f, nil
 }
 
 // staffSession is an open way to the data: the daemon's socket, or the
@@ -79,6 +112,10 @@ func (s *staffSession) Close() { s.close() }
 // the store directly otherwise. withComposer is set by the commands that
 // write notices: in direct mode they need the mailer configuration.
 func openStaff(ctx context.Context, f staffFlags, withComposer bool) (*staffSession, error) {
+	f, err := f.withConfigPaths()
+	if err != nil {
+		return nil, err
+	}
 	c, _, err := staffapi.Dial(ctx, f.socket)
 	if err == nil {
 		return &staffSession{Staff: c, close: c.Close}, nil
