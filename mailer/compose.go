@@ -30,6 +30,7 @@ const (
 	KindDoneChef   = "klar-chef"
 	KindRejection  = "avslag"
 	kindSignature  = "signatur"
+	kindParts      = "gemensamt"
 	textSuffix     = ".txt"
 	htmlSuffix     = ".html"
 	subjectBlock   = "subject"
@@ -203,42 +204,60 @@ func (c *Composer) source(name string) (string, error) {
 	return string(b), nil
 }
 
+// shared are the templates parsed with every notice, for the blocks the
+// notices have in common: the signature, and the parts two notices tell
+// alike (the list of changes).
+var shared = []string{kindSignature, kindParts}
+
+// sources reads a notice's template and the shared ones, in that order.
+func (c *Composer) sources(kind, suffix string) ([]templateSource, error) {
+	srcs := make([]templateSource, 0, 1+len(shared))
+	for _, k := range append([]string{kind}, shared...) {
+		text, err := c.source(k + suffix)
+		if err != nil {
+			return nil, err
+		}
+		srcs = append(srcs, templateSource{name: k + suffix, text: text})
+	}
+	return srcs, nil
+}
+
+// templateSource is one template file's name and text.
+type templateSource struct{ name, text string }
+
+// parseAll parses the notice's source into root and each shared one beside
+// it; text/template and html/template alike.
+func parseAll[T interface {
+	New(name string) T
+	Parse(text string) (T, error)
+}](root T, srcs []templateSource) (T, error) {
+	for i, s := range srcs {
+		t := root
+		if i > 0 {
+			t = root.New(s.name)
+		}
+		if _, err := t.Parse(s.text); err != nil {
+			var none T
+			return none, fmt.Errorf("parse template %s: %w", s.name, err)
+		}
+	}
+	return root, nil
+}
+
 func (c *Composer) parseText(kind string) (*texttemplate.Template, error) {
-	body, err := c.source(kind + textSuffix)
+	srcs, err := c.sources(kind, textSuffix)
 	if err != nil {
 		return nil, err
 	}
-	sig, err := c.source(kindSignature + textSuffix)
-	if err != nil {
-		return nil, err
-	}
-	t, err := texttemplate.New(kind + textSuffix).Funcs(funcs).Option("missingkey=error").Parse(body)
-	if err != nil {
-		return nil, fmt.Errorf("parse template %s: %w", kind+textSuffix, err)
-	}
-	if _, err := t.New(kindSignature + textSuffix).Parse(sig); err != nil {
-		return nil, fmt.Errorf("parse template %s: %w", kindSignature+textSuffix, err)
-	}
-	return t, nil
+	return parseAll(texttemplate.New(kind+textSuffix).Funcs(funcs).Option("missingkey=error"), srcs)
 }
 
 func (c *Composer) parseHTML(kind string) (*htmltemplate.Template, error) {
-	body, err := c.source(kind + htmlSuffix)
+	srcs, err := c.sources(kind, htmlSuffix)
 	if err != nil {
 		return nil, err
 	}
-	sig, err := c.source(kindSignature + htmlSuffix)
-	if err != nil {
-		return nil, err
-	}
-	t, err := htmltemplate.New(kind + htmlSuffix).Funcs(funcs).Option("missingkey=error").Parse(body)
-	if err != nil {
-		return nil, fmt.Errorf("parse template %s: %w", kind+htmlSuffix, err)
-	}
-	if _, err := t.New(kindSignature + htmlSuffix).Parse(sig); err != nil {
-		return nil, fmt.Errorf("parse template %s: %w", kindSignature+htmlSuffix, err)
-	}
-	return t, nil
+	return parseAll(htmltemplate.New(kind+htmlSuffix).Funcs(funcs).Option("missingkey=error"), srcs)
 }
 
 // common is what every template gets.

@@ -300,7 +300,7 @@ func TestComposeGolden(t *testing.T) {
 				p := parseMail(t, row.Raw)
 				golden(t, name+".header", headerBlock(row.Raw))
 				golden(t, name+".txt", p.text)
-				golden(t, name+".html", p.html)
+				golden(t, name+".html.golden", p.html)
 				if got, want := "<"+row.MessageID+">", p.header.Get("Message-Id"); got != want {
 					t.Errorf("row %d: MessageID %q, header %q", i, got, want)
 				}
