@@ -9,27 +9,22 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	_ "github.com/emersion/go-message/charset"
 	"github.com/emersion/go-message/mail"
-	"github.com/emersion/go-smtp"
 	"github.com/spf13/cobra"
 
 	"github.com/regionhmc/websesam-intake/intake"
 	"github.com/regionhmc/websesam-intake/intake/ops"
 	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/mailer"
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -106,35 +101,20 @@ func runDemo(ctx context.Context, samples string, out, errOut io.Writer, ready f
 	}
 
 	// The mailbox: an IMAP server in this process, seeded with the samples.
-	mem := imapmemserver.New()
-	u := imapmemserver.NewUser(demoUser, password)
-	if err := u.Create("INBOX", nil); err != nil {
-		return fmt.Errorf("create the demo mailbox: %w", err)
+	imapSrv, err := mailtest.NewIMAP(mailtest.IMAPOptions{User: demoUser, Password: password})
+	if err != nil {
+		return fmt.Errorf("start the demo IMAP server: %w", err)
 	}
+	defer imapSrv.Stop()
 	byID := map[string]demoSample{}
 	for i, raw := range raws {
-		if _, err := u.Append("INBOX", bytes.NewReader(raw), &imap.AppendOptions{}); err != nil {
+		if err := imapSrv.Append("INBOX", raw, nil); err != nil {
 			return fmt.Errorf("put %s in the demo mailbox: %w", demoSamples[i].file, err)
 		}
 		if h, err := mail.CreateReader(bytes.NewReader(raw)); err == nil {
 			byID[strings.Trim(h.Header.Get("Message-Id"), "<> ")] = demoSamples[i]
 		}
 	}
-	mem.AddUser(u)
-	imapSrv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
-		},
-		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}, imap.CapMove: {}, imap.CapUIDPlus: {}},
-		InsecureAuth: true,
-		Logger:       log.New(io.Discard, "", 0),
-	})
-	imapLn, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return fmt.Errorf("listen for the demo IMAP server: %w", err)
-	}
-	go imapSrv.Serve(imapLn)
-	defer imapSrv.Close()
 
 	// The relay: an SMTP sink that prints every reply.
 	var mu sync.Mutex // one event printed at a time
@@ -144,20 +124,19 @@ func runDemo(ctx context.Context, samples string, out, errOut io.Writer, ready f
 		defer mu.Unlock()
 		fmt.Fprintf(out, format, args...)
 	}
-	sink := smtp.NewServer(&demoSink{print: func(s string) { printf("%s", s) }, progress: progress})
-	sink.Domain = "sink.demo"
-	sink.ErrorLog = log.New(io.Discard, "", 0)
-	smtpLn, err := net.Listen("tcp", "127.0.0.1:0")
+	sink, err := mailtest.NewSink(mailtest.SinkOptions{Domain: "sink.demo", Discard: true, OnDeliver: func(m mailtest.Mail) {
+		printf("%s", describeReply(m.Data, m.To))
+		progress.reply()
+	}})
 	if err != nil {
-		return fmt.Errorf("listen for the demo SMTP sink: %w", err)
+		return fmt.Errorf("start the demo SMTP sink: %w", err)
 	}
-	go sink.Serve(smtpLn)
-	defer sink.Close()
+	defer sink.Stop()
 
 	socket := filepath.Join(dir, "staff.sock")
 	cfg := intake.Config{
 		Mailbox: intake.MailboxConfig{
-			Addr: imapLn.Addr().String(), TLS: intake.TLSPlain, Username: demoUser, PasswordFile: pwFile,
+			Addr: imapSrv.Addr(), TLS: intake.TLSPlain, Username: demoUser, PasswordFile: pwFile,
 			PollInterval: 5 * time.Second, ReconnectMin: 100 * time.Millisecond, ReconnectMax: 2 * time.Second,
 		},
 		Policy: intake.PolicyConfig{AllowedSenderDomains: []string{demoDomain}},
@@ -168,7 +147,7 @@ func runDemo(ctx context.Context, samples string, out, errOut io.Writer, ready f
 			FormURL:           "https://www.region.example.se/hmc/websesam",
 			AllowedDomains:    []string{demoDomain},
 			RetryBase:         time.Second, RetryMax: 10 * time.Second, PollInterval: time.Second, ReconnectMax: 5 * time.Second,
-			SMTP: mailer.SMTPConfig{Addr: smtpLn.Addr().String(), TLS: mailer.Plain},
+			SMTP: mailer.SMTPConfig{Addr: sink.Addr(), TLS: mailer.Plain},
 		},
 	}.WithDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -233,7 +212,7 @@ func runDemo(ctx context.Context, samples string, out, errOut io.Writer, ready f
 	printf("websesam-intake demo: an IMAP server on %s holds %d sample mails (%s),\n"+
 		"an SMTP sink on %s catches the replies, the store is in %s.\n"+
 		"The real daemon now reads the mailbox. Ctrl-C stops it.\n\n",
-		imapLn.Addr(), len(demoSamples), samples, smtpLn.Addr(), dir)
+		imapSrv.Addr(), len(demoSamples), samples, sink.Addr(), dir)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -317,37 +296,6 @@ func (p *demoProgress) until(decided, replies int) <-chan struct{} {
 	p.waiters = append(p.waiters, demoWaiter{decided, replies, ch})
 	p.wake()
 	return ch
-}
-
-// demoSink is the SMTP relay of the demo: it prints each reply.
-type demoSink struct {
-	print    func(string)
-	progress *demoProgress
-}
-
-func (s *demoSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &demoSession{sink: s}, nil }
-
-type demoSession struct {
-	sink *demoSink
-	to   []string
-}
-
-func (s *demoSession) Reset()                               { s.to = nil }
-func (s *demoSession) Logout() error                        { return nil }
-func (s *demoSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (s *demoSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.to = append(s.to, to)
-	return nil
-}
-
-func (s *demoSession) Data(r io.Reader) error {
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	s.sink.print(describeReply(raw, s.to))
-	s.sink.progress.reply()
-	return nil
 }
 
 // describeReply is a reply as the demo shows it: subject, recipients and

@@ -25,8 +25,8 @@ func TestMessagesShowWhyReturned(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.fixture, func(t *testing.T) {
-			imapAddr, smtpAddr, _ := startServers(t, c.fixture)
-			cfg, db := serveConfig(t, imapAddr, smtpAddr)
+			srv, sk := startServers(t, c.fixture)
+			cfg, db := serveConfig(t, srv.Addr(), sk.Addr())
 			if _, stderr, code := runServe(t, "--config", cfg, "--once"); code != 0 {
 				t.Fatalf("serve --once: exit status %d; stderr:\n%s", code, stderr)
 			}

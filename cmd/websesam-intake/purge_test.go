@@ -15,10 +15,10 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/regionhmc/websesam-intake/intake"
 	"github.com/regionhmc/websesam-intake/intake/ops"
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -42,33 +42,18 @@ type folderMail struct {
 
 // yearOfFolders fills every outcome folder with one mail a fortnight for a
 // year before now, at a known INTERNALDATE.
-func yearOfFolders(t *testing.T, imapAddr string, cfg intake.Config, now time.Time) []folderMail {
+func yearOfFolders(t *testing.T, srv *mailtest.IMAP, cfg intake.Config, now time.Time) []folderMail {
 	t.Helper()
-	c, err := imapclient.DialInsecure(imapAddr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(serveUser, servePassword).Wait(); err != nil {
-		t.Fatal(err)
-	}
 	var out []folderMail
 	for _, o := range []store.Outcome{store.OutcomeQueued, store.OutcomeReturned, store.OutcomeNoForm, store.OutcomeIgnored, store.OutcomeQuarantined} {
 		folder := cfg.Folders.For(o)
-		if err := c.Create(folder, nil).Wait(); err != nil {
+		if err := srv.User.Create(folder, nil); err != nil {
 			t.Fatal(err)
 		}
 		for i := range 26 {
 			m := folderMail{folder: folder, id: fmt.Sprintf("f%d-%s@region.example.se", i, o), at: now.Add(-time.Duration(i)*14*24*time.Hour - time.Hour)}
 			raw := fmt.Sprintf("From: chef@region.example.se\r\nTo: %s\r\nSubject: webSesam\r\nMessage-ID: <%s>\r\n\r\nblankett\r\n", serveUser, m.id)
-			cmd := c.Append(folder, int64(len(raw)), &imap.AppendOptions{Time: m.at})
-			if _, err := cmd.Write([]byte(raw)); err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Close(); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := cmd.Wait(); err != nil {
+			if err := srv.Append(folder, []byte(raw), &imap.AppendOptions{Time: m.at}); err != nil {
 				t.Fatal(err)
 			}
 			out = append(out, m)
@@ -78,37 +63,16 @@ func yearOfFolders(t *testing.T, imapAddr string, cfg intake.Config, now time.Ti
 }
 
 // folderContents lists the Message-IDs in each folder.
-func folderContents(t *testing.T, imapAddr string) map[string][]string {
+func folderContents(t *testing.T, srv *mailtest.IMAP) map[string][]string {
 	t.Helper()
-	c, err := imapclient.DialInsecure(imapAddr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(serveUser, servePassword).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	list, err := c.List("", "*", nil).Collect()
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string][]string{}
-	for _, l := range list {
-		sel, err := c.Select(l.Mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
-		if err != nil {
-			t.Fatal(err)
+	for id, places := range srv.Where(t) {
+		for _, p := range places {
+			out[p.Folder] = append(out[p.Folder], id)
 		}
-		if sel.NumMessages == 0 {
-			continue
-		}
-		bufs, err := c.Fetch(imap.UIDSet{imap.UIDRange{Start: 1, Stop: 0}}, &imap.FetchOptions{Envelope: true}).Collect()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, b := range bufs {
-			out[l.Mailbox] = append(out[l.Mailbox], b.Envelope.MessageID)
-		}
-		slices.Sort(out[l.Mailbox])
+	}
+	for _, ids := range out {
+		slices.Sort(ids)
 	}
 	return out
 }
@@ -179,8 +143,8 @@ func yearOfRecords(t *testing.T, dbPath string, now time.Time) map[int]string {
 // exactly what the daemon's pass then removes; the folders lose exactly the
 // mail past its time; the audit entry and the kept fields are right.
 func TestPurgeAgreesWithTheDaemon(t *testing.T) {
-	imapAddr, smtpAddr, _ := startServers(t)
-	cfgPath, dbPath := serveConfig(t, imapAddr, smtpAddr)
+	srv, sk := startServers(t)
+	cfgPath, dbPath := serveConfig(t, srv.Addr(), sk.Addr())
 	f, err := os.OpenFile(cfgPath, os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -193,8 +157,8 @@ func TestPurgeAgreesWithTheDaemon(t *testing.T) {
 	}
 	now := time.Date(2027, 3, 1, 12, 0, 0, 0, time.UTC)
 	ids := yearOfRecords(t, dbPath, now)
-	mails := yearOfFolders(t, imapAddr, cfg, now)
-	before := folderContents(t, imapAddr)
+	mails := yearOfFolders(t, srv, cfg, now)
+	before := folderContents(t, srv)
 
 	// What must go, from the known dates.
 	wantFolders := map[string][]string{} // what stays
@@ -242,7 +206,7 @@ func TestPurgeAgreesWithTheDaemon(t *testing.T) {
 			t.Errorf("dry run, %s: got %d, want %d", fr.Folder, fr.Removed, removed[fr.Folder])
 		}
 	}
-	if got := folderContents(t, imapAddr); !reflect.DeepEqual(got, before) {
+	if got := folderContents(t, srv); !reflect.DeepEqual(got, before) {
 		t.Errorf("the dry run changed the folders:\n got %v\nwant %v", got, before)
 	}
 
@@ -278,7 +242,7 @@ func TestPurgeAgreesWithTheDaemon(t *testing.T) {
 	if totalFolder == 0 || res.Requests == 0 || res.Messages == 0 || res.Outbox == 0 {
 		t.Fatalf("the fixture removes too little to prove anything: %+v", res)
 	}
-	got := folderContents(t, imapAddr)
+	got := folderContents(t, srv)
 	delete(got, "INBOX")
 	if !reflect.DeepEqual(got, wantFolders) {
 		t.Errorf("folders after the pass:\n got %v\nwant %v", got, wantFolders)

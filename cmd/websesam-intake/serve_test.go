@@ -5,22 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
-	"github.com/emersion/go-smtp"
-
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -29,92 +20,19 @@ const (
 	servePassword = "test"
 )
 
-// startServers runs an in-memory IMAP server holding the given fixtures and
-// a go-smtp sink, both on 127.0.0.1, and returns their addresses and a
-// function that counts the mails the sink accepted.
-func startServers(t *testing.T, fixtures ...string) (imapAddr, smtpAddr string, sent func() int) {
+// startServers runs an in-memory IMAP server holding the given fixtures in
+// INBOX and an SMTP sink, both on 127.0.0.1.
+func startServers(t *testing.T, fixtures ...string) (*mailtest.IMAP, *mailtest.Sink) {
 	t.Helper()
-	mem := imapmemserver.New()
-	u := imapmemserver.NewUser(serveUser, servePassword)
-	if err := u.Create("INBOX", nil); err != nil {
-		t.Fatal(err)
-	}
-	mem.AddUser(u)
-	srv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
-		},
-		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}, imap.CapMove: {}, imap.CapUIDPlus: {}},
-		InsecureAuth: true,
-		Logger:       log.New(io.Discard, "", 0),
-	})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	c, err := imapclient.DialInsecure(ln.Addr().String(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(serveUser, servePassword).Wait(); err != nil {
-		t.Fatal(err)
-	}
+	srv := mailtest.StartIMAP(t, mailtest.IMAPOptions{User: serveUser, Password: servePassword})
 	for _, f := range fixtures {
 		raw, err := os.ReadFile(filepath.Join("../../testdata/mail", f+".eml"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		cmd := c.Append("INBOX", int64(len(raw)), nil)
-		cmd.Write(raw)
-		cmd.Close()
-		if _, err := cmd.Wait(); err != nil {
-			t.Fatal(err)
-		}
+		srv.Deliver(t, raw)
 	}
-
-	sk := &countingSink{}
-	sln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ss := smtp.NewServer(sk)
-	ss.Domain = "sink.test"
-	ss.ErrorLog = log.New(io.Discard, "", 0)
-	go ss.Serve(sln)
-	t.Cleanup(func() { ss.Close() })
-	return ln.Addr().String(), sln.Addr().String(), sk.count
-}
-
-type countingSink struct {
-	mu sync.Mutex
-	n  int
-}
-
-func (s *countingSink) count() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.n
-}
-
-func (s *countingSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &countingSession{s}, nil }
-
-type countingSession struct{ s *countingSink }
-
-func (countingSession) Reset()                               {}
-func (countingSession) Logout() error                        { return nil }
-func (countingSession) Mail(string, *smtp.MailOptions) error { return nil }
-func (countingSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
-func (cs countingSession) Data(r io.Reader) error {
-	if _, err := io.ReadAll(r); err != nil {
-		return err
-	}
-	cs.s.mu.Lock()
-	cs.s.n++
-	cs.s.mu.Unlock()
-	return nil
+	return srv, mailtest.StartSink(t, mailtest.SinkOptions{})
 }
 
 // serveConfig writes a configuration against the test servers.
@@ -200,13 +118,13 @@ func TestServeUsage(t *testing.T) {
 // TestServeOnce runs `serve --once` in-process: the forms are recorded, the
 // replies delivered, and the command exits 0.
 func TestServeOnce(t *testing.T) {
-	imapAddr, smtpAddr, sent := startServers(t, "outlook-pdf", "no-attachment", "own-reply", "not-matching")
-	cfg, db := serveConfig(t, imapAddr, smtpAddr)
+	srv, sk := startServers(t, "outlook-pdf", "no-attachment", "own-reply", "not-matching")
+	cfg, db := serveConfig(t, srv.Addr(), sk.Addr())
 	_, stderr, code := runServe(t, "--config", cfg, "--once")
 	if code != 0 {
 		t.Fatalf("exit status: got %d, want 0; stderr:\n%s", code, stderr)
 	}
-	if got, want := sent(), 2; got != want {
+	if got, want := sk.Count(), 2; got != want {
 		t.Errorf("replies sent: got %d, want %d (receipt and no-form)", got, want)
 	}
 	st, err := store.Open(db, store.Options{})
@@ -232,8 +150,8 @@ func TestServeOnce(t *testing.T) {
 
 // TestServeDryRun prints what would happen and creates no database.
 func TestServeDryRun(t *testing.T) {
-	imapAddr, smtpAddr, sent := startServers(t, "outlook-pdf", "not-matching")
-	cfg, db := serveConfig(t, imapAddr, smtpAddr)
+	srv, sk := startServers(t, "outlook-pdf", "not-matching")
+	cfg, db := serveConfig(t, srv.Addr(), sk.Addr())
 	stdout, stderr, code := runServe(t, "--config", cfg, "--dry-run")
 	if code != 0 {
 		t.Fatalf("exit status: got %d, want 0; stderr:\n%s", code, stderr)
@@ -245,7 +163,7 @@ func TestServeDryRun(t *testing.T) {
 	if _, err := os.Stat(db); err == nil {
 		t.Errorf("the dry run created the database")
 	}
-	if n := sent(); n != 0 {
+	if n := sk.Count(); n != 0 {
 		t.Errorf("the dry run sent %d mails", n)
 	}
 }
@@ -254,19 +172,16 @@ func TestServeDryRun(t *testing.T) {
 // context ends: the mail is handled and answered by the outbox worker that
 // runs inside serve, and the command exits 0.
 func TestServeRunsUntilStopped(t *testing.T) {
-	imapAddr, smtpAddr, sent := startServers(t, "outlook-pdf", "no-attachment")
-	cfg, _ := serveConfig(t, imapAddr, smtpAddr)
+	srv, sk := startServers(t, "outlook-pdf", "no-attachment")
+	cfg, _ := serveConfig(t, srv.Addr(), sk.Addr())
 	ctx, cancel := context.WithCancel(context.Background())
 	var out, errOut bytes.Buffer
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve", "--config", cfg}, strings.NewReader(""), &out, &errOut) }()
-	deadline := time.Now().Add(30 * time.Second)
-	for sent() < 2 {
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatalf("replies: got %d, want 2 within 30s; stderr:\n%s", sent(), errOut.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !sk.Reached(2, 30*time.Second) {
+		cancel()
+		<-done
+		t.Fatalf("replies: got %d, want 2 within 30s; stderr:\n%s", sk.Count(), errOut.String())
 	}
 	// While it runs, the staff commands reach it over its socket (the
 	// store is held by serve, so only the socket can answer).
@@ -296,8 +211,8 @@ func TestServeRunsUntilStopped(t *testing.T) {
 // TestServeDryRunBesideDaemon: while another process holds the store, the
 // dry run still reports, without it.
 func TestServeDryRunBesideDaemon(t *testing.T) {
-	imapAddr, smtpAddr, _ := startServers(t, "no-attachment")
-	cfg, db := serveConfig(t, imapAddr, smtpAddr)
+	srv, sk := startServers(t, "no-attachment")
+	cfg, db := serveConfig(t, srv.Addr(), sk.Addr())
 	st, err := store.Open(db, store.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -17,8 +17,8 @@ import (
 // worked, WATCHDOG=1 pings follow, and the stop sends STOPPING=1 before a
 // clean exit.
 func TestServeUnderSystemd(t *testing.T) {
-	imapAddr, smtpAddr, _ := startServers(t, "outlook-pdf")
-	cfg, dbPath := serveConfig(t, imapAddr, smtpAddr)
+	srv, sk := startServers(t, "outlook-pdf")
+	cfg, dbPath := serveConfig(t, srv.Addr(), sk.Addr())
 	sock := filepath.Join(t.TempDir(), "notify.sock")
 	l, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
 	if err != nil {
@@ -55,7 +55,7 @@ func TestServeUnderSystemd(t *testing.T) {
 			if _, err := os.Stat(dbPath); err != nil {
 				t.Errorf("READY=1 before the store exists: %v", err)
 			}
-			if !strings.Contains(m, fmt.Sprintf("MAINPID=%d\n", os.Getpid())) || !strings.Contains(m, "STATUS=watching INBOX on "+imapAddr+"\n") {
+			if !strings.Contains(m, fmt.Sprintf("MAINPID=%d\n", os.Getpid())) || !strings.Contains(m, "STATUS=watching INBOX on "+srv.Addr()+"\n") {
 				t.Errorf("READY datagram %q lacks MAINPID or the STATUS line", m)
 			}
 			break

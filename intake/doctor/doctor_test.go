@@ -2,67 +2,27 @@ package doctor
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 
 	"fmt"
-	"io"
-	"log"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
 
 	"github.com/regionhmc/websesam-intake/intake/directory/slapdtest"
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 )
 
 const (
 	mailUser = "intake@region.example.se"
 	password = "rätt lösen"
 )
-
-// testCA makes a CA and a certificate for 127.0.0.1 signed by it.
-func testCA(t *testing.T, dir string) (tls.Certificate, string) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	ca := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "doctor test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(48 * time.Hour),
-		IsCA: true, KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true}
-	caDER, err := x509.CreateCertificate(rand.Reader, ca, ca, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caCert, _ := x509.ParseCertificate(caDER)
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	leaf := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(40 * 24 * time.Hour),
-		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
-	der, err := x509.CreateCertificate(rand.Reader, leaf, caCert, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, caFile
-}
 
 // refusingSession refuses to create any folder whose name holds "Nej".
 type refusingSession struct{ imapserver.Session }
@@ -74,90 +34,21 @@ func (s refusingSession) Create(name string, opts *imap.CreateOptions) error {
 	return s.Session.Create(name, opts)
 }
 
-type imapServer struct {
-	addr string
-	srv  *imapserver.Server
-	user *imapmemserver.User
-}
-
-func startIMAP(t *testing.T, cert tls.Certificate) *imapServer {
+// startIMAP serves implicit TLS without MOVE and UIDPLUS.
+func startIMAP(t *testing.T, ca *mailtest.CA) *mailtest.IMAP {
 	t.Helper()
-	mem := imapmemserver.New()
-	u := imapmemserver.NewUser(mailUser, password)
-	if err := u.Create("INBOX", nil); err != nil {
-		t.Fatal(err)
-	}
-	mem.AddUser(u)
-	srv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return refusingSession{mem.NewSession()}, nil, nil
-		},
-		Caps:   imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}},
-		Logger: log.New(io.Discard, "", 0),
+	return mailtest.StartIMAP(t, mailtest.IMAPOptions{
+		User: mailUser, Password: password, TLS: ca.ServerTLS(), ImplicitTLS: true,
+		Caps:    imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}},
+		Session: func(s imapserver.Session) imapserver.Session { return refusingSession{s} },
 	})
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{cert}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return &imapServer{addr: ln.Addr().String(), srv: srv, user: u}
 }
 
-// smtpSink offers STARTTLS and AUTH PLAIN and keeps what it is given.
-type smtpSink struct {
-	mu   sync.Mutex
-	mail []string
-}
-
-func (s *smtpSink) NewSession(*smtp.Conn) (smtp.Session, error) { return &smtpSession{s: s}, nil }
-
-type smtpSession struct {
-	s      *smtpSink
-	authed bool
-	rcpt   string
-}
-
-func (ss *smtpSession) AuthMechanisms() []string { return []string{sasl.Plain} }
-func (ss *smtpSession) Auth(string) (sasl.Server, error) {
-	return sasl.NewPlainServer(func(_, u, p string) error {
-		if u != mailUser || p != password {
-			return &smtp.SMTPError{Code: 535, EnhancedCode: smtp.EnhancedCode{5, 7, 8}, Message: "bad credentials"}
-		}
-		ss.authed = true
-		return nil
-	}), nil
-}
-func (ss *smtpSession) Mail(string, *smtp.MailOptions) error {
-	if !ss.authed {
-		return smtp.ErrAuthRequired
-	}
-	return nil
-}
-func (ss *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error { ss.rcpt = to; return nil }
-func (ss *smtpSession) Data(r io.Reader) error {
-	b, err := io.ReadAll(r)
-	ss.s.mu.Lock()
-	ss.s.mail = append(ss.s.mail, ss.rcpt+"\n"+string(b))
-	ss.s.mu.Unlock()
-	return err
-}
-func (ss *smtpSession) Reset()        {}
-func (ss *smtpSession) Logout() error { return nil }
-
-func startSMTP(t *testing.T, cert tls.Certificate) (string, *smtpSink) {
+// startSMTP offers STARTTLS and AUTH PLAIN and keeps what it is given.
+func startSMTP(t *testing.T, ca *mailtest.CA) *mailtest.Sink {
 	t.Helper()
-	sink := &smtpSink{}
-	srv := smtp.NewServer(sink)
-	srv.Domain = "relay.test"
-	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String(), sink
+	return mailtest.StartSink(t, mailtest.SinkOptions{Domain: "relay.test", TLS: ca.ServerTLS(),
+		Auth: map[string]string{sasl.Plain: password}, User: mailUser})
 }
 
 func freePort(t *testing.T) string {
@@ -257,12 +148,11 @@ func want(t *testing.T, got map[string]Result, check string, st Status, detail, 
 // slapd stopped the line fails with what to check.
 func TestDoctorDirectory(t *testing.T) {
 	dir := t.TempDir()
-	cert, caFile := testCA(t, dir)
-	im := startIMAP(t, cert)
-	smtpAddr, _ := startSMTP(t, cert)
+	ca := mailtest.StartCA(t, dir)
+	im, sink := startIMAP(t, ca), startSMTP(t, ca)
 	t.Setenv("CREDENTIALS_DIRECTORY", dir)
 	ldap := slapdtest.Start(t)
-	s := setup{dir: dir, imapAddr: im.addr, smtpAddr: smtpAddr, caFile: caFile, metrics: freePort(t), quarantine: "webSesam/Quarantine"}
+	s := setup{dir: dir, imapAddr: im.Addr(), smtpAddr: sink.Addr(), caFile: ca.File, metrics: freePort(t), quarantine: "webSesam/Quarantine"}
 	path := s.write(t, func(body string) string {
 		return body + fmt.Sprintf("\n[directory]\nurl = %q\nca_file = %q\nbind_dn = %q\npassword_file = %q\nbase_dn = %q\ntimeout = \"3s\"\n",
 			ldap.URL, ldap.CAFile, ldap.BindDN, ldap.PasswordFile, ldap.BaseDN)
@@ -282,11 +172,10 @@ func TestDoctorDirectory(t *testing.T) {
 // TLS) and SMTP relay (STARTTLS, AUTH PLAIN) that trust a private CA.
 func TestDoctor(t *testing.T) {
 	dir := t.TempDir()
-	cert, caFile := testCA(t, dir)
-	im := startIMAP(t, cert)
-	smtpAddr, sink := startSMTP(t, cert)
+	ca := mailtest.StartCA(t, dir)
+	im, sink := startIMAP(t, ca), startSMTP(t, ca)
 	t.Setenv("CREDENTIALS_DIRECTORY", dir)
-	s := setup{dir: dir, imapAddr: im.addr, smtpAddr: smtpAddr, caFile: caFile, metrics: freePort(t), quarantine: "webSesam/Quarantine"}
+	s := setup{dir: dir, imapAddr: im.Addr(), smtpAddr: sink.Addr(), caFile: ca.File, metrics: freePort(t), quarantine: "webSesam/Quarantine"}
 
 	t.Run("all hold, folders created with --fix", func(t *testing.T) {
 		path := s.write(t, nil)
@@ -297,8 +186,8 @@ func TestDoctor(t *testing.T) {
 		want(t, got, "config", OK, "is valid", "")
 		want(t, got, "secret mailbox.password_file", OK, "is readable by", "")
 		want(t, got, "mailbox dns", OK, "127.0.0.1 is an address", "")
-		want(t, got, "mailbox tcp", OK, "connected to "+im.addr, "")
-		want(t, got, "mailbox tls", OK, `certificate for 127.0.0.1 verified (chain to "doctor test CA"), expires in 39 days`, "")
+		want(t, got, "mailbox tcp", OK, "connected to "+im.Addr(), "")
+		want(t, got, "mailbox tls", OK, `certificate for 127.0.0.1 verified (chain to "mailtest CA"), expires in 39 days`, "")
 		want(t, got, "mailbox greeting", OK, "an IMAP server answered", "")
 		want(t, got, "mailbox login", OK, "logged in as "+mailUser+" (login)", "")
 		want(t, got, "mailbox capability IDLE", OK, "offered", "")
@@ -321,10 +210,8 @@ func TestDoctor(t *testing.T) {
 		want(t, got, "mailer.smtp send", OK, "a test mail to anna@region.example.se was accepted", "")
 		got, _ = runDoctor(t, Options{ConfigPath: path})
 		want(t, got, "folder webSesam/Quarantine", OK, "exists", "")
-		sink.mu.Lock()
-		defer sink.mu.Unlock()
-		if len(sink.mail) != 1 || !strings.Contains(sink.mail[0], "X-Websesam-Intake-Loop: region.example.se") {
-			t.Errorf("the relay got %q, want one test mail with the loop header", sink.mail)
+		if got := sink.Received(); len(got) != 1 || !strings.Contains(string(got[0].Data), "X-Websesam-Intake-Loop: region.example.se") {
+			t.Errorf("the relay got %d mails, want one test mail with the loop header", len(got))
 		}
 	})
 
@@ -338,10 +225,10 @@ func TestDoctor(t *testing.T) {
 			return strings.Replace(b, `password_file = "imap-password"`, `password_file = "wrong-password"`, 1)
 		}, Options{}, "mailbox login", "as " + mailUser + " (login)", "the server refused the user name and password"},
 		{"no CA", func(b string) string {
-			return strings.Replace(b, fmt.Sprintf("ca_file = %q\nusername", caFile), "username", 1)
+			return strings.Replace(b, fmt.Sprintf("ca_file = %q\nusername", ca.File), "username", 1)
 		}, Options{}, "mailbox tls", "certificate signed by unknown authority", "set ca_file to that CA's PEM file"},
 		{"server down", func(b string) string {
-			return strings.Replace(b, im.addr, freePort(t), 1)
+			return strings.Replace(b, im.Addr(), freePort(t), 1)
 		}, Options{}, "mailbox tcp", "connection refused", "that the server runs"},
 		{"folder cannot be created", func(b string) string {
 			return strings.Replace(b, `"webSesam/Quarantine"`, `"webSesam/Nej"`, 1)
