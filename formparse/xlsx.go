@@ -343,8 +343,9 @@ func (r *xlsxReader) read() (*Raw, error) {
 }
 
 // xlsxFieldNames are the names read from defined names: every field of
-// either form.
-var xlsxFieldNames = func() map[string]Field {
+// either form. Built on first use, not at start: every start of the binary
+// (a form-reading worker per attachment) would pay for it.
+var xlsxFieldNames = sync.OnceValue(func() map[string]Field {
 	m := map[string]Field{}
 	for _, def := range Definitions() {
 		for _, fl := range def.Fields {
@@ -354,7 +355,7 @@ var xlsxFieldNames = func() map[string]Field {
 		}
 	}
 	return m
-}()
+})
 
 // readNames reads every defined name that is a field name. A workbook-level
 // name wins over a sheet-level one of the same name; a name whose reference
@@ -367,7 +368,7 @@ func (r *xlsxReader) readNames() error {
 	found := map[string]target{}
 	for _, dn := range r.f.GetDefinedName() {
 		name := strings.ToLower(strings.TrimSpace(dn.Name))
-		if _, ok := xlsxFieldNames[name]; !ok {
+		if _, ok := xlsxFieldNames()[name]; !ok {
 			continue
 		}
 		pos, ok := r.resolveRef(dn.RefersTo)
@@ -381,7 +382,7 @@ func (r *xlsxReader) readNames() error {
 		found[name] = target{pos, wb}
 	}
 	for name, t := range found {
-		v, err := r.value(t.pos, xlsxFieldNames[name].Kind)
+		v, err := r.value(t.pos, xlsxFieldNames()[name].Kind)
 		if err != nil {
 			return err
 		}

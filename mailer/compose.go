@@ -306,15 +306,18 @@ func (c *Composer) render(kind string, data any, wantSubject bool) (text, html, 
 }
 
 // replyPrefix matches the reply prefixes that mail clients stack, in the
-// languages our users write in.
-var replyPrefix = regexp.MustCompile(`(?i)^\s*(sv|re|aw|svar|antw)\s*(\[\d+\])?\s*:\s*`)
+// languages our users write in. Compiled on first use, not at every start
+// of the binary.
+var replyPrefix = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)^\s*(sv|re|aw|svar|antw)\s*(\[\d+\])?\s*:\s*`)
+})
 
 // ReplySubject is the subject of a reply: "SV: " and the original subject
 // without the reply prefixes already on it, so threads keep one "SV:".
 func ReplySubject(original string) string {
 	s := truncate(cleanLine(truncate(original, 4*maxSubject)), maxSubject)
 	for {
-		t := replyPrefix.ReplaceAllString(s, "")
+		t := replyPrefix().ReplaceAllString(s, "")
 		if t == s {
 			break
 		}

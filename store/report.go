@@ -7,6 +7,7 @@ import (
 	"math"
 	"regexp"
 	"slices"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -131,9 +132,10 @@ const daysCapped = 20
 
 // numbered matches the row number of a multi-user form's labels and field
 // names, so that "Användare 3 – E-post" counts with every other row's.
+// Compiled on first use, not at every start of the binary.
 var (
-	numberedLabel = regexp.MustCompile(`^(Användare) \d+ – `)
-	numberedField = regexp.MustCompile(`^(anvandare)_\d+_`)
+	numberedLabel = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(Användare) \d+ – `) })
+	numberedField = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(anvandare)_\d+_`) })
 )
 
 // Report counts the period's mail and requests and ages the open queue. It
@@ -210,7 +212,7 @@ func (s *Store) Report(o ReportOptions) (Report, error) {
 				org(f.Verksamhet, f.Kundnummer).Returns++
 				seen := map[reasonKey]bool{}
 				for _, p := range f.Problems {
-					k := reasonKey{numberedField.ReplaceAllString(p.Field, "${1}_"), numberedLabel.ReplaceAllString(p.Label, "$1 – ")}
+					k := reasonKey{numberedField().ReplaceAllString(p.Field, "${1}_"), numberedLabel().ReplaceAllString(p.Label, "$1 – ")}
 					if !seen[k] { // a field counts once per form
 						seen[k] = true
 						reasons[k]++
