@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -175,10 +176,8 @@ func BenchmarkBareFetchMove(b *testing.B) {
 // BenchmarkMailToQueueIdle measures the time from a message's delivery to
 // its record in the store while the daemon waits in IDLE (the poll interval
 // is a minute, so only IDLE can bring it in time). Each message is
-// delivered once the daemon is back in IDLE: go-imap's test server starts
-// IDLE by waiting for the next change, so mail delivered in the moment
-// between the daemon's last command and IDLE would wait for the poll, a
-// quirk of that server (NOTES.md), not what this measures.
+// delivered once the daemon is back in IDLE, and the time ends when the
+// daemon says it decided and recorded the message.
 func BenchmarkMailToQueueIdle(b *testing.B) {
 	pdf := fillPDF(b, formparse.Single, person("Åsa", "Öberg"))
 	srv := startIMAP(b, true)
@@ -191,7 +190,8 @@ func BenchmarkMailToQueueIdle(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	d, err := New(cfg, st, Options{Logger: discardLogger()})
+	decided := make(chan string, 1)
+	d, err := New(cfg, st, Options{Logger: discardLogger(), Decided: func(dec Decided) { decided <- dec.MessageID }})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -210,19 +210,10 @@ func BenchmarkMailToQueueIdle(b *testing.B) {
 			attached{"ansokan.pdf", "application/pdf", append(bytes.Clone(pdf), fmt.Sprintf("\n%% %d\n", i)...)}))
 		waitFor(b, "the daemon in IDLE", 30*time.Second, func() bool { return srv.idleCount() > idles })
 		idles = srv.idleCount()
-		time.Sleep(5 * time.Millisecond) // the server registers the IDLE after answering
 		start := time.Now()
 		srv.appendMail(raw)
-		for {
-			if _, ok, err := st.MessageByID(id); err != nil {
-				b.Fatal(err)
-			} else if ok {
-				break
-			}
-			if time.Since(start) > 30*time.Second {
-				b.Fatalf("message %d not recorded within 30s", i)
-			}
-			time.Sleep(time.Millisecond)
+		if got := mailtest.Recv(b, fmt.Sprintf("message %d recorded", i), 30*time.Second, decided); got != id {
+			b.Fatalf("decided %s, want %s", got, id)
 		}
 		d := time.Since(start)
 		total += d

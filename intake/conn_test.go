@@ -2,19 +2,8 @@ package intake
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"errors"
-	"fmt"
-	"io"
-	"log"
 	"log/slog"
-	"math/big"
 	"net"
 	"path/filepath"
 	"strings"
@@ -22,147 +11,17 @@ import (
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapserver"
-	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
-	"github.com/emersion/go-sasl"
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 )
 
-// testCA makes a CA and a server certificate for 127.0.0.1 signed by it,
-// and writes the CA's PEM to a file.
-func testCA(t *testing.T, dir string) (serverCert tls.Certificate, caFile string) {
+// startTokenIMAP serves the in-memory server over TLS with a private CA,
+// implicit or through STARTTLS, offering PLAIN with the password and
+// XOAUTH2 and OAUTHBEARER with the tokens accept says are valid.
+func startTokenIMAP(t *testing.T, ca *mailtest.CA, implicit bool, accept func(string) bool) string {
 	t.Helper()
-	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, _ := x509.ParseCertificate(caDER)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "imap.test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		KeyUsage: x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	caFile = filepath.Join(dir, "ca.pem")
-	if err := writeFile(caFile, string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}))); err != nil {
-		t.Fatal(err)
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, caFile
-}
-
-// authSession adds the SASL mechanisms of Microsoft 365 and Google to the
-// in-memory server's session: XOAUTH2 and OAUTHBEARER accept token, PLAIN
-// the password.
-type authSession struct {
-	imapserver.Session
-	token  string
-	accept func(token string) bool // when set, decides instead of token
-}
-
-func (s *authSession) tokenOK(tok string) bool {
-	if s.accept != nil {
-		return s.accept(tok)
-	}
-	return tok == s.token
-}
-
-func (s *authSession) AuthenticateMechanisms() []string {
-	return []string{"PLAIN", "XOAUTH2", "OAUTHBEARER"}
-}
-
-func (s *authSession) Authenticate(mech string) (sasl.Server, error) {
-	switch mech {
-	case "PLAIN":
-		return sasl.NewPlainServer(func(_, user, pass string) error { return s.Login(user, pass) }), nil
-	case "OAUTHBEARER":
-		return sasl.NewOAuthBearerServer(func(o sasl.OAuthBearerOptions) *sasl.OAuthBearerError {
-			if !s.tokenOK(o.Token) || s.Login(o.Username, testPassword) != nil {
-				return &sasl.OAuthBearerError{Status: "invalid_token"}
-			}
-			return nil
-		}), nil
-	case "XOAUTH2":
-		return xoauth2Server{s}, nil
-	}
-	return nil, fmt.Errorf("mechanism %s not supported", mech)
-}
-
-type xoauth2Server struct{ s *authSession }
-
-func (x xoauth2Server) Next(resp []byte) ([]byte, bool, error) {
-	var user, token string
-	for _, kv := range strings.Split(string(resp), "\x01") {
-		switch {
-		case strings.HasPrefix(kv, "user="):
-			user = kv[len("user="):]
-		case strings.HasPrefix(kv, "auth=Bearer "):
-			token = kv[len("auth=Bearer "):]
-		}
-	}
-	if !x.s.tokenOK(token) || x.s.Login(user, testPassword) != nil {
-		return nil, true, imapserver.ErrAuthFailed
-	}
-	return nil, true, nil
-}
-
-// startAuthIMAP serves the in-memory server over implicit TLS (cert set)
-// or plain TCP with STARTTLS offered, with the OAuth2 mechanisms.
-func startAuthIMAP(t *testing.T, cert *tls.Certificate, implicit bool, token string) string {
-	t.Helper()
-	return startTokenIMAP(t, cert, implicit, func(tok string) bool { return tok == token })
-}
-
-// startTokenIMAP is startAuthIMAP with the tokens accept says are valid.
-func startTokenIMAP(t *testing.T, cert *tls.Certificate, implicit bool, accept func(string) bool) string {
-	t.Helper()
-	mem := imapmemserver.New()
-	u := imapmemserver.NewUser(testUser, testPassword)
-	if err := u.Create("INBOX", nil); err != nil {
-		t.Fatal(err)
-	}
-	mem.AddUser(u)
-	opts := &imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return &authSession{Session: mem.NewSession(), accept: accept}, nil, nil
-		},
-		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}},
-		InsecureAuth: cert == nil,
-		Logger:       log.New(io.Discard, "", 0),
-	}
-	var tlsConf *tls.Config
-	if cert != nil {
-		tlsConf = &tls.Config{Certificates: []tls.Certificate{*cert}}
-		if !implicit {
-			opts.TLSConfig = tlsConf
-		}
-	}
-	srv := imapserver.New(opts)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if implicit {
-		ln = tls.NewListener(ln, tlsConf)
-	}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
+	return mailtest.StartIMAP(t, mailtest.IMAPOptions{User: testUser, Password: testPassword,
+		Caps: imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}}, TLS: ca.ServerTLS(), ImplicitTLS: implicit,
+		Tokens: accept}).Addr()
 }
 
 // TestDialModes logs in over implicit TLS and STARTTLS with a private CA,
@@ -170,7 +29,8 @@ func startTokenIMAP(t *testing.T, cert *tls.Certificate, implicit bool, accept f
 // fail, the latter as ErrAuth.
 func TestDialModes(t *testing.T) {
 	dir := t.TempDir()
-	cert, caFile := testCA(t, dir)
+	ca := mailtest.StartCA(t, dir)
+	caFile := ca.File
 	tokenFile := filepath.Join(dir, "token")
 	if err := writeFile(tokenFile, "ya29.rätt-token\n"); err != nil {
 		t.Fatal(err)
@@ -183,8 +43,9 @@ func TestDialModes(t *testing.T) {
 	if err := writeFile(pw, testPassword+"\n"); err != nil {
 		t.Fatal(err)
 	}
-	tlsAddr := startAuthIMAP(t, &cert, true, "ya29.rätt-token")
-	startAddr := startAuthIMAP(t, &cert, false, "ya29.rätt-token")
+	token := func(tok string) bool { return tok == "ya29.rätt-token" }
+	tlsAddr := startTokenIMAP(t, ca, true, token)
+	startAddr := startTokenIMAP(t, ca, false, token)
 	for _, c := range []struct {
 		name    string
 		m       MailboxConfig
@@ -256,10 +117,7 @@ func TestCommandDeadline(t *testing.T) {
 			// The log line is written by the goroutine that lost the
 			// connection; give it the moment it may need after the work
 			// is done, then require it.
-			deadline := time.Now().Add(5 * time.Second)
-			for !strings.Contains(logs.String(), "deadline passed") && time.Now().Before(deadline) {
-				time.Sleep(10 * time.Millisecond)
-			}
+			mailtest.Until(5*time.Second, &logs.changed, func() bool { return strings.Contains(logs.String(), "deadline passed") })
 			cancel()
 			<-done
 			if got := srv.cutCount(); got != 1 {

@@ -4,13 +4,11 @@ import (
 	"bytes"
 	"context"
 	"io"
-	"log"
 	"log/slog"
 	"net"
 	"net/mail"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,11 +16,11 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-imap/v2/imapserver"
 	"github.com/emersion/go-imap/v2/imapserver/imapmemserver"
 	"github.com/emersion/go-smtp"
 
 	"github.com/regionhmc/websesam-intake/mailer"
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -32,28 +30,26 @@ const (
 	testDomain   = "region.example.se"
 )
 
-// imapServer is go-imap's in-memory server on 127.0.0.1 behind a proxy
-// that can cut every connection when the client sends a given command. The
-// mailbox state outlives stop/start, like a real server's disk.
+// imapServer is mailtest's in-memory server behind a proxy that can cut,
+// stall or slow every connection when the client sends a given command.
+// The mailbox state outlives stop/start, like a real server's disk.
 type imapServer struct {
 	t    testing.TB
-	mem  *imapmemserver.Server
+	box  *mailtest.IMAP
 	user *imapmemserver.User
-	caps imap.CapSet
 
 	mu      sync.Mutex
-	srv     *imapserver.Server
 	addr    string // the proxy's address, what clients dial
-	backend string // the server's own address
 	proxyLn net.Listener
 	conns   []net.Conn
 	// cutOn, when set, closes the connection as soon as the client sends a
 	// line containing it (then it is cleared): a drop mid-command.
 	cutOn    string
-	cutAfter bool // forward the command first, then cut
+	cutAfter bool // forward the command first, then cut once it is answered
 	stall    bool // swallow the command and everything after it, silently
 	cuts     int
 	accepted int // connections made through the proxy
+	refused  int // connections the proxy could not pass on: the server down
 	idles    int // "+ idling" answers the server sent: a client in IDLE
 	// hook runs once, before the server sees the next command holding
 	// hookOn: the world changing under a command.
@@ -69,16 +65,12 @@ type imapServer struct {
 // the capabilities (UIDPLUS stays) so the COPY fallback runs.
 func startIMAP(t testing.TB, withMove bool) *imapServer {
 	t.Helper()
-	s := &imapServer{t: t, mem: imapmemserver.New(), user: imapmemserver.NewUser(testUser, testPassword)}
-	if err := s.user.Create("INBOX", nil); err != nil {
-		t.Fatal(err)
-	}
-	s.mem.AddUser(s.user)
-	s.caps = imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}, imap.CapUIDPlus: {}, imap.CapLiteralPlus: {}}
+	caps := imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}, imap.CapUIDPlus: {}, imap.CapLiteralPlus: {}}
 	if withMove {
-		s.caps[imap.CapMove] = struct{}{}
+		caps[imap.CapMove] = struct{}{}
 	}
-	s.startBackend("127.0.0.1:0")
+	box := mailtest.StartIMAP(t, mailtest.IMAPOptions{User: testUser, Password: testPassword, Caps: caps})
+	s := &imapServer{t: t, box: box, user: box.User}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -89,36 +81,17 @@ func startIMAP(t testing.TB, withMove bool) *imapServer {
 	return s
 }
 
-func (s *imapServer) startBackend(addr string) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		s.t.Fatalf("listen: %v", err)
-	}
-	srv := imapserver.New(&imapserver.Options{
-		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return s.mem.NewSession(), nil, nil
-		},
-		Caps:         s.caps,
-		InsecureAuth: true,
-		Logger:       log.New(io.Discard, "", 0),
-	})
-	s.mu.Lock()
-	s.srv, s.backend = srv, ln.Addr().String()
-	s.mu.Unlock()
-	go srv.Serve(ln)
-}
-
 func (s *imapServer) proxy(ln net.Listener) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
 			return
 		}
-		s.mu.Lock()
-		backend := s.backend
-		s.mu.Unlock()
-		b, err := net.Dial("tcp", backend)
+		b, err := net.Dial("tcp", s.box.Addr())
 		if err != nil {
+			s.mu.Lock()
+			s.refused++
+			s.mu.Unlock()
 			c.Close()
 			continue
 		}
@@ -126,13 +99,62 @@ func (s *imapServer) proxy(ln net.Listener) {
 		s.conns = append(s.conns, c, b)
 		s.accepted++
 		s.mu.Unlock()
-		go func() { io.Copy(idleCounter{s, c}, b); c.Close() }()
-		go s.pipeClient(c, b)
+		p := &proxyConn{s: s, c: c}
+		go func() { io.Copy(p, b); c.Close() }()
+		go s.pipeClient(p, b)
 	}
 }
 
+// proxyConn is one client connection through the proxy; it passes the
+// server's bytes on, counting the answers that start IDLE, or, once a
+// command was cut after it was sent, swallows them until that command's
+// tagged answer and then closes the connection: the server did the
+// command, the client never hears.
+type proxyConn struct {
+	s *imapServer
+	c net.Conn
+
+	mu      sync.Mutex
+	lostTag []byte // "\r\nTAG " of the command whose answer is lost
+	seen    []byte
+}
+
+func (p *proxyConn) Write(b []byte) (int, error) {
+	p.mu.Lock()
+	tag := p.lostTag
+	if tag != nil {
+		p.seen = append(p.seen, b...)
+		done := bytes.Contains(p.seen, tag)
+		p.mu.Unlock()
+		if done {
+			p.c.Close()
+		}
+		return len(b), nil
+	}
+	p.mu.Unlock()
+	if n := bytes.Count(b, []byte("+ idling")); n > 0 {
+		p.s.mu.Lock()
+		p.s.idles += n
+		p.s.mu.Unlock()
+	}
+	return p.c.Write(b)
+}
+
+// loseAnswer makes the proxy swallow the server's answer to the command
+// sent in line, which holds trigger, and close the connection after it.
+func (p *proxyConn) loseAnswer(line []byte, trigger string) {
+	i := bytes.Index(line, []byte(trigger))
+	start := bytes.LastIndex(line[:i], []byte("\n")) + 1
+	tag, _, _ := bytes.Cut(line[start:], []byte(" "))
+	p.mu.Lock()
+	p.lostTag = append([]byte("\n"+string(tag)+" "), nil...)
+	p.seen = []byte("\n")
+	p.mu.Unlock()
+}
+
 // pipeClient copies client to server, cutting both when the trigger shows.
-func (s *imapServer) pipeClient(c, b net.Conn) {
+func (s *imapServer) pipeClient(p *proxyConn, b net.Conn) {
+	c := p.c
 	defer b.Close()
 	buf := make([]byte, 32<<10)
 	for {
@@ -154,7 +176,8 @@ func (s *imapServer) pipeClient(c, b net.Conn) {
 				time.Sleep(delay) // a distant server: each send pays the latency
 			}
 			s.mu.Lock()
-			cut := s.cutOn != "" && bytes.Contains(buf[:n], []byte(s.cutOn))
+			trigger := s.cutOn
+			cut := trigger != "" && bytes.Contains(buf[:n], []byte(trigger))
 			if cut {
 				s.cutOn = ""
 				s.cuts++
@@ -170,13 +193,11 @@ func (s *imapServer) pipeClient(c, b net.Conn) {
 				c.Close()
 				return
 			}
-			if _, err := b.Write(buf[:n]); err != nil {
-				return
-			}
 			if cut {
-				// The server got the command; its answer is lost.
-				time.Sleep(50 * time.Millisecond)
-				c.Close()
+				// The server gets the command; its answer is lost.
+				p.loseAnswer(buf[:n], trigger)
+			}
+			if _, err := b.Write(buf[:n]); err != nil {
 				return
 			}
 		}
@@ -200,22 +221,31 @@ func (s *imapServer) cutCount() int {
 	return s.cuts
 }
 
+// refusedCount is how many connections found the server down.
+func (s *imapServer) refusedCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
+}
+
 // stop shuts the server down and drops every connection; start brings it
 // back on the same address with the same mailboxes.
 func (s *imapServer) stop() {
 	s.mu.Lock()
-	srv, conns := s.srv, s.conns
-	s.srv, s.conns = nil, nil
+	conns := s.conns
+	s.conns = nil
 	s.mu.Unlock()
 	for _, c := range conns {
 		c.Close()
 	}
-	if srv != nil {
-		srv.Close()
-	}
+	s.box.Stop()
 }
 
-func (s *imapServer) start() { s.startBackend(s.backend) }
+func (s *imapServer) start() {
+	if err := s.box.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+}
 
 func (s *imapServer) close() {
 	s.mu.Lock()
@@ -231,82 +261,48 @@ func (s *imapServer) close() {
 // appendMail puts raw into INBOX as delivery does, unread.
 func (s *imapServer) appendMail(raw []byte) {
 	s.t.Helper()
-	c := s.client()
-	defer c.Close()
-	cmd := c.Append("INBOX", int64(len(raw)), &imap.AppendOptions{Time: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)})
-	if _, err := cmd.Write(raw); err != nil {
-		s.t.Fatalf("append: %v", err)
+	s.appendMailAt(raw, time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC))
+}
+
+// appendMailAt appends raw with the given INTERNALDATE.
+func (s *imapServer) appendMailAt(raw []byte, at time.Time) {
+	s.t.Helper()
+	if err := s.box.Append("INBOX", raw, &imap.AppendOptions{Time: at}); err != nil {
+		s.t.Fatal(err)
 	}
-	if err := cmd.Close(); err != nil {
-		s.t.Fatalf("append: %v", err)
-	}
-	if _, err := cmd.Wait(); err != nil {
-		s.t.Fatalf("append: %v", err)
+}
+
+// appendMailDirect puts a message into INBOX as the MTA delivers while the
+// IMAP service is down.
+func (s *imapServer) appendMailDirect(raw []byte) {
+	s.t.Helper()
+	if err := s.box.Append("INBOX", raw, nil); err != nil {
+		s.t.Fatal(err)
 	}
 }
 
 // client is a test's own logged-in connection (straight to the server).
 func (s *imapServer) client() *imapclient.Client {
 	s.t.Helper()
-	s.mu.Lock()
-	addr := s.backend
-	s.mu.Unlock()
-	c, err := imapclient.DialInsecure(addr, nil)
-	if err != nil {
-		s.t.Fatalf("dial imap: %v", err)
-	}
-	if err := c.Login(testUser, testPassword).Wait(); err != nil {
-		s.t.Fatalf("login: %v", err)
-	}
-	return c
+	return s.box.Client(s.t)
 }
 
 // placed is where one message is and with which flags.
-type placed struct {
-	Folder string
-	Flags  []imap.Flag
-}
+type placed = mailtest.Placed
 
 // where lists, per Message-ID, every folder the message is in.
 func (s *imapServer) where() map[string][]placed {
 	s.t.Helper()
-	c := s.client()
-	defer c.Close()
-	list, err := c.List("", "*", nil).Collect()
-	if err != nil {
-		s.t.Fatalf("list: %v", err)
-	}
-	out := map[string][]placed{}
-	for _, l := range list {
-		sel, err := c.Select(l.Mailbox, &imap.SelectOptions{ReadOnly: true}).Wait()
-		if err != nil {
-			s.t.Fatalf("examine %s: %v", l.Mailbox, err)
-		}
-		if sel.NumMessages == 0 {
-			continue
-		}
-		var set imap.SeqSet
-		set.AddRange(1, sel.NumMessages)
-		bufs, err := c.Fetch(set, &imap.FetchOptions{Envelope: true, Flags: true}).Collect()
-		if err != nil {
-			s.t.Fatalf("fetch %s: %v", l.Mailbox, err)
-		}
-		for _, b := range bufs {
-			slices.Sort(b.Flags) // the server lists them in map order
-			out[b.Envelope.MessageID] = append(out[b.Envelope.MessageID], placed{Folder: l.Mailbox, Flags: b.Flags})
-		}
-	}
-	return out
+	return s.box.Where(s.t)
 }
 
-// sink is a go-smtp server on 127.0.0.1 that keeps what it accepts.
+// sink is mailtest's SMTP sink; it refuses a message that does not parse.
 type sink struct {
-	addr  string
-	srv   *smtp.Server
-	mu    sync.Mutex
-	mails []sunk
+	*mailtest.Sink
+	addr string
 }
 
+// sunk is one accepted message, parsed.
 type sunk struct {
 	from string
 	to   []string
@@ -316,58 +312,23 @@ type sunk struct {
 
 func startSink(t testing.TB) *sink {
 	t.Helper()
-	s := &sink{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.addr = ln.Addr().String()
-	s.srv = smtp.NewServer(s)
-	s.srv.Domain = "sink.test"
-	s.srv.ErrorLog = log.New(io.Discard, "", 0)
-	s.srv.MaxMessageBytes = 64 << 20
-	go s.srv.Serve(ln)
-	t.Cleanup(func() { s.srv.Close() })
-	return s
+	s := mailtest.StartSink(t, mailtest.SinkOptions{})
+	s.RefuseData(func(m mailtest.Mail) error {
+		if _, err := mail.ReadMessage(bytes.NewReader(m.Data)); err != nil {
+			return &smtp.SMTPError{Code: 550, Message: "unparsable: " + err.Error()}
+		}
+		return nil
+	})
+	return &sink{Sink: s, addr: s.Addr()}
 }
-
-func (s *sink) NewSession(*smtp.Conn) (smtp.Session, error) { return &sinkSession{s: s}, nil }
 
 func (s *sink) received() []sunk {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]sunk(nil), s.mails...)
-}
-
-type sinkSession struct {
-	s    *sink
-	from string
-	to   []string
-}
-
-func (ss *sinkSession) Reset()        { ss.from, ss.to = "", nil }
-func (ss *sinkSession) Logout() error { return nil }
-func (ss *sinkSession) Mail(from string, _ *smtp.MailOptions) error {
-	ss.from = from
-	return nil
-}
-func (ss *sinkSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	ss.to = append(ss.to, to)
-	return nil
-}
-func (ss *sinkSession) Data(r io.Reader) error {
-	raw, err := io.ReadAll(r)
-	if err != nil {
-		return err
+	var out []sunk
+	for _, m := range s.Received() {
+		msg, _ := mail.ReadMessage(bytes.NewReader(m.Data)) // the sink took only what parses
+		out = append(out, sunk{from: m.From, to: m.To, msg: msg, raw: m.Data})
 	}
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		return &smtp.SMTPError{Code: 550, Message: "unparsable: " + err.Error()}
-	}
-	ss.s.mu.Lock()
-	ss.s.mails = append(ss.s.mails, sunk{from: ss.from, to: ss.to, msg: m, raw: raw})
-	ss.s.mu.Unlock()
-	return nil
+	return out
 }
 
 // testConfig is a valid configuration against the test servers, with the
@@ -473,22 +434,6 @@ func (s *imapServer) acceptedCount() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.accepted
-}
-
-// idleCounter passes the server's bytes to the client and counts the
-// answers that start IDLE.
-type idleCounter struct {
-	s *imapServer
-	w io.Writer
-}
-
-func (ic idleCounter) Write(p []byte) (int, error) {
-	if n := bytes.Count(p, []byte("+ idling")); n > 0 {
-		ic.s.mu.Lock()
-		ic.s.idles += n
-		ic.s.mu.Unlock()
-	}
-	return ic.w.Write(p)
 }
 
 func (s *imapServer) idleCount() int {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/regionhmc/websesam-intake/intake/endpoint"
 	"github.com/regionhmc/websesam-intake/intake/endpoint/oauth2test"
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 )
 
 // TestDialOAuth2: the mailbox logs in with tokens of the built-in client
@@ -20,9 +21,10 @@ import (
 func TestDialOAuth2(t *testing.T) {
 	const clientID, secret = "app-1", "Client~Secret.0123456789"
 	dir := t.TempDir()
-	cert, caFile := testCA(t, dir)
+	ca := mailtest.StartCA(t, dir)
+	caFile := ca.File
 	issuer := oauth2test.Start(t, clientID, secret, nil)
-	addr := startTokenIMAP(t, &cert, true, issuer.Valid)
+	addr := startTokenIMAP(t, ca, true, issuer.Valid)
 	tokens := func(secretText string) *endpoint.Tokens {
 		t.Helper()
 		f := filepath.Join(t.TempDir(), "client-secret")

@@ -12,6 +12,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -21,17 +22,9 @@ func variant(raw []byte, oldID, newID string) []byte {
 	return bytes.Replace(raw, []byte("<"+oldID+">"), []byte("<"+newID+">"), 1)
 }
 
-// waitFor polls cond until it holds or the time runs out.
-func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s", d, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
+// waitFor polls cond until it holds or the time runs out (crash_test.go
+// calls it by this name).
+var waitFor = mailtest.Wait
 
 // checkExactlyOnce asserts that every id is in exactly one folder, outside
 // INBOX, recorded and settled, with at most one reply each.
@@ -107,7 +100,8 @@ func TestReconnect(t *testing.T) {
 				ids = append(ids, id)
 				srv.appendMailDirect(variant(base, oldID, id))
 			}
-			time.Sleep(300 * time.Millisecond)
+			refused := srv.refusedCount()
+			waitFor(t, "the daemon to find the server down", 30*time.Second, func() bool { return srv.refusedCount() > refused })
 			srv.start()
 			waitFor(t, "the mail sent while the server was down", 30*time.Second, func() bool {
 				keys, err := st.Unsettled("INBOX")
@@ -121,19 +115,6 @@ func TestReconnect(t *testing.T) {
 		})
 	}
 }
-
-// appendMailDirect puts a message straight into the in-memory INBOX, as the
-// MTA delivers while the IMAP service is down.
-func (s *imapServer) appendMailDirect(raw []byte) {
-	s.t.Helper()
-	if _, err := s.user.Append("INBOX", literal{bytes.NewReader(raw)}, &imap.AppendOptions{}); err != nil {
-		s.t.Fatalf("append: %v", err)
-	}
-}
-
-type literal struct{ *bytes.Reader }
-
-func (l literal) Size() int64 { return l.Reader.Size() }
 
 // TestAuthFailureLoggedOnce: a wrong password is retried with a growing
 // delay and logged once per streak, and the daemon recovers when the
@@ -152,7 +133,9 @@ func TestAuthFailureLoggedOnce(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	time.Sleep(1500 * time.Millisecond) // auth backoff 50ms..1s: several attempts
+	// Four connections: the first three logins were refused (the daemon
+	// dials again only after a refusal and its back-off).
+	waitFor(t, "several refused logins", 30*time.Second, func() bool { return srv.acceptedCount() >= 4 })
 	if got := strings.Count(logs.String(), `msg="imap login refused`); got != 1 {
 		t.Errorf("refusal logged %d times, want once per streak:\n%s", got, logs.String())
 	}
@@ -172,14 +155,18 @@ func TestAuthFailureLoggedOnce(t *testing.T) {
 	}
 }
 
+// lockedBuffer is a log written by several goroutines; changed fires at
+// each write.
 type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	changed mailtest.Signal
 }
 
 func (l *lockedBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	defer l.changed.Fire()
 	return l.b.Write(p)
 }
 
@@ -300,19 +287,6 @@ func TestUIDValidityChange(t *testing.T) {
 	}
 	if keys, err := st.Unsettled("INBOX"); err != nil || len(keys) != 0 {
 		t.Errorf("unsettled at the end: got %v %v, want none", keys, err)
-	}
-}
-
-// appendMailAt appends raw with the given INTERNALDATE.
-func (s *imapServer) appendMailAt(raw []byte, at time.Time) {
-	s.t.Helper()
-	c := s.client()
-	defer c.Close()
-	cmd := c.Append("INBOX", int64(len(raw)), &imap.AppendOptions{Time: at})
-	cmd.Write(raw)
-	cmd.Close()
-	if _, err := cmd.Wait(); err != nil {
-		s.t.Fatalf("append: %v", err)
 	}
 }
 

@@ -3,13 +3,10 @@ package mailer
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +17,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -168,14 +166,14 @@ func TestTemporaryThenSuccess(t *testing.T) {
 			tempfail := func() error {
 				if refusals > 0 {
 					refusals--
-					return reply(451, smtp.EnhancedCode{4, 3, 0}, "try again later")
+					return mailtest.Reply(451, smtp.EnhancedCode{4, 3, 0}, "try again later")
 				}
 				return nil
 			}
 			if stage == "RCPT" {
-				sk.rcpt = func(string) error { return tempfail() }
+				sk.RefuseRcpt(func(string) error { return tempfail() })
 			} else {
-				sk.data = func(sunk) error { return tempfail() }
+				sk.RefuseData(func(mailtest.Mail) error { return tempfail() })
 			}
 			st := openStore(t, "")
 			rows := enqueue(t, st, 1, "karin@kommun.se")
@@ -208,12 +206,12 @@ func TestTemporaryThenSuccess(t *testing.T) {
 // fail without contacting the server.
 func TestPermanentFailure(t *testing.T) {
 	sk := startSink(t)
-	sk.rcpt = func(to string) error {
+	sk.RefuseRcpt(func(to string) error {
 		if to == "gone@kommun.se" {
-			return reply(550, smtp.EnhancedCode{5, 1, 1}, "no such user here")
+			return mailtest.Reply(550, smtp.EnhancedCode{5, 1, 1}, "no such user here")
 		}
 		return nil
-	}
+	})
 	st := openStore(t, "")
 	rows := enqueue(t, st, 1, "gone@kommun.se")
 	clk := &testClock{}
@@ -227,7 +225,7 @@ func TestPermanentFailure(t *testing.T) {
 		t.Errorf("bounce not recorded: %v, %v", bounced, err)
 	}
 
-	sk.rcpt = func(string) error { t.Error("the server was asked about a bounced address"); return nil }
+	sk.RefuseRcpt(func(string) error { t.Error("the server was asked about a bounced address"); return nil })
 	more := enqueue(t, st, 1, "gone@kommun.se")
 	if err := w.DrainOnce(context.Background()); err != nil {
 		t.Fatal(err)
@@ -235,7 +233,7 @@ func TestPermanentFailure(t *testing.T) {
 	wantState(t, st, more[0].ID, store.OutboxFailed, 1, "every recipient bounced within 30 days: gone@kommun.se")
 
 	t.Run("policy refusal is no bounce", func(t *testing.T) {
-		sk.rcpt = func(string) error { return reply(554, smtp.EnhancedCode{5, 7, 1}, "relay access denied") }
+		sk.RefuseRcpt(func(string) error { return mailtest.Reply(554, smtp.EnhancedCode{5, 7, 1}, "relay access denied") })
 		rows := enqueue(t, st, 1, "anna@kommun.se")
 		if err := w.DrainOnce(context.Background()); err != nil {
 			t.Fatal(err)
@@ -246,12 +244,12 @@ func TestPermanentFailure(t *testing.T) {
 		}
 	})
 	t.Run("one of two refused", func(t *testing.T) {
-		sk.rcpt = func(to string) error {
+		sk.RefuseRcpt(func(to string) error {
 			if to == "old@kommun.se" {
-				return reply(550, smtp.EnhancedCode{5, 1, 1}, "unknown")
+				return mailtest.Reply(550, smtp.EnhancedCode{5, 1, 1}, "unknown")
 			}
 			return nil
-		}
+		})
 		rows := enqueue(t, st, 1, "chef@kommun.se", "old@kommun.se")
 		if err := w.DrainOnce(context.Background()); err != nil {
 			t.Fatal(err)
@@ -269,8 +267,8 @@ func TestPermanentFailure(t *testing.T) {
 		}
 	})
 	t.Run("5xx after DATA", func(t *testing.T) {
-		sk.rcpt = nil
-		sk.data = func(sunk) error { return reply(552, smtp.EnhancedCode{5, 3, 4}, "message too big") }
+		sk.RefuseRcpt(nil)
+		sk.RefuseData(func(mailtest.Mail) error { return mailtest.Reply(552, smtp.EnhancedCode{5, 3, 4}, "message too big") })
 		rows := enqueue(t, st, 1, "lena@kommun.se")
 		if err := w.DrainOnce(context.Background()); err != nil {
 			t.Fatal(err)
@@ -283,7 +281,7 @@ func TestPermanentFailure(t *testing.T) {
 // is back everything arrives, in order, once.
 func TestOutage(t *testing.T) {
 	sk := startSink(t)
-	sk.stop()
+	sk.Stop()
 	st := openStore(t, "")
 	rows := enqueue(t, st, 5, "karin@kommun.se")
 	clk := &testClock{}
@@ -303,9 +301,11 @@ func TestOutage(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- w.Run(ctx) }()
-	waitFor(t, func() bool { return getRow(t, st, rows[0].ID).Attempts >= 3 })
-	sk.restart()
-	waitFor(t, func() bool { return len(sk.received()) == len(rows) })
+	mailtest.Wait(t, "three attempts", 30*time.Second, func() bool { return getRow(t, st, rows[0].ID).Attempts >= 3 })
+	if err := sk.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	sk.WaitCount(t, len(rows), 30*time.Second)
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)
@@ -321,25 +321,11 @@ func TestOutage(t *testing.T) {
 	}
 }
 
-// waitFor polls cond until it holds; the limit only keeps a broken test
-// from hanging and asserts nothing about speed.
-func waitFor(t testing.TB, cond func() bool) {
-	t.Helper()
-	limit := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(limit) {
-			t.Fatal("condition not reached in 30 s")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // TestSlowSink: a server that does not answer DATA hits the attempt's
 // deadline; the row is retried and then delivered once.
 func TestSlowSink(t *testing.T) {
 	sk := startSink(t)
-	release := make(chan struct{})
-	sk.block = release
+	release := sk.Stall()
 	st := openStore(t, "")
 	rows := enqueue(t, st, 1, "karin@kommun.se")
 	cfg := workerConfig(sk.addr)
@@ -350,10 +336,7 @@ func TestSlowSink(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantState(t, st, rows[0].ID, store.OutboxPending, 1, "i/o timeout")
-	sk.mu.Lock()
-	sk.block = nil
-	sk.mu.Unlock()
-	close(release)
+	release()
 	clk.advance(time.Minute)
 	if err := w.DrainOnce(context.Background()); err != nil {
 		t.Fatal(err)
@@ -368,7 +351,7 @@ func TestSlowSink(t *testing.T) {
 // so does a row that waited out an outage that long.
 func TestMaxAge(t *testing.T) {
 	sk := startSink(t)
-	sk.rcpt = func(string) error { return reply(452, smtp.EnhancedCode{4, 2, 2}, "mailbox full") }
+	sk.RefuseRcpt(func(string) error { return mailtest.Reply(452, smtp.EnhancedCode{4, 2, 2}, "mailbox full") })
 	st := openStore(t, "")
 	rows := enqueue(t, st, 2, "karin@kommun.se")
 	clk := &testClock{}
@@ -386,7 +369,7 @@ func TestMaxAge(t *testing.T) {
 
 	t.Run("during an outage", func(t *testing.T) {
 		rows := enqueue(t, st, 1, "karin@kommun.se")
-		sk.stop()
+		sk.Stop()
 		clk.advance(DefaultMaxAge + time.Hour)
 		var ce *ConnError
 		if err := w.DrainOnce(context.Background()); !errors.As(err, &ce) {
@@ -438,13 +421,13 @@ func TestDomainPolicy(t *testing.T) {
 	// The first attempt is refused for a while: the drop is told once, when
 	// the row is sent, not on every attempt.
 	refusals := 1
-	sk.data = func(sunk) error {
+	sk.RefuseData(func(mailtest.Mail) error {
 		if refusals > 0 {
 			refusals--
-			return reply(451, smtp.EnhancedCode{4, 3, 0}, "try again later")
+			return mailtest.Reply(451, smtp.EnhancedCode{4, 3, 0}, "try again later")
 		}
 		return nil
-	}
+	})
 	var dropped []string
 	clk := &testClock{}
 	w, err := NewWorker(workerConfig(sk.addr), st, WithWorkerClock(clk.now),
@@ -519,9 +502,8 @@ func TestRejectionReachesManager(t *testing.T) {
 // tried again; a wrong CA or a relay without STARTTLS is a connection error
 // and the row stays pending.
 func TestTLSAndAuth(t *testing.T) {
-	serverTLS, caFile := testCA(t)
-	_, otherCA := testCA(t)
-	trust, other := clientTLS(t, caFile), clientTLS(t, otherCA)
+	ca := mailtest.StartCA(t, t.TempDir())
+	serverTLS, trust, other := ca.ServerTLS(), ca.ClientTLS(), mailtest.StartCA(t, t.TempDir()).ClientTLS()
 	pw := &testSecret{secrets: []string{"s3cret"}}
 
 	cases := []struct {
@@ -569,16 +551,11 @@ func TestTLSAndAuth(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			sk := &sink{t: t, auth: tc.auth, user: "intake"}
+			opts := mailtest.SinkOptions{Auth: tc.auth, User: "intake", ImplicitTLS: tc.implicit}
 			if tc.sinkTLS {
-				sk.tls = serverTLS
+				opts.TLS = serverTLS
 			}
-			if tc.implicit {
-				sk.listenTLS()
-			} else {
-				sk.listen("127.0.0.1:0")
-			}
-			t.Cleanup(sk.stop)
+			sk := newSink(t, opts)
 			cfg := workerConfig(sk.addr)
 			tc.smtp.Addr = sk.addr
 			cfg.SMTP = tc.smtp
@@ -591,8 +568,8 @@ func TestTLSAndAuth(t *testing.T) {
 					t.Fatalf("DrainOnce: %v", err)
 				}
 				wantState(t, st, rows[0].ID, store.OutboxSent, 0, "")
-				if len(tc.auth) > 0 && sk.logins != 1 {
-					t.Errorf("%d logins, want 1", sk.logins)
+				if len(tc.auth) > 0 && sk.Logins() != 1 {
+					t.Errorf("%d logins, want 1", sk.Logins())
 				}
 				if ts, ok := tc.smtp.Credentials.(*testSecret); ok && tc.asked != nil && !slices.Equal(ts.asked, tc.asked) {
 					t.Errorf("Secret calls (renew): got %v, want %v", ts.asked, tc.asked)
@@ -632,34 +609,6 @@ func (s *testSecret) Secret(_ context.Context, renew bool) (string, error) {
 }
 
 func (s *testSecret) Renewable() bool { return s.renewable }
-
-// clientTLS trusts the CA in caFile (alone) for 127.0.0.1.
-func clientTLS(t testing.TB, caFile string) *tls.Config {
-	t.Helper()
-	pem, err := os.ReadFile(caFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		t.Fatal("no certificate in " + caFile)
-	}
-	return &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}
-}
-
-// listenTLS serves implicit TLS.
-func (s *sink) listenTLS() {
-	s.t.Helper()
-	s.listen("127.0.0.1:0")
-	s.stop()
-	ln, err := tls.Listen("tcp", s.addr, s.tls)
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	srv := smtp.NewServer(s)
-	srv.Domain = "sink.test"
-	s.serve(srv, ln)
-}
 
 // TestComposedNoticesDeliver: every kind of notice goes through the real
 // relay unchanged (an end-to-end check of composer, store and worker).
@@ -709,11 +658,12 @@ func TestNotify(t *testing.T) {
 	probe := enqueue(t, st, 1, "karin@kommun.se")
 	go func() { done <- w.Run(ctx) }()
 	// The first pass sends the probe; Run then waits for the hour.
-	waitFor(t, func() bool { return getRow(t, st, probe[0].ID).State == store.OutboxSent })
-	time.Sleep(50 * time.Millisecond) // let the pass end; not an assertion
+	mailtest.Wait(t, "the probe sent", 30*time.Second, func() bool { return getRow(t, st, probe[0].ID).State == store.OutboxSent })
+	// The poke may come as the pass ends or while Run waits: either way it
+	// is kept, and the rows go now, not after the hour.
 	rows := enqueue(t, st, 2, "karin@kommun.se")
 	w.Notify()
-	waitFor(t, func() bool { return len(sk.received()) == 1+len(rows) })
+	sk.WaitCount(t, 1+len(rows), 30*time.Second)
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("Run: %v", err)
@@ -727,8 +677,8 @@ func TestShutdownFinishesRowInHand(t *testing.T) {
 	sk := startSink(t)
 	started := make(chan struct{}, 10)
 	release := make(chan struct{})
-	sk.dataStarted = started
-	sk.data = func(sunk) error { <-release; return nil }
+	sk.NotifyData(started)
+	sk.RefuseData(func(mailtest.Mail) error { <-release; return nil })
 	st := openStore(t, "")
 	rows := enqueue(t, st, 3, "karin@kommun.se")
 	w := newWorker(t, workerConfig(sk.addr), st, &testClock{})

@@ -9,6 +9,7 @@ import (
 	"net"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
@@ -51,11 +52,20 @@ type IMAPOptions struct {
 
 // IMAP is go-imap's in-memory server on 127.0.0.1. Its mailboxes outlive
 // Stop and Start, as a real server's disk does.
+//
+// Its IDLE differs from imapmemserver's in one way, on purpose: that
+// server registers a session for news only once IDLE has begun, so a
+// message delivered between a client's last command and its IDLE waited
+// for the next change or poll, which no real server does. Here IDLE looks
+// at the mailbox, then sleeps until anything changes (an Append, or a
+// command of any session that changes a mailbox), and looks again.
 type IMAP struct {
-	// User is the one account: tests may reach into its mailboxes.
-	User *imapmemserver.User
-	opts IMAPOptions
-	mem  *imapmemserver.Server
+	// User is the one account: tests may reach into its mailboxes. A
+	// change made through it directly wakes no client in IDLE: deliver
+	// with Append.
+	User    *imapmemserver.User
+	opts    IMAPOptions
+	changed Signal
 
 	mu   sync.Mutex
 	srv  *imapserver.Server
@@ -68,13 +78,12 @@ func NewIMAP(opts IMAPOptions) (*IMAP, error) {
 	if opts.Caps == nil {
 		opts.Caps = DefaultCaps()
 	}
-	s := &IMAP{opts: opts, mem: imapmemserver.New(), User: imapmemserver.NewUser(opts.User, opts.Password)}
+	s := &IMAP{opts: opts, User: imapmemserver.NewUser(opts.User, opts.Password)}
 	for _, f := range append([]string{"INBOX"}, opts.Folders...) {
 		if err := s.User.Create(f, nil); err != nil {
 			return nil, fmt.Errorf("create folder %s: %w", f, err)
 		}
 	}
-	s.mem.AddUser(s.User)
 	if err := s.listen("127.0.0.1:0"); err != nil {
 		return nil, err
 	}
@@ -99,7 +108,7 @@ func (s *IMAP) listen(addr string) error {
 	}
 	o := &imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			var sess imapserver.Session = s.mem.NewSession()
+			var sess imapserver.Session = &session{box: s}
 			if s.opts.Tokens != nil {
 				sess = &tokenSession{Session: sess, tokens: s.opts.Tokens, password: s.opts.Password}
 			}
@@ -157,10 +166,19 @@ func (s *IMAP) Append(folder string, raw []byte, opts *imap.AppendOptions) error
 	if opts == nil {
 		opts = &imap.AppendOptions{}
 	}
-	if _, err := s.User.Append(folder, literal{bytes.NewReader(raw)}, opts); err != nil {
+	_, err := s.User.Append(folder, literal{bytes.NewReader(raw)}, opts)
+	s.changed.Fire()
+	if err != nil {
 		return fmt.Errorf("append to %s: %w", folder, err)
 	}
 	return nil
+}
+
+// WaitFor returns once cond holds, looking again at each change to a
+// mailbox, and fails the test when limit passes first.
+func (s *IMAP) WaitFor(t TB, what string, limit time.Duration, cond func() bool) {
+	t.Helper()
+	WaitSignal(t, what, limit, &s.changed, cond)
 }
 
 type literal struct{ *bytes.Reader }
@@ -275,6 +293,73 @@ func (s *IMAP) Count(t TB, folder string) uint32 {
 		t.Fatalf("status %s: no message count", folder)
 	}
 	return *st.NumMessages
+}
+
+// session is one connection's session: imapmemserver's, with the IDLE
+// described at IMAP and every change signalled.
+type session struct {
+	*imapmemserver.UserSession // nil until login
+	box                        *IMAP
+}
+
+func (s *session) Login(user, password string) error {
+	if user != s.box.opts.User {
+		return imapserver.ErrAuthFailed
+	}
+	if err := s.box.User.Login(user, password); err != nil {
+		return err
+	}
+	s.UserSession = imapmemserver.NewUserSession(s.box.User)
+	return nil
+}
+
+func (s *session) Idle(w *imapserver.UpdateWriter, stop <-chan struct{}) error {
+	for {
+		changed := s.box.changed.C()
+		if err := s.UserSession.Poll(w, true); err != nil {
+			return err
+		}
+		select {
+		case <-changed:
+		case <-stop:
+			return nil
+		}
+	}
+}
+
+func (s *session) Append(mailbox string, r imap.LiteralReader, options *imap.AppendOptions) (*imap.AppendData, error) {
+	defer s.box.changed.Fire()
+	return s.UserSession.Append(mailbox, r, options)
+}
+
+func (s *session) Copy(numSet imap.NumSet, dest string) (*imap.CopyData, error) {
+	defer s.box.changed.Fire()
+	return s.UserSession.Copy(numSet, dest)
+}
+
+func (s *session) Move(w *imapserver.MoveWriter, numSet imap.NumSet, dest string) error {
+	defer s.box.changed.Fire()
+	return s.UserSession.Move(w, numSet, dest)
+}
+
+func (s *session) Expunge(w *imapserver.ExpungeWriter, uids *imap.UIDSet) error {
+	defer s.box.changed.Fire()
+	return s.UserSession.Expunge(w, uids)
+}
+
+func (s *session) Store(w *imapserver.FetchWriter, numSet imap.NumSet, flags *imap.StoreFlags, options *imap.StoreOptions) error {
+	defer s.box.changed.Fire()
+	return s.UserSession.Store(w, numSet, flags, options)
+}
+
+func (s *session) Create(mailbox string, options *imap.CreateOptions) error {
+	defer s.box.changed.Fire()
+	return s.UserSession.Create(mailbox, options)
+}
+
+func (s *session) Delete(mailbox string) error {
+	defer s.box.changed.Fire()
+	return s.UserSession.Delete(mailbox)
 }
 
 // tokenSession adds the SASL mechanisms of Microsoft 365 and Google.

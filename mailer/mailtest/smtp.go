@@ -54,6 +54,9 @@ type SinkOptions struct {
 	MaxMessageBytes int64
 	// Discard counts accepted messages without keeping them (a benchmark).
 	Discard bool
+	// OnData, when set, is called as each DATA begins, before the message
+	// is read.
+	OnData func()
 	// OnDeliver, when set, is called with each accepted message, from the
 	// session that took it (the demo prints them).
 	OnDeliver func(Mail)
@@ -74,6 +77,7 @@ type Sink struct {
 	rcpt        func(to string) error
 	accept      func(Mail) error
 	stall       chan struct{}
+	discard     bool
 	dataStarted chan<- struct{}
 	changed     Signal
 }
@@ -86,7 +90,7 @@ func NewSink(opts SinkOptions) (*Sink, error) {
 	if opts.MaxMessageBytes == 0 {
 		opts.MaxMessageBytes = 64 << 20
 	}
-	s := &Sink{opts: opts}
+	s := &Sink{opts: opts, discard: opts.Discard}
 	if err := s.listen("127.0.0.1:0"); err != nil {
 		return nil, err
 	}
@@ -192,6 +196,14 @@ func (s *Sink) RefuseData(f func(Mail) error) {
 	s.mu.Unlock()
 }
 
+// Discard says whether to keep the messages accepted from now on or only
+// count them.
+func (s *Sink) Discard(discard bool) {
+	s.mu.Lock()
+	s.discard = discard
+	s.mu.Unlock()
+}
+
 // NotifyData makes each DATA, as it begins, send on ch.
 func (s *Sink) NotifyData(ch chan<- struct{}) {
 	s.mu.Lock()
@@ -247,22 +259,22 @@ func Reply(code int, enhanced smtp.EnhancedCode, msg string) error {
 // NewSession implements smtp.Backend.
 func (s *Sink) NewSession(*smtp.Conn) (smtp.Session, error) {
 	if len(s.opts.Auth) > 0 {
-		return &authSession{session{s: s}}, nil
+		return &authSession{smtpSession{s: s}}, nil
 	}
-	return &session{s: s}, nil
+	return &smtpSession{s: s}, nil
 }
 
-type session struct {
+type smtpSession struct {
 	s      *Sink
 	from   string
 	to     []string
 	authed bool
 }
 
-func (ss *session) Reset()        { ss.from, ss.to = "", nil }
-func (ss *session) Logout() error { return nil }
+func (ss *smtpSession) Reset()        { ss.from, ss.to = "", nil }
+func (ss *smtpSession) Logout() error { return nil }
 
-func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
+func (ss *smtpSession) Mail(from string, _ *smtp.MailOptions) error {
 	if len(ss.s.opts.Auth) > 0 && !ss.authed {
 		return smtp.ErrAuthRequired
 	}
@@ -270,7 +282,7 @@ func (ss *session) Mail(from string, _ *smtp.MailOptions) error {
 	return nil
 }
 
-func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+func (ss *smtpSession) Rcpt(to string, _ *smtp.RcptOptions) error {
 	ss.s.mu.Lock()
 	hook := ss.s.rcpt
 	ss.s.mu.Unlock()
@@ -283,11 +295,14 @@ func (ss *session) Rcpt(to string, _ *smtp.RcptOptions) error {
 	return nil
 }
 
-func (ss *session) Data(r io.Reader) error {
+func (ss *smtpSession) Data(r io.Reader) error {
 	s := ss.s
 	s.mu.Lock()
 	stall, started, hook := s.stall, s.dataStarted, s.accept
 	s.mu.Unlock()
+	if s.opts.OnData != nil {
+		s.opts.OnData()
+	}
 	if started != nil {
 		started <- struct{}{}
 	}
@@ -312,7 +327,7 @@ func (ss *session) Data(r io.Reader) error {
 	}
 	s.mu.Lock()
 	s.count++
-	if !s.opts.Discard {
+	if !s.discard {
 		s.mails = append(s.mails, m)
 	}
 	s.mu.Unlock()
@@ -323,7 +338,7 @@ func (ss *session) Data(r io.Reader) error {
 	return nil
 }
 
-type authSession struct{ session }
+type authSession struct{ smtpSession }
 
 func (as *authSession) AuthMechanisms() []string {
 	var out []string
