@@ -73,53 +73,68 @@ var rtts = []struct {
 	{"rtt=10ms", 10 * time.Millisecond, 500},
 }
 
+// readers are the ways a form is read in the drain benchmark: in a fenced
+// worker process each (the daemon's way) and, for the figure before the
+// fence, in the daemon's own process.
+var readers = []struct {
+	name   string
+	reader FormReader
+}{
+	{"reader=fenced", nil},
+	{"reader=in-process", inProcessReader{}},
+}
+
 // BenchmarkDrainBacklog drains a backlog of matching messages, each with a
 // filled PDF, from the in-process server with the real store (fsync on):
-// decide, record, move. BenchmarkBareFetchMove is the floor: the same
-// client fetching and moving the same messages with no work between.
+// decide, record, move; with each form read in a fenced worker, and in
+// process as before the fence (the difference is the fence's cost).
+// BenchmarkBareFetchMove is the floor: the same client fetching and moving
+// the same messages with no work between.
 func BenchmarkDrainBacklog(b *testing.B) {
 	pdf := fillPDF(b, formparse.Single, person("Åsa", "Öberg"))
 	for _, r := range rtts {
-		b.Run(r.name, func(b *testing.B) {
-			var msgs, secs float64
-			var peak uint64
-			for range b.N {
-				b.StopTimer()
-				srv := startIMAP(b, true)
-				sk := startSink(b)
-				cfg := testConfig(b, b.TempDir(), srv.addr, sk.addr)
-				fillBacklog(b, srv, pdf, r.messages)
-				srv.setDelay(r.rtt)
-				st, err := store.Open(cfg.Store.Path, store.Options{})
-				if err != nil {
-					b.Fatal(err)
+		for _, rd := range readers {
+			b.Run(r.name+"/"+rd.name, func(b *testing.B) {
+				var msgs, secs float64
+				var peak uint64
+				for range b.N {
+					b.StopTimer()
+					srv := startIMAP(b, true)
+					sk := startSink(b)
+					cfg := testConfig(b, b.TempDir(), srv.addr, sk.addr)
+					fillBacklog(b, srv, pdf, r.messages)
+					srv.setDelay(r.rtt)
+					st, err := store.Open(cfg.Store.Path, store.Options{})
+					if err != nil {
+						b.Fatal(err)
+					}
+					d, err := New(cfg, st, Options{Logger: discardLogger(), FormReader: rd.reader})
+					if err != nil {
+						b.Fatal(err)
+					}
+					runtime.GC()
+					stop := make(chan struct{})
+					peakc := peakHeap(stop)
+					b.StartTimer()
+					start := time.Now()
+					if err := d.session(context.Background(), true); err != nil {
+						b.Fatal(err)
+					}
+					secs += time.Since(start).Seconds()
+					b.StopTimer()
+					close(stop)
+					peak = max(peak, <-peakc)
+					msgs += float64(r.messages)
+					if n := len(recorded(b, st)); n != r.messages {
+						b.Fatalf("recorded %d, want %d", n, r.messages)
+					}
+					st.Close()
+					srv.close()
 				}
-				d, err := New(cfg, st, Options{Logger: discardLogger()})
-				if err != nil {
-					b.Fatal(err)
-				}
-				runtime.GC()
-				stop := make(chan struct{})
-				peakc := peakHeap(stop)
-				b.StartTimer()
-				start := time.Now()
-				if err := d.session(context.Background(), true); err != nil {
-					b.Fatal(err)
-				}
-				secs += time.Since(start).Seconds()
-				b.StopTimer()
-				close(stop)
-				peak = max(peak, <-peakc)
-				msgs += float64(r.messages)
-				if n := len(recorded(b, st)); n != r.messages {
-					b.Fatalf("recorded %d, want %d", n, r.messages)
-				}
-				st.Close()
-				srv.close()
-			}
-			b.ReportMetric(msgs/secs, "msgs/s")
-			b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
-		})
+				b.ReportMetric(msgs/secs, "msgs/s")
+				b.ReportMetric(float64(peak)/(1<<20), "peak-heap-MB")
+			})
+		}
 	}
 }
 
