@@ -34,7 +34,7 @@ var bombFields = []string{
 // bytes: about 10 MB that a reader decoding whole object streams turns
 // into 10 GB.
 func PDFObjectStreamBomb() []byte {
-	return PDFObjectStreamBombSized(BombStreams, BombInflated)
+	return made("pdf-objstm-bomb", BombStreams, func() []byte { return PDFObjectStreamBombSized(BombStreams, BombInflated) })
 }
 
 // PDFObjectStreamBombSized is PDFObjectStreamBomb with streams object

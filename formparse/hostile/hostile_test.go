@@ -1,11 +1,14 @@
 package hostile
 
 import (
+	"archive/zip"
 	"bytes"
 	"compress/zlib"
+	"fmt"
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -52,5 +55,41 @@ func TestPDFObjectStreamBombSize(t *testing.T) {
 	data := PDFObjectStreamBomb()
 	if n := len(data); n < 8<<20 || n > 12<<20 {
 		t.Errorf("the bomb is %d bytes, want about 10 MB", n)
+	}
+}
+
+// The repeated parts of the workbook bombs, deflated by copying one
+// compressed run, unpack (CRC checked by archive/zip) to exactly head, n
+// units and tail, for n below, at and across a run's length.
+func TestRepeatedPartsUnpack(t *testing.T) {
+	for _, n := range []int{0, 1, 1<<15 - 1, 1 << 15, 3<<15 + 5} {
+		t.Run(strconv.Itoa(n), func(t *testing.T) {
+			parts := map[string][]byte{}
+			for name, file := range map[string][]byte{"shared strings": XLSXSharedStrings(n), "styles": XLSXStyles(n)} {
+				zr, err := zip.NewReader(bytes.NewReader(file), int64(len(file)))
+				if err != nil {
+					t.Fatalf("%s: %v", name, err)
+				}
+				for _, f := range zr.File {
+					rc, err := f.Open()
+					if err != nil {
+						t.Fatalf("%s: open %s: %v", name, f.Name, err)
+					}
+					data, err := io.ReadAll(rc)
+					if err != nil {
+						t.Fatalf("%s: read %s: %v", name, f.Name, err)
+					}
+					parts[name+" "+f.Name] = data
+				}
+			}
+			want := fmt.Sprintf(xmlHead+`<sst xmlns="%s" count="%d" uniqueCount="%d">`, nsMain, n, n) +
+				strings.Repeat(`<si><t>Lindqvist</t></si>`, n) + `</sst>`
+			if got := string(parts["shared strings xl/sharedStrings.xml"]); got != want {
+				t.Errorf("shared strings: %d bytes, want %d", len(got), len(want))
+			}
+			if got, want := bytes.Count(parts["styles xl/styles.xml"], []byte(`<xf numFmtId="0" fontId="0"/>`)), n; got != want {
+				t.Errorf("styles: %d cell formats, want %d", got, want)
+			}
+		})
 	}
 }

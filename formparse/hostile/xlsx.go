@@ -3,11 +3,15 @@ package hostile
 import (
 	"archive/zip"
 	"bytes"
+	"compress/flate"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 )
 
 // The workbook bombs' default sizes: each unpacks to under formparse's
@@ -52,36 +56,56 @@ func extentSheet(rows int, ref func(n int) string) string {
 // XLSXSharedStrings is a workbook whose shared-strings part holds n short
 // entries, one of them used by a cell.
 func XLSXSharedStrings(n int) []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, xmlHead+`<sst xmlns="%s" count="%d" uniqueCount="%d">`, nsMain, n, n)
-	for i := 0; i < n; i++ {
-		b.WriteString(`<si><t>Lindqvist</t></si>`)
-	}
-	b.WriteString(`</sst>`)
-	sheet := xmlHead + `<worksheet xmlns="` + nsMain + `"><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData></worksheet>`
-	return workbook(parts{sheet: sheet, sharedStrings: b.String()})
+	return made("shared-strings", n, func() []byte {
+		sheet := xmlHead + `<worksheet xmlns="` + nsMain + `"><sheetData><row r="1"><c r="A1" t="s"><v>0</v></c></row></sheetData></worksheet>`
+		sst := repeated{
+			head: fmt.Sprintf(xmlHead+`<sst xmlns="%s" count="%d" uniqueCount="%d">`, nsMain, n, n),
+			unit: `<si><t>Lindqvist</t></si>`, n: n, tail: `</sst>`,
+		}
+		return workbook(parts{sheet: sheet, bigSharedStrings: &sst})
+	})
 }
 
 // XLSXDefinedNames is a workbook that defines n names.
 func XLSXDefinedNames(n int) []byte {
-	var b strings.Builder
-	for i := 0; i < n; i++ {
-		fmt.Fprintf(&b, `<definedName name="n%d">Blad1!$A$1</definedName>`, i)
-	}
-	return workbook(parts{names: b.String()})
+	return made("defined-names", n, func() []byte {
+		b := make([]byte, 0, n*48)
+		for i := 0; i < n; i++ {
+			b = append(b, `<definedName name="n`...)
+			b = strconv.AppendInt(b, int64(i), 10)
+			b = append(b, `">Blad1!$A$1</definedName>`...)
+		}
+		return workbook(parts{names: string(b)})
+	})
 }
 
 // XLSXStyles is a workbook whose styles part holds n cell formats.
 func XLSXStyles(n int) []byte {
-	var b strings.Builder
-	fmt.Fprintf(&b, xmlHead+`<styleSheet xmlns="%s"><fonts count="1"><font><sz val="11"/></font></fonts>`+
-		`<fills count="1"><fill><patternFill patternType="none"/></fill></fills><borders count="1"><border/></borders>`+
-		`<cellXfs count="%d">`, nsMain, n)
-	for i := 0; i < n; i++ {
-		b.WriteString(`<xf numFmtId="0" fontId="0"/>`)
+	return made("styles", n, func() []byte {
+		styles := repeated{
+			head: fmt.Sprintf(xmlHead+`<styleSheet xmlns="%s"><fonts count="1"><font><sz val="11"/></font></fonts>`+
+				`<fills count="1"><fill><patternFill patternType="none"/></fill></fills><borders count="1"><border/></borders>`+
+				`<cellXfs count="%d">`, nsMain, n),
+			unit: `<xf numFmtId="0" fontId="0"/>`, n: n, tail: `</cellXfs></styleSheet>`,
+		}
+		return workbook(parts{bigStyles: &styles})
+	})
+}
+
+// madeFiles keeps each bomb made in this process: the large ones take
+// seconds to compress (many more under the race detector), and several
+// tests use the same one.
+var madeFiles sync.Map // "kind/n" -> []byte
+
+// made returns the bomb of kind and size n, making it once per process;
+// the caller gets a copy of its own to change.
+func made(kind string, n int, make func() []byte) []byte {
+	key := kind + "/" + strconv.Itoa(n)
+	if b, ok := madeFiles.Load(key); ok {
+		return bytes.Clone(b.([]byte))
 	}
-	b.WriteString(`</cellXfs></styleSheet>`)
-	return workbook(parts{styles: b.String()})
+	b, _ := madeFiles.LoadOrStore(key, make())
+	return bytes.Clone(b.([]byte))
 }
 
 // XLSXForm is a small workbook holding values as the form's workbook does:
@@ -111,6 +135,48 @@ const (
 // empty ones get a minimal valid part.
 type parts struct {
 	sheetName, sheet, sharedStrings, names, styles string
+	// Parts made of one unit repeated, deflated without compressing
+	// every copy (see repeated.deflate).
+	bigSharedStrings, bigStyles *repeated
+}
+
+// repeated is a part written as head, n copies of unit, and tail.
+type repeated struct {
+	head, unit string
+	n          int
+	tail       string
+}
+
+// deflate is the part as raw deflate data with its CRC-32 and size, made
+// the way blankMiB is: a run of units compressed once on its own, flushed
+// to a byte boundary, and copied, so that tens of megabytes of markup cost
+// a few milliseconds (compressing them whole takes seconds, and many more
+// under the race detector).
+func (r repeated) deflate() (data []byte, crc uint32, size uint64) {
+	const perRun = 1 << 15 // units in one compressed run
+	var out bytes.Buffer
+	piece := func(s string) {
+		w, _ := flate.NewWriter(&out, flate.BestCompression)
+		io.WriteString(w, s)
+		w.Flush()
+		crc = crc32.Update(crc, crc32.IEEETable, []byte(s))
+		size += uint64(len(s))
+	}
+	piece(r.head)
+	if full := r.n / perRun; full > 0 {
+		run := strings.Repeat(r.unit, perRun)
+		start := out.Len()
+		piece(run)
+		packed := bytes.Clone(out.Bytes()[start:])
+		for range full - 1 {
+			out.Write(packed)
+			crc = crc32.Update(crc, crc32.IEEETable, []byte(run))
+			size += uint64(len(run))
+		}
+	}
+	piece(strings.Repeat(r.unit, r.n%perRun) + r.tail)
+	out.Write([]byte{0x03, 0x00}) // a final, empty fixed-Huffman block
+	return out.Bytes(), crc, size
 }
 
 // workbook zips a minimal one-sheet workbook that Excel and excelize open.
@@ -131,7 +197,7 @@ func workbook(p parts) []byte {
 		`<Override PartName="/xl/styles.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.styles+xml"/>`
 	rels := `<Relationship Id="rId1" Type="` + nsRel + `/worksheet" Target="worksheets/sheet1.xml"/>` +
 		`<Relationship Id="rId2" Type="` + nsRel + `/styles" Target="styles.xml"/>`
-	if p.sharedStrings != "" {
+	if p.sharedStrings != "" || p.bigSharedStrings != nil {
 		types += `<Override PartName="/xl/sharedStrings.xml" ContentType="application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"/>`
 		rels += `<Relationship Id="rId3" Type="` + nsRel + `/sharedStrings" Target="sharedStrings.xml"/>`
 	}
@@ -151,12 +217,30 @@ func workbook(p parts) []byte {
 		{"xl/worksheets/sheet1.xml", p.sheet},
 		{"xl/styles.xml", p.styles},
 	}
-	if p.sharedStrings != "" {
+	if p.sharedStrings != "" || p.bigSharedStrings != nil {
 		files = append(files, struct{ name, body string }{"xl/sharedStrings.xml", p.sharedStrings})
 	}
+	big := map[string]*repeated{"xl/sharedStrings.xml": p.bigSharedStrings, "xl/styles.xml": p.bigStyles}
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
+	// The fastest deflate still packs the repeated markup of the bombs
+	// hundreds to one, in a fraction of the default level's time.
+	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) {
+		return flate.NewWriter(w, flate.BestSpeed)
+	})
 	for _, f := range files {
+		if r := big[f.name]; r != nil {
+			data, crc, size := r.deflate()
+			w, err := zw.CreateRaw(&zip.FileHeader{Name: f.name, Method: zip.Deflate, CRC32: crc,
+				CompressedSize64: uint64(len(data)), UncompressedSize64: size})
+			if err == nil {
+				_, err = w.Write(data)
+			}
+			if err != nil {
+				panic(fmt.Sprintf("hostile: zip %s: %v", f.name, err))
+			}
+			continue
+		}
 		w, err := zw.Create(f.name)
 		if err == nil {
 			_, err = io.WriteString(w, f.body)
