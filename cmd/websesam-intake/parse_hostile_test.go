@@ -46,7 +46,11 @@ func TestParseHostile(t *testing.T) {
 			if got["error"] != c.want {
 				t.Errorf("error = %q, want %q", got["error"], c.want)
 			}
-			// The text output names the reason as well.
+			// The text output names the reason as well (one case is enough:
+			// it prints the same error; each run costs a worker's start).
+			if c.file != cases[0].file {
+				return
+			}
 			stdout, _, code = runCLI(t, "parse", path)
 			if want := "Inte en läsbar blankett: " + c.want; code != 1 || !strings.Contains(stdout, want) {
 				t.Errorf("text output (exit %d) %q lacks %q", code, stdout, want)
