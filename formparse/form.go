@@ -318,6 +318,17 @@ func (d *Definition) Field(name string) (Field, bool) {
 	return Field{}, false
 }
 
+// ChoiceLabel is the label the form shows for value, one of a choice
+// field's export values; false when value is none of them.
+func (f Field) ChoiceLabel(value string) (string, bool) {
+	for _, o := range f.Choices {
+		if o.Value == value {
+			return o.Label, true
+		}
+	}
+	return "", false
+}
+
 // UserColumn returns the user-row column with the given name, or false.
 func (d *Definition) UserColumn(name string) (Field, bool) {
 	for _, f := range d.UserColumns {

@@ -675,10 +675,8 @@ func title(id formparse.FormID) string {
 func arendeLabel(id formparse.FormID, value string) string {
 	if def := formparse.Lookup(id); def != nil {
 		if f, ok := def.Field(string(formparse.FieldArende)); ok {
-			for _, o := range f.Choices {
-				if o.Value == value {
-					return o.Label
-				}
+			if l, ok := f.ChoiceLabel(value); ok {
+				return l
 			}
 		}
 	}

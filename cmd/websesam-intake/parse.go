@@ -186,10 +186,8 @@ func displayValue(f formparse.Field, v string) string {
 		}
 		return "☐"
 	case formparse.Choice:
-		for _, o := range f.Choices {
-			if o.Value == v {
-				return o.Label
-			}
+		if l, ok := f.ChoiceLabel(v); ok {
+			return l
 		}
 	}
 	if v == "" {

@@ -362,10 +362,8 @@ func showValue(fl formparse.Field, v string) string {
 		}
 		return "Nej"
 	case formparse.Choice:
-		for _, o := range fl.Choices {
-			if o.Value == v {
-				return o.Label
-			}
+		if l, ok := fl.ChoiceLabel(v); ok {
+			return l
 		}
 	}
 	return dash(v)
