@@ -276,6 +276,14 @@ func writeRegisterWorkbook(path string, rows []staffapi.RegisterEntry) error {
 		return fmt.Errorf("build the register workbook: %w", err)
 	}
 	defer f.Close()
+	return saveWorkbook(path, f)
+}
+
+// saveWorkbook writes f to path atomically (a partly written file never
+// replaces a good one: a temporary file beside it, synced, then renamed)
+// with mode 0600, since a workbook of ours holds personal data or figures
+// for staff alone.
+func saveWorkbook(path string, f *excelize.File) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
