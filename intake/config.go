@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"cmp"
 	"errors"
 	"os"
 	"path/filepath"
@@ -173,17 +174,24 @@ type FolderConfig struct {
 
 // For returns the folder of an outcome.
 func (f FolderConfig) For(o store.Outcome) string {
+	return byOutcome(o, f.Queued, f.Returned, f.NoForm, f.Ignored, f.Quarantined)
+}
+
+// byOutcome picks the setting of outcome o among one per outcome, in the
+// order the configuration lists them; quarantined is the fallback, the
+// outcome of anything not otherwise decided.
+func byOutcome[T any](o store.Outcome, queued, returned, noForm, ignored, quarantined T) T {
 	switch o {
 	case store.OutcomeQueued:
-		return f.Queued
+		return queued
 	case store.OutcomeReturned:
-		return f.Returned
+		return returned
 	case store.OutcomeNoForm:
-		return f.NoForm
+		return noForm
 	case store.OutcomeIgnored:
-		return f.Ignored
+		return ignored
 	default:
-		return f.Quarantined
+		return quarantined
 	}
 }
 
@@ -248,64 +256,42 @@ const (
 // WithDefaults returns c with every unset value at its default.
 func (c Config) WithDefaults() Config {
 	m := &c.Mailbox
-	setS(&m.TLS, TLSImplicit)
-	setS(&m.Auth, AuthLogin)
-	setS(&m.Folder, DefaultFolder)
-	setD(&m.CommandTimeout, DefaultCommandTimeout)
-	setD(&m.IdleRestart, DefaultIdleRestart)
-	setD(&m.PollInterval, DefaultPollInterval)
-	setD(&m.ReconnectMin, DefaultReconnectMin)
-	setD(&m.ReconnectMax, DefaultReconnectMax)
-	setD(&m.AuthBackoffMin, DefaultAuthBackoffMin)
-	setD(&m.AuthBackoffMax, DefaultAuthBackoffMax)
-	if m.FetchBatch == 0 {
-		m.FetchBatch = DefaultFetchBatch
-	}
+	m.TLS = cmp.Or(m.TLS, TLSImplicit)
+	m.Auth = cmp.Or(m.Auth, AuthLogin)
+	m.Folder = cmp.Or(m.Folder, DefaultFolder)
+	m.CommandTimeout = cmp.Or(m.CommandTimeout, DefaultCommandTimeout)
+	m.IdleRestart = cmp.Or(m.IdleRestart, DefaultIdleRestart)
+	m.PollInterval = cmp.Or(m.PollInterval, DefaultPollInterval)
+	m.ReconnectMin = cmp.Or(m.ReconnectMin, DefaultReconnectMin)
+	m.ReconnectMax = cmp.Or(m.ReconnectMax, DefaultReconnectMax)
+	m.AuthBackoffMin = cmp.Or(m.AuthBackoffMin, DefaultAuthBackoffMin)
+	m.AuthBackoffMax = cmp.Or(m.AuthBackoffMax, DefaultAuthBackoffMax)
+	m.FetchBatch = cmp.Or(m.FetchBatch, DefaultFetchBatch)
 	f := &c.Folders
-	setS(&f.Queued, "webSesam/Queued")
-	setS(&f.Returned, "webSesam/Returned")
-	setS(&f.NoForm, "webSesam/No-form")
-	setS(&f.Ignored, "webSesam/Ignored")
-	setS(&f.Quarantined, "webSesam/Quarantine")
+	f.Queued = cmp.Or(f.Queued, "webSesam/Queued")
+	f.Returned = cmp.Or(f.Returned, "webSesam/Returned")
+	f.NoForm = cmp.Or(f.NoForm, "webSesam/No-form")
+	f.Ignored = cmp.Or(f.Ignored, "webSesam/Ignored")
+	f.Quarantined = cmp.Or(f.Quarantined, "webSesam/Quarantine")
 	p := &c.Policy
-	setS(&p.Keyword, DefaultKeyword)
-	setS(&p.Backlog, BacklogAll)
-	if p.MaxMessageSize == 0 {
-		p.MaxMessageSize = DefaultMaxMessageSize
-	}
-	if p.MaxAttachmentSize == 0 {
-		p.MaxAttachmentSize = DefaultMaxAttachmentSize
-	}
-	if p.MaxUnzippedSize == 0 {
-		p.MaxUnzippedSize = DefaultMaxUnzippedSize
-	}
-	if p.MaxAttachments == 0 {
-		p.MaxAttachments = DefaultMaxAttachments
-	}
-	setD(&p.ParseTimeout, DefaultParseTimeout)
-	setS(&c.Store.Path, DefaultStorePath)
-	setD(&c.Store.LockTimeout, DefaultLockTimeout)
+	p.Keyword = cmp.Or(p.Keyword, DefaultKeyword)
+	p.Backlog = cmp.Or(p.Backlog, BacklogAll)
+	p.MaxMessageSize = cmp.Or(p.MaxMessageSize, DefaultMaxMessageSize)
+	p.MaxAttachmentSize = cmp.Or(p.MaxAttachmentSize, DefaultMaxAttachmentSize)
+	p.MaxUnzippedSize = cmp.Or(p.MaxUnzippedSize, DefaultMaxUnzippedSize)
+	p.MaxAttachments = cmp.Or(p.MaxAttachments, DefaultMaxAttachments)
+	p.ParseTimeout = cmp.Or(p.ParseTimeout, DefaultParseTimeout)
+	c.Store.Path = cmp.Or(c.Store.Path, DefaultStorePath)
+	c.Store.LockTimeout = cmp.Or(c.Store.LockTimeout, DefaultLockTimeout)
 	c.Mailer = c.Mailer.WithDefaults()
 	c.Trust = c.Trust.WithDefaults()
 	c.OAuth2 = c.OAuth2.WithDefaults()
 	c.Directory = c.Directory.WithDefaults()
-	setS(&c.Staff.Socket, staffapi.DefaultSocket)
-	setS(&c.Log.Level, "info")
-	setS(&c.Log.Format, "auto")
+	c.Staff.Socket = cmp.Or(c.Staff.Socket, staffapi.DefaultSocket)
+	c.Log.Level = cmp.Or(c.Log.Level, "info")
+	c.Log.Format = cmp.Or(c.Log.Format, "auto")
 	c.reportDefaults()
 	return c
-}
-
-func setS(p *string, v string) {
-	if *p == "" {
-		*p = v
-	}
-}
-
-func setD(p *time.Duration, v time.Duration) {
-	if *p == 0 {
-		*p = v
-	}
 }
 
 func problem(key, format string, args ...any) error {

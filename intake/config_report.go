@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"cmp"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -73,38 +74,22 @@ const (
 )
 
 func (c *Config) reportDefaults() {
-	setI := func(p *int, v int) {
-		if *p == 0 {
-			*p = v
-		}
-	}
-	setI(&c.Queue.Promise, DefaultPromise)
+	c.Queue.Promise = cmp.Or(c.Queue.Promise, DefaultPromise)
 	r := &c.Retention
-	setI(&r.RequestsDays, DefaultRequestsDays)
-	setI(&r.MessagesDays, DefaultMessagesDays)
-	setI(&r.NoticesDays, DefaultNoticesDays)
-	setI(&r.QueuedFolderDays, DefaultQueuedFolderDays)
-	setI(&r.ReturnedFolderDays, DefaultReturnedFolderDays)
-	setI(&r.NoFormFolderDays, DefaultNoFormFolderDays)
-	setI(&r.IgnoredFolderDays, DefaultIgnoredFolderDays)
-	setI(&r.QuarantinedFolderDays, DefaultQuarantinedFolderDays)
-	setS(&c.Digest.At, DefaultDigestAt)
+	r.RequestsDays = cmp.Or(r.RequestsDays, DefaultRequestsDays)
+	r.MessagesDays = cmp.Or(r.MessagesDays, DefaultMessagesDays)
+	r.NoticesDays = cmp.Or(r.NoticesDays, DefaultNoticesDays)
+	r.QueuedFolderDays = cmp.Or(r.QueuedFolderDays, DefaultQueuedFolderDays)
+	r.ReturnedFolderDays = cmp.Or(r.ReturnedFolderDays, DefaultReturnedFolderDays)
+	r.NoFormFolderDays = cmp.Or(r.NoFormFolderDays, DefaultNoFormFolderDays)
+	r.IgnoredFolderDays = cmp.Or(r.IgnoredFolderDays, DefaultIgnoredFolderDays)
+	r.QuarantinedFolderDays = cmp.Or(r.QuarantinedFolderDays, DefaultQuarantinedFolderDays)
+	c.Digest.At = cmp.Or(c.Digest.At, DefaultDigestAt)
 }
 
 // FolderDays is how many days mail of an outcome stays in its folder.
 func (r RetentionConfig) FolderDays(o store.Outcome) int {
-	switch o {
-	case store.OutcomeQueued:
-		return r.QueuedFolderDays
-	case store.OutcomeReturned:
-		return r.ReturnedFolderDays
-	case store.OutcomeNoForm:
-		return r.NoFormFolderDays
-	case store.OutcomeIgnored:
-		return r.IgnoredFolderDays
-	default:
-		return r.QuarantinedFolderDays
-	}
+	return byOutcome(o, r.QueuedFolderDays, r.ReturnedFolderDays, r.NoFormFolderDays, r.IgnoredFolderDays, r.QuarantinedFolderDays)
 }
 
 // Policy is the store's view of the retention days.

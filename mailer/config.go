@@ -1,6 +1,7 @@
 package mailer
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -145,42 +146,18 @@ func (c Config) WithDefaults() Config {
 			c.MessageIDDomain = dom
 		}
 	}
-	if c.Signature == "" {
-		c.Signature = DefaultSignature
-	}
-	if c.SupportLine == "" {
-		c.SupportLine = DefaultSupportLine
-	}
-	if c.MaxPerHour == 0 {
-		c.MaxPerHour = DefaultMaxPerHour
-	}
-	if c.BounceWindow == 0 {
-		c.BounceWindow = DefaultBounceWindow
-	}
-	if c.MaxAge == 0 {
-		c.MaxAge = DefaultMaxAge
-	}
-	if c.AttemptTimeout == 0 {
-		c.AttemptTimeout = DefaultAttemptTimeout
-	}
-	if c.RetryBase == 0 {
-		c.RetryBase = DefaultRetryBase
-	}
-	if c.RetryMax == 0 {
-		c.RetryMax = DefaultRetryMax
-	}
-	if c.PollInterval == 0 {
-		c.PollInterval = DefaultPollInterval
-	}
-	if c.ReconnectMax == 0 {
-		c.ReconnectMax = DefaultReconnectMax
-	}
-	if c.Batch == 0 {
-		c.Batch = DefaultBatch
-	}
-	if c.SMTP.TLS == "" {
-		c.SMTP.TLS = StartTLS
-	}
+	c.Signature = cmp.Or(c.Signature, DefaultSignature)
+	c.SupportLine = cmp.Or(c.SupportLine, DefaultSupportLine)
+	c.MaxPerHour = cmp.Or(c.MaxPerHour, DefaultMaxPerHour)
+	c.BounceWindow = cmp.Or(c.BounceWindow, DefaultBounceWindow)
+	c.MaxAge = cmp.Or(c.MaxAge, DefaultMaxAge)
+	c.AttemptTimeout = cmp.Or(c.AttemptTimeout, DefaultAttemptTimeout)
+	c.RetryBase = cmp.Or(c.RetryBase, DefaultRetryBase)
+	c.RetryMax = cmp.Or(c.RetryMax, DefaultRetryMax)
+	c.PollInterval = cmp.Or(c.PollInterval, DefaultPollInterval)
+	c.ReconnectMax = cmp.Or(c.ReconnectMax, DefaultReconnectMax)
+	c.Batch = cmp.Or(c.Batch, DefaultBatch)
+	c.SMTP.TLS = cmp.Or(c.SMTP.TLS, StartTLS)
 	return c
 }
 

@@ -12,6 +12,7 @@
 package directory
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -103,18 +104,10 @@ func (c Config) WithDefaults() Config {
 			c.TLS = TLSImplicit
 		}
 	}
-	if c.PersonFilter == "" {
-		c.PersonFilter = DefaultPersonFilter
-	}
-	if c.Timeout == 0 {
-		c.Timeout = DefaultTimeout
-	}
-	if c.CacheTTL == 0 {
-		c.CacheTTL = DefaultCacheTTL
-	}
-	if c.RetryInterval == 0 {
-		c.RetryInterval = DefaultRetryInterval
-	}
+	c.PersonFilter = cmp.Or(c.PersonFilter, DefaultPersonFilter)
+	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
+	c.CacheTTL = cmp.Or(c.CacheTTL, DefaultCacheTTL)
+	c.RetryInterval = cmp.Or(c.RetryInterval, DefaultRetryInterval)
 	return c
 }
 

@@ -1,6 +1,7 @@
 package endpoint
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -60,15 +61,9 @@ func (o OAuth2Config) Configured() bool { return o.ClientID != "" }
 
 // WithDefaults returns o with every unset value at its default.
 func (o OAuth2Config) WithDefaults() OAuth2Config {
-	if o.Scope == "" {
-		o.Scope = DefaultScope
-	}
-	if o.Authority == "" {
-		o.Authority = DefaultAuthority
-	}
-	if o.Timeout == 0 {
-		o.Timeout = DefaultOAuth2Timeout
-	}
+	o.Scope = cmp.Or(o.Scope, DefaultScope)
+	o.Authority = cmp.Or(o.Authority, DefaultAuthority)
+	o.Timeout = cmp.Or(o.Timeout, DefaultOAuth2Timeout)
 	return o
 }
 

@@ -42,6 +42,7 @@
 package trust
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -90,15 +91,9 @@ func (c Config) Enabled() bool { return c.AuthservID != "" }
 
 // WithDefaults returns c with every unset action at its default.
 func (c Config) WithDefaults() Config {
-	if c.OnDMARCFail == "" {
-		c.OnDMARCFail = Quarantine
-	}
-	if c.OnNoVerdict == "" {
-		c.OnNoVerdict = Accept
-	}
-	if c.OnDKIMPassAlone == "" {
-		c.OnDKIMPassAlone = Accept
-	}
+	c.OnDMARCFail = cmp.Or(c.OnDMARCFail, Quarantine)
+	c.OnNoVerdict = cmp.Or(c.OnNoVerdict, Accept)
+	c.OnDKIMPassAlone = cmp.Or(c.OnDKIMPassAlone, Accept)
 	return c
 }
 
