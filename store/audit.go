@@ -2,7 +2,6 @@ package store
 
 import (
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"strings"
 	"time"
@@ -90,26 +89,17 @@ func (s *Store) AuditList(actor string, f AuditFilter) ([]AuditEntry, error) {
 	}
 	var out []AuditEntry
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketAudit).Cursor()
-		k, v := c.Last()
-		if f.Before > 0 {
-			k, v = seekBefore(c, u64(f.Before))
-		}
-		for ; k != nil && len(out) < f.Limit; k, v = c.Prev() {
-			var e AuditEntry
-			if err := decode(v, &e); err != nil {
-				return fmt.Errorf("read audit entry %d: %w", binary.BigEndian.Uint64(k), err)
-			}
+		err := newestFirst(tx.Bucket(bucketAudit), f.Before, "audit entry", func(e AuditEntry) bool {
 			if !f.Since.IsZero() && e.At.Before(f.Since) {
-				break
+				return false
 			}
-			if f.Actor != "" && e.Actor != f.Actor {
-				continue
+			if (f.Actor == "" || e.Actor == f.Actor) && (f.Subject == "" || containsString(e.Subjects, f.Subject)) {
+				out = append(out, e)
 			}
-			if f.Subject != "" && !containsString(e.Subjects, f.Subject) {
-				continue
-			}
-			out = append(out, e)
+			return len(out) < f.Limit
+		})
+		if err != nil {
+			return err
 		}
 		return s.appendAudit(tx, actor, AuditListAudit, nil, len(out), "")
 	})

@@ -64,11 +64,7 @@ func (s *Store) CountPeriod(from, to time.Time) (DayCounts, error) {
 	c := DayCounts{Mails: map[Outcome]int{}}
 	in := func(t time.Time) bool { return !t.Before(from) && t.Before(to) }
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketMessages).ForEach(func(_, v []byte) error {
-			var m Message
-			if err := decode(v, &m); err != nil {
-				return err
-			}
+		if err := eachRecord(tx.Bucket(bucketMessages), func(m Message) error {
 			if m.DuplicateOf == nil && in(m.ReceivedAt) {
 				c.Mails[m.Outcome]++
 			}
@@ -76,11 +72,7 @@ func (s *Store) CountPeriod(from, to time.Time) (DayCounts, error) {
 		}); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketRequests).ForEach(func(_, v []byte) error {
-			var r Request
-			if err := decode(v, &r); err != nil {
-				return err
-			}
+		return eachRecord(tx.Bucket(bucketRequests), func(r Request) error {
 			if in(r.ClosedAt) {
 				switch r.Status {
 				case StatusDone:

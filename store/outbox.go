@@ -371,22 +371,16 @@ func (s *Store) OutboxList(actor string, f OutboxFilter) ([]OutboxRow, error) {
 	}
 	var out []OutboxRow
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bucketOutbox).Cursor()
-		k, v := c.Last()
-		if f.Before > 0 {
-			k, v = seekBefore(c, u64(f.Before))
-		}
 		var ids []string
-		for ; k != nil && len(out) < f.Limit; k, v = c.Prev() {
-			var r OutboxRow
-			if err := decode(v, &r); err != nil {
-				return fmt.Errorf("read outbox row %d: %w", binary.BigEndian.Uint64(k), err)
+		err := newestFirst(tx.Bucket(bucketOutbox), f.Before, "outbox row", func(r OutboxRow) bool {
+			if f.State == "" || r.State == f.State {
+				out = append(out, r)
+				ids = append(ids, strconv.FormatUint(r.ID, 10))
 			}
-			if f.State != "" && r.State != f.State {
-				continue
-			}
-			out = append(out, r)
-			ids = append(ids, strconv.FormatUint(r.ID, 10))
+			return len(out) < f.Limit
+		})
+		if err != nil {
+			return err
 		}
 		return s.appendAudit(tx, actor, AuditOutboxList, ids, len(out), "state="+string(f.State))
 	})

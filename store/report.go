@@ -181,11 +181,7 @@ func (s *Store) Report(o ReportOptions) (Report, error) {
 	reasons := map[reasonKey]int{}
 	var turn []int
 	err := s.db.View(func(tx *bolt.Tx) error {
-		if err := tx.Bucket(bucketMessages).ForEach(func(_, v []byte) error {
-			var m Message
-			if err := decode(v, &m); err != nil {
-				return err
-			}
+		if err := eachRecord(tx.Bucket(bucketMessages), func(m Message) error {
 			if m.DuplicateOf != nil || !in(m.ReceivedAt) {
 				return nil
 			}
@@ -223,11 +219,7 @@ func (s *Store) Report(o ReportOptions) (Report, error) {
 		}); err != nil {
 			return err
 		}
-		return tx.Bucket(bucketRequests).ForEach(func(_, v []byte) error {
-			var r Request
-			if err := decode(v, &r); err != nil {
-				return err
-			}
+		return eachRecord(tx.Bucket(bucketRequests), func(r Request) error {
 			if in(r.ReceivedAt) {
 				w := week(r.ReceivedAt)
 				switch r.Type {

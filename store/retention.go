@@ -84,11 +84,7 @@ func (s *Store) Retain(actor string, now time.Time, policy RetentionPolicy, dryR
 		// Requests. Collected first: bbolt cursors must not see writes to
 		// the bucket they walk.
 		var reqs []Request
-		if err := tx.Bucket(bucketRequests).ForEach(func(_, v []byte) error {
-			var r Request
-			if err := decode(v, &r); err != nil {
-				return err
-			}
+		if err := eachRecord(tx.Bucket(bucketRequests), func(r Request) error {
 			if !r.Purged && (r.Status == StatusDone || r.Status == StatusRejected) && r.ClosedAt.Before(reqCut) {
 				reqs = append(reqs, r)
 			}
@@ -131,11 +127,7 @@ func (s *Store) Retain(actor string, now time.Time, policy RetentionPolicy, dryR
 		}
 
 		var msgs []Message
-		if err := tx.Bucket(bucketMessages).ForEach(func(_, v []byte) error {
-			var m Message
-			if err := decode(v, &m); err != nil {
-				return err
-			}
+		if err := eachRecord(tx.Bucket(bucketMessages), func(m Message) error {
 			c := msgCut
 			if m.Outcome == OutcomeQueued || m.Outcome == OutcomeReturned {
 				c = reqCut
@@ -160,11 +152,7 @@ func (s *Store) Retain(actor string, now time.Time, policy RetentionPolicy, dryR
 		res.Messages = len(msgs)
 
 		var rows []OutboxRow
-		if err := tx.Bucket(bucketOutbox).ForEach(func(_, v []byte) error {
-			var r OutboxRow
-			if err := decode(v, &r); err != nil {
-				return err
-			}
+		if err := eachRecord(tx.Bucket(bucketOutbox), func(r OutboxRow) error {
 			if !r.Purged && r.State != OutboxPending && r.CreatedAt.Before(noticeCut) {
 				rows = append(rows, r)
 			}

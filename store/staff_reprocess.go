@@ -223,21 +223,7 @@ func (s *Store) MarkReprocess(actor string, key MessageKey, note string, notify 
 // ReprocessPending returns the marks waiting for the daemon, in key order.
 // Keys and staff names only: not audited, like the daemon's other look-ups.
 func (s *Store) ReprocessPending() ([]ReprocessMark, error) {
-	var out []ReprocessMark
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketReprocess)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(_, v []byte) error {
-			var m ReprocessMark
-			if err := decode(v, &m); err != nil {
-				return err
-			}
-			out = append(out, m)
-			return nil
-		})
-	})
+	out, err := allRecords[ReprocessMark](s, bucketReprocess)
 	if err != nil {
 		return nil, fmt.Errorf("list reprocess marks: %w", err)
 	}
@@ -445,21 +431,7 @@ func putReprocessMove(tx *bolt.Tx, mv ReprocessMove) error {
 // new outcome's folder, in key order (the daemon finishes them after a
 // crash or a refused move). Not audited: keys and outcomes only.
 func (s *Store) ReprocessMoves() ([]ReprocessMove, error) {
-	var out []ReprocessMove
-	err := s.db.View(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketReprocessMoves)
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(_, v []byte) error {
-			var mv ReprocessMove
-			if err := decode(v, &mv); err != nil {
-				return err
-			}
-			out = append(out, mv)
-			return nil
-		})
-	})
+	out, err := allRecords[ReprocessMove](s, bucketReprocessMoves)
 	if err != nil {
 		return nil, fmt.Errorf("list reprocess moves: %w", err)
 	}

@@ -305,6 +305,55 @@ func decode(b []byte, v any) error {
 	return nil
 }
 
+// eachRecord decodes every value of b, in key order, and hands it to fn; a
+// bucket not yet created (nil) has none.
+func eachRecord[T any](b *bolt.Bucket, fn func(T) error) error {
+	if b == nil {
+		return nil
+	}
+	return b.ForEach(func(_, v []byte) error {
+		var r T
+		if err := decode(v, &r); err != nil {
+			return err
+		}
+		return fn(r)
+	})
+}
+
+// allRecords reads every record of a bucket, in key order.
+func allRecords[T any](s *Store, bucket []byte) ([]T, error) {
+	var out []T
+	err := s.db.View(func(tx *bolt.Tx) error {
+		return eachRecord(tx.Bucket(bucket), func(r T) error {
+			out = append(out, r)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// newestFirst decodes the records of a bucket keyed by a sequence number
+// (audit, outbox), newest first from below the cursor before (0: from the
+// newest), and hands each to fn until fn says there is no more to take.
+// what names the record in a decode error.
+func newestFirst[T any](b *bolt.Bucket, before uint64, what string, fn func(T) (more bool)) error {
+	c := b.Cursor()
+	k, v := c.Last()
+	if before > 0 {
+		k, v = seekBefore(c, u64(before))
+	}
+	for ; k != nil; k, v = c.Prev() {
+		var r T
+		if err := decode(v, &r); err != nil {
+			return fmt.Errorf("read %s %d: %w", what, binary.BigEndian.Uint64(k), err)
+		}
+		if !fn(r) {
+			return nil
+		}
+	}
+	return nil
+}
+
 // appendOnly returns a bucket whose keys grow with time (requests, outbox,
 // audit) filled to 90% when a page splits: the default 50% suits random
 // inserts and would leave every page of these half empty.
