@@ -1,62 +1,18 @@
 package ops
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"mime"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/regionhmc/websesam-intake/intake/ops/opstest"
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 	"github.com/regionhmc/websesam-intake/store"
 )
-
-// scrape reads /metrics over a real loopback connection and returns each
-// sample line's value by its name with labels.
-func scrape(t *testing.T, addr string) map[string]float64 {
-	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	// The Prometheus text format, version 0.0.4 (the client library adds
-	// parameters of its own, such as escaping).
-	if mt, params, err := mime.ParseMediaType(resp.Header.Get("Content-Type")); err != nil || mt != "text/plain" || params["version"] != "0.0.4" || params["charset"] != "utf-8" {
-		t.Errorf("Content-Type = %q, want text/plain; version=0.0.4; charset=utf-8", resp.Header.Get("Content-Type"))
-	}
-	out := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		if strings.HasPrefix(line, "#") || line == "" {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			t.Fatalf("metrics line %q: %v", line, err)
-		}
-		out[line[:i]] = v
-	}
-	return out
-}
-
-func serveHandler(t *testing.T, h http.Handler) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := &http.Server{Handler: h}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	return ln.Addr().String()
-}
 
 func TestMetricsEdges(t *testing.T) {
 	t.Run("nil ignores events", func(t *testing.T) {
@@ -79,7 +35,7 @@ func TestMetricsEdges(t *testing.T) {
 		m.RecipientDropped()
 		m.IMAPLoginRefused()
 		m.PollSucceeded(time.UnixMilli(1_790_000_000_500))
-		got := scrape(t, serveHandler(t, m.Handler()))
+		got := opstest.Scrape(t, opstest.Serve(t, m.Handler()))
 		for key, want := range map[string]float64{
 			`websesam_intake_replies_suppressed_total{reason="policy"}`:  2,
 			`websesam_intake_replies_suppressed_total{reason="bounced"}`: 1,
@@ -102,7 +58,7 @@ func TestMetricsEdges(t *testing.T) {
 		}
 		m := NewMetrics(st)
 		st.Close()
-		got := scrape(t, serveHandler(t, m.Handler()))
+		got := opstest.Scrape(t, opstest.Serve(t, m.Handler()))
 		if v, ok := got["websesam_intake_store_up"]; !ok || v != 0 {
 			t.Errorf("store_up = %v (present %v), want 0", v, ok)
 		}
@@ -114,7 +70,7 @@ func TestMetricsEdges(t *testing.T) {
 		}
 	})
 	t.Run("only GET /metrics", func(t *testing.T) {
-		addr := serveHandler(t, NewMetrics(nil).Handler())
+		addr := opstest.Serve(t, NewMetrics(nil).Handler())
 		for _, c := range []struct {
 			method, path string
 			want         int
@@ -178,7 +134,7 @@ func TestCheckMetricsAddr(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- ServeMetrics(ctx, addr, m) }()
 		var got map[string]float64
-		waitFor(t, "the metrics server", 10*time.Second, func() bool {
+		mailtest.Wait(t, "the metrics server", 10*time.Second, func() bool {
 			c, err := net.Dial("tcp", addr)
 			if err != nil {
 				return false
@@ -186,7 +142,7 @@ func TestCheckMetricsAddr(t *testing.T) {
 			c.Close()
 			return true
 		})
-		got = scrape(t, addr)
+		got = opstest.Scrape(t, addr)
 		if got["websesam_intake_replies_sent_total"] != 1 {
 			t.Errorf("replies_sent_total = %v, want 1", got["websesam_intake_replies_sent_total"])
 		}
@@ -195,16 +151,4 @@ func TestCheckMetricsAddr(t *testing.T) {
 			t.Errorf("ServeMetrics after cancel: %v", err)
 		}
 	})
-}
-
-// waitFor polls cond until it holds or d passes.
-func waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
