@@ -1,18 +1,11 @@
 package formparse
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
-)
 
-// docsMarkers enclose the part of a document in docs/ that a test writes
-// from the code; everything outside them is written by hand.
-const (
-	docsBegin = "<!-- BEGIN GENERATED: make docs; edits here are overwritten -->\n"
-	docsEnd   = "<!-- END GENERATED -->\n"
+	"github.com/regionhmc/websesam-intake/formparse/gendoc"
 )
 
 // TestDocsForm keeps docs/form.md's tables of fields, groups, user columns
@@ -20,32 +13,7 @@ const (
 // label, rule, length or reason changed in the code and not in the document
 // fails here. `make docs` (WEBSESAM_UPDATE_DOCS=1) rewrites the block.
 func TestDocsForm(t *testing.T) {
-	checkGeneratedDoc(t, "../docs/form.md", formDoc(t))
-}
-
-// checkGeneratedDoc compares the generated block of path with want, or
-// rewrites it when WEBSESAM_UPDATE_DOCS is set.
-func checkGeneratedDoc(t *testing.T, path, want string) {
-	t.Helper()
-	doc, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, rest, ok1 := bytes.Cut(doc, []byte(docsBegin))
-	got, after, ok2 := bytes.Cut(rest, []byte(docsEnd))
-	if !ok1 || !ok2 {
-		t.Fatalf("%s has no block between %q and %q", path, docsBegin, docsEnd)
-	}
-	if os.Getenv("WEBSESAM_UPDATE_DOCS") != "" {
-		out := append(append(append(append(before, docsBegin...), want...), docsEnd...), after...)
-		if err := os.WriteFile(path, out, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if string(got) != want {
-		t.Errorf("%s is not what the code says; run make docs and review the diff.\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
+	gendoc.Check(t, "../docs/form.md", formDoc(t))
 }
 
 func formDoc(t *testing.T) string {

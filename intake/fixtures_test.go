@@ -9,98 +9,27 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
-	"github.com/xuri/excelize/v2"
 
 	"github.com/regionhmc/websesam-intake/formparse"
-	"github.com/regionhmc/websesam-intake/formparse/formfill"
+	"github.com/regionhmc/websesam-intake/formparse/formtest"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/mail/*.eml from the blank forms")
 
 const mailDir = "../testdata/mail"
 
-// blankForms memoises formparse.WriteBlank: writing a blank PDF costs more
-// than filling it (about a second under the race detector on a busy
-// machine), and every fill starts from the same blank.
-var blankForms sync.Map // blankKey -> []byte
-
-type blankKey struct {
-	id     formparse.FormID
-	format formparse.Format
-}
-
-// blankForm is a copy of the blank form id in format, written once.
-func blankForm(id formparse.FormID, format formparse.Format) ([]byte, error) {
-	if b, ok := blankForms.Load(blankKey{id, format}); ok {
-		return bytes.Clone(b.([]byte)), nil
-	}
-	b, err := formparse.WriteBlank(id, format)
-	if err != nil {
-		return nil, err
-	}
-	blankForms.Store(blankKey{id, format}, b)
-	return bytes.Clone(b), nil
-}
-
-// fillPDF fills the blank PDF form id with values by field name, with
-// pdfcpu's form filling ("Yes"/"Off" for checkboxes), as a PDF tool does.
-func fillPDF(t testing.TB, id formparse.FormID, values map[string]string) []byte {
-	t.Helper()
-	blank, err := blankForm(id, formparse.PDF)
-	if err != nil {
-		t.Fatalf("write blank %s: %v", id, err)
-	}
-	out, err := formfill.PDF(blank, values)
-	if err != nil {
-		t.Fatalf("%s: %v", id, err)
-	}
-	return out
-}
+// fillPDF makes a filled PDF form from the published blank.
+var fillPDF = formtest.FillPDF
 
 // fillXLSX fills the blank single-user workbook by its defined names, as a
 // user typing into the cells does.
 func fillXLSX(t testing.TB, values map[string]string) []byte {
 	t.Helper()
-	blank, err := blankForm(formparse.Single, formparse.XLSX)
-	if err != nil {
-		t.Fatalf("write blank workbook: %v", err)
-	}
-	f, err := excelize.OpenReader(bytes.NewReader(blank), excelize.Options{UnzipSizeLimit: 50 << 20, UnzipXMLSizeLimit: 50 << 20})
-	if err != nil {
-		t.Fatalf("open blank workbook: %v", err)
-	}
-	defer f.Close()
-	refs := map[string]string{}
-	for _, dn := range f.GetDefinedName() {
-		refs[dn.Name] = dn.RefersTo
-	}
-	for name, v := range values {
-		if v == "Yes" {
-			v = "Ja" // a ticked box in the workbook
-		}
-		ref, ok := refs[name]
-		if !ok {
-			t.Fatalf("fill workbook: no defined name %q", name)
-		}
-		sheet, cell, ok := strings.Cut(ref, "!")
-		if !ok {
-			t.Fatalf("fill workbook: defined name %q refers to %q", name, ref)
-		}
-		sheet = strings.ReplaceAll(strings.Trim(sheet, "'"), "''", "'")
-		if err := f.SetCellValue(sheet, strings.ReplaceAll(cell, "$", ""), v); err != nil {
-			t.Fatalf("fill workbook %s: %v", name, err)
-		}
-	}
-	var buf bytes.Buffer
-	if err := f.Write(&buf); err != nil {
-		t.Fatalf("write workbook: %v", err)
-	}
-	return buf.Bytes()
+	return formtest.FillXLSX(t, formparse.Single, values, nil)
 }
 
 // person fills a complete single-user "ny" application; the name makes each

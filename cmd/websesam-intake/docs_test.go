@@ -15,42 +15,13 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/regionhmc/websesam-intake/formparse/gendoc"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
 // The documents in docs/ hold the product's contract. Parts of them are
 // written from the code or the example configuration by the tests here
 // (`make docs` rewrites them); a change on one side only fails make test.
-
-const (
-	docsBegin = "<!-- BEGIN GENERATED: make docs; edits here are overwritten -->\n"
-	docsEnd   = "<!-- END GENERATED -->\n"
-)
-
-// checkGeneratedDoc compares the generated block of path with want, or
-// rewrites it when WEBSESAM_UPDATE_DOCS is set.
-func checkGeneratedDoc(t *testing.T, path, want string) {
-	t.Helper()
-	doc, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	before, rest, ok1 := bytes.Cut(doc, []byte(docsBegin))
-	got, after, ok2 := bytes.Cut(rest, []byte(docsEnd))
-	if !ok1 || !ok2 {
-		t.Fatalf("%s has no block between %q and %q", path, docsBegin, docsEnd)
-	}
-	if os.Getenv("WEBSESAM_UPDATE_DOCS") != "" {
-		out := append(append(append(append(before, docsBegin...), want...), docsEnd...), after...)
-		if err := os.WriteFile(path, out, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	if string(got) != want {
-		t.Errorf("%s is not what the code says; run make docs and review the diff.\ngot:\n%s\nwant:\n%s", path, got, want)
-	}
-}
 
 // TestDocsConfiguration: docs/configuration.md lists every section and key
 // of deploy/config.example.toml with its value there and its comment.
@@ -59,7 +30,7 @@ func TestDocsConfiguration(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkGeneratedDoc(t, "../../docs/configuration.md", configDoc(t, string(example)))
+	gendoc.Check(t, "../../docs/configuration.md", configDoc(t, string(example)))
 }
 
 // configDoc renders the example configuration as one table per section.
@@ -218,7 +189,7 @@ func TestDocsCLI(t *testing.T) {
 		}
 	}
 	walk(root)
-	checkGeneratedDoc(t, "../../docs/cli.md", b.String())
+	gendoc.Check(t, "../../docs/cli.md", b.String())
 }
 
 // TestDocsOutcomes: docs/outcomes.md names every outcome the store knows.

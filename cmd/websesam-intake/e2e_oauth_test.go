@@ -46,65 +46,11 @@ func enableOAuth2(t *testing.T, s stack) *oauth2test.Server {
 // tenant, the client id and the secret (plus where the test's issuer is).
 func (s stack) writeOAuth2Config(t *testing.T, dir string, issuer *oauth2test.Server, imapAuth, secretFile string) string {
 	t.Helper()
-	cfg := fmt.Sprintf(`# written by the e2e suite: Microsoft 365 style, tokens only
-[mailbox]
-addr = %q
-tls = "starttls"
-ca_file = %q
-auth = %q
-username = %q
-command_timeout = "20s"
-poll_interval = "2s"
-idle_restart = "1m"
-reconnect_min = "100ms"
-reconnect_max = "2s"
-auth_backoff_min = "1s"
-auth_backoff_max = "5s"
-
-[policy]
-allowed_sender_domains = [%q]
-max_attachment_size = 262144
-
-[store]
-path = %q
-
-[mailer]
-from_address = %q
-from_name = "Hjälpmedelscentrum"
-login_instructions = "Logga in på https://websesam.region.example.se med ditt användarnamn."
-form_url = "https://www.region.example.se/hmc/websesam"
-allowed_recipient_domains = [%q]
-max_per_recipient_per_hour = 100000
-attempt_timeout = "20s"
-retry_base = "200ms"
-retry_max = "3s"
-poll_interval = "500ms"
-reconnect_max = "3s"
-
-[mailer.smtp]
-addr = %q
-tls = "starttls"
-ca_file = %q
-helo = "intake.hmc.example.se"
-auth = "xoauth2"
-username = %q
-
-[staff]
-socket = %q
-
-[oauth2]
-tenant = %q
-client_id = %q
-client_secret_file = %q
-authority = %q
-ca_file = %q
-`, s.imap, s.ca, imapAuth, s.intake, e2eDomain, filepath.Join(dir, "intake.db"), s.alias, e2eDomain,
-		s.smtp, s.ca, s.intake, filepath.Join(dir, "staff.sock"), e2eTenant, e2eClientID, secretFile, issuer.URL, issuer.CAFile)
-	path := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return path
+	o := s.defaults()
+	o.imapAuth, o.smtpXOAUTH2 = imapAuth, true
+	o.extra = fmt.Sprintf("\n[oauth2]\ntenant = %q\nclient_id = %q\nclient_secret_file = %q\nauthority = %q\nca_file = %q\n",
+		e2eTenant, e2eClientID, secretFile, issuer.URL, issuer.CAFile)
+	return s.writeConfig(t, dir, o)
 }
 
 // send submits each message to the intake address over the plain

@@ -341,8 +341,10 @@ func awaited(t *testing.T, what string, limit time.Duration, cond func() bool) b
 // cfgOpts are the parts of the configuration a test varies.
 type cfgOpts struct {
 	imapAddr, imapTLS, imapCA string
+	imapAuth                  string // "": the password file; else the mechanism, with tokens from [oauth2]
 	smtpAddr, smtpTLS, smtpCA string
 	smtpAuth                  bool
+	smtpXOAUTH2               bool   // with smtpAuth: XOAUTH2 with tokens from [oauth2], not PLAIN
 	extra                     string // more TOML, appended
 }
 
@@ -355,8 +357,15 @@ func (s stack) defaults() cfgOpts {
 // dir (dir/staff.sock), never in /run.
 func (s stack) writeConfig(t *testing.T, dir string, o cfgOpts) string {
 	t.Helper()
+	mailboxAuth := fmt.Sprintf("password_file = %q\n", s.passwordFile)
+	if o.imapAuth != "" {
+		mailboxAuth = fmt.Sprintf("auth = %q\n", o.imapAuth)
+	}
 	auth := ""
-	if o.smtpAuth {
+	switch {
+	case o.smtpAuth && o.smtpXOAUTH2:
+		auth = fmt.Sprintf("auth = \"xoauth2\"\nusername = %q\n", s.intake)
+	case o.smtpAuth:
 		auth = fmt.Sprintf("auth = \"plain\"\nusername = %q\npassword_file = %q\n", s.intake, s.passwordFile)
 	}
 	cfg := fmt.Sprintf(`# written by the e2e suite
@@ -365,8 +374,7 @@ addr = %q
 tls = %q
 ca_file = %q
 username = %q
-password_file = %q
-command_timeout = "20s"
+%scommand_timeout = "20s"
 poll_interval = "2s"
 idle_restart = "1m"
 reconnect_min = "100ms"
@@ -402,7 +410,7 @@ helo = "intake.hmc.example.se"
 %s
 [staff]
 socket = %q
-%s`, o.imapAddr, o.imapTLS, o.imapCA, s.intake, s.passwordFile, e2eDomain, filepath.Join(dir, "intake.db"),
+%s`, o.imapAddr, o.imapTLS, o.imapCA, s.intake, mailboxAuth, e2eDomain, filepath.Join(dir, "intake.db"),
 		s.alias, e2eDomain, o.smtpAddr, o.smtpTLS, o.smtpCA, auth, filepath.Join(dir, "staff.sock"), o.extra)
 	path := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {

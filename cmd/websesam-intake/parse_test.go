@@ -8,13 +8,10 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 
-	"github.com/xuri/excelize/v2"
-
 	"github.com/regionhmc/websesam-intake/formparse"
-	"github.com/regionhmc/websesam-intake/formparse/formfill"
+	"github.com/regionhmc/websesam-intake/formparse/formtest"
 )
 
 // runCLI runs the program in-process and returns its output and exit status.
@@ -26,112 +23,11 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return out.String(), errOut.String(), code
 }
 
-// blankForms memoises formparse.WriteBlank: writing a blank PDF costs more
-// than filling it (about a second under the race detector on a busy
-// machine), and every fill starts from the same blank.
-var blankForms sync.Map // blankKey -> []byte
-
-type blankKey struct {
-	id     formparse.FormID
-	format formparse.Format
-}
-
-// blankForm is a copy of the blank form id in format, written once.
-func blankForm(id formparse.FormID, format formparse.Format) ([]byte, error) {
-	if b, ok := blankForms.Load(blankKey{id, format}); ok {
-		return bytes.Clone(b.([]byte)), nil
-	}
-	b, err := formparse.WriteBlank(id, format)
-	if err != nil {
-		return nil, err
-	}
-	blankForms.Store(blankKey{id, format}, b)
-	return bytes.Clone(b), nil
-}
-
-// fillPDF fills the blank PDF form id with pdfcpu, the way a PDF program
-// saves typed values: text by field name, checkboxes ticked for "Yes", the
-// Ärende radio group by its export value.
-func fillPDF(t *testing.T, id formparse.FormID, values map[string]string) []byte {
-	t.Helper()
-	blank, err := blankForm(id, formparse.PDF)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := formfill.PDF(blank, values)
-	if err != nil {
-		t.Fatalf("%s: %v", id, err)
-	}
-	return out
-}
-
-// fillXLSX fills the blank workbook id with excelize: each value into the
-// cell its defined name refers to, and the user rows under the header row of
-// the Användare sheet.
-func fillXLSX(t *testing.T, id formparse.FormID, values map[string]string, users [][]string) []byte {
-	t.Helper()
-	blank, err := blankForm(id, formparse.XLSX)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := excelize.OpenReader(bytes.NewReader(blank))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	refs := map[string]string{}
-	for _, dn := range f.GetDefinedName() {
-		refs[dn.Name] = dn.RefersTo
-	}
-	for name, v := range values {
-		ref, ok := refs[name]
-		if !ok {
-			t.Fatalf("the blank workbook of %s has no defined name %q", id, name)
-		}
-		sheet, cell, ok := strings.Cut(ref, "!")
-		if !ok {
-			t.Fatalf("defined name %s refers to %q", name, ref)
-		}
-		sheet = strings.ReplaceAll(strings.Trim(sheet, "'"), "''", "'")
-		if err := f.SetCellStr(sheet, strings.ReplaceAll(cell, "$", ""), v); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if len(users) > 0 {
-		rows, err := f.GetRows(formparse.UserSheet)
-		if err != nil {
-			t.Fatal(err)
-		}
-		header := -1
-		for i, r := range rows {
-			if len(r) > 0 && strings.HasPrefix(r[0], "Förnamn") {
-				header = i + 1
-				break
-			}
-		}
-		if header < 0 {
-			t.Fatal("no header row on the user sheet")
-		}
-		for i, u := range users {
-			cell, err := excelize.CoordinatesToCellName(1, header+1+i)
-			if err != nil {
-				t.Fatal(err)
-			}
-			row := make([]any, len(u))
-			for j, v := range u {
-				row[j] = v
-			}
-			if err := f.SetSheetRow(formparse.UserSheet, cell, &row); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	buf, err := f.WriteToBuffer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return buf.Bytes()
-}
+// fillPDF and fillXLSX make filled forms from the published blanks.
+var (
+	fillPDF  = formtest.FillPDF
+	fillXLSX = formtest.FillXLSX
+)
 
 func writeFile(t *testing.T, dir, name string, data []byte) string {
 	t.Helper()
