@@ -752,12 +752,13 @@ func changes(id formparse.FormID, f map[string]string) []string {
 	return out
 }
 
+// contentTypes are the MIME types of the form files attached to notices.
+var contentTypes = map[formparse.Format]string{formparse.PDF: "application/pdf",
+	formparse.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+
 func contentType(f formparse.Format) string {
-	switch f {
-	case formparse.PDF:
-		return "application/pdf"
-	case formparse.XLSX:
-		return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+	if t, ok := contentTypes[f]; ok {
+		return t
 	}
 	return "application/octet-stream"
 }

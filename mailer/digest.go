@@ -39,12 +39,12 @@ var outcomeLabels = []struct {
 	{store.OutcomeQuarantined, "i karantän"},
 }
 
+// statusLabels are the waiting statuses as the digest says them.
+var statusLabels = map[store.Status]string{store.StatusQueued: "väntar", store.StatusClaimed: "under handläggning"}
+
 func statusLabel(s store.Status) string {
-	switch s {
-	case store.StatusQueued:
-		return "väntar"
-	case store.StatusClaimed:
-		return "under handläggning"
+	if l, ok := statusLabels[s]; ok {
+		return l
 	}
 	return string(s)
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 
@@ -74,15 +75,7 @@ func (s *Store) ShowRequestDetail(actor, id string) (RequestDetail, error) {
 				}
 			}
 		}
-		slices.SortFunc(d.Replies, func(a, b OutboxRow) int {
-			switch {
-			case a.ID < b.ID:
-				return -1
-			case a.ID > b.ID:
-				return 1
-			}
-			return 0
-		})
+		slices.SortFunc(d.Replies, func(a, b OutboxRow) int { return cmp.Compare(a.ID, b.ID) })
 		return s.appendAudit(tx, actor, AuditShowRequestDetail, subjects, 1, "")
 	})
 	if err != nil {

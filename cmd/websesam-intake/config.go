@@ -11,14 +11,10 @@ import (
 )
 
 func newConfigCommand() *cobra.Command {
-	cmd := &cobra.Command{
-		Use:   "config",
-		Short: "Check a configuration file",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			return usagef("config needs a subcommand (see '%s --help')", cmd.CommandPath())
-		},
+	cmd := commandGroup("config", "Check a configuration file", "", newConfigCheckCommand())
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		return usagef("config needs a subcommand (see '%s --help')", cmd.CommandPath())
 	}
-	cmd.AddCommand(newConfigCheckCommand())
 	return cmd
 }
 

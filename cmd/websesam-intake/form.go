@@ -9,10 +9,6 @@ import (
 )
 
 func newFormCommand() *cobra.Command {
-	form := &cobra.Command{
-		Use:   "form",
-		Short: "Work with the blank forms",
-	}
 	write := &cobra.Command{
 		Use:     "write DIR",
 		Short:   "Write the four blank forms (PDF and Excel, single and multi-user) into DIR",
@@ -29,6 +25,5 @@ func newFormCommand() *cobra.Command {
 			return nil
 		},
 	}
-	form.AddCommand(write)
-	return form
+	return commandGroup("form", "Work with the blank forms", "", write)
 }

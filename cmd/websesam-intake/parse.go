@@ -178,20 +178,25 @@ func writeParseText(w io.Writer, path string, form *formparse.Form, readErr erro
 
 // displayValue shows a value as the form shows it: a box as ☒ or ☐, a choice
 // by its label, nothing as "–".
-func displayValue(f formparse.Field, v string) string {
+func displayValue(f formparse.Field, v string) string { return formValue(f, v, "☒", "☐", "–") }
+
+// formValue is a value as the form shows it: a box as ticked or not, a
+// choice by its label, nothing as none; parse and queue show say these in
+// their own words.
+func formValue(f formparse.Field, v, ticked, unticked, none string) string {
 	switch f.Kind {
 	case formparse.Checkbox:
 		if v == "true" {
-			return "☒"
+			return ticked
 		}
-		return "☐"
+		return unticked
 	case formparse.Choice:
 		if l, ok := f.ChoiceLabel(v); ok {
 			return l
 		}
 	}
 	if v == "" {
-		return "–"
+		return none
 	}
 	return v
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -339,32 +340,14 @@ func formFields(def *formparse.Definition, f map[string]string) []labelled {
 			out = append(out, labelled{fl.Label, showValue(fl, f[fl.Name])})
 		}
 	}
-	var rest []string
-	for name := range f {
+	for _, name := range slices.Sorted(maps.Keys(f)) {
 		if !seen[name] {
-			rest = append(rest, name)
+			out = append(out, labelled{name, dash(f[name])})
 		}
-	}
-	slices.Sort(rest)
-	for _, name := range rest {
-		out = append(out, labelled{name, dash(f[name])})
 	}
 	return out
 }
 
 // showValue is a value as the form shows it: a choice by its label, a box
 // as Ja or Nej.
-func showValue(fl formparse.Field, v string) string {
-	switch fl.Kind {
-	case formparse.Checkbox:
-		if v == "true" {
-			return "Ja"
-		}
-		return "Nej"
-	case formparse.Choice:
-		if l, ok := fl.ChoiceLabel(v); ok {
-			return l
-		}
-	}
-	return dash(v)
-}
+func showValue(fl formparse.Field, v string) string { return formValue(fl, v, "Ja", "Nej", "-") }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -105,15 +106,7 @@ func countByKundnummer(rows []staffapi.RegisterEntry) []kundCount {
 			out[i].bestal++
 		}
 	}
-	slices.SortFunc(out, func(a, b kundCount) int {
-		switch {
-		case a.kundnummer < b.kundnummer:
-			return -1
-		case a.kundnummer > b.kundnummer:
-			return 1
-		}
-		return 0
-	})
+	slices.SortFunc(out, func(a, b kundCount) int { return cmp.Compare(a.kundnummer, b.kundnummer) })
 	return out
 }
 

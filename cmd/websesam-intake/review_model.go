@@ -804,28 +804,25 @@ func (m *reviewModel) ageText(r staffapi.Request, now time.Time) string {
 	return s
 }
 
-func typeSwedish(t string) string {
-	switch t {
-	case store.TypeNy:
-		return "ny"
-	case store.TypeAndring:
-		return "ändring"
-	case store.TypeAvslut:
-		return "avslut"
-	}
-	return t
-}
+// The review screen's words for the types, statuses and outbox states the
+// protocol names in English.
+var (
+	typesSwedish    = map[string]string{store.TypeNy: "ny", store.TypeAndring: "ändring", store.TypeAvslut: "avslut"}
+	statusesSwedish = map[staffapi.Status]string{staffapi.StatusQueued: "i kö", staffapi.StatusClaimed: "tagen",
+		staffapi.StatusDone: "klar", staffapi.StatusRejected: "avslagen"}
+	outboxStatesSwedish = map[staffapi.OutboxState]string{staffapi.OutboxPending: "väntar", staffapi.OutboxSent: "skickat",
+		staffapi.OutboxFailed: "misslyckat", staffapi.OutboxCancelled: "stoppat"}
+)
 
-func statusSwedish(s staffapi.Status) string {
-	switch s {
-	case staffapi.StatusQueued:
-		return "i kö"
-	case staffapi.StatusClaimed:
-		return "tagen"
-	case staffapi.StatusDone:
-		return "klar"
-	case staffapi.StatusRejected:
-		return "avslagen"
+func typeSwedish(t string) string { return swedish(typesSwedish, t) }
+
+func statusSwedish(s staffapi.Status) string { return swedish(statusesSwedish, s) }
+
+// swedish is the review screen's word for a value the protocol names in
+// English; a value it has no word for is shown as it is.
+func swedish[V ~string](words map[V]string, v V) string {
+	if w, ok := words[v]; ok {
+		return w
 	}
-	return string(s)
+	return string(v)
 }

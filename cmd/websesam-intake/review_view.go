@@ -314,19 +314,7 @@ func detailSections(def *formparse.Definition, f map[string]string) []detailSect
 	return merged
 }
 
-func outboxStateSwedish(s staffapi.OutboxState) string {
-	switch s {
-	case staffapi.OutboxPending:
-		return "väntar"
-	case staffapi.OutboxSent:
-		return "skickat"
-	case staffapi.OutboxFailed:
-		return "misslyckat"
-	case staffapi.OutboxCancelled:
-		return "stoppat"
-	}
-	return string(s)
-}
+func outboxStateSwedish(s staffapi.OutboxState) string { return swedish(outboxStatesSwedish, s) }
 
 // fit cuts or pads s to exactly h lines no wider than w.
 func fit(s string, w, h int) string {
