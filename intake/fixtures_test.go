@@ -32,20 +32,8 @@ func fillXLSX(t testing.TB, values map[string]string) []byte {
 	return formtest.FillXLSX(t, formparse.Single, values, nil)
 }
 
-// person fills a complete single-user "ny" application; the name makes each
-// fixture's form distinct (the same bytes twice are a duplicate).
-func person(first, last string) map[string]string {
-	user := strings.NewReplacer("å", "a", "ä", "a", "ö", "o", "é", "e").Replace(strings.ToLower(first + "." + last))
-	return map[string]string{
-		"arende": "ny", "galler_fran": "2026-12-01", "fornamn": first, "efternamn": last,
-		"hsa_id": "SE2321000131-E000000000101", "yrke": "Arbetsterapeut",
-		"epost": user + "@region.example.se", "telefon": "010-123 45 67",
-		"verksamhet": "Hälso- och sjukvårdsförvaltningen", "enhet": "Rehabenheten Väst",
-		"kundnummer": "602154", "roll_forskrivare": "Yes",
-		"chef_namn": "René Lindén", "chef_epost": "rene.linden@region.example.se",
-		"chef_telefon": "010-987 65 43", "datum": "2026-11-28",
-	}
-}
+// person is a complete single-user "ny" application of first last.
+var person = formtest.Person
 
 func b64(data []byte) string {
 	s := base64.StdEncoding.EncodeToString(data)

@@ -39,28 +39,11 @@ func TestPoisonMessageQuarantinedAlone(t *testing.T) {
 	if err := d.Once(withTimeout(t, 2*time.Minute)); err != nil {
 		t.Fatalf("a pass with one poisoned message: %v, want it to finish", err)
 	}
-	got := recorded(t, st)
-	for i, want := range []struct {
-		outcome store.Outcome
-		reason  string
-		folder  string
-	}{
+	wantSettled(t, srv, st, ids, []settledAs{
 		{store.OutcomeQueued, reasonValid, cfg.Folders.Queued},
 		{store.OutcomeQuarantined, reasonStoreRefused, cfg.Folders.Quarantined},
 		{store.OutcomeQueued, reasonValid, cfg.Folders.Queued},
-	} {
-		m, ok := got[ids[i]]
-		if !ok {
-			t.Errorf("%s: not recorded", ids[i])
-			continue
-		}
-		if m.Outcome != want.outcome || m.Reason != want.reason || !m.Settled {
-			t.Errorf("%s: %s (%q), settled %v; want %s (%q), settled", ids[i], m.Outcome, m.Reason, m.Settled, want.outcome, want.reason)
-		}
-		if w := srv.where()[ids[i]]; len(w) != 1 || w[0].Folder != want.folder {
-			t.Errorf("%s: in %v, want only in %s", ids[i], w, want.folder)
-		}
-	}
+	})
 	page, err := st.ListRequests("test", store.ListFilter{Limit: 10})
 	if err != nil {
 		t.Fatal(err)
@@ -122,15 +105,29 @@ func TestFailedPassesQuarantine(t *testing.T) {
 	if err := d.Once(withTimeout(t, 2*time.Minute)); err != nil {
 		t.Fatalf("the pass after the store recovered: %v", err)
 	}
-	got := recorded(t, st)
-	for i, want := range []struct {
-		outcome store.Outcome
-		reason  string
-		folder  string
-	}{
+	wantSettled(t, srv, st, ids, []settledAs{
 		{store.OutcomeQuarantined, reasonFailedPasses, cfg.Folders.Quarantined},
 		{store.OutcomeQueued, reasonValid, cfg.Folders.Queued},
-	} {
+	})
+	if len(d.failedPasses) != 0 {
+		t.Errorf("failed passes left after a recorded chunk: %v", d.failedPasses)
+	}
+}
+
+// settledAs is how one message must end.
+type settledAs struct {
+	outcome store.Outcome
+	reason  string
+	folder  string
+}
+
+// wantSettled checks that ids[i] is recorded with want[i]'s outcome and
+// reason, settled, and lies only in its folder.
+func wantSettled(t *testing.T, srv *imapServer, st *store.Store, ids []string, want []settledAs) {
+	t.Helper()
+	got := recorded(t, st)
+	where := srv.where()
+	for i, want := range want {
 		m, ok := got[ids[i]]
 		if !ok {
 			t.Errorf("%s: not recorded", ids[i])
@@ -139,11 +136,8 @@ func TestFailedPassesQuarantine(t *testing.T) {
 		if m.Outcome != want.outcome || m.Reason != want.reason || !m.Settled {
 			t.Errorf("%s: %s (%q), settled %v; want %s (%q), settled", ids[i], m.Outcome, m.Reason, m.Settled, want.outcome, want.reason)
 		}
-		if w := srv.where()[ids[i]]; len(w) != 1 || w[0].Folder != want.folder {
+		if w := where[ids[i]]; len(w) != 1 || w[0].Folder != want.folder {
 			t.Errorf("%s: in %v, want only in %s", ids[i], w, want.folder)
 		}
-	}
-	if len(d.failedPasses) != 0 {
-		t.Errorf("failed passes left after a recorded chunk: %v", d.failedPasses)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/regionhmc/websesam-intake/store/storetest"
 )
 
 // openTest opens a fresh store in t.TempDir() with a fixed clock the test
@@ -26,28 +28,12 @@ type testClock struct{ t time.Time }
 func (c *testClock) now() time.Time                { return c.t }
 func (c *testClock) add(d time.Duration) time.Time { c.t = c.t.Add(d); return c.t }
 
-func mustNoErr(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// userFields are a valid single-user ny form's fields, as formparse gives them.
-func userFields(fornamn, efternamn, epost, kundnummer string) map[string]string {
-	return map[string]string{
-		"blankett": "websesam-behorighet/1", "arende": "ny", "galler_fran": "2026-03-01",
-		"fornamn": fornamn, "efternamn": efternamn, "hsa_id": "", "yrke": "Arbetsterapeut",
-		"epost": epost, "telefon": "010-123 45 67", "verksamhet": "Rehab", "enhet": "Rehab Norr",
-		"kundnummer": kundnummer, "ovriga_kundnummer": "", "buffertforrad": "",
-		"roll_forskrivare": "true", "roll_bestallare": "false",
-		"andring_tjanstledighet": "false", "tjanstledig_fran": "", "tjanstledig_till": "",
-		"andring_namnbyte": "false", "tidigare_namn": "", "andring_arbetsplats": "false",
-		"tidigare_kundnummer": "", "andring_roll": "false",
-		"chef_namn": "Karin Chef", "chef_epost": "karin.chef@region.test", "chef_telefon": "010-111 11 11",
-		"datum": "2026-03-01",
-	}
-}
+// mustNoErr and userFields are storetest's, by the names this package's
+// tests (crash_test.go among them) use.
+var (
+	mustNoErr  = storetest.NoErr
+	userFields = storetest.UserFields
+)
 
 func testMessage(uid uint32, messageID string) Message {
 	return Message{

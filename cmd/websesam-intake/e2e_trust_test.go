@@ -21,7 +21,7 @@ import (
 	"time"
 
 	"github.com/regionhmc/websesam-intake/formparse"
-	"github.com/regionhmc/websesam-intake/formparse/formfill"
+	"github.com/regionhmc/websesam-intake/formparse/formtest"
 	"github.com/regionhmc/websesam-intake/intake/trust"
 	"github.com/regionhmc/websesam-intake/store"
 )
@@ -97,33 +97,13 @@ retry_interval = "2s"
 // with change over the defaults.
 func e2eForm(t *testing.T, first, last string, change map[string]string) []byte {
 	t.Helper()
-	user := asciiUser(first, last)
-	values := map[string]string{
-		"arende": "ny", "galler_fran": "2026-12-01", "fornamn": first, "efternamn": last,
-		"hsa_id": "SE2321000131-E000000000101", "yrke": "Arbetsterapeut",
-		"epost": user + "@region.example.se", "telefon": "010-123 45 67",
-		"verksamhet": "Hälso- och sjukvårdsförvaltningen", "enhet": "Rehabenheten Väst",
-		"kundnummer": "602154", "roll_forskrivare": "Yes",
-		"chef_namn": "René Lindén", "chef_epost": "rene.linden@region.example.se",
-		"chef_telefon": "010-987 65 43", "datum": "2026-11-28",
-	}
+	values := formtest.Person(first, last)
 	maps.Copy(values, change)
-	blank, err := formparse.WriteBlank(formparse.Single, formparse.PDF)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pdf, err := formfill.PDF(blank, values)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return pdf
+	return formtest.FillPDF(t, formparse.Single, values)
 }
 
-// asciiUser is the mail user name of first last: "åsa.öberg" is not an
-// address a form accepts.
-func asciiUser(first, last string) string {
-	return strings.NewReplacer("å", "a", "ä", "a", "ö", "o", "é", "e").Replace(strings.ToLower(first + "." + last))
-}
+// asciiUser is the mail user name of first last.
+var asciiUser = formtest.ASCIIUser
 
 // boundary is what the region's MX (Postfix with OpenDKIM and OpenDMARC
 // on mx.region.example.se) puts above a mail from outside before relaying

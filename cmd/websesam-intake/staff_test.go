@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"os/user"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/regionhmc/websesam-intake/intake"
 	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/store"
+	"github.com/regionhmc/websesam-intake/store/storetest"
 )
 
 // noDaemon points the staff commands at a socket nobody listens on and
@@ -103,6 +105,16 @@ func newStaffEnv(t *testing.T, mode, db string) staffEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { st.Close() }) // after the server stops
+	t.Setenv("WEBSESAM_INTAKE_SOCKET", serveSocket(t, api))
+	env.st = st
+	return env
+}
+
+// serveSocket serves api on a staff socket in a temporary directory until
+// the test ends, and returns the socket's path.
+func serveSocket(t *testing.T, api *staffapi.Server) string {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "staff.sock")
 	ln, err := staffapi.ListenUnix(sock, staffapi.SocketMode, "")
 	if err != nil {
@@ -116,27 +128,16 @@ func newStaffEnv(t *testing.T, mode, db string) staffEnv {
 		if err := <-done; err != nil {
 			t.Errorf("serve: %v", err)
 		}
-		st.Close()
 	})
-	t.Setenv("WEBSESAM_INTAKE_SOCKET", sock)
-	env.st = st
-	return env
+	return sock
 }
 
 // personFields is one user's checked fields of a single-user form.
 func personFields(arende, fornamn, efternamn, epost, kundnummer string) map[string]string {
-	return map[string]string{
-		"blankett": "websesam-behorighet/1", "arende": arende, "galler_fran": "2026-12-01",
-		"fornamn": fornamn, "efternamn": efternamn, "hsa_id": "", "yrke": "Arbetsterapeut",
-		"epost": epost, "telefon": "010-123 45 67", "verksamhet": "Rehab", "enhet": "Rehab Syd",
-		"kundnummer": kundnummer, "ovriga_kundnummer": "", "buffertforrad": "",
-		"roll_forskrivare": "true", "roll_bestallare": "false",
-		"andring_tjanstledighet": "false", "tjanstledig_fran": "", "tjanstledig_till": "",
-		"andring_namnbyte": "false", "tidigare_namn": "", "andring_arbetsplats": "false",
-		"tidigare_kundnummer": "", "andring_roll": "false",
-		"chef_namn": "Karin Chef", "chef_epost": "karin.chef@region.example.se", "chef_telefon": "010-765 43 21",
-		"datum": "2026-11-28",
-	}
+	f := storetest.UserFields(fornamn, efternamn, epost, kundnummer)
+	maps.Copy(f, map[string]string{"arende": arende, "galler_fran": "2026-12-01", "enhet": "Rehab Syd",
+		"chef_epost": "karin.chef@region.example.se", "chef_telefon": "010-765 43 21", "datum": "2026-11-28"})
+	return f
 }
 
 // Names used across the staff tests.

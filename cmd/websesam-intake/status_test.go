@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -34,7 +33,7 @@ func statusStore(t *testing.T) (*store.Store, string) {
 
 func TestStatusFromMetrics(t *testing.T) {
 	st, _ := statusStore(t)
-	defer st.Close()
+	t.Cleanup(func() { st.Close() }) // after the server stops
 	m := ops.NewMetrics(st)
 	m.MessageDecided(store.OutcomeQueued)
 	m.MessageDecided(store.OutcomeQueued)
@@ -130,7 +129,7 @@ func TestStatusFromStore(t *testing.T) {
 // as text and as JSON with numbers as numbers.
 func TestStatusOverSocket(t *testing.T) {
 	st, _ := statusStore(t)
-	defer st.Close()
+	t.Cleanup(func() { st.Close() }) // after the server stops
 	m := ops.NewMetrics(st)
 	m.MessageDecided(store.OutcomeQueued)
 	m.MessageDecided(store.OutcomeReturned)
@@ -141,15 +140,7 @@ func TestStatusOverSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sock := filepath.Join(t.TempDir(), "staff.sock")
-	ln, err := staffapi.ListenUnix(sock, staffapi.SocketMode, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- api.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	sock := serveSocket(t, api)
 
 	out := mustRun(t, "status", "--socket", sock, "--metrics", "")
 	for _, want := range []string{

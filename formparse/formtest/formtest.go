@@ -39,6 +39,27 @@ func Blank(id formparse.FormID, format formparse.Format) ([]byte, error) {
 	return bytes.Clone(b), nil
 }
 
+// Person is a complete single-user "ny" application of first last, as a
+// manager types it; the name makes each form distinct (the same bytes twice
+// are a duplicate).
+func Person(first, last string) map[string]string {
+	return map[string]string{
+		"arende": "ny", "galler_fran": "2026-12-01", "fornamn": first, "efternamn": last,
+		"hsa_id": "SE2321000131-E000000000101", "yrke": "Arbetsterapeut",
+		"epost": ASCIIUser(first, last) + "@region.example.se", "telefon": "010-123 45 67",
+		"verksamhet": "Hälso- och sjukvårdsförvaltningen", "enhet": "Rehabenheten Väst",
+		"kundnummer": "602154", "roll_forskrivare": "Yes",
+		"chef_namn": "René Lindén", "chef_epost": "rene.linden@region.example.se",
+		"chef_telefon": "010-987 65 43", "datum": "2026-11-28",
+	}
+}
+
+// ASCIIUser is the mail user name of first last: "åsa.öberg" is not an
+// address a form accepts.
+func ASCIIUser(first, last string) string {
+	return strings.NewReplacer("å", "a", "ä", "a", "ö", "o", "é", "e").Replace(strings.ToLower(first + "." + last))
+}
+
 // FillPDF fills the blank PDF form id with values by field name, with
 // pdfcpu's form filling, as a PDF program saves typed values: checkboxes
 // ticked for "Yes", the Ärende radio group by its export value.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/regionhmc/websesam-intake/intake/register"
 	"github.com/regionhmc/websesam-intake/store"
+	"github.com/regionhmc/websesam-intake/store/storetest"
 )
 
 // regStep is one form that goes through the whole life: recorded, claimed
@@ -31,9 +32,9 @@ func runRegister(t *testing.T, s *store.Store, base map[string]string, steps []r
 		rec := record(t, s, testMessage(uint32(i+1), fmt.Sprintf("reg%d@mail.test", i)), fmt.Sprintf("h%d", i), f)
 		id := rec.Requests[0].ID
 		_, err := s.Claim(id, "eva", false)
-		mustNoErr(t, err)
+		storetest.NoErr(t, err)
 		_, err = s.Complete(id, "eva", "user"+id[len(id)-2:], "", nil)
-		mustNoErr(t, err)
+		storetest.NoErr(t, err)
 	}
 }
 
@@ -41,7 +42,7 @@ func runRegister(t *testing.T, s *store.Store, base map[string]string, steps []r
 func rows(t *testing.T, s *store.Store, f store.RegisterFilter) []string {
 	t.Helper()
 	list, err := s.RegisterList("eva", f)
-	mustNoErr(t, err)
+	storetest.NoErr(t, err)
 	var out []string
 	for _, e := range list {
 		roles := ""
@@ -64,7 +65,7 @@ func rows(t *testing.T, s *store.Store, f store.RegisterFilter) []string {
 }
 
 func TestRegister(t *testing.T) {
-	anna := userFields("Anna", "Svensson", "anna@region.test", "602154")
+	anna := storetest.UserFields("Anna", "Svensson", "anna@region.test", "602154")
 	withHSA := maps.Clone(anna)
 	withHSA["hsa_id"] = "SE2321000131-E000000000001"
 	for _, tc := range []struct {
@@ -142,19 +143,19 @@ func TestRegister(t *testing.T) {
 
 func TestRegisterKeepsOtherPeople(t *testing.T) {
 	s := openTest(t)
-	runRegister(t, s, userFields("Anna", "Svensson", "anna@region.test", "602154"), []regStep{{"ny", nil}})
-	bo := userFields("Bo", "Ek", "bo@region.test", "602154")
+	runRegister(t, s, storetest.UserFields("Anna", "Svensson", "anna@region.test", "602154"), []regStep{{"ny", nil}})
+	bo := storetest.UserFields("Bo", "Ek", "bo@region.test", "602154")
 	bo["arende"] = "ny"
 	rec := record(t, s, testMessage(50, "bo@mail.test"), "hb", bo)
 	_, _ = s.Claim(rec.Requests[0].ID, "eva", false)
 	_, err := s.Complete(rec.Requests[0].ID, "eva", "boek01", "", nil)
-	mustNoErr(t, err)
+	storetest.NoErr(t, err)
 	avslut := maps.Clone(bo)
 	avslut["arende"] = "avslut"
 	rec = record(t, s, testMessage(51, "bo2@mail.test"), "hb2", avslut)
 	_, _ = s.Claim(rec.Requests[0].ID, "eva", false)
 	_, err = s.Complete(rec.Requests[0].ID, "eva", "", "", nil)
-	mustNoErr(t, err)
+	storetest.NoErr(t, err)
 	got := rows(t, s, store.RegisterFilter{Kundnummer: "602154"})
 	want := []string{"602154/602154 epost:anna@region.test Anna Svensson F user01"}
 	if !slices.Equal(got, want) {
@@ -169,7 +170,7 @@ func TestRegisterKeepsOtherPeople(t *testing.T) {
 // imported.
 func TestRulesSet(t *testing.T) {
 	s := openTest(t)
-	f := userFields("Anna", "Svensson", "anna@region.test", "602154")
+	f := storetest.UserFields("Anna", "Svensson", "anna@region.test", "602154")
 	f["tidigare_namn"] = "Anna Berg"
 	record(t, s, testMessage(1, "a@mail.test"), "h", f)
 	for _, q := range []string{"svensson", "anna sv", "svensson an", "anna berg", "anna@region", "602154"} {
@@ -196,29 +197,6 @@ func openTest(t testing.TB) *store.Store {
 	}
 	t.Cleanup(func() { s.Close() })
 	return s
-}
-
-func mustNoErr(t testing.TB, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
-
-// userFields are a valid single-user ny form's fields, as formparse gives them.
-func userFields(fornamn, efternamn, epost, kundnummer string) map[string]string {
-	return map[string]string{
-		"blankett": "websesam-behorighet/1", "arende": "ny", "galler_fran": "2026-03-01",
-		"fornamn": fornamn, "efternamn": efternamn, "hsa_id": "", "yrke": "Arbetsterapeut",
-		"epost": epost, "telefon": "010-123 45 67", "verksamhet": "Rehab", "enhet": "Rehab Norr",
-		"kundnummer": kundnummer, "ovriga_kundnummer": "", "buffertforrad": "",
-		"roll_forskrivare": "true", "roll_bestallare": "false",
-		"andring_tjanstledighet": "false", "tjanstledig_fran": "", "tjanstledig_till": "",
-		"andring_namnbyte": "false", "tidigare_namn": "", "andring_arbetsplats": "false",
-		"tidigare_kundnummer": "", "andring_roll": "false",
-		"chef_namn": "Karin Chef", "chef_epost": "karin.chef@region.test", "chef_telefon": "010-111 11 11",
-		"datum": "2026-03-01",
-	}
 }
 
 func testMessage(uid uint32, messageID string) store.Message {
