@@ -236,14 +236,24 @@ func mediaParam(mediaType, param, value string) string {
 
 var idEncoding = base32.StdEncoding.WithPadding(base32.NoPadding)
 
-// randomID is the left-hand side of a Message-ID: 128 random bits.
-func (c *Composer) randomID() (string, error) {
-	b := make([]byte, 16)
+// randomBytes reads n bytes from the composer's source (crypto/rand, or a
+// test's fixed one), which readers share under c.mu.
+func (c *Composer) randomBytes(n int) ([]byte, error) {
+	b := make([]byte, n)
 	c.mu.Lock()
 	_, err := io.ReadFull(c.rand, b)
 	c.mu.Unlock()
 	if err != nil {
-		return "", fmt.Errorf("read random bytes: %w", err)
+		return nil, fmt.Errorf("read random bytes: %w", err)
+	}
+	return b, nil
+}
+
+// randomID is the left-hand side of a Message-ID: 128 random bits.
+func (c *Composer) randomID() (string, error) {
+	b, err := c.randomBytes(16)
+	if err != nil {
+		return "", err
 	}
 	return strings.ToLower(idEncoding.EncodeToString(b)), nil
 }
@@ -251,12 +261,9 @@ func (c *Composer) randomID() (string, error) {
 // boundary starts with "=_", which neither quoted-printable nor base64
 // output can contain.
 func (c *Composer) boundary() (string, error) {
-	b := make([]byte, 12)
-	c.mu.Lock()
-	_, err := io.ReadFull(c.rand, b)
-	c.mu.Unlock()
+	b, err := c.randomBytes(12)
 	if err != nil {
-		return "", fmt.Errorf("read random bytes: %w", err)
+		return "", err
 	}
 	return "=_" + hex.EncodeToString(b), nil
 }

@@ -427,15 +427,7 @@ func putMessage(tx *bolt.Tx, m Message) error {
 }
 
 func getMessage(tx *bolt.Tx, k MessageKey) (Message, error) {
-	v := tx.Bucket(bucketMessages).Get(k.bytes())
-	if v == nil {
-		return Message{}, fmt.Errorf("message %s: %w", k, ErrNotFound)
-	}
-	var m Message
-	if err := decode(v, &m); err != nil {
-		return Message{}, fmt.Errorf("read message %s: %w", k, err)
-	}
-	return m, nil
+	return getRecord[Message](tx.Bucket(bucketMessages), k.bytes(), "message "+k.String())
 }
 
 func uidKey(mailbox string, uidValidity uint32) []byte {

@@ -259,42 +259,39 @@ func normAddr(a string) string { return strings.ToLower(strings.TrimSpace(a)) }
 // when to try again. Only a pending row can be retried (staff may have
 // cancelled it meanwhile: *OutboxStateError).
 func (s *Store) MarkRetry(id uint64, next time.Time, lastErr string) error {
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		_, err := s.updateOutbox(tx, id, func(r *OutboxRow) error {
-			if r.State != OutboxPending {
-				return &OutboxStateError{ID: id, State: r.State, Want: "marked for retry"}
-			}
-			r.Attempts++
-			r.LastError = lastErr
-			r.NextTry = next.UTC()
-			return nil
-		})
-		return err
+	return s.markAttempt(id, "for retry", func(r *OutboxRow) {
+		r.LastError = lastErr
+		r.NextTry = next.UTC()
 	})
-	if err != nil {
-		return fmt.Errorf("mark outbox row %d for retry: %w", id, err)
-	}
-	return nil
 }
 
 // MarkFailed records a permanent failure with the reason (the server's answer
 // or the policy). Only a pending row can fail.
 func (s *Store) MarkFailed(id uint64, reason string, at time.Time) error {
+	return s.markAttempt(id, "failed", func(r *OutboxRow) {
+		r.State = OutboxFailed
+		r.LastError = reason
+		r.FailedAt = at.UTC()
+	})
+}
+
+// markAttempt records one more attempt that did not deliver on a pending
+// row, and what change makes of it (marked "for retry" or "failed", as the
+// refusal of another state says).
+func (s *Store) markAttempt(id uint64, as string, change func(r *OutboxRow)) error {
 	err := s.db.Update(func(tx *bolt.Tx) error {
 		_, err := s.updateOutbox(tx, id, func(r *OutboxRow) error {
 			if r.State != OutboxPending {
-				return &OutboxStateError{ID: id, State: r.State, Want: "marked failed"}
+				return &OutboxStateError{ID: id, State: r.State, Want: "marked " + as}
 			}
 			r.Attempts++
-			r.State = OutboxFailed
-			r.LastError = reason
-			r.FailedAt = at.UTC()
+			change(r)
 			return nil
 		})
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("mark outbox row %d failed: %w", id, err)
+		return fmt.Errorf("mark outbox row %d %s: %w", id, as, err)
 	}
 	return nil
 }

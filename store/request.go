@@ -122,15 +122,7 @@ func copyFields(f map[string]string) map[string]string {
 }
 
 func getRequest(tx *bolt.Tx, id string) (Request, error) {
-	v := tx.Bucket(bucketRequests).Get([]byte(id))
-	if v == nil {
-		return Request{}, fmt.Errorf("request %s: %w", id, ErrNotFound)
-	}
-	var r Request
-	if err := decode(v, &r); err != nil {
-		return Request{}, fmt.Errorf("read request %s: %w", id, err)
-	}
-	return r, nil
+	return getRecord[Request](tx.Bucket(bucketRequests), []byte(id), "request "+id)
 }
 
 // putRequest writes r and keeps the status and search indexes in step with

@@ -320,6 +320,21 @@ func eachRecord[T any](b *bolt.Bucket, fn func(T) error) error {
 	})
 }
 
+// getRecord reads the record under key; what names it in the errors
+// ("request WS-2026-000001"), ErrNotFound when there is none.
+func getRecord[T any](b *bolt.Bucket, key []byte, what string) (T, error) {
+	var r T
+	v := b.Get(key)
+	if v == nil {
+		return r, fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	if err := decode(v, &r); err != nil {
+		var none T
+		return none, fmt.Errorf("read %s: %w", what, err)
+	}
+	return r, nil
+}
+
 // allRecords reads every record of a bucket, in key order.
 func allRecords[T any](s *Store, bucket []byte) ([]T, error) {
 	var out []T
