@@ -9,7 +9,6 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -17,8 +16,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/emersion/go-smtp"
 
 	"github.com/regionhmc/websesam-intake/intake/endpoint/oauth2test"
 )
@@ -58,20 +55,7 @@ func (s stack) writeOAuth2Config(t *testing.T, dir string, issuer *oauth2test.Se
 // be moving them out of INBOX.
 func (s stack) send(t *testing.T, raws [][]byte) {
 	t.Helper()
-	sc, err := smtp.Dial(s.submitAddr)
-	if err != nil {
-		t.Fatalf("dial %s: %v", s.submitAddr, err)
-	}
-	defer sc.Close()
-	if err := sc.Hello("e2e.example.org"); err != nil {
-		t.Fatal(err)
-	}
-	for i, raw := range raws {
-		if err := sc.SendMail(submitter, []string{s.alias}, bytes.NewReader(raw)); err != nil {
-			t.Fatalf("submit message %d: %v", i, err)
-		}
-	}
-	sc.Quit()
+	s.sendEach(t, raws, nil)
 }
 
 // TestE2EOAuth2 drains a backlog with tokens that live three seconds, for

@@ -40,6 +40,7 @@ import (
 	"github.com/emersion/go-smtp"
 
 	"github.com/regionhmc/websesam-intake/mailer"
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -107,14 +108,11 @@ func (s stack) login(t *testing.T, user string) *imapclient.Client {
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pem)
 	var c *imapclient.Client
-	for range 50 { // Dovecot may be coming back from an outage test
+	// Dovecot may be coming back from an outage test.
+	if !mailtest.Poll(10*time.Second, 200*time.Millisecond, func() bool {
 		c, err = imapclient.DialTLS(s.imaps, &imapclient.Options{TLSConfig: &tls.Config{RootCAs: pool}})
-		if err == nil {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	if err != nil {
+		return err == nil
+	}) {
 		t.Fatalf("dial %s: %v", s.imaps, err)
 	}
 	if err := c.Login(user, s.password).Wait(); err != nil {
@@ -270,13 +268,12 @@ func (s stack) reset(t *testing.T) {
 func (s stack) waitPostfixIdle(t *testing.T) {
 	t.Helper()
 	var out []byte
-	for range 600 {
+	if mailtest.Poll(60*time.Second, 100*time.Millisecond, func() bool {
 		var err error
 		out, err = exec.Command("postqueue", "-c", s.postfixDir, "-p").CombinedOutput()
-		if err == nil && strings.Contains(string(out), "Mail queue is empty") {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
+		return err == nil && strings.Contains(string(out), "Mail queue is empty")
+	}) {
+		return
 	}
 	t.Fatalf("postfix queue not empty after 60s:\n%s", out)
 }
@@ -294,24 +291,44 @@ func (s stack) submit(t *testing.T, raws [][]byte, ordered bool) {
 	c := s.login(t, s.intake)
 	defer c.Close()
 	base := count(c, "INBOX")
-	sc, err := smtp.Dial(s.submitAddr)
-	if err != nil {
-		t.Fatalf("dial %s: %v", s.submitAddr, err)
-	}
-	defer sc.Close()
-	if err := sc.Hello("e2e.example.org"); err != nil {
-		t.Fatal(err)
-	}
+	s.sendEach(t, raws, func(i int) {
+		if ordered {
+			waitFor(t, fmt.Sprintf("message %d in INBOX", i), 30*time.Second, func() bool { return count(c, "INBOX") >= base+i+1 })
+		}
+	})
+	waitFor(t, "every submitted message in INBOX", 2*time.Minute, func() bool { return count(c, "INBOX") >= base+len(raws) })
+}
+
+// sendEach submits each message to the intake address over the plain
+// submission port, one connection, in order; after, when set, runs after
+// each message is accepted.
+func (s stack) sendEach(t *testing.T, raws [][]byte, after func(i int)) {
+	t.Helper()
+	sc := s.submission(t)
 	for i, raw := range raws {
 		if err := sc.SendMail(submitter, []string{s.alias}, bytes.NewReader(raw)); err != nil {
 			t.Fatalf("submit message %d: %v", i, err)
 		}
-		if ordered {
-			waitFor(t, fmt.Sprintf("message %d in INBOX", i), 30*time.Second, func() bool { return count(c, "INBOX") >= base+i+1 })
+		if after != nil {
+			after(i)
 		}
 	}
 	sc.Quit()
-	waitFor(t, "every submitted message in INBOX", 2*time.Minute, func() bool { return count(c, "INBOX") >= base+len(raws) })
+}
+
+// submission is a connection to the plain submission port, past its
+// greeting; it closes with the test.
+func (s stack) submission(t *testing.T) *smtp.Client {
+	t.Helper()
+	sc, err := smtp.Dial(s.submitAddr)
+	if err != nil {
+		t.Fatalf("dial %s: %v", s.submitAddr, err)
+	}
+	t.Cleanup(func() { sc.Close() })
+	if err := sc.Hello("e2e.example.org"); err != nil {
+		t.Fatal(err)
+	}
+	return sc
 }
 
 func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
@@ -325,13 +342,10 @@ func waitFor(t *testing.T, what string, limit time.Duration, cond func() bool) {
 // say what went wrong (which message, with which outcome) before it ends.
 func awaited(t *testing.T, what string, limit time.Duration, cond func() bool) bool {
 	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Errorf("timed out after %s waiting for %s", limit, what)
-			return false
-		}
-		time.Sleep(200 * time.Millisecond)
+	// Each look may cost a connection to a real server: every 200 ms.
+	if !mailtest.Poll(limit, 200*time.Millisecond, cond) {
+		t.Errorf("timed out after %s waiting for %s", limit, what)
+		return false
 	}
 	return true
 }
@@ -1035,7 +1049,7 @@ func TestE2ESIGKILL(t *testing.T) {
 	withWork := 0
 	for k := range kills {
 		d := s.start(t, dir, "serve", "--config", cfg)
-		time.Sleep(time.Duration(100+rng.IntN(700)) * time.Millisecond)
+		time.Sleep(time.Duration(100+rng.IntN(700)) * time.Millisecond) // the random moment of the kill is the thing under test
 		if count(ic, "INBOX") > 0 {
 			withWork++
 		}
@@ -1054,7 +1068,7 @@ func TestE2ESIGKILL(t *testing.T) {
 	waitFor(t, "INBOX drained after the kills", 5*time.Minute, func() bool { return count(ic, "INBOX") == 0 })
 	waitFor(t, fmt.Sprintf("%d replies delivered", wantReplies), 5*time.Minute, func() bool { return s.repliesIn(t) >= wantReplies })
 	s.waitPostfixIdle(t)
-	time.Sleep(2 * time.Second) // a repeat in flight shows up now, not after the count
+	time.Sleep(2 * time.Second) // a quiet period: what is checked is that no repeat comes, and an absence signals nothing
 	d.term(t)
 	resent, redelivered := s.verifyLoad(t, filepath.Join(dir, "intake.db"), want, wantReqs)
 	t.Logf("%d messages, %d requests, %d distinct replies; %d resent with the same Message-ID after a kill mid-SMTP; %d delivered twice by Postfix",
@@ -1124,7 +1138,7 @@ func TestE2EOutages(t *testing.T) {
 		}
 	}
 	sc.Quit()
-	time.Sleep(time.Until(downAt.Add(dovecotDown)))
+	time.Sleep(time.Until(downAt.Add(dovecotDown))) // the outage's length is the thing under test
 	if !d.running() {
 		t.Fatalf("the daemon exited while Dovecot was down: %v", d.err)
 	}
@@ -1149,7 +1163,7 @@ func TestE2EOutages(t *testing.T) {
 	}
 	ic.Close()
 	waitFor(t, "the mail put in while Postfix is down settled", 2*time.Minute, func() bool { return settled() == n })
-	time.Sleep(time.Until(downAt.Add(postfixDown)))
+	time.Sleep(time.Until(downAt.Add(postfixDown))) // the outage's length is the thing under test
 	if !d.running() {
 		t.Fatalf("the daemon exited while Postfix was down: %v", d.err)
 	}
@@ -1273,7 +1287,7 @@ func TestE2ETLS(t *testing.T) {
 			}
 			o.smtpAddr, o.smtpTLS, o.smtpCA, o.smtpAuth = s.submitAddr, "plain", "", false
 			cfg = s.writeConfig(t, dir, o)
-			time.Sleep(time.Second) // past the row's retry time
+			time.Sleep(time.Second) // the wall clock past the row's retry time: the daemon's retry waits on time alone
 			if err := s.start(t, dir, "serve", "--once", "--config", cfg).wait(t, 2*time.Minute); err != nil {
 				t.Fatalf("serve --once with plain allowed: %v", err)
 			}

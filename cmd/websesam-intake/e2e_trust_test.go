@@ -268,7 +268,7 @@ func TestE2ETrustDirectory(t *testing.T) {
 		if code != 0 || strings.Count(out, `"message_id"`) != len(first) {
 			t.Fatalf("messages recorded while slapd was down (exit %d):\n%s", code, out)
 		}
-		time.Sleep(2 * time.Second)
+		time.Sleep(2 * time.Second) // sampling through the outage, whose length is the thing under test
 	}
 	if !d.running() {
 		t.Fatalf("the daemon exited while slapd was down: %v", d.err)

@@ -8,7 +8,6 @@ import (
 	"log"
 	"net"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -66,11 +65,7 @@ type IMAP struct {
 	User    *imapmemserver.User
 	opts    IMAPOptions
 	changed Signal
-
-	mu   sync.Mutex
-	srv  *imapserver.Server
-	ln   net.Listener
-	addr string
+	server
 }
 
 // NewIMAP starts the server on a free port of 127.0.0.1.
@@ -129,32 +124,9 @@ func (s *IMAP) listen(addr string) error {
 		}
 	}
 	srv := imapserver.New(o)
-	s.mu.Lock()
-	s.srv, s.ln, s.addr = srv, ln, ln.Addr().String()
-	s.mu.Unlock()
+	s.serving(srv, ln)
 	go srv.Serve(ln)
 	return nil
-}
-
-// Addr is where clients dial.
-func (s *IMAP) Addr() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addr
-}
-
-// Stop closes the listener and drops every connection: the server is
-// down. It keeps the mailboxes.
-func (s *IMAP) Stop() {
-	s.mu.Lock()
-	srv, ln := s.srv, s.ln
-	s.srv, s.ln = nil, nil
-	s.mu.Unlock()
-	if srv != nil {
-		// Serve may not have taken the listener yet: close it here too.
-		ln.Close()
-		srv.Close()
-	}
 }
 
 // Start brings a stopped server back on the same address.

@@ -66,11 +66,9 @@ type SinkOptions struct {
 // can be told to refuse, stall or go away.
 type Sink struct {
 	opts SinkOptions
+	server
 
 	mu          sync.Mutex
-	srv         *smtp.Server
-	ln          net.Listener
-	addr        string
 	mails       []Mail
 	count       int
 	logins      int
@@ -130,31 +128,9 @@ func (s *Sink) listen(addr string) error {
 	srv.WriteTimeout = 30 * time.Second
 	srv.MaxMessageBytes = s.opts.MaxMessageBytes
 	srv.ErrorLog = log.New(io.Discard, "", 0) // a killed client's reset is expected
-	s.mu.Lock()
-	s.srv, s.ln, s.addr = srv, ln, ln.Addr().String()
-	s.mu.Unlock()
+	s.serving(srv, ln)
 	go srv.Serve(ln)
 	return nil
-}
-
-// Addr is where clients connect.
-func (s *Sink) Addr() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.addr
-}
-
-// Stop closes the listener and every connection: the relay is down.
-func (s *Sink) Stop() {
-	s.mu.Lock()
-	srv, ln := s.srv, s.ln
-	s.srv, s.ln = nil, nil
-	s.mu.Unlock()
-	if srv != nil {
-		// Serve may not have taken the listener yet: close it here too.
-		ln.Close()
-		srv.Close()
-	}
 }
 
 // Restart brings a stopped relay back on the same address.

@@ -11,13 +11,24 @@ import (
 // something signals the change.
 func Wait(t TB, what string, limit time.Duration, cond func() bool) {
 	t.Helper()
+	if !Poll(limit, pollEvery, cond) {
+		t.Fatalf("waited %s for %s", limit, what)
+	}
+}
+
+// Poll reports whether cond came to hold within limit, looking every
+// interval: for a condition nothing signals, such as a real server's state
+// where each look costs a connection, and for a caller that has more to
+// say than Wait when it does not.
+func Poll(limit, every time.Duration, cond func() bool) bool {
 	deadline := time.Now().Add(limit)
 	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s", limit, what)
+			return false
 		}
-		time.Sleep(pollEvery) // the poll interval of a condition with a deadline
+		time.Sleep(every) // the poll interval of a condition with a deadline
 	}
+	return true
 }
 
 // WaitSignal returns once cond holds, looking again each time s fires, and

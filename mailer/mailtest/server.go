@@ -1,0 +1,43 @@
+package mailtest
+
+import (
+	"io"
+	"net"
+	"sync"
+)
+
+// server is what IMAP and Sink share: one server on a listener whose
+// address outlives Stop, so that the server can come back on it.
+type server struct {
+	mu   sync.Mutex
+	srv  io.Closer
+	ln   net.Listener
+	addr string
+}
+
+func (s *server) serving(srv io.Closer, ln net.Listener) {
+	s.mu.Lock()
+	s.srv, s.ln, s.addr = srv, ln, ln.Addr().String()
+	s.mu.Unlock()
+}
+
+// Addr is where clients connect.
+func (s *server) Addr() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.addr
+}
+
+// Stop closes the listener and drops every connection: the server is
+// down, its state (mailboxes, messages received) kept.
+func (s *server) Stop() {
+	s.mu.Lock()
+	srv, ln := s.srv, s.ln
+	s.srv, s.ln = nil, nil
+	s.mu.Unlock()
+	if srv != nil {
+		// Serve may not have taken the listener yet: close it here too.
+		ln.Close()
+		srv.Close()
+	}
+}
