@@ -609,8 +609,7 @@ func (r *pdfReader) compressed(stm, index int) (types.Object, error) {
 	if index+1 < len(os.offsets) {
 		end = os.offsets[index+1]
 	}
-	s := string(os.content[os.offsets[index]:end])
-	o, err := model.ParseObjectContext(context.Background(), &s, 0, 64)
+	o, err := parseObject(string(os.content[os.offsets[index]:end]))
 	if err != nil {
 		return nil, fmt.Errorf("object stream %d: %w", stm, err)
 	}

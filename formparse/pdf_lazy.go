@@ -160,8 +160,7 @@ func (l *pdfLazy) table(off int) (types.Dict, error) {
 	if s := bytes.Index(trailerText, []byte("startxref")); s >= 0 {
 		trailerText = trailerText[:s]
 	}
-	s := string(trailerText[:min(len(trailerText), lazyMaxObjectLen)])
-	o, err := model.ParseObjectContext(context.Background(), &s, 0, 64)
+	o, err := parseObject(string(trailerText[:min(len(trailerText), lazyMaxObjectLen)]))
 	if err != nil {
 		return nil, errLazyUnsupported
 	}
@@ -364,8 +363,7 @@ func (l *pdfLazy) parseAt(off, want int) (types.Object, error) {
 	} else {
 		text = body[:endInd]
 	}
-	s := string(text)
-	o, err := model.ParseObjectContext(context.Background(), &s, 0, 64)
+	o, err := parseObject(string(text))
 	if err != nil {
 		return nil, errLazyUnsupported
 	}
