@@ -42,6 +42,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -188,7 +190,10 @@ func (r *Reader) Read(ctx context.Context, data []byte, opts formparse.Options) 
 	// The worker gets an environment of its own: nothing of the daemon's
 	// (credentials, proxies) reaches the process that reads a stranger's file.
 	cmd := exec.Command(path)
-	cmd.Env = append([]string{envWorker + "=" + string(env), "GOTRACEBACK=single"}, r.testEnv...)
+	// GOMAXPROCS set spares the worker's runtime reading its cgroup's CPU
+	// limit at start; the worker uses at most two (fenceIn) anyway.
+	cmd.Env = append([]string{envWorker + "=" + string(env), "GOTRACEBACK=single",
+		"GOMAXPROCS=" + strconv.Itoa(min(runtime.GOMAXPROCS(0), 2))}, r.testEnv...)
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Stdin = bytes.NewReader(data)
