@@ -31,6 +31,10 @@ TEST_TOOLS := qpdf pdftk pdftotext tmux
 # U1000: unused code fails make test.
 STATICCHECK_VERSION := v0.8.2
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+# ThreadSanitizer sleeps a second at the exit of every race-instrumented
+# process (for late reports); the tests start hundreds of them (CLI runs,
+# crash children, form workers), so make test turns the sleep off.
+GORACE ?= atexit_sleep_ms=0
 test:
 	@start=$$(date +%s); missing=; \
 	for t in $(TEST_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
@@ -38,7 +42,7 @@ test:
 	else echo "make test: optional tools present: $(TEST_TOOLS)"; fi; \
 	echo "$(GO) vet ./..."; $(GO) vet ./... && \
 	echo "staticcheck $(STATICCHECK_VERSION) ./..." && $(STATICCHECK) ./... && \
-	echo "$(GO) test -race -count=1 ./..." && $(GO) test -race -count=1 ./...; rc=$$?; \
+	echo "$(GO) test -race -count=1 ./..." && GORACE="$(GORACE)" $(GO) test -race -count=1 ./...; rc=$$?; \
 	echo "make test: $$(( $$(date +%s) - start ))s (exit $$rc)"; exit $$rc
 
 # Rewrite the parts of docs/ that are written from the code and from

@@ -192,8 +192,8 @@ func (r *Reader) Read(ctx context.Context, data []byte, opts formparse.Options) 
 	cmd := exec.Command(path)
 	// GOMAXPROCS set spares the worker's runtime reading its cgroup's CPU
 	// limit at start; the worker uses at most two (fenceIn) anyway.
-	cmd.Env = append([]string{envWorker + "=" + string(env), "GOTRACEBACK=single",
-		"GOMAXPROCS=" + strconv.Itoa(min(runtime.GOMAXPROCS(0), 2))}, r.testEnv...)
+	cmd.Env = append(append([]string{envWorker + "=" + string(env), "GOTRACEBACK=single",
+		"GOMAXPROCS=" + strconv.Itoa(min(runtime.GOMAXPROCS(0), 2))}, raceEnv...), r.testEnv...)
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Stdin = bytes.NewReader(data)
