@@ -69,7 +69,7 @@ func crashHelper() int {
 // be a row's exact bytes, and a row delivered twice must carry its one
 // Message-ID both times.
 func TestCrashRecovery(t *testing.T) {
-	const rows, kills = 200, 30
+	const rows, kills = 100, 30
 	sk := startSink(t)
 	started := make(chan struct{}, 4*rows)
 	sk.dataStarted = started
