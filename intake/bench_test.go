@@ -103,7 +103,7 @@ func BenchmarkDrainBacklog(b *testing.B) {
 					sk := startSink(b)
 					cfg := testConfig(b, b.TempDir(), srv.addr, sk.addr)
 					fillBacklog(b, srv, pdf, r.messages)
-					srv.setDelay(r.rtt)
+					srv.SetDelay(r.rtt)
 					st, err := store.Open(cfg.Store.Path, store.Options{})
 					if err != nil {
 						b.Fatal(err)
@@ -147,7 +147,7 @@ func BenchmarkBareFetchMove(b *testing.B) {
 				b.StopTimer()
 				srv := startIMAP(b, true)
 				fillBacklog(b, srv, pdf, r.messages)
-				srv.setDelay(r.rtt)
+				srv.SetDelay(r.rtt)
 				c, err := imapclient.DialInsecure(srv.addr, nil)
 				if err != nil {
 					b.Fatal(err)
@@ -223,8 +223,8 @@ func BenchmarkMailToQueueIdle(b *testing.B) {
 		id := fmt.Sprintf("latency-%d@region.example.se", i)
 		raw := []byte(outlook(fmt.Sprintf("user%04d@region.example.se", i), "Test", id, "webSesam", "",
 			attached{"ansokan.pdf", "application/pdf", append(bytes.Clone(pdf), fmt.Sprintf("\n%% %d\n", i)...)}))
-		waitFor(b, "the daemon in IDLE", 30*time.Second, func() bool { return srv.idleCount() > idles })
-		idles = srv.idleCount()
+		srv.WaitFor(b, "the daemon in IDLE", 30*time.Second, func(n mailtest.ProxyCounts) bool { return n.Idles > idles })
+		idles = srv.Counts().Idles
 		start := time.Now()
 		srv.appendMail(raw)
 		if got := mailtest.Recv(b, fmt.Sprintf("message %d recorded", i), 30*time.Second, decided); got != id {

@@ -92,9 +92,7 @@ func TestDialModes(t *testing.T) {
 func TestCommandDeadline(t *testing.T) {
 	for _, trigger := range []string{"BODY.PEEK[]", "UID MOVE", "IDLE"} {
 		t.Run(trigger, func(t *testing.T) {
-			srv := startIMAP(t, true)
-			sk := startSink(t)
-			cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+			srv, _, cfg := startMail(t, true)
 			cfg.Mailbox.CommandTimeout = 500 * time.Millisecond
 			cfg.Mailbox.PollInterval = 300 * time.Millisecond
 			var logs lockedBuffer
@@ -102,12 +100,12 @@ func TestCommandDeadline(t *testing.T) {
 			if trigger != "IDLE" {
 				srv.appendMail(readMail(t, "outlook-pdf"))
 			}
-			srv.stallWhen(trigger)
+			srv.StallWhen(trigger)
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
 			go func() { done <- d.Run(ctx) }()
 			if trigger == "IDLE" {
-				waitFor(t, "the IDLE stall", 10*time.Second, func() bool { return srv.cutCount() == 1 })
+				srv.WaitFor(t, "the IDLE stall", 10*time.Second, func(n mailtest.ProxyCounts) bool { return n.Cuts == 1 })
 				srv.appendMail(readMail(t, "outlook-pdf"))
 			}
 			waitFor(t, "the message handled after the stall", 20*time.Second, func() bool {
@@ -120,7 +118,7 @@ func TestCommandDeadline(t *testing.T) {
 			mailtest.Until(5*time.Second, &logs.changed, func() bool { return strings.Contains(logs.String(), "deadline passed") })
 			cancel()
 			<-done
-			if got := srv.cutCount(); got != 1 {
+			if got := srv.Counts().Cuts; got != 1 {
 				t.Errorf("stalls: got %d, want 1", got)
 			}
 			if !strings.Contains(logs.String(), "deadline passed") {

@@ -137,9 +137,7 @@ func TestMailCases(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			cases := readCases(t)
-			srv := startIMAP(t, withMove)
-			sk := startSink(t)
-			cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+			srv, sk, cfg := startMail(t, withMove)
 			ids := map[string]string{}
 			for _, c := range cases {
 				raw := readMail(t, c.Name)
@@ -248,9 +246,7 @@ func TestMailCases(t *testing.T) {
 // TestDryRun examines the mailbox read-only: it prints one line per
 // matching message and changes nothing on the server, with no store at all.
 func TestDryRun(t *testing.T) {
-	srv := startIMAP(t, true)
-	sk := startSink(t)
-	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	srv, sk, cfg := startMail(t, true)
 	for _, name := range []string{"outlook-pdf", "not-matching", "subject-windows-1252", "bounce"} {
 		srv.appendMail(readMail(t, name))
 	}

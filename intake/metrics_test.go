@@ -11,6 +11,7 @@ import (
 
 	"github.com/regionhmc/websesam-intake/intake/ops"
 	"github.com/regionhmc/websesam-intake/intake/ops/opstest"
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -53,9 +54,7 @@ func metricsDaemon(t *testing.T, cfg Config) (*Daemon, *ops.Metrics) {
 // table and the store: the counters come from the events themselves.
 func TestMetricsFromTheDaemon(t *testing.T) {
 	cases := readCases(t)
-	srv := startIMAP(t, true)
-	sk := startSink(t)
-	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	srv, sk, cfg := startMail(t, true)
 	for _, c := range cases {
 		srv.appendMail(readMail(t, c.Name))
 	}
@@ -108,9 +107,7 @@ func TestMetricsFromTheDaemon(t *testing.T) {
 // TestMetricsReconnect cuts the IMAP connection under a running daemon and
 // sees the reconnect counted.
 func TestMetricsReconnect(t *testing.T) {
-	srv := startIMAP(t, true)
-	sk := startSink(t)
-	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	srv, _, cfg := startMail(t, true)
 	d, m := metricsDaemon(t, cfg)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -120,7 +117,7 @@ func TestMetricsReconnect(t *testing.T) {
 		<-done
 	}()
 	addr := opstest.Serve(t, m.Handler())
-	waitFor(t, "the daemon to connect", 30*time.Second, func() bool { return srv.acceptedCount() > 0 })
+	srv.WaitFor(t, "the daemon to connect", 30*time.Second, func(n mailtest.ProxyCounts) bool { return n.Accepted > 0 })
 	srv.stop()
 	waitFor(t, "the lost connection counted", 30*time.Second, func() bool {
 		return opstest.Scrape(t, addr)["websesam_intake_imap_reconnects_total"] >= 1

@@ -17,9 +17,7 @@ var errRefused = errors.New("injected: the database refused a write of this mess
 // with its reason, and the rest of the chunk is queued and answered: the
 // mailbox moves on in the same pass.
 func TestPoisonMessageQuarantinedAlone(t *testing.T) {
-	srv := startIMAP(t, true)
-	sk := startSink(t)
-	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	srv, sk, cfg := startMail(t, true)
 	d, st := openDaemon(t, cfg, Options{Logger: discardLogger()})
 	var ids []string
 	for i, name := range [][2]string{{"Åsa", "Öberg"}, {"Bo", "Ek"}, {"Cia", "Lund"}} {
@@ -65,9 +63,7 @@ var errDiskFull = errors.New("injected: no space left on the database's disk")
 // The passes fail for real: the whole store transaction is refused, so
 // each pass returns the error and leaves the mailbox as it was.
 func TestFailedPassesQuarantine(t *testing.T) {
-	srv := startIMAP(t, true)
-	sk := startSink(t)
-	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	srv, _, cfg := startMail(t, true)
 	d, st := openDaemon(t, cfg, Options{Logger: discardLogger()})
 	var ids []string
 	add := func(first, last string) {

@@ -68,9 +68,7 @@ func TestReconnect(t *testing.T) {
 		{"mid-flag-deleted-answer-lost", false, "+FLAGS.SILENT (\\Deleted)", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := startIMAP(t, tc.withMove)
-			sk := startSink(t)
-			cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+			srv, sk, cfg := startMail(t, tc.withMove)
 			base := readMail(t, "no-attachment")
 			oldID := messageID(t, base)
 			var ids []string
@@ -79,7 +77,7 @@ func TestReconnect(t *testing.T) {
 				ids = append(ids, id)
 				srv.appendMail(variant(base, oldID, id))
 			}
-			srv.cutWhen(tc.trigger, tc.after)
+			srv.CutWhen(tc.trigger, tc.after)
 			d, st := openDaemon(t, cfg, Options{})
 			ctx, cancel := context.WithCancel(context.Background())
 			done := make(chan error, 1)
@@ -89,7 +87,7 @@ func TestReconnect(t *testing.T) {
 				recs := recorded(t, st)
 				return err == nil && len(keys) == 0 && len(recs) == len(ids) && len(sk.received()) == len(ids)
 			})
-			if got := srv.cutCount(); got != 1 {
+			if got := srv.Counts().Cuts; got != 1 {
 				t.Fatalf("connection cuts: got %d, want 1 (the trigger %q never came)", got, tc.trigger)
 			}
 
@@ -100,8 +98,8 @@ func TestReconnect(t *testing.T) {
 				ids = append(ids, id)
 				srv.appendMailDirect(variant(base, oldID, id))
 			}
-			refused := srv.refusedCount()
-			waitFor(t, "the daemon to find the server down", 30*time.Second, func() bool { return srv.refusedCount() > refused })
+			refused := srv.Counts().Refused
+			srv.WaitFor(t, "the daemon to find the server down", 30*time.Second, func(n mailtest.ProxyCounts) bool { return n.Refused > refused })
 			srv.start()
 			waitFor(t, "the mail sent while the server was down", 30*time.Second, func() bool {
 				keys, err := st.Unsettled("INBOX")
@@ -135,7 +133,7 @@ func TestAuthFailureLoggedOnce(t *testing.T) {
 	go func() { done <- d.Run(ctx) }()
 	// Four connections: the first three logins were refused (the daemon
 	// dials again only after a refusal and its back-off).
-	waitFor(t, "several refused logins", 30*time.Second, func() bool { return srv.acceptedCount() >= 4 })
+	srv.WaitFor(t, "several refused logins", 30*time.Second, func(n mailtest.ProxyCounts) bool { return n.Accepted >= 4 })
 	if got := strings.Count(logs.String(), `msg="imap login refused`); got != 1 {
 		t.Errorf("refusal logged %d times, want once per streak:\n%s", got, logs.String())
 	}
@@ -180,9 +178,7 @@ func (l *lockedBuffer) String() string {
 // (unread stays unread, flagged stays flagged), stays in INBOX and is not
 // recorded; the watcher still never looks at it again.
 func TestNonMatchingUntouched(t *testing.T) {
-	srv := startIMAP(t, true)
-	sk := startSink(t)
-	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	srv, sk, cfg := startMail(t, true)
 	base := readMail(t, "not-matching")
 	oldID := messageID(t, base)
 	flagSets := [][]imap.Flag{nil, {imap.FlagFlagged}, {imap.FlagSeen, imap.FlagAnswered}}
@@ -246,12 +242,10 @@ func (s *imapServer) selectData(t testing.TB) *imap.SelectData {
 // is recognised by its Message-ID: moved once, never answered or queued
 // again; new mail after the change is handled as usual.
 func TestUIDValidityChange(t *testing.T) {
-	srv := startIMAP(t, true)
-	sk := startSink(t)
-	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	srv, sk, cfg := startMail(t, true)
 	a := readMail(t, "outlook-pdf")
 	srv.appendMail(a)
-	srv.cutWhen("UID MOVE", false)
+	srv.CutWhen("UID MOVE", false)
 	d, st := openDaemon(t, cfg, Options{})
 	if err := d.Once(withTimeout(t, time.Minute)); err == nil {
 		t.Fatalf("Once: got nil, want the error of the cut connection")
@@ -293,9 +287,7 @@ func TestUIDValidityChange(t *testing.T) {
 // TestBacklogSince: with backlog = since, matching mail received before the
 // date is left exactly as it was; mail from that day on is handled.
 func TestBacklogSince(t *testing.T) {
-	srv := startIMAP(t, true)
-	sk := startSink(t)
-	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	srv, _, cfg := startMail(t, true)
 	cfg.Policy.Backlog, cfg.Policy.BacklogSince = BacklogSince, "2026-11-20"
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
@@ -333,17 +325,15 @@ func TestOversizedNotDownloaded(t *testing.T) {
 		{"attachment", DefaultMaxMessageSize, reasonFileSize},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			srv := startIMAP(t, true)
-			sk := startSink(t)
-			cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+			srv, sk, cfg := startMail(t, true)
 			cfg.Policy.MaxMessageSize = c.maxMessage
 			srv.appendMail(readMail(t, "oversized-attachment"))
-			srv.cutWhen("BODY.PEEK[]", false) // any download would cut the connection
+			srv.CutWhen("BODY.PEEK[]", false) // any download would cut the connection
 			d, st := openDaemon(t, cfg, Options{})
 			if err := d.Once(withTimeout(t, time.Minute)); err != nil {
 				t.Fatalf("Once: %v", err)
 			}
-			if n := srv.cutCount(); n != 0 {
+			if n := srv.Counts().Cuts; n != 0 {
 				t.Errorf("the body was fetched %d time(s), want never", n)
 			}
 			recs := recorded(t, st)
@@ -361,9 +351,7 @@ func TestOversizedNotDownloaded(t *testing.T) {
 // TestFolderNames: configured folders with Swedish letters and levels are
 // created as needed (modified UTF-7 on the wire) and used.
 func TestFolderNames(t *testing.T) {
-	srv := startIMAP(t, true)
-	sk := startSink(t)
-	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	srv, _, cfg := startMail(t, true)
 	cfg.Folders.NoForm = "Ärenden/webSesam/Utan blankett – åter"
 	srv.appendMail(readMail(t, "no-attachment"))
 	d, _ := openDaemon(t, cfg, Options{})
@@ -380,9 +368,7 @@ func TestFolderNames(t *testing.T) {
 // under the daemon: NO [TRYCREATE]) leaves the message recorded and
 // unsettled; a later pass moves it, and it is decided and answered once.
 func TestRefusedMoveRetried(t *testing.T) {
-	srv := startIMAP(t, true)
-	sk := startSink(t)
-	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	srv, sk, cfg := startMail(t, true)
 	cfg.Mailbox.PollInterval = 200 * time.Millisecond
 	srv.appendMail(readMail(t, "no-attachment"))
 	srv.beforeCommand("UID MOVE", func() {
@@ -412,16 +398,14 @@ func TestRefusedMoveRetried(t *testing.T) {
 // TestPollingWithoutIdle: against a server without IDLE the daemon polls,
 // and new mail is handled within the poll interval.
 func TestPollingWithoutIdle(t *testing.T) {
-	srv := startIMAP(t, true)
-	sk := startSink(t)
-	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	srv, _, cfg := startMail(t, true)
 	cfg.Mailbox.PollInterval = 200 * time.Millisecond
 	d, st := openDaemon(t, cfg, Options{})
 	d.withoutCaps = []imap.Cap{imap.CapIdle}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- d.Run(ctx) }()
-	waitFor(t, "the daemon connected", 10*time.Second, func() bool { return srv.acceptedCount() > 0 })
+	srv.WaitFor(t, "the daemon connected", 10*time.Second, func(n mailtest.ProxyCounts) bool { return n.Accepted > 0 })
 	srv.appendMail(readMail(t, "no-attachment"))
 	waitFor(t, "the message handled by a poll", 10*time.Second, func() bool {
 		keys, err := st.Unsettled("INBOX")
@@ -429,7 +413,7 @@ func TestPollingWithoutIdle(t *testing.T) {
 	})
 	cancel()
 	<-done
-	if n := srv.idleCount(); n != 0 {
+	if n := srv.Counts().Idles; n != 0 {
 		t.Errorf("IDLE started %d times against a server without it", n)
 	}
 }

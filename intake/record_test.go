@@ -18,9 +18,7 @@ import (
 // received" for the second, and a message whose requests the store refuses
 // is quarantined while the rest of the chunk is recorded as decided.
 func TestRecordChunk(t *testing.T) {
-	srv := startIMAP(t, true)
-	sk := startSink(t)
-	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	_, sk, cfg := startMail(t, true)
 	logs := &lockedBuffer{}
 	d, st := openDaemon(t, cfg, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 

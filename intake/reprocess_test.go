@@ -220,9 +220,7 @@ func TestReprocessMoveAfterCrash(t *testing.T) {
 		{"copy-expunge after the copy", false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			srv := startIMAP(t, tc.withMove)
-			sk := startSink(t)
-			cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+			srv, _, cfg := startMail(t, tc.withMove)
 			const id = "crash-1@partner.example.org"
 			pdf := fillPDF(t, formparse.Single, person("Eva", "Ek"))
 			srv.appendMail([]byte(outlook("eva.ek@partner.example.org", "Eva Ek", id, "webSesam", "", attached{"ansokan.pdf", "application/pdf", pdf})))
@@ -294,9 +292,7 @@ func copyTo(t *testing.T, srv *imapServer, from, to, messageID string) {
 // change (the sender still attached no form) sends no second, identical
 // notice; asked with Notify (messages reprocess --notify), it does.
 func TestReprocessSameOutcomeNoSpam(t *testing.T) {
-	srv := startIMAP(t, true)
-	sk := startSink(t)
-	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	srv, sk, cfg := startMail(t, true)
 	const id = "question-1@region.example.se"
 	srv.appendMail([]byte(outlook("eva.ek@region.example.se", "Eva Ek", id, "webSesam", "")))
 	d, st := openDaemon(t, cfg, Options{Logger: testLogger(t)})

@@ -16,9 +16,7 @@ import (
 // once it is up, against a server without MOVE (the copy, flag, UID
 // EXPUNGE path), and moves exactly the mail past its time to move_to.
 func TestRetentionAtStartMovesOldMail(t *testing.T) {
-	srv := startIMAP(t, false)
-	sk := startSink(t)
-	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	srv, _, cfg := startMail(t, false)
 	cfg.Retention.IgnoredFolderDays = 30
 	cfg.Retention.QuarantinedFolderDays = 60
 	cfg.Retention.MoveTo = "webSesam/Gallrat"

@@ -28,9 +28,7 @@ Received: from mail.sender.example (mail.sender.example [192.0.2.25])
 // the verdict as its reason, a forged pass the sender wrote below the real
 // fail changes nothing, and every record carries the verdict's summary.
 func TestSenderVerdicts(t *testing.T) {
-	srv := startIMAP(t, true)
-	sk := startSink(t)
-	cfg := testConfig(t, t.TempDir(), srv.addr, sk.addr)
+	srv, _, cfg := startMail(t, true)
 	cfg.Trust = trust.Config{AuthservID: "mx.region.example.se"}.WithDefaults()
 	forged := crlf("Authentication-Results: mx.region.example.se; dmarc=pass header.from=region.example.se\n")
 	mails := []struct {

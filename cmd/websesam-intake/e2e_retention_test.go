@@ -3,7 +3,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"maps"
 	"path/filepath"
@@ -108,14 +107,8 @@ func TestE2ERetentionFolders(t *testing.T) {
 	}
 	purge := func(args ...string) store.RetentionResult {
 		t.Helper()
-		out, errOut, code := s.cli(t, append([]string{"purge", "--json", "--config", cfgPath}, args...)...)
-		if code != 0 {
-			t.Fatalf("purge %v: exit %d\n%s%s", args, code, out, errOut)
-		}
 		var r store.RetentionResult
-		if err := json.Unmarshal([]byte(out), &r); err != nil {
-			t.Fatalf("purge %v --json: %v\n%s", args, err, out)
-		}
+		s.cliJSON(t, &r, append([]string{"purge", "--json", "--config", cfgPath}, args...)...)
 		return r
 	}
 	removedBy := func(r store.RetentionResult) map[string]int {

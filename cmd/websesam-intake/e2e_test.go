@@ -790,25 +790,13 @@ func TestE2EMailCases(t *testing.T) {
 	t.Run("staff commands on the store", func(t *testing.T) {
 		db := filepath.Join(dir, "intake.db")
 		nosock := filepath.Join(dir, "no-daemon.sock")
-		out, errOut, code := s.cli(t, "queue", "list", "--json", "--limit", "1000", "--db", db, "--socket", nosock)
-		if code != 0 {
-			t.Fatalf("queue list: status %d: %s", code, errOut)
-		}
 		var items []map[string]any
-		if err := json.Unmarshal([]byte(out), &items); err != nil {
-			t.Fatalf("queue list --json: %v\n%s", err, out)
-		}
+		s.cliJSON(t, &items, "queue", "list", "--json", "--limit", "1000", "--db", db, "--socket", nosock)
 		if got, want := len(items), wantReqs; got != want {
 			t.Errorf("queue list: %d requests, want %d", got, want)
 		}
-		out, errOut, code = s.cli(t, "outbox", "list", "--json", "--limit", "1000", "--db", db, "--socket", nosock)
-		if code != 0 {
-			t.Fatalf("outbox list: status %d: %s", code, errOut)
-		}
 		var rows []store.OutboxRow
-		if err := json.Unmarshal([]byte(out), &rows); err != nil {
-			t.Fatalf("outbox list --json: %v", err)
-		}
+		s.cliJSON(t, &rows, "outbox", "list", "--json", "--limit", "1000", "--db", db, "--socket", nosock)
 		sent := 0
 		for _, r := range rows {
 			if r.State == store.OutboxSent {
@@ -821,6 +809,19 @@ func TestE2EMailCases(t *testing.T) {
 			t.Errorf("outbox: %d sent, want %d", got, want)
 		}
 	})
+}
+
+// cliJSON runs the binary with args, which must succeed, and decodes its
+// JSON output into v.
+func (s stack) cliJSON(t *testing.T, v any, args ...string) {
+	t.Helper()
+	out, errOut, code := s.cli(t, args...)
+	if code != 0 {
+		t.Fatalf("%s: status %d: %s", strings.Join(args, " "), code, errOut)
+	}
+	if err := json.Unmarshal([]byte(out), v); err != nil {
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
+	}
 }
 
 // ---- generated load for the crash and outage tests ----------------------
@@ -1274,14 +1275,8 @@ func TestE2ETLS(t *testing.T) {
 			}
 			// The refused reply waits in the outbox, never sent in the
 			// clear; once plain is explicitly allowed it goes out, once.
-			out, errOut, code := s.cli(t, "outbox", "list", "--json", "--db", filepath.Join(dir, "intake.db"), "--socket", filepath.Join(dir, "none.sock"))
-			if code != 0 {
-				t.Fatalf("outbox list: status %d: %s", code, errOut)
-			}
 			var rows []store.OutboxRow
-			if err := json.Unmarshal([]byte(out), &rows); err != nil {
-				t.Fatal(err)
-			}
+			s.cliJSON(t, &rows, "outbox", "list", "--json", "--db", filepath.Join(dir, "intake.db"), "--socket", filepath.Join(dir, "none.sock"))
 			if len(rows) != 1 || rows[0].State != store.OutboxPending || rows[0].InReplyTo != id {
 				t.Fatalf("outbox: %+v, want one pending reply to %s", rows, id)
 			}
@@ -1357,27 +1352,15 @@ func TestE2EStaffSocket(t *testing.T) {
 	absent := filepath.Join(dir, "absent.db") // never opened: the answer must come from the daemon
 
 	t.Run("queue list", func(t *testing.T) {
-		out, errOut, code := s.cli(t, "queue", "list", "--json", "--limit", "1000", "--socket", staffSock, "--db", absent)
-		if code != 0 {
-			t.Fatalf("status %d: %s", code, errOut)
-		}
 		var items []map[string]any
-		if err := json.Unmarshal([]byte(out), &items); err != nil {
-			t.Fatalf("queue list --json: %v", err)
-		}
+		s.cliJSON(t, &items, "queue", "list", "--json", "--limit", "1000", "--socket", staffSock, "--db", absent)
 		if got := len(items); got != wantReqs {
 			t.Errorf("%d requests, want %d", got, wantReqs)
 		}
 	})
 	t.Run("messages list", func(t *testing.T) {
-		out, errOut, code := s.cli(t, "messages", "list", "--json", "--limit", "1000", "--socket", staffSock, "--db", absent)
-		if code != 0 {
-			t.Fatalf("status %d: %s", code, errOut)
-		}
 		var msgs []store.Message
-		if err := json.Unmarshal([]byte(out), &msgs); err != nil {
-			t.Fatalf("messages list --json: %v", err)
-		}
+		s.cliJSON(t, &msgs, "messages", "list", "--json", "--limit", "1000", "--socket", staffSock, "--db", absent)
 		ours := 0
 		for _, m := range msgs {
 			if _, ok := want[m.MessageID]; ok {
@@ -1389,14 +1372,8 @@ func TestE2EStaffSocket(t *testing.T) {
 		}
 	})
 	t.Run("outbox list", func(t *testing.T) {
-		out, errOut, code := s.cli(t, "outbox", "list", "--json", "--limit", "1000", "--socket", staffSock, "--db", absent)
-		if code != 0 {
-			t.Fatalf("status %d: %s", code, errOut)
-		}
 		var rows []store.OutboxRow
-		if err := json.Unmarshal([]byte(out), &rows); err != nil {
-			t.Fatalf("outbox list --json: %v", err)
-		}
+		s.cliJSON(t, &rows, "outbox", "list", "--json", "--limit", "1000", "--socket", staffSock, "--db", absent)
 		sent := 0
 		for _, r := range rows {
 			if r.State == store.OutboxSent {

@@ -155,3 +155,62 @@ func TestWait(t *testing.T) {
 		t.Errorf("Recv: got %d, want 7", got)
 	}
 }
+
+// TestProxy: a command cut before the server sees it is not done; one cut
+// after it is done with its answer lost; a stalled one is neither done nor
+// answered until the connection is dropped; a connection while the server
+// is down is refused; the counts say so.
+func TestProxy(t *testing.T) {
+	srv := StartIMAP(t, IMAPOptions{User: "u@example.test", Password: "p"})
+	p := StartProxy(t, srv.Addr())
+	dial := func() *imapclient.Client {
+		t.Helper()
+		c, err := imapclient.DialInsecure(p.Addr(), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Login("u@example.test", "p").Wait(); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	exists := func(name string) bool {
+		_, err := srv.User.Status(name, &imap.StatusOptions{NumMessages: true})
+		return err == nil
+	}
+	for _, tc := range []struct {
+		folder string
+		after  bool
+	}{{"Före", false}, {"Efter", true}} {
+		c := dial()
+		p.CutWhen("CREATE", tc.after)
+		if err := c.Create(tc.folder, nil).Wait(); err == nil {
+			t.Errorf("%s: the cut CREATE succeeded", tc.folder)
+		}
+		c.Close()
+		if got := exists(tc.folder); got != tc.after {
+			t.Errorf("%s: folder made %v, want %v", tc.folder, got, tc.after)
+		}
+	}
+	c := dial()
+	p.StallWhen("CREATE")
+	errc := make(chan error, 1)
+	go func() { errc <- c.Create("Hängd", nil).Wait() }()
+	p.WaitFor(t, "the stall", 10*time.Second, func(n ProxyCounts) bool { return n.Cuts == 3 })
+	p.DropAll()
+	if err := Recv(t, "the stalled command", 10*time.Second, errc); err == nil || exists("Hängd") {
+		t.Errorf("stalled CREATE: got %v, folder made %v; want an error and no folder", err, exists("Hängd"))
+	}
+	c.Close()
+	srv.Stop()
+	if c, err := imapclient.DialInsecure(p.Addr(), nil); err == nil {
+		if err := c.Login("u@example.test", "p").Wait(); err == nil {
+			t.Error("logged in through the proxy with the server down")
+		}
+		c.Close()
+	}
+	p.WaitFor(t, "the refusal", 10*time.Second, func(n ProxyCounts) bool { return n.Refused == 1 })
+	if got, want := p.Counts(), (ProxyCounts{Accepted: 3, Refused: 1, Cuts: 3}); got != want {
+		t.Errorf("counts: got %+v, want %+v", got, want)
+	}
+}
