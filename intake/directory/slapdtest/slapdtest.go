@@ -66,22 +66,13 @@ func Start(t testing.TB) *Server {
 		t.Fatalf("read the ldapstack env: %v", err)
 	}
 	defer env.Close()
+	fields := map[string]*string{"LDAP_URL": &s.URL, "LDAPS_URL": &s.LDAPSURL, "LDAP_CA_FILE": &s.CAFile,
+		"LDAP_BIND_DN": &s.BindDN, "LDAP_PASSWORD_FILE": &s.PasswordFile, "LDAP_BASE_DN": &s.BaseDN}
 	sc := bufio.NewScanner(env)
 	for sc.Scan() {
 		k, v, _ := strings.Cut(sc.Text(), "=")
-		switch k {
-		case "LDAP_URL":
-			s.URL = v
-		case "LDAPS_URL":
-			s.LDAPSURL = v
-		case "LDAP_CA_FILE":
-			s.CAFile = v
-		case "LDAP_BIND_DN":
-			s.BindDN = v
-		case "LDAP_PASSWORD_FILE":
-			s.PasswordFile = v
-		case "LDAP_BASE_DN":
-			s.BaseDN = v
+		if f, ok := fields[k]; ok {
+			*f = v
 		}
 	}
 	if s.URL == "" || s.BaseDN == "" {
