@@ -66,7 +66,7 @@ func (s *imapServer) start() {
 }
 
 func (s *imapServer) close() {
-	s.Close()
+	s.Proxy.Stop()
 	s.box.Stop()
 }
 

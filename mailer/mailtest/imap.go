@@ -89,11 +89,7 @@ func NewIMAP(opts IMAPOptions) (*IMAP, error) {
 func StartIMAP(t TB, opts IMAPOptions) *IMAP {
 	t.Helper()
 	s, err := NewIMAP(opts)
-	if err != nil {
-		t.Fatalf("start the IMAP server: %v", err)
-	}
-	t.Cleanup(s.Stop)
-	return s
+	return started(t, "start the IMAP server", s, err)
 }
 
 func (s *IMAP) listen(addr string) error {

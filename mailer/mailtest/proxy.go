@@ -63,11 +63,7 @@ func NewProxy(backend string) (*Proxy, error) {
 func StartProxy(t TB, backend string) *Proxy {
 	t.Helper()
 	p, err := NewProxy(backend)
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	t.Cleanup(p.Close)
-	return p
+	return started(t, "start the proxy", p, err)
 }
 
 // Addr is where clients dial.
@@ -130,8 +126,8 @@ func (p *Proxy) DropAll() {
 	}
 }
 
-// Close stops listening and drops every connection.
-func (p *Proxy) Close() {
+// Stop stops listening and drops every connection.
+func (p *Proxy) Stop() {
 	p.mu.Lock()
 	closed := p.closed
 	p.closed = true

@@ -41,3 +41,14 @@ func (s *server) Stop() {
 		srv.Close()
 	}
 }
+
+// started fails the test when a server did not start, and stops it when
+// the test ends.
+func started[S interface{ Stop() }](t TB, what string, s S, err error) S {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	t.Cleanup(s.Stop)
+	return s
+}

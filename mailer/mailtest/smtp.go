@@ -99,11 +99,7 @@ func NewSink(opts SinkOptions) (*Sink, error) {
 func StartSink(t TB, opts SinkOptions) *Sink {
 	t.Helper()
 	s, err := NewSink(opts)
-	if err != nil {
-		t.Fatalf("start the SMTP sink: %v", err)
-	}
-	t.Cleanup(s.Stop)
-	return s
+	return started(t, "start the SMTP sink", s, err)
 }
 
 func (s *Sink) listen(addr string) error {
