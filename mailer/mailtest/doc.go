@@ -3,8 +3,10 @@
 // imapmemserver on 127.0.0.1, plain or TLS, with a hook on each session), an
 // SMTP sink (go-smtp; it records each envelope and raw message, offers AUTH
 // and TLS on request, and refuses, stalls or goes away when a test says so),
-// a test certificate authority, and waits that end on an event or on a
-// condition polled against a deadline, never on a fixed sleep.
+// a proxy that cuts, stalls or slows connections on cue, a test certificate
+// authority, and waits that end on an event (a delivery, a mailbox change,
+// a proxy count) or on a condition polled against a deadline, never on a
+// fixed sleep.
 //
 // It lives under mailer/ and imports nothing of this module: mailer's own
 // tests import it without a cycle, and intake, its sub-packages and cmd
