@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"io"
 	"log/slog"
 	"os"
@@ -16,6 +15,7 @@ import (
 	"github.com/regionhmc/websesam-intake/intake"
 	"github.com/regionhmc/websesam-intake/intake/staffapi"
 	"github.com/regionhmc/websesam-intake/mailer"
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -70,10 +70,7 @@ func TestQueuePeerIsAnotherUser(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- api.Serve(ctx, ln) }()
-		t.Cleanup(func() { cancel(); <-done })
+		mailtest.Serve(t, ln, api.Serve)
 		return path
 	}
 	theirs := serve("staff.sock", group.Name) // 0660, nobody's group

@@ -13,6 +13,7 @@ import (
 
 	"github.com/regionhmc/websesam-intake/intake"
 	"github.com/regionhmc/websesam-intake/intake/staffapi"
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 	"github.com/regionhmc/websesam-intake/store"
 	"github.com/regionhmc/websesam-intake/store/storetest"
 )
@@ -120,15 +121,7 @@ func serveSocket(t *testing.T, api *staffapi.Server) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- api.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	mailtest.Serve(t, ln, api.Serve)
 	return sock
 }
 

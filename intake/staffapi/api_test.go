@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/regionhmc/websesam-intake/mailer"
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -87,15 +88,7 @@ func serveStaff(t *testing.T, st *store.Store, opts ServerOptions) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- api.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
+	mailtest.Serve(t, ln, api.Serve)
 	return path
 }
 
@@ -201,10 +194,7 @@ func TestStaffAPIActorNotFromRequest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- api.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	mailtest.Serve(t, ln, api.Serve)
 	resp, err = http.Post("http://"+ln.Addr().String()+"/v1/whoami", "application/json", strings.NewReader(`{}`))
 	if err != nil {
 		t.Fatal(err)

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -46,10 +47,7 @@ func BenchmarkStaffAPIListRequests(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- api.Serve(ctx, ln) }()
-	defer func() { cancel(); <-done }()
+	mailtest.Serve(b, ln, api.Serve)
 	c, _, err := Dial(context.Background(), sock)
 	if err != nil {
 		b.Fatal(err)

@@ -25,6 +25,7 @@ import "time"
 // TB is the part of testing.TB these helpers use.
 type TB interface {
 	Helper()
+	Errorf(format string, args ...any)
 	Fatalf(format string, args ...any)
 	Cleanup(func())
 }

@@ -1,6 +1,7 @@
 package mailtest
 
 import (
+	"context"
 	"io"
 	"net"
 	"sync"
@@ -51,4 +52,19 @@ func started[S interface{ Stop() }](t TB, what string, s S, err error) S {
 	}
 	t.Cleanup(s.Stop)
 	return s
+}
+
+// Serve runs serve on ln until the test ends, then ends its context and
+// fails the test if serve returned an error: for a server of the code under
+// test (the staff API, say) that stops when its context ends.
+func Serve(t TB, ln net.Listener, serve func(context.Context, net.Listener) error) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve on %s: %v", ln.Addr(), err)
+		}
+	})
 }
