@@ -410,51 +410,45 @@ func (s *Store) OutboxGet(actor string, id uint64) (OutboxRow, error) {
 // staff can send it again after fixing the cause (a full mailbox, a typo in
 // a domain). Audited.
 func (s *Store) OutboxRetry(actor string, id uint64) error {
-	if err := checkActor(actor); err != nil {
-		return err
-	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		if _, err := s.updateOutbox(tx, id, func(r *OutboxRow) error {
-			if r.State != OutboxFailed && r.State != OutboxCancelled {
-				return &OutboxStateError{ID: id, State: r.State, Want: "retried"}
-			}
-			if r.Purged {
-				return &OutboxStateError{ID: id, State: r.State, Want: "retried after its content was purged"}
-			}
-			r.State = OutboxPending
-			r.NextTry = s.now().UTC()
-			r.FailedAt = time.Time{}
-			return nil
-		}); err != nil {
-			return err
+	return s.staffOutboxChange(actor, id, AuditOutboxRetry, "retry", func(r *OutboxRow) error {
+		if r.State != OutboxFailed && r.State != OutboxCancelled {
+			return &OutboxStateError{ID: id, State: r.State, Want: "retried"}
 		}
-		return s.appendAudit(tx, actor, AuditOutboxRetry, []string{strconv.FormatUint(id, 10)}, 0, "")
+		if r.Purged {
+			return &OutboxStateError{ID: id, State: r.State, Want: "retried after its content was purged"}
+		}
+		r.State = OutboxPending
+		r.NextTry = s.now().UTC()
+		r.FailedAt = time.Time{}
+		return nil
 	})
-	if err != nil {
-		return fmt.Errorf("retry outbox row %d: %w", id, err)
-	}
-	return nil
 }
 
 // OutboxCancel stops a pending row from being sent. Audited.
 func (s *Store) OutboxCancel(actor string, id uint64) error {
+	return s.staffOutboxChange(actor, id, AuditOutboxCancel, "cancel", func(r *OutboxRow) error {
+		if r.State != OutboxPending {
+			return &OutboxStateError{ID: id, State: r.State, Want: "cancelled"}
+		}
+		r.State = OutboxCancelled
+		return nil
+	})
+}
+
+// staffOutboxChange is a change staff make to one outbox row: the change
+// and its audit entry (action) in one transaction; verb names a failure.
+func (s *Store) staffOutboxChange(actor string, id uint64, action, verb string, change func(r *OutboxRow) error) error {
 	if err := checkActor(actor); err != nil {
 		return err
 	}
 	err := s.db.Update(func(tx *bolt.Tx) error {
-		if _, err := s.updateOutbox(tx, id, func(r *OutboxRow) error {
-			if r.State != OutboxPending {
-				return &OutboxStateError{ID: id, State: r.State, Want: "cancelled"}
-			}
-			r.State = OutboxCancelled
-			return nil
-		}); err != nil {
+		if _, err := s.updateOutbox(tx, id, change); err != nil {
 			return err
 		}
-		return s.appendAudit(tx, actor, AuditOutboxCancel, []string{strconv.FormatUint(id, 10)}, 0, "")
+		return s.appendAudit(tx, actor, action, []string{strconv.FormatUint(id, 10)}, 0, "")
 	})
 	if err != nil {
-		return fmt.Errorf("cancel outbox row %d: %w", id, err)
+		return fmt.Errorf("%s outbox row %d: %w", verb, id, err)
 	}
 	return nil
 }

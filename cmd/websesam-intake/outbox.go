@@ -122,35 +122,33 @@ func newOutboxShowCommand() *cobra.Command {
 }
 
 func newOutboxRetryCommand() *cobra.Command {
-	var sf staffFlags
-	cmd := &cobra.Command{
+	return newOutboxChangeCommand(&cobra.Command{
 		Use:   "retry ID",
 		Short: "Send a failed or cancelled row again, now",
 		Long: `Puts a failed or cancelled row back to pending, due at once. Fix the cause
 first (a full mailbox, a domain missing from the allowed list).`,
 		Example: `  websesam-intake outbox retry 12`,
-		Args:    exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return outboxChange(cmd, sf, args[0], "will be sent again", staffapi.OutboxRetry)
-		},
-	}
-	addStaffFlags(cmd, &sf)
-	return cmd
+	}, "will be sent again", staffapi.OutboxRetry)
 }
 
 func newOutboxCancelCommand() *cobra.Command {
-	var sf staffFlags
-	cmd := &cobra.Command{
+	return newOutboxChangeCommand(&cobra.Command{
 		Use:     "cancel ID",
 		Short:   "Stop a pending row from being sent",
 		Example: `  websesam-intake outbox cancel 12`,
-		Args:    exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return outboxChange(cmd, sf, args[0], "is cancelled", staffapi.OutboxCancel)
-		},
+	}, "is cancelled", staffapi.OutboxCancel)
+}
+
+// newOutboxChangeCommand makes c a command that changes one outbox row,
+// named by its id, and says what became of it (done).
+func newOutboxChangeCommand(c *cobra.Command, done string, change staffapi.Call[staffapi.OutboxID, staffapi.Done]) *cobra.Command {
+	var sf staffFlags
+	c.Args = exactArgs(1)
+	c.RunE = func(cmd *cobra.Command, args []string) error {
+		return outboxChange(cmd, sf, args[0], done, change)
 	}
-	addStaffFlags(cmd, &sf)
-	return cmd
+	addStaffFlags(c, &sf)
+	return c
 }
 
 func outboxChange(cmd *cobra.Command, sf staffFlags, arg, done string, change staffapi.Call[staffapi.OutboxID, staffapi.Done]) error {
