@@ -40,8 +40,8 @@ test:
 	for t in $(TEST_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then echo "make test: missing optional tools:$$missing (apt-get install qpdf pdftk-java poppler-utils tmux); the tests that need them do not run fully here (in CI they must: .ci/run installs them)"; \
 	else echo "make test: optional tools present: $(TEST_TOOLS)"; fi; \
-	echo "$(GO) vet ./..."; $(GO) vet ./... && \
-	echo "staticcheck $(STATICCHECK_VERSION) ./..." && $(STATICCHECK) ./... && \
+	echo "$(GO) vet -tags e2e ./..."; $(GO) vet -tags e2e ./... && \
+	echo "staticcheck $(STATICCHECK_VERSION) -tags e2e ./..." && $(STATICCHECK) -tags e2e ./... && \
 	echo "$(GO) test -race -count=1 ./..." && GORACE="$(GORACE)" $(GO) test -race -count=1 ./...; rc=$$?; \
 	echo "make test: $$(( $$(date +%s) - start ))s (exit $$rc)"; exit $$rc
 

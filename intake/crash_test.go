@@ -238,7 +238,7 @@ func TestCrashSafety(t *testing.T) {
 			// Right at the MOVE or later: a restarted child's first MOVE
 			// settles what the last one left, so only a later kill lets
 			// the drain go on.
-			time.Sleep(rand.N(window / 4))
+			time.Sleep(rand.N(window / 4)) // a random kill moment: the thing under test, not synchronisation
 		case <-at:
 		case <-time.After(2 * time.Minute):
 			t.Fatalf("kill %d: the child recorded nothing within 2 minutes", k)
@@ -283,6 +283,8 @@ func TestCrashSafety(t *testing.T) {
 		if (len(left) == 0 && n == messages && distinctReplies(sk) == wantReplies) || attempt == 5 {
 			break
 		}
+		// Pacing, not synchronisation: a reply the last kill cut short is
+		// due again only after the outbox's retry delay.
 		time.Sleep(200 * time.Millisecond)
 	}
 

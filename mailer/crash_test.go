@@ -59,7 +59,7 @@ func crashHelper() int {
 		if len(left) == 0 {
 			return 0
 		}
-		time.Sleep(10 * time.Millisecond)
+		time.Sleep(10 * time.Millisecond) // pacing the child's drain loop until rows come due
 	}
 }
 
@@ -112,7 +112,7 @@ func TestCrashRecovery(t *testing.T) {
 				t.Fatalf("round %d: the helper ended before it was killed (%v): %s", round, err, stderr)
 			}
 		}
-		time.Sleep(time.Duration(rnd.IntN(3000)) * time.Microsecond)
+		time.Sleep(time.Duration(rnd.IntN(3000)) * time.Microsecond) // a random kill moment, the thing under test
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatalf("kill: %v", err)
 		}

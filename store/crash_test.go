@@ -146,7 +146,7 @@ func TestCrashSafety(t *testing.T) {
 			cmd.Wait()
 			t.Fatalf("kill %d: helper did not start: %q %v", i, line, err)
 		}
-		time.Sleep(time.Duration(5+rand.IntN(146)) * time.Millisecond)
+		time.Sleep(time.Duration(5+rand.IntN(146)) * time.Millisecond) // a random kill moment, the thing under test
 		if err := cmd.Process.Kill(); err != nil {
 			t.Fatal(err)
 		}

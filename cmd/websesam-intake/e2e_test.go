@@ -435,11 +435,10 @@ socket = %q
 
 // daemon is one run of the real binary.
 type daemon struct {
-	cmd    *exec.Cmd
-	log    string
-	done   chan struct{}
-	err    error
-	killed bool
+	cmd  *exec.Cmd
+	log  string
+	done chan struct{}
+	err  error
 }
 
 // start runs the binary with args; its stderr goes to a log file that is
