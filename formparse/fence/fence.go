@@ -29,9 +29,12 @@
 // of the daemon's (credentials) reaches it. A worker that is
 // killed, hits a limit or crashes gives an error wrapping
 // formparse.ErrMemoryLimit, formparse.ErrTimeout or formparse.ErrCrashed
-// with a specific message; the daemon quarantines that message. Workers are
-// not reused: one process per file keeps a poisoned parser state from ever
-// reaching the next file, at a start cost measured by BenchmarkWorkerStart.
+// with a specific message; the daemon quarantines that message.
+//
+// A start costs tens of milliseconds (BenchmarkWorkerStart), so a worker
+// whose answer was a form is kept warm for the next file with the same
+// settings, within bounds that keep every file's limits (pool.go); a worker
+// that answered anything else or failed is never given another file.
 package fence
 
 import (
@@ -41,7 +44,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"runtime"
 	"strconv"
 	"strings"
@@ -97,6 +99,9 @@ type Reader struct {
 	// testEnv is added to the worker's environment by this package's tests,
 	// to choose a misbehaving reader in the test binary.
 	testEnv []string
+
+	mu   sync.Mutex
+	idle map[string][]*worker // warm workers by settings (pool.go)
 }
 
 // settings is what a worker learns from its parent, in envWorker.
@@ -163,6 +168,9 @@ func (e *workerError) Unwrap() error { return e.sentinel }
 // formparse.ErrMemoryLimit ("the form reader exceeded its memory limit"),
 // formparse.ErrTimeout ("… its time limit") or formparse.ErrCrashed. The
 // worker is killed at opts.Timeout or when ctx ends (ctx.Err() then).
+//
+// A worker that answered a form is kept warm for the next file (pool.go);
+// one that answered anything else, or failed, is never used again.
 func (r *Reader) Read(ctx context.Context, data []byte, opts formparse.Options) (*formparse.Form, error) {
 	opts = withDefaults(opts)
 	if int64(len(data)) > opts.MaxSize {
@@ -189,96 +197,25 @@ func (r *Reader) Read(ctx context.Context, data []byte, opts formparse.Options) 
 	}
 	// The worker gets an environment of its own: nothing of the daemon's
 	// (credentials, proxies) reaches the process that reads a stranger's file.
-	cmd := exec.Command(path)
 	// GOMAXPROCS set spares the worker's runtime reading its cgroup's CPU
 	// limit at start; the worker uses at most two (fenceIn) anyway.
-	cmd.Env = append(append([]string{envWorker + "=" + string(env), "GOTRACEBACK=single",
+	workerEnv := append(append([]string{envWorker + "=" + string(env), "GOTRACEBACK=single",
 		"GOMAXPROCS=" + strconv.Itoa(min(runtime.GOMAXPROCS(0), 2))}, raceEnv...), r.testEnv...)
-	cmd.Dir = "/"
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	cmd.Stdin = bytes.NewReader(data)
-	var stdout, stderr limitedBuffer
-	stdout.max, stderr.max = maxReply, maxStderr
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	// Pipes left open by anything the worker started cannot hold Wait.
-	cmd.WaitDelay = time.Second
+	key := path + "\x00" + strings.Join(workerEnv, "\x00")
 
-	// The worker runs with the calling goroutine's thread as its parent
-	// for PR_SET_PDEATHSIG; Go never ends a thread under a running
-	// goroutine that did not lock it, so the signal fires only when the
-	// daemon itself is gone.
-	var (
-		killOnce sync.Once
-		killedBy string
-	)
-	kill := func(why string) {
-		killOnce.Do(func() {
-			killedBy = why
-			// The whole group: the worker and anything it started.
-			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		})
-	}
-	// The parse timeout runs from the moment the worker is fenced in and
-	// ready (its first byte on stdout), so that a slow process start on a
-	// busy machine is not charged to the file; the start has a bound of its
-	// own.
-	startLimit := max(opts.Timeout, minStartLimit)
-	var (
-		mu    sync.Mutex
-		timer *time.Timer // the start limit, then the parse timeout
-		ready bool
-	)
-	stdout.onFirst = func() {
-		mu.Lock()
-		defer mu.Unlock()
-		ready = true
-		if timer != nil && timer.Stop() {
-			timer = time.AfterFunc(opts.Timeout, func() { kill("deadline") })
+	w := r.take(key)
+	if w == nil {
+		if w, err = r.start(ctx, key, path, workerEnv, set, max(opts.Timeout, minStartLimit)); err != nil {
+			return nil, err
 		}
 	}
-	// A worker that answers more than any form can be is stopped at once.
-	stdout.onOver = func() { kill("flood") }
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("%w: start the form reader: %v", formparse.ErrCrashed, err)
-	}
-	mu.Lock()
-	if ready {
-		timer = time.AfterFunc(opts.Timeout, func() { kill("deadline") })
+	form, err := w.read(ctx, data, opts.Timeout)
+	if err == nil {
+		r.put(w)
 	} else {
-		timer = time.AfterFunc(startLimit, func() { kill("start") })
+		w.retire()
 	}
-	mu.Unlock()
-	stop := context.AfterFunc(ctx, func() { kill("context") })
-	defer stop()
-
-	waitErr := cmd.Wait()
-	mu.Lock()
-	timer.Stop()
-	mu.Unlock()
-	stop()
-	killOnce.Do(func() {}) // no kill after this point
-	// A worker that answered and exited cleanly is believed; anything
-	// else is classified by how it ended.
-	switch killedBy {
-	case "deadline":
-		return nil, &workerError{
-			msg:      fmt.Sprintf("%v: the form reader exceeded its time limit of %s and was stopped", formparse.ErrTimeout, opts.Timeout),
-			sentinel: formparse.ErrTimeout,
-		}
-	case "start":
-		return nil, &workerError{
-			msg:      fmt.Sprintf("%v: the form reader exceeded its time limit: it did not start within %s", formparse.ErrTimeout, startLimit),
-			sentinel: formparse.ErrTimeout,
-		}
-	case "context":
-		return nil, fmt.Errorf("read form: %w", context.Cause(ctx))
-	case "flood":
-		return nil, &workerError{msg: fmt.Sprintf("%v: the form reader answered more than %d bytes", formparse.ErrCrashed, maxReply), sentinel: formparse.ErrCrashed}
-	}
-	if waitErr == nil && !stdout.over {
-		return decodeReply(stdout.Bytes())
-	}
-	return nil, classify(cmd.ProcessState, waitErr, stdout.over, stderr.String(), set.CPUSeconds)
+	return form, err
 }
 
 // classify names how a worker that gave no answer ended.
@@ -362,28 +299,17 @@ func withDefaults(o formparse.Options) formparse.Options {
 	return o
 }
 
-// limitedBuffer keeps the first max bytes written and notes any more; it
-// never refuses a write, so the worker is not blocked on a full pipe. It has
-// only Write (no ReadFrom, which io.Copy would prefer and which would bypass
-// the limit).
+// limitedBuffer keeps the first max bytes written (the worker's stderr) and
+// drops the rest; it never refuses a write, so the worker is not blocked on
+// a full pipe. It has only Write (no ReadFrom, which io.Copy would prefer
+// and which would bypass the limit).
 type limitedBuffer struct {
-	buf     bytes.Buffer
-	max     int
-	over    bool
-	onFirst func() // called before the first byte is kept
-	onOver  func() // called when the bound is passed
-	first   sync.Once
+	buf bytes.Buffer
+	max int
 }
 
 func (b *limitedBuffer) Write(p []byte) (int, error) {
-	if b.onFirst != nil && len(p) > 0 {
-		b.first.Do(b.onFirst)
-	}
 	if room := b.max - b.buf.Len(); len(p) > room {
-		if !b.over && b.onOver != nil {
-			b.onOver()
-		}
-		b.over = true
 		if room > 0 {
 			b.buf.Write(p[:room])
 		}
@@ -392,7 +318,6 @@ func (b *limitedBuffer) Write(p []byte) (int, error) {
 	return b.buf.Write(p)
 }
 
-func (b *limitedBuffer) Bytes() []byte  { return b.buf.Bytes() }
 func (b *limitedBuffer) String() string { return b.buf.String() }
 
 var _ io.Writer = (*limitedBuffer)(nil)

@@ -3,6 +3,7 @@ package fence
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,44 +66,60 @@ func serveWorker(conf string, read func([]byte, formparse.Options) (*formparse.F
 		return exitFence
 	}
 
-	// Ready: the parent's parse timeout starts now. The newline is white
-	// space before the JSON answer.
+	// Ready: the parent's parse timeout starts now.
 	if _, err := io.WriteString(stdout, "\n"); err != nil {
 		fmt.Fprintf(stderr, "form reader: say ready: %v\n", err)
 		return exitSetup
 	}
-	data, err := io.ReadAll(io.LimitReader(stdin, set.MaxSize+1))
-	if err != nil {
-		fmt.Fprintf(stderr, "form reader: read the file: %v\n", err)
-		return exitSetup
-	}
-	form, err := read(data, formparse.Options{
-		MaxSize: set.MaxSize, MaxUnzippedSize: set.MaxUnzippedSize, Timeout: set.Timeout, Today: set.Today,
-	})
-	rep := reply{NoNetwork: noNetwork}
-	if err != nil {
-		rep.Error = &wireError{Kind: "crashed", Message: err.Error()}
-		for _, k := range kinds {
-			if errors.Is(err, k.sentinel) {
-				rep.Error.Kind = k.name
-				break
-			}
-		}
-	} else {
-		rep.Form = &wireForm{ID: form.ID, Version: form.Version, Format: form.Format, Fields: form.Fields, Users: form.Users, Problems: form.Problems}
-	}
+	// Files come framed, an 8-byte big-endian length and the bytes, one
+	// after the other; each gets one JSON line. The end of stdin ends the
+	// worker.
 	w := bufio.NewWriter(stdout)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(rep); err != nil {
-		fmt.Fprintf(stderr, "form reader: write the answer: %v\n", err)
-		return exitSetup
+	for {
+		var hdr [8]byte
+		if _, err := io.ReadFull(stdin, hdr[:]); err != nil {
+			if err == io.EOF {
+				return 0
+			}
+			fmt.Fprintf(stderr, "form reader: read the file's length: %v\n", err)
+			return exitSetup
+		}
+		n := binary.BigEndian.Uint64(hdr[:])
+		if n > uint64(set.MaxSize) {
+			fmt.Fprintf(stderr, "form reader: a file of %d bytes, over the limit of %d\n", n, set.MaxSize)
+			return exitSetup
+		}
+		data := make([]byte, n)
+		if _, err := io.ReadFull(stdin, data); err != nil {
+			fmt.Fprintf(stderr, "form reader: read the file: %v\n", err)
+			return exitSetup
+		}
+		form, err := read(data, formparse.Options{
+			MaxSize: set.MaxSize, MaxUnzippedSize: set.MaxUnzippedSize, Timeout: set.Timeout, Today: set.Today,
+		})
+		rep := reply{NoNetwork: noNetwork}
+		if err != nil {
+			rep.Error = &wireError{Kind: "crashed", Message: err.Error()}
+			for _, k := range kinds {
+				if errors.Is(err, k.sentinel) {
+					rep.Error.Kind = k.name
+					break
+				}
+			}
+		} else {
+			rep.Form = &wireForm{ID: form.ID, Version: form.Version, Format: form.Format, Fields: form.Fields, Users: form.Users, Problems: form.Problems}
+		}
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintf(stderr, "form reader: write the answer: %v\n", err)
+			return exitSetup
+		}
+		if err := w.Flush(); err != nil {
+			fmt.Fprintf(stderr, "form reader: write the answer: %v\n", err)
+			return exitSetup
+		}
 	}
-	if err := w.Flush(); err != nil {
-		fmt.Fprintf(stderr, "form reader: write the answer: %v\n", err)
-		return exitSetup
-	}
-	return 0
 }
 
 // fenceIn sets the worker's limits; it runs before the first byte of the
@@ -132,9 +149,14 @@ func fenceIn(set settings) (noNetwork bool, err error) {
 	return denySockets() == nil, nil
 }
 
-// addressSpace returns the process's VmSize in bytes.
-func addressSpace() (int64, error) {
-	b, err := os.ReadFile("/proc/self/status")
+// addressSpace returns this process's VmSize in bytes.
+func addressSpace() (int64, error) { return vmSize("/proc/self/status") }
+
+// addressSpaceOf returns process pid's VmSize in bytes.
+func addressSpaceOf(pid int) (int64, error) { return vmSize("/proc/" + strconv.Itoa(pid) + "/status") }
+
+func vmSize(status string) (int64, error) {
+	b, err := os.ReadFile(status)
 	if err != nil {
 		return 0, err
 	}
@@ -149,7 +171,7 @@ func addressSpace() (int64, error) {
 			}
 		}
 	}
-	return 0, errors.New("no VmSize in /proc/self/status")
+	return 0, errors.New("no VmSize in " + status)
 }
 
 // denySockets installs a seccomp filter on every thread of the process that

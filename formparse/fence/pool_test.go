@@ -1,0 +1,147 @@
+package fence
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/regionhmc/websesam-intake/formparse"
+)
+
+// idleWorkers lists the workers r keeps waiting, of every kind.
+func idleWorkers(r *Reader) []*worker {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*worker
+	for _, ws := range r.idle {
+		out = append(out, ws...)
+	}
+	return out
+}
+
+func pidOf(w *worker) int { return w.cmd.Process.Pid }
+
+var poolOpts = formparse.Options{Timeout: time.Minute, Today: time.Date(2026, 12, 5, 0, 0, 0, 0, time.UTC)}
+
+// A worker that answered a form reads the next file too: one process for
+// several forms, each answer the same as in process.
+func TestWarmWorkerReused(t *testing.T) {
+	var r Reader
+	data := readFixture(t, "pdf-qpdf-objstreams/input.pdf")
+	want, err := formparse.Read(data, poolOpts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := 0
+	for i := range 3 {
+		got, err := r.Read(context.Background(), data, poolOpts)
+		if err != nil {
+			t.Fatalf("read %d: %v", i+1, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("read %d: form = %+v\nwant %+v", i+1, got, want)
+		}
+		idle := idleWorkers(&r)
+		if len(idle) != 1 {
+			t.Fatalf("after read %d: %d workers waiting, want 1", i+1, len(idle))
+		}
+		if pid != 0 && pidOf(idle[0]) != pid {
+			t.Errorf("read %d was answered by worker %d, want the warm worker %d", i+1, pidOf(idle[0]), pid)
+		}
+		pid = pidOf(idle[0])
+		if got := idle[0].uses; got != i+1 {
+			t.Errorf("after read %d: the worker has read %d files, want %d", i+1, got, i+1)
+		}
+	}
+}
+
+// A worker whose answer was not a form is never given another file, nor is
+// one that failed; the next file gets a new worker.
+func TestWorkerNotReusedAfterAnError(t *testing.T) {
+	var r Reader
+	form := readFixture(t, "pdf-qpdf-objstreams/input.pdf")
+	if _, err := r.Read(context.Background(), form, poolOpts); err != nil {
+		t.Fatal(err)
+	}
+	first := pidOf(idleWorkers(&r)[0])
+	_, err := r.Read(context.Background(), []byte("not a form at all"), poolOpts)
+	if !errors.Is(err, formparse.ErrNotAForm) {
+		t.Fatalf("a text file: %v, want ErrNotAForm", err)
+	}
+	if idle := idleWorkers(&r); len(idle) != 0 {
+		t.Fatalf("after an answer that was no form: %d workers waiting, want none", len(idle))
+	}
+	if _, err := r.Read(context.Background(), form, poolOpts); err != nil {
+		t.Fatal(err)
+	}
+	if idle := idleWorkers(&r); len(idle) != 1 || pidOf(idle[0]) == first {
+		t.Errorf("the next form was read by worker %v, want a new one (not %d)", idle, first)
+	}
+}
+
+// A warm worker that died while it waited is not handed the next file: the
+// file is read by a new worker as if nothing had happened.
+func TestDeadIdleWorkerReplaced(t *testing.T) {
+	var r Reader
+	form := readFixture(t, "xlsx-date-serials/input.xlsx")
+	if _, err := r.Read(context.Background(), form, poolOpts); err != nil {
+		t.Fatal(err)
+	}
+	w := idleWorkers(&r)[0]
+	if err := syscall.Kill(pidOf(w), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-w.done
+	if _, err := r.Read(context.Background(), form, poolOpts); err != nil {
+		t.Fatalf("the file after a warm worker died: %v", err)
+	}
+	if idle := idleWorkers(&r); len(idle) != 1 || pidOf(idle[0]) == pidOf(w) {
+		t.Errorf("workers waiting: %v, want one new worker", idle)
+	}
+}
+
+// A worker that used a quarter of its CPU time, or grew its address space
+// by a quarter of its memory budget since its first file, leaves instead of
+// waiting.
+func TestWorkerLeavesNearItsLimits(t *testing.T) {
+	var r Reader
+	if _, err := r.Read(context.Background(), readFixture(t, "pdf-qpdf-objstreams/input.pdf"), poolOpts); err != nil {
+		t.Fatal(err)
+	}
+	w := idleWorkers(&r)[0]
+	if !w.fresh() {
+		t.Fatalf("a worker that read one small form is not fresh: readyVM %d, settings %+v", w.readyVM, w.set)
+	}
+	vm, err := addressSpaceOf(pidOf(w))
+	if err != nil {
+		t.Fatal(err)
+	}
+	grown := *w
+	grown.firstVM = vm - w.set.MemoryLimit/4 - 1<<20
+	if grown.fresh() {
+		t.Errorf("a worker whose address space grew by over a quarter of %d bytes is fresh", w.set.MemoryLimit)
+	}
+	spent := *w
+	spent.set.CPUSeconds = 0
+	if cpu, _ := processCPU(pidOf(w)); cpu > 0 && spent.fresh() {
+		t.Errorf("a worker that used %s of a 0 s CPU budget is fresh", cpu)
+	}
+}
+
+// processCPU reads this process's CPU time as the kernel counts it.
+func TestProcessCPU(t *testing.T) {
+	deadline := time.Now().Add(50 * time.Millisecond)
+	for n := 0; time.Now().Before(deadline); n++ {
+		_ = n * n
+	}
+	cpu, err := processCPU(syscall.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cpu < 10*time.Millisecond {
+		t.Errorf("processCPU = %s after spinning 50 ms, want at least 10 ms", cpu)
+	}
+}
