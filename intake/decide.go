@@ -36,6 +36,11 @@ type decision struct {
 	// directory is unreachable): it is neither recorded nor moved, and a
 	// later pass decides it.
 	Wait error
+	// Retry, when set, says that the host could not start a form reader
+	// for one of its files (fence.ErrUnavailable): nothing about the mail,
+	// so the pass ends before it, as when the store fails, and a later pass
+	// reads it again; after maxFailedPasses it is quarantined.
+	Retry error
 }
 
 // foundForm is one readable form with the bytes it came in.
@@ -70,6 +75,7 @@ const (
 	reasonReaderMemory  = "the form reader exceeded its memory limit"
 	reasonReaderTime    = "the form reader exceeded its time limit"
 	reasonReaderCrash   = "the form reader crashed"
+	reasonReaderDown    = "the form reader could not be started three passes in a row"
 )
 
 // decider turns a downloaded message into its decision.
@@ -167,6 +173,8 @@ func (d decider) decide(raw []byte) (dec decision) {
 			dec.Forms = append(dec.Forms, foundForm{File: f, Form: form, Hash: hash})
 		case errors.Is(err, formparse.ErrNotAForm):
 			dec.NotForms = append(dec.NotForms, mailer.FoundFile{Name: f.Name, Why: mailer.Describe(err)})
+		case errors.Is(err, fence.ErrUnavailable):
+			return decision{Retry: err, Original: dec.Original, Verdict: dec.Verdict}
 		default:
 			// Encrypted, too large once unpacked, or the worker that read
 			// it hit a limit or crashed: nothing a reply could fix

@@ -3,10 +3,12 @@ package intake
 import (
 	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/formparse/fence"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -135,5 +137,52 @@ func wantSettled(t *testing.T, srv *imapServer, st *store.Store, ids []string, w
 		if w := where[ids[i]]; len(w) != 1 || w[0].Folder != want.folder {
 			t.Errorf("%s: in %v, want only in %s", ids[i], w, want.folder)
 		}
+	}
+}
+
+// A form reader the host cannot start (here: its binary is not there, so
+// exec fails for real) is the host's failure, not the mail's: the pass ends
+// with the error before that message, which stays in INBOX unrecorded with
+// what follows it, while what came before is decided. On the third pass in
+// a row it is quarantined alone, so that a host that never starts a reader
+// cannot stop the mailbox.
+func TestFormReaderUnavailable(t *testing.T) {
+	srv, _, cfg := startMail(t, true)
+	reader := &fence.Reader{Path: filepath.Join(t.TempDir(), "no-such-binary")}
+	d, st := openDaemon(t, cfg, Options{Logger: discardLogger(), FormReader: reader})
+	ids := []string{"reader-1@region.example.se", "reader-2@region.example.se", "reader-3@region.example.se"}
+	question := func(id string) []byte {
+		return []byte(outlook("asa.oberg@"+testDomain, "Åsa Öberg", id, "Fråga om webSesam", ""))
+	}
+	srv.appendMail(question(ids[0]))
+	pdf := fillPDF(t, formparse.Single, person("Bo", "Ek"))
+	srv.appendMail([]byte(outlook("asa.oberg@"+testDomain, "Åsa Öberg", ids[1], "webSesam ansökan", "", attached{"ansokan.pdf", "application/pdf", pdf})))
+	srv.appendMail(question(ids[2]))
+
+	for pass := 1; pass < maxFailedPasses; pass++ {
+		err := d.Once(withTimeout(t, 2*time.Minute))
+		if !errors.Is(err, fence.ErrUnavailable) {
+			t.Fatalf("pass %d with no form reader: %v, want fence.ErrUnavailable", pass, err)
+		}
+		got := recorded(t, st)
+		if len(got) != 1 || got[ids[0]].Outcome != store.OutcomeNoForm {
+			t.Fatalf("pass %d recorded %v, want only %s (no-form)", pass, got, ids[0])
+		}
+		for _, id := range ids[1:] {
+			if w := srv.where()[id]; len(w) != 1 || w[0].Folder != "INBOX" {
+				t.Fatalf("pass %d: %s in %v, want it left in INBOX", pass, id, w)
+			}
+		}
+	}
+	if err := d.Once(withTimeout(t, 2*time.Minute)); err != nil {
+		t.Fatalf("pass %d: %v, want the message quarantined and the pass finished", maxFailedPasses, err)
+	}
+	wantSettled(t, srv, st, ids, []settledAs{
+		{store.OutcomeNoForm, reasonNoFiles, cfg.Folders.NoForm},
+		{store.OutcomeQuarantined, reasonReaderDown, cfg.Folders.Quarantined},
+		{store.OutcomeNoForm, reasonNoFiles, cfg.Folders.NoForm},
+	})
+	if len(d.failedPasses) != 0 {
+		t.Errorf("failed passes left after the message was quarantined: %v", d.failedPasses)
 	}
 }

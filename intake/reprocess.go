@@ -94,6 +94,9 @@ func (d *Daemon) reprocessOne(cn *conn, mark store.ReprocessMark) error {
 			log.Warn("message to reprocess waits for the directory; the mark is kept", logErr, dec.Wait)
 			return nil
 		}
+		if dec.Retry != nil {
+			return fmt.Errorf("reprocess %s: %w", mark.MessageID, dec.Retry)
+		}
 	}
 	// The same outcome again sends no second, identical notice unless staff
 	// asked for one (messages reprocess --notify).

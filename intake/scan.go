@@ -66,13 +66,19 @@ func (d *Daemon) scan(ctx context.Context, cn *conn, uv uint32) error {
 				d.advance(uv, handled)
 				return err
 			}
+			// A message whose form reader could not start ends the pass
+			// the same way, with an error: the host failed, not the mail.
+			retry, retryErr := d.firstRetry(uv, c.envs, decs)
+			if retry >= 0 {
+				c.envs = c.envs[:retry]
+			}
 			// A message that waits for the directory ends the pass: what
 			// comes before it is recorded, it and what follows wait.
 			waits := d.firstWaiting(c.envs, decs)
 			if waits >= 0 {
 				c.envs = c.envs[:waits]
 			}
-			if k+1 < len(chunks) && ctx.Err() == nil && waits < 0 {
+			if k+1 < len(chunks) && ctx.Err() == nil && waits < 0 && retry < 0 {
 				pending = d.prepare(cn, chunks[k+1].want)
 			}
 			if ctx.Err() != nil {
@@ -108,6 +114,10 @@ func (d *Daemon) scan(ctx context.Context, cn *conn, uv uint32) error {
 					d.advance(uv, handled)
 					return err
 				}
+			}
+			if retry >= 0 {
+				d.advance(uv, handled)
+				return retryErr
 			}
 			if waits >= 0 {
 				d.advance(uv, handled)
@@ -147,6 +157,31 @@ func (d *Daemon) advance(uv, uid uint32) {
 	if err := d.st.AdvanceUID(d.cfg.Mailbox.Folder, uv, uid); err != nil {
 		d.log.Error("remember the last UID handled", logUID, uid, logErr, err)
 	}
+}
+
+// firstRetry returns the index in envs of the first message whose form
+// reader could not be started, and the error to end the pass with; -1 when
+// there is none. Each such message counts a failed pass; one that reaches
+// maxFailedPasses is quarantined instead (decs is changed), so that a
+// host that can never start a reader does not stop the mailbox.
+func (d *Daemon) firstRetry(uv uint32, envs []envelope, decs map[imap.UID]decision) (int, error) {
+	for i, e := range envs {
+		dec, ok := decs[e.UID]
+		if !ok || dec.Retry == nil {
+			continue
+		}
+		key := store.MessageKey{Mailbox: d.cfg.Mailbox.Folder, UIDValidity: uv, UID: uint32(e.UID)}
+		if d.failedPasses[key] >= maxFailedPasses-1 {
+			delete(d.failedPasses, key)
+			d.log.Error("the form reader could not be started for this message three passes in a row; quarantining it",
+				logUID, uint32(e.UID), logMessageID, e.MessageID, logErr, dec.Retry)
+			decs[e.UID] = quarantined(dec.Original, reasonReaderDown)
+			continue
+		}
+		d.failedPasses[key]++
+		return i, fmt.Errorf("read the forms of uid %d (tried again on the next pass): %w", e.UID, dec.Retry)
+	}
+	return -1, nil
 }
 
 // matches reports whether the decoded subject carries the keyword in any

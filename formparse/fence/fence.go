@@ -41,6 +41,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -53,6 +54,12 @@ import (
 
 	"github.com/regionhmc/websesam-intake/formparse"
 )
+
+// ErrUnavailable is wrapped by the error of a read whose worker could not
+// be started (the host could not run it, or it did not start within the
+// start limit): nothing about the file, which the worker never got. It
+// wraps formparse.ErrCrashed or formparse.ErrTimeout as well.
+var ErrUnavailable = errors.New("the form reader could not be started")
 
 // envWorker is set, to the worker's settings as JSON, only in the
 // environment of a worker. Its presence is what makes MaybeServeWorker serve.

@@ -160,13 +160,13 @@ func (w *worker) retire() {
 func (r *Reader) start(ctx context.Context, key, path string, env []string, set settings, startLimit time.Duration) (*worker, error) {
 	inR, inW, err := os.Pipe()
 	if err != nil {
-		return nil, fmt.Errorf("%w: start the form reader: %v", formparse.ErrCrashed, err)
+		return nil, unavailable(fmt.Errorf("%w: start the form reader: %v", formparse.ErrCrashed, err))
 	}
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		inR.Close()
 		inW.Close()
-		return nil, fmt.Errorf("%w: start the form reader: %v", formparse.ErrCrashed, err)
+		return nil, unavailable(fmt.Errorf("%w: start the form reader: %v", formparse.ErrCrashed, err))
 	}
 	w := &worker{key: key, in: inW, out: bufio.NewReaderSize(outR, 64<<10), outFile: outR,
 		stderr: &limitedBuffer{max: maxStderr}, done: make(chan struct{}), set: set}
@@ -188,7 +188,7 @@ func (r *Reader) start(ctx context.Context, key, path string, env []string, set 
 	if err != nil {
 		inW.Close()
 		outR.Close()
-		return nil, fmt.Errorf("%w: start the form reader: %v", formparse.ErrCrashed, err)
+		return nil, unavailable(fmt.Errorf("%w: start the form reader: %v", formparse.ErrCrashed, err))
 	}
 	go func() {
 		w.waitErr = cmd.Wait()
@@ -214,15 +214,24 @@ func (r *Reader) start(ctx context.Context, key, path string, env []string, set 
 	<-w.done
 	switch killedBy {
 	case "start":
-		return nil, &workerError{
+		return nil, unavailable(&workerError{
 			msg:      fmt.Sprintf("%v: the form reader exceeded its time limit: it did not start within %s", formparse.ErrTimeout, startLimit),
 			sentinel: formparse.ErrTimeout,
-		}
+		})
 	case "context":
 		return nil, fmt.Errorf("read form: %w", context.Cause(ctx))
 	}
 	return nil, classify(cmd.ProcessState, w.waitErr, false, w.stderr.String(), set.CPUSeconds)
 }
+
+// unavailableError is an error of a worker that could not be started: its
+// message is err's; it matches ErrUnavailable and whatever err matches.
+type unavailableError struct{ err error }
+
+func (e *unavailableError) Error() string   { return e.err.Error() }
+func (e *unavailableError) Unwrap() []error { return []error{ErrUnavailable, e.err} }
+
+func unavailable(err error) error { return &unavailableError{err} }
 
 // read sends data to w and reads its answer, killing w at timeout or when
 // ctx ends.

@@ -145,3 +145,17 @@ func TestProcessCPU(t *testing.T) {
 		t.Errorf("processCPU = %s after spinning 50 ms, want at least 10 ms", cpu)
 	}
 }
+
+// A worker that cannot be started says so with ErrUnavailable (the host's
+// failure, not the file's) and still matches ErrCrashed for those that
+// only know formparse's sentinels.
+func TestWorkerUnavailable(t *testing.T) {
+	r := Reader{Path: "/nonexistent/websesam-intake"}
+	_, err := r.Read(context.Background(), []byte("x"), poolOpts)
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, formparse.ErrCrashed) {
+		t.Fatalf("Read with no worker binary: %v, want ErrUnavailable and ErrCrashed", err)
+	}
+	if want := "parser crashed: start the form reader: fork/exec /nonexistent/websesam-intake: no such file or directory"; err.Error() != want {
+		t.Errorf("error %q, want %q", err, want)
+	}
+}
