@@ -76,6 +76,7 @@ func TestE2EOAuth2(t *testing.T) {
 				t.Fatal(err)
 			}
 			raws, want, wantReqs, wantReplies := load(t, "oauth2-"+mech, n)
+			_, _, _, firstReplies := load(t, "oauth2-"+mech, n/2)
 			s.submit(t, raws[:n/2], false)
 			before := len(issuer.Issued())
 			cfg := s.writeOAuth2Config(t, dir, issuer, mech, secretFile)
@@ -86,8 +87,12 @@ func TestE2EOAuth2(t *testing.T) {
 				return s.settledCount(c)
 			}
 			waitFor(t, "the first half drained", 3*time.Minute, func() bool { return settled() >= n/2 })
-			// The rest arrives while the daemon idles: more logins and
-			// SMTP sessions, each with a token that may have lapsed.
+			waitFor(t, "the first half's replies delivered", 3*time.Minute, func() bool { return s.repliesIn(t) >= firstReplies })
+			// The rest arrives once the token of the first half has
+			// lapsed (the daemon drains 30 forms in well under its 3 s
+			// life): its replies need SMTP sessions with a new token.
+			// The sleep is the lifetime under test, not synchronisation.
+			time.Sleep(4 * time.Second)
 			s.send(t, raws[n/2:])
 			waitFor(t, "every message settled", 3*time.Minute, func() bool { return settled() >= n })
 			waitFor(t, "every reply delivered", 3*time.Minute, func() bool { return s.repliesIn(t) >= wantReplies })
