@@ -260,10 +260,12 @@ func classify(ps *os.ProcessState, waitErr error, tooMuch bool, stderr string, c
 //
 // A race-enabled runtime must place its heap where the race detector has
 // shadow memory; when mmap fails there it says "too many address space
-// collisions", and ThreadSanitizer, failing to map shadow memory, "failed
-// to allocate": under RLIMIT_AS both mean the same.
+// collisions", and ThreadSanitizer, failing to map shadow memory or its own
+// trace parts, "failed to allocate" or "out of memory" (exit status 66, one
+// run in twenty-five under load): under RLIMIT_AS all mean the same.
 func outOfMemory(stderr string) bool {
-	for _, s := range []string{"fatal error: out of memory", "runtime: out of memory", "cannot allocate memory", "too many address space collisions", "ThreadSanitizer failed to allocate"} {
+	for _, s := range []string{"fatal error: out of memory", "runtime: out of memory", "cannot allocate memory", "too many address space collisions",
+		"ThreadSanitizer failed to allocate", "ThreadSanitizer: out of memory"} {
 		if strings.Contains(stderr, s) {
 			return true
 		}
