@@ -226,7 +226,7 @@ func (r *Reader) Read(ctx context.Context, data []byte, opts formparse.Options) 
 }
 
 // classify names how a worker that gave no answer ended.
-func classify(ps *os.ProcessState, waitErr error, tooMuch bool, stderr string, cpuLimit uint64) error {
+func classify(ps *os.ProcessState, waitErr error, stderr string, cpuLimit uint64) error {
 	var status syscall.WaitStatus
 	var cpu time.Duration
 	if ps != nil {
@@ -234,8 +234,6 @@ func classify(ps *os.ProcessState, waitErr error, tooMuch bool, stderr string, c
 		cpu = ps.UserTime() + ps.SystemTime()
 	}
 	switch {
-	case tooMuch:
-		return &workerError{msg: fmt.Sprintf("%v: the form reader answered more than %d bytes", formparse.ErrCrashed, maxReply), sentinel: formparse.ErrCrashed}
 	case outOfMemory(stderr):
 		return &workerError{msg: formparse.ErrMemoryLimit.Error(), sentinel: formparse.ErrMemoryLimit}
 	case status.Exited() && status.ExitStatus() == exitCPU,

@@ -59,7 +59,6 @@ type worker struct {
 	done    chan struct{} // closed once the process has been waited for
 	waitErr error
 	set     settings
-	readyVM int64 // address space once fenced in; 0: unknown (no reuse)
 	firstVM int64 // address space after its first file
 	uses    int
 	idle    *time.Timer
@@ -121,9 +120,6 @@ func (r *Reader) put(w *worker) {
 // fresh reports whether w has enough of its CPU time and address space
 // left to be given another file (see the rules above).
 func (w *worker) fresh() bool {
-	if w.readyVM <= 0 {
-		return false
-	}
 	pid := w.cmd.Process.Pid
 	cpu, err := processCPU(pid)
 	if err != nil || cpu > time.Duration(w.set.CPUSeconds)*time.Second/4 {
@@ -206,7 +202,6 @@ func (r *Reader) start(ctx context.Context, key, path string, env []string, set 
 	stop()
 	killedBy := k.freeze()
 	if err == nil && b == '\n' && killedBy == "" {
-		w.readyVM, _ = addressSpaceOf(cmd.Process.Pid)
 		return w, nil
 	}
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
@@ -221,7 +216,7 @@ func (r *Reader) start(ctx context.Context, key, path string, env []string, set 
 	case "context":
 		return nil, fmt.Errorf("read form: %w", context.Cause(ctx))
 	}
-	return nil, classify(cmd.ProcessState, w.waitErr, false, w.stderr.String(), set.CPUSeconds)
+	return nil, classify(cmd.ProcessState, w.waitErr, w.stderr.String(), set.CPUSeconds)
 }
 
 // unavailableError is an error of a worker that could not be started: its
@@ -244,14 +239,12 @@ func (w *worker) read(ctx context.Context, data []byte, timeout time.Duration) (
 	_, werr := w.in.Write(append(hdr[:], data...))
 	var line []byte
 	var rerr error
-	tooMuch := false
 	if werr == nil {
 		for {
 			chunk, err := w.out.ReadSlice('\n')
 			if len(line)+len(chunk) > maxReply {
 				// A worker that answers more than any form can be is
 				// stopped at once.
-				tooMuch = true
 				k.kill("flood")
 				break
 			}
@@ -288,16 +281,7 @@ func (w *worker) read(ctx context.Context, data []byte, timeout time.Duration) (
 		_ = syscall.Kill(-w.cmd.Process.Pid, syscall.SIGKILL)
 		<-w.done
 	}
-	return nil, classify(w.cmd.ProcessState, w.exitErr(), tooMuch, w.stderr.String(), w.set.CPUSeconds)
-}
-
-// exitErr is what Wait said of the process, or an error saying it had not
-// exited.
-func (w *worker) exitErr() error {
-	if w.waitErr == nil && w.cmd.ProcessState != nil && !w.cmd.ProcessState.Success() {
-		return fmt.Errorf("%s", w.cmd.ProcessState)
-	}
-	return w.waitErr
+	return nil, classify(w.cmd.ProcessState, w.waitErr, w.stderr.String(), w.set.CPUSeconds)
 }
 
 // stopped kills w's process group (whatever it started goes too), waits for

@@ -113,7 +113,7 @@ func TestWorkerLeavesNearItsLimits(t *testing.T) {
 	}
 	w := idleWorkers(&r)[0]
 	if !w.fresh() {
-		t.Fatalf("a worker that read one small form is not fresh: readyVM %d, settings %+v", w.readyVM, w.set)
+		t.Fatalf("a worker that read one small form is not fresh: first address space %d, settings %+v", w.firstVM, w.set)
 	}
 	vm, err := addressSpaceOf(pidOf(w))
 	if err != nil {
