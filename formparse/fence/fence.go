@@ -206,7 +206,13 @@ func (r *Reader) Read(ctx context.Context, data []byte, opts formparse.Options) 
 	// (credentials, proxies) reaches the process that reads a stranger's file.
 	// GOMAXPROCS set spares the worker's runtime reading its cgroup's CPU
 	// limit at start; the worker uses at most two (fenceIn) anyway.
-	workerEnv := append(append([]string{envWorker + "=" + string(env), "GOTRACEBACK=single",
+	// MALLOC_ARENA_MAX=1: the binary is linked with cgo, and glibc gives
+	// every new thread its own malloc arena, 64 MiB of address space
+	// reserved at the thread's first malloc or free; a worker whose
+	// runtime started a few threads on a busy machine then ran out of its
+	// memory budget on a valid form. With one arena a thread costs its
+	// stack alone.
+	workerEnv := append(append([]string{envWorker + "=" + string(env), "GOTRACEBACK=single", "MALLOC_ARENA_MAX=1",
 		"GOMAXPROCS=" + strconv.Itoa(min(runtime.GOMAXPROCS(0), 2))}, raceEnv...), r.testEnv...)
 	key := path + "\x00" + strings.Join(workerEnv, "\x00")
 

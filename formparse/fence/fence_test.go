@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -52,6 +53,21 @@ var testReaders = map[string]func([]byte, formparse.Options) (*formparse.Form, e
 		for {
 			sink = append(sink, make([]byte, 4<<20))
 		}
+	},
+	// threads reads the file on a runtime that has started a dozen more
+	// OS threads, as the Go runtime does on its own on a busy machine
+	// (a thread blocked in a system call is replaced).
+	"threads": func(data []byte, opts formparse.Options) (*formparse.Form, error) {
+		started := make(chan struct{})
+		for range 12 {
+			go func() {
+				runtime.LockOSThread() // this goroutine keeps its thread; the runtime starts another
+				started <- struct{}{}
+				select {}
+			}()
+			<-started
+		}
+		return formparse.Read(data, opts)
 	},
 	// hang waits for ever without using the CPU.
 	"hang": func([]byte, formparse.Options) (*formparse.Form, error) { select {} },
@@ -166,6 +182,23 @@ func TestMemoryBomb(t *testing.T) {
 	var next Reader
 	if _, err := next.Read(context.Background(), readFixture(t, "xlsx-date-serials/input.xlsx"), formparse.Options{Timeout: time.Minute}); err != nil {
 		t.Errorf("the next file: %v", err)
+	}
+}
+
+// TestThreadsFitTheBudget: the threads a worker's runtime starts do not
+// eat its memory budget. In a binary linked with cgo (the daemon is, for
+// the system's user lookups) each thread gets a pthread stack and, at its
+// first malloc or free, a glibc malloc arena of its own that reserves 64 MiB
+// of address space; a dozen threads then passed a 256 MiB budget and a
+// valid form came back as "exceeded its memory limit".
+func TestThreadsFitTheBudget(t *testing.T) {
+	r := Reader{testEnv: []string{envTestRead + "=threads"}}
+	form, err := r.Read(context.Background(), readFixture(t, "xlsx-date-serials/input.xlsx"), formparse.Options{Timeout: time.Minute})
+	if err != nil {
+		t.Fatalf("a valid form read by a worker with a dozen more threads: %v", err)
+	}
+	if form.ID != formparse.Single {
+		t.Errorf("form id = %q, want %q", form.ID, formparse.Single)
 	}
 }
 
