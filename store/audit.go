@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
 	"strings"
 	"time"
@@ -62,6 +61,52 @@ func (s *Store) appendAudit(tx *bolt.Tx, actor, action string, subjects []string
 	return nil
 }
 
+// auditNote is what the audit entry of one staff call records besides who
+// and when: the action, the ids it touched, how many records it returned and
+// the shape of the query.
+type auditNote struct {
+	action   string
+	subjects []string
+	count    int
+	detail   string
+}
+
+// audited runs do for actor in one write transaction with the audit entry do
+// returns, so that staff never read or change a record the log does not
+// name, and the log never names a call that did not happen. what begins
+// each error ("show request WS-2026-000001"); an empty what leaves do's
+// errors as they are, for a call whose errors already say it all.
+func audited[T any](s *Store, actor, what string, do func(tx *bolt.Tx) (T, auditNote, error)) (T, error) {
+	var out, none T
+	if err := checkActor(actor); err != nil {
+		return none, err
+	}
+	err := s.db.Update(func(tx *bolt.Tx) error {
+		v, note, err := do(tx)
+		if err != nil {
+			return err
+		}
+		out = v
+		return s.appendAudit(tx, actor, note.action, note.subjects, note.count, note.detail)
+	})
+	switch {
+	case err != nil && what != "":
+		return none, fmt.Errorf("%s: %w", what, err)
+	case err != nil:
+		return none, err
+	}
+	return out, nil
+}
+
+// pageSize is how many records a list call returns at most: limit, or def
+// when the caller gave none (zero or less).
+func pageSize(limit, def int) int {
+	if limit <= 0 {
+		return def
+	}
+	return limit
+}
+
 func checkActor(actor string) error {
 	if strings.TrimSpace(actor) == "" {
 		return fmt.Errorf("check actor: empty actor: %w", ErrInvalid)
@@ -81,14 +126,9 @@ type AuditFilter struct {
 // AuditList returns audit entries newest first. Reading the log is itself
 // logged: it tells who looked at whom.
 func (s *Store) AuditList(actor string, f AuditFilter) ([]AuditEntry, error) {
-	if err := checkActor(actor); err != nil {
-		return nil, err
-	}
-	if f.Limit <= 0 {
-		f.Limit = 100
-	}
-	var out []AuditEntry
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	f.Limit = pageSize(f.Limit, 100)
+	return audited(s, actor, "list audit log", func(tx *bolt.Tx) ([]AuditEntry, auditNote, error) {
+		var out []AuditEntry
 		err := newestFirst(tx.Bucket(bucketAudit), f.Before, "audit entry", func(e AuditEntry) bool {
 			if !f.Since.IsZero() && e.At.Before(f.Since) {
 				return false
@@ -98,15 +138,8 @@ func (s *Store) AuditList(actor string, f AuditFilter) ([]AuditEntry, error) {
 			}
 			return len(out) < f.Limit
 		})
-		if err != nil {
-			return err
-		}
-		return s.appendAudit(tx, actor, AuditListAudit, nil, len(out), "")
+		return out, auditNote{action: AuditListAudit, count: len(out)}, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("list audit log: %w", err)
-	}
-	return out, nil
 }
 
 func containsString(list []string, s string) bool {
@@ -116,15 +149,4 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
-}
-
-// prefixed iterates the keys of b that start with prefix, in key order.
-func prefixed(b *bolt.Bucket, prefix []byte, fn func(k, v []byte) error) error {
-	c := b.Cursor()
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		if err := fn(k, v); err != nil {
-			return err
-		}
-	}
-	return nil
 }

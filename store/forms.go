@@ -57,15 +57,10 @@ func deleteFormFile(tx *bolt.Tx, hash string) error {
 // as a read by actor. ErrNotFound when the request is unknown or its form
 // is not kept (taken in before forms were kept, or removed by retention).
 func (s *Store) RequestForm(actor, id string) (FormFile, error) {
-	if err := checkActor(actor); err != nil {
-		return FormFile{}, err
-	}
-	var f FormFile
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		f = FormFile{}
+	return audited(s, actor, "", func(tx *bolt.Tx) (FormFile, auditNote, error) {
 		r, err := getRequest(tx, id)
 		if err != nil {
-			return err
+			return FormFile{}, auditNote{}, err
 		}
 		b := tx.Bucket(bucketForms)
 		var v []byte
@@ -73,13 +68,12 @@ func (s *Store) RequestForm(actor, id string) (FormFile, error) {
 			v = b.Get(keyText(r.FormHash))
 		}
 		if v == nil {
-			return fmt.Errorf("the original form of request %s is not kept (taken in before forms were kept, or removed by retention): %w", id, ErrNotFound)
+			return FormFile{}, auditNote{}, fmt.Errorf("the original form of request %s is not kept (taken in before forms were kept, or removed by retention): %w", id, ErrNotFound)
 		}
 		name, data, _ := bytes.Cut(v, []byte{0})
-		f = FormFile{Name: string(name), Data: bytes.Clone(data)}
-		return s.appendAudit(tx, actor, AuditSaveForm, []string{id}, 1, "")
+		f := FormFile{Name: string(name), Data: bytes.Clone(data)}
+		return f, auditNote{action: AuditSaveForm, subjects: []string{id}, count: 1}, nil
 	})
-	return f, err
 }
 
 // purgeFormFiles removes the originals of the forms in hashes whose

@@ -559,15 +559,13 @@ func (s *Store) MessageByID(messageID string) (MessageKey, bool, error) {
 // claimed or done. A rejected form sent again becomes new requests.
 func activeForHash(tx *bolt.Tx, hash string) ([]string, error) {
 	var ids []string
-	prefix := join(keyText(hash), nil)
-	err := prefixed(tx.Bucket(bucketFormHash), prefix, func(k, _ []byte) error {
-		id := string(k[len(prefix):])
-		r, err := getRequest(tx, id)
+	err := eachFiledUnder(tx.Bucket(bucketFormHash), hash, func(id, _ []byte) error {
+		r, err := getRequest(tx, string(id))
 		if err != nil {
 			return err
 		}
 		if r.Status != StatusRejected {
-			ids = append(ids, id)
+			ids = append(ids, string(id))
 		}
 		return nil
 	})
@@ -577,21 +575,10 @@ func activeForHash(tx *bolt.Tx, hash string) ([]string, error) {
 // ShowMessage returns one message record (sender and subject are personal
 // data: audited).
 func (s *Store) ShowMessage(actor string, key MessageKey) (Message, error) {
-	if err := checkActor(actor); err != nil {
-		return Message{}, err
-	}
-	var m Message
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		if m, err = getMessage(tx, key); err != nil {
-			return err
-		}
-		return s.appendAudit(tx, actor, AuditShowMessage, []string{key.String()}, 1, "")
+	return audited(s, actor, "show message "+key.String(), func(tx *bolt.Tx) (Message, auditNote, error) {
+		m, err := getMessage(tx, key)
+		return m, auditNote{action: AuditShowMessage, subjects: []string{key.String()}, count: 1}, err
 	})
-	if err != nil {
-		return Message{}, fmt.Errorf("show message %s: %w", key, err)
-	}
-	return m, nil
 }
 
 // MessageFilter selects messages for staff. Zero fields match everything.
@@ -604,30 +591,21 @@ type MessageFilter struct {
 // ListMessages returns message records, most recently recorded first
 // (quarantined messages are seen by staff this way). Audited.
 func (s *Store) ListMessages(actor string, f MessageFilter) ([]Message, error) {
-	if err := checkActor(actor); err != nil {
-		return nil, err
-	}
-	if f.Limit <= 0 {
-		f.Limit = 50
-	}
-	var out []Message
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	f.Limit = pageSize(f.Limit, 50)
+	return audited(s, actor, "list messages", func(tx *bolt.Tx) ([]Message, auditNote, error) {
 		// Messages are few (hundreds a week); a scan is cheaper than another index to keep.
 		var prefix []byte
 		if f.Mailbox != "" {
 			prefix = append([]byte(f.Mailbox), 0)
 		}
-		if err := prefixed(tx.Bucket(bucketMessages), prefix, func(_, v []byte) error {
-			var m Message
-			if err := decode(v, &m); err != nil {
-				return err
-			}
+		var out []Message
+		if err := eachRecordUnder(tx.Bucket(bucketMessages), prefix, func(m Message) error {
 			if f.Outcome == "" || m.Outcome == f.Outcome {
 				out = append(out, m)
 			}
 			return nil
 		}); err != nil {
-			return err
+			return nil, auditNote{}, err
 		}
 		sortMessages(out)
 		if len(out) > f.Limit {
@@ -637,12 +615,8 @@ func (s *Store) ListMessages(actor string, f MessageFilter) ([]Message, error) {
 		for i, m := range out {
 			keys[i] = m.Key.String()
 		}
-		return s.appendAudit(tx, actor, AuditListMessages, keys, len(out), "outcome="+string(f.Outcome))
+		return out, auditNote{action: AuditListMessages, subjects: keys, count: len(out), detail: "outcome=" + string(f.Outcome)}, nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("list messages: %w", err)
-	}
-	return out, nil
 }
 
 func sortMessages(ms []Message) {

@@ -158,9 +158,7 @@ func (s *Store) EnqueueOutbox(rows ...OutboxRow) ([]OutboxRow, error) {
 // DueOutbox returns up to limit pending rows whose NextTry is not after now,
 // oldest first, with their Raw bytes.
 func (s *Store) DueOutbox(now time.Time, limit int) ([]OutboxRow, error) {
-	if limit <= 0 {
-		limit = 100
-	}
+	limit = pageSize(limit, 100)
 	var out []OutboxRow
 	err := s.db.View(func(tx *bolt.Tx) error {
 		end := uint64(now.UnixNano())
@@ -360,14 +358,9 @@ type OutboxFilter struct {
 // OutboxList returns rows newest first, without their bodies. Rows name
 // recipients, so the read is audited.
 func (s *Store) OutboxList(actor string, f OutboxFilter) ([]OutboxRow, error) {
-	if err := checkActor(actor); err != nil {
-		return nil, err
-	}
-	if f.Limit <= 0 {
-		f.Limit = 50
-	}
-	var out []OutboxRow
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	f.Limit = pageSize(f.Limit, 50)
+	return audited(s, actor, "list outbox", func(tx *bolt.Tx) ([]OutboxRow, auditNote, error) {
+		var out []OutboxRow
 		var ids []string
 		err := newestFirst(tx.Bucket(bucketOutbox), f.Before, "outbox row", func(r OutboxRow) bool {
 			if f.State == "" || r.State == f.State {
@@ -377,33 +370,18 @@ func (s *Store) OutboxList(actor string, f OutboxFilter) ([]OutboxRow, error) {
 			return len(out) < f.Limit
 		})
 		if err != nil {
-			return err
+			return nil, auditNote{}, err
 		}
-		return s.appendAudit(tx, actor, AuditOutboxList, ids, len(out), "state="+string(f.State))
+		return out, auditNote{action: AuditOutboxList, subjects: ids, count: len(out), detail: "state=" + string(f.State)}, nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("list outbox: %w", err)
-	}
-	return out, nil
 }
 
 // OutboxGet returns one row with its body (audited).
 func (s *Store) OutboxGet(actor string, id uint64) (OutboxRow, error) {
-	if err := checkActor(actor); err != nil {
-		return OutboxRow{}, err
-	}
-	var r OutboxRow
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		if r, err = getOutbox(tx, id, true); err != nil {
-			return err
-		}
-		return s.appendAudit(tx, actor, AuditOutboxShow, []string{strconv.FormatUint(id, 10)}, 1, "")
+	return audited(s, actor, fmt.Sprintf("show outbox row %d", id), func(tx *bolt.Tx) (OutboxRow, auditNote, error) {
+		r, err := getOutbox(tx, id, true)
+		return r, auditNote{action: AuditOutboxShow, subjects: []string{strconv.FormatUint(id, 10)}, count: 1}, err
 	})
-	if err != nil {
-		return OutboxRow{}, fmt.Errorf("show outbox row %d: %w", id, err)
-	}
-	return r, nil
 }
 
 // OutboxRetry puts a failed or cancelled row back to pending, due now, so
@@ -438,17 +416,9 @@ func (s *Store) OutboxCancel(actor string, id uint64) error {
 // staffOutboxChange is a change staff make to one outbox row: the change
 // and its audit entry (action) in one transaction; verb names a failure.
 func (s *Store) staffOutboxChange(actor string, id uint64, action, verb string, change func(r *OutboxRow) error) error {
-	if err := checkActor(actor); err != nil {
-		return err
-	}
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		if _, err := s.updateOutbox(tx, id, change); err != nil {
-			return err
-		}
-		return s.appendAudit(tx, actor, action, []string{strconv.FormatUint(id, 10)}, 0, "")
+	_, err := audited(s, actor, fmt.Sprintf("%s outbox row %d", verb, id), func(tx *bolt.Tx) (OutboxRow, auditNote, error) {
+		r, err := s.updateOutbox(tx, id, change)
+		return r, auditNote{action: action, subjects: []string{strconv.FormatUint(id, 10)}}, err
 	})
-	if err != nil {
-		return fmt.Errorf("%s outbox row %d: %w", verb, id, err)
-	}
-	return nil
+	return err
 }

@@ -114,23 +114,14 @@ func deleteEntry(tx *bolt.Tx, e RegisterEntry) error {
 }
 
 func getEntry(tx *bolt.Tx, kundnummer, person string) (RegisterEntry, bool, error) {
-	v := tx.Bucket(bucketRegister).Get(registerKey(kundnummer, person))
-	if v == nil {
-		return RegisterEntry{}, false, nil
-	}
-	var e RegisterEntry
-	if err := decode(v, &e); err != nil {
-		return RegisterEntry{}, false, fmt.Errorf("read register row: %w", err)
-	}
-	return e, true, nil
+	return findRecord[RegisterEntry](tx.Bucket(bucketRegister), registerKey(kundnummer, person), "register row")
 }
 
 // rowsByAlias returns every row of the person known by alias.
 func rowsByAlias(tx *bolt.Tx, alias string) ([]RegisterEntry, error) {
 	var out []RegisterEntry
-	prefix := join(keyText(alias), nil)
-	err := prefixed(tx.Bucket(bucketRegisterPerson), prefix, func(k, v []byte) error {
-		e, ok, err := getEntry(tx, string(k[len(prefix):]), string(v))
+	err := eachFiledUnder(tx.Bucket(bucketRegisterPerson), alias, func(kundnummer, person []byte) error {
+		e, ok, err := getEntry(tx, string(kundnummer), string(person))
 		if err != nil || !ok {
 			return err
 		}
@@ -147,11 +138,7 @@ func rowsOfKundnummer(tx *bolt.Tx, kundnummer string) ([]RegisterEntry, error) {
 	if kundnummer != "" {
 		prefix = join(keyText(kundnummer), nil)
 	}
-	err := prefixed(tx.Bucket(bucketRegister), prefix, func(_, v []byte) error {
-		var e RegisterEntry
-		if err := decode(v, &e); err != nil {
-			return err
-		}
+	err := eachRecordUnder(tx.Bucket(bucketRegister), prefix, func(e RegisterEntry) error {
 		out = append(out, e)
 		return nil
 	})
@@ -190,11 +177,8 @@ type RegisterFilter struct {
 // (the export's order). Audited with the ids of the requests behind the
 // rows, never the filter's values.
 func (s *Store) RegisterList(actor string, f RegisterFilter) ([]RegisterEntry, error) {
-	if err := checkActor(actor); err != nil {
-		return nil, err
-	}
-	var out []RegisterEntry
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	return audited(s, actor, "list register", func(tx *bolt.Tx) ([]RegisterEntry, auditNote, error) {
+		var out []RegisterEntry
 		var err error
 		switch {
 		case f.Person != "":
@@ -202,7 +186,7 @@ func (s *Store) RegisterList(actor string, f RegisterFilter) ([]RegisterEntry, e
 			for _, a := range dedupe([]string{HSAAlias(p), EpostAlias(p)}) {
 				rows, err := rowsByAlias(tx, a)
 				if err != nil {
-					return err
+					return nil, auditNote{}, err
 				}
 				for _, e := range rows {
 					if f.Kundnummer != "" && e.Kundnummer != f.Kundnummer {
@@ -220,7 +204,7 @@ func (s *Store) RegisterList(actor string, f RegisterFilter) ([]RegisterEntry, e
 			out, err = rowsOfKundnummer(tx, "")
 		}
 		if err != nil {
-			return err
+			return nil, auditNote{}, err
 		}
 		var ids []string
 		for _, e := range out {
@@ -235,10 +219,6 @@ func (s *Store) RegisterList(actor string, f RegisterFilter) ([]RegisterEntry, e
 		if f.Person != "" {
 			detail += "by person"
 		}
-		return s.appendAudit(tx, actor, AuditRegisterList, ids, len(out), strings.TrimSpace(detail))
+		return out, auditNote{action: AuditRegisterList, subjects: ids, count: len(out), detail: strings.TrimSpace(detail)}, nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("list register: %w", err)
-	}
-	return out, nil
 }

@@ -323,48 +323,25 @@ func (s *Store) composeFor(tx *bolt.Tx, r Request, now time.Time, compose func(R
 
 // ShowRequest returns one request with its fields and history (audited).
 func (s *Store) ShowRequest(actor, id string) (Request, error) {
-	if err := checkActor(actor); err != nil {
-		return Request{}, err
-	}
-	var r Request
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		if r, err = getRequest(tx, id); err != nil {
-			return err
-		}
-		return s.appendAudit(tx, actor, AuditShowRequest, []string{id}, 1, "")
+	return audited(s, actor, "show request "+id, func(tx *bolt.Tx) (Request, auditNote, error) {
+		r, err := getRequest(tx, id)
+		return r, auditNote{action: AuditShowRequest, subjects: []string{id}, count: 1}, err
 	})
-	if err != nil {
-		return Request{}, fmt.Errorf("show request %s: %w", id, err)
-	}
-	return r, nil
 }
 
 // RequestOutbox returns the outbox rows a request caused, oldest first,
 // without bodies (audited: they name recipients).
 func (s *Store) RequestOutbox(actor, id string) ([]OutboxRow, error) {
-	if err := checkActor(actor); err != nil {
-		return nil, err
-	}
-	var out []OutboxRow
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		if out, err = outboxOfRequest(tx, id); err != nil {
-			return err
-		}
-		return s.appendAudit(tx, actor, AuditOutboxList, []string{id}, len(out), "request")
+	return audited(s, actor, "list outbox of request "+id, func(tx *bolt.Tx) ([]OutboxRow, auditNote, error) {
+		out, err := outboxOfRequest(tx, id)
+		return out, auditNote{action: AuditOutboxList, subjects: []string{id}, count: len(out), detail: "request"}, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("list outbox of request %s: %w", id, err)
-	}
-	return out, nil
 }
 
 func outboxOfRequest(tx *bolt.Tx, id string) ([]OutboxRow, error) {
 	var out []OutboxRow
-	prefix := join(keyText(id), nil)
-	err := prefixed(tx.Bucket(bucketOutboxReq), prefix, func(k, _ []byte) error {
-		r, err := getOutbox(tx, be64(k[len(prefix):]), false)
+	err := eachFiledUnder(tx.Bucket(bucketOutboxReq), id, func(rowID, _ []byte) error {
+		r, err := getOutbox(tx, be64(rowID), false)
 		if err != nil {
 			return err
 		}
@@ -395,14 +372,9 @@ type RequestPage struct {
 // the status index) and costs the same with 100 or 100,000 requests. The
 // requests carry names: audited.
 func (s *Store) ListRequests(actor string, f ListFilter) (RequestPage, error) {
-	if err := checkActor(actor); err != nil {
-		return RequestPage{}, err
-	}
-	if f.Limit <= 0 {
-		f.Limit = 50
-	}
-	var page RequestPage
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	f.Limit = pageSize(f.Limit, 50)
+	return audited(s, actor, "list requests", func(tx *bolt.Tx) (RequestPage, auditNote, error) {
+		var page RequestPage
 		var c *bolt.Cursor
 		var prefix []byte
 		if f.Status != "" {
@@ -428,7 +400,7 @@ func (s *Store) ListRequests(actor string, f ListFilter) (RequestPage, error) {
 				err = decode(v, &r)
 			}
 			if err != nil {
-				return err
+				return RequestPage{}, auditNote{}, err
 			}
 			if !f.Since.IsZero() && r.CreatedAt.Before(f.Since) {
 				break
@@ -443,12 +415,8 @@ func (s *Store) ListRequests(actor string, f ListFilter) (RequestPage, error) {
 			page.Requests = append(page.Requests, r)
 			ids = append(ids, r.ID)
 		}
-		return s.appendAudit(tx, actor, AuditListRequests, ids, len(ids), fmt.Sprintf("status=%s type=%s", f.Status, f.Type))
+		return page, auditNote{action: AuditListRequests, subjects: ids, count: len(ids), detail: fmt.Sprintf("status=%s type=%s", f.Status, f.Type)}, nil
 	})
-	if err != nil {
-		return RequestPage{}, fmt.Errorf("list requests: %w", err)
-	}
-	return page, nil
 }
 
 // SearchRequests finds requests by name, e-mail, HSA-id or kundnummer: text
@@ -456,16 +424,8 @@ func (s *Store) ListRequests(actor string, f ListFilter) (RequestPage, error) {
 // Svensson), newest first, at most limit (default 50). The search text is
 // personal data itself, so the audit entry holds only the ids found.
 func (s *Store) SearchRequests(actor, text string, limit int) ([]Request, error) {
-	if err := checkActor(actor); err != nil {
-		return nil, err
-	}
 	term := foldTerm(text)
-	if term == "" {
-		return nil, fmt.Errorf("search requests: empty search text: %w", ErrInvalid)
-	}
-	if limit <= 0 {
-		limit = 50
-	}
+	limit = pageSize(limit, 50)
 	first, _, multi := strings.Cut(term, " ")
 	// A first word longer than a key keeps is looked up by the part keys
 	// keep, and the requests found are then checked against the whole word.
@@ -474,8 +434,11 @@ func (s *Store) SearchRequests(actor, text string, limit int) ([]Request, error)
 	if cut {
 		prefix = keyPrefix(first)
 	}
-	var out []Request
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	return audited(s, actor, "search requests", func(tx *bolt.Tx) ([]Request, auditNote, error) {
+		if term == "" {
+			return nil, auditNote{}, fmt.Errorf("empty search text: %w", ErrInvalid)
+		}
+		var out []Request
 		var ids []string
 		seen := map[string]bool{}
 		if err := prefixed(tx.Bucket(bucketReqSearch), []byte(prefix), func(k, _ []byte) error {
@@ -489,7 +452,7 @@ func (s *Store) SearchRequests(actor, text string, limit int) ([]Request, error)
 			}
 			return nil
 		}); err != nil {
-			return err
+			return nil, auditNote{}, err
 		}
 		slices.Sort(ids)
 		slices.Reverse(ids)
@@ -500,7 +463,7 @@ func (s *Store) SearchRequests(actor, text string, limit int) ([]Request, error)
 			}
 			r, err := getRequest(tx, id)
 			if err != nil {
-				return err
+				return nil, auditNote{}, err
 			}
 			if multi && !nameMatches(r.Fields, term) {
 				continue
@@ -511,12 +474,8 @@ func (s *Store) SearchRequests(actor, text string, limit int) ([]Request, error)
 			out = append(out, r)
 			found = append(found, id)
 		}
-		return s.appendAudit(tx, actor, AuditSearchRequests, found, len(found), "")
+		return out, auditNote{action: AuditSearchRequests, subjects: found, count: len(found)}, nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("search requests: %w", err)
-	}
-	return out, nil
 }
 
 func be64(b []byte) uint64 {

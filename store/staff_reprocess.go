@@ -84,61 +84,34 @@ type MessageDetail struct {
 // ShowMessageDetail returns a message with its history (audited, like
 // ShowMessage: sender and subject are personal data).
 func (s *Store) ShowMessageDetail(actor string, key MessageKey) (MessageDetail, error) {
-	if err := checkActor(actor); err != nil {
-		return MessageDetail{}, err
-	}
-	var d MessageDetail
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	return audited(s, actor, "show message "+key.String(), func(tx *bolt.Tx) (MessageDetail, auditNote, error) {
 		m, err := getMessage(tx, key)
 		if err != nil {
-			return err
+			return MessageDetail{}, auditNote{}, err
 		}
-		d = MessageDetail{Message: m}
+		d := MessageDetail{Message: m}
 		if d.History, err = messageHistory(tx, key); err != nil {
-			return err
+			return MessageDetail{}, auditNote{}, err
+		}
+		if d.History == nil {
+			d.History = []MessageEvent{}
 		}
 		if d.Pending, err = reprocessMark(tx, key); err != nil {
-			return err
+			return MessageDetail{}, auditNote{}, err
 		}
-		return s.appendAudit(tx, actor, AuditShowMessage, []string{key.String()}, 1, "")
+		return d, auditNote{action: AuditShowMessage, subjects: []string{key.String()}, count: 1}, nil
 	})
-	if err != nil {
-		return MessageDetail{}, fmt.Errorf("show message %s: %w", key, err)
-	}
-	if d.History == nil {
-		d.History = []MessageEvent{}
-	}
-	return d, nil
 }
 
 func messageHistory(tx *bolt.Tx, key MessageKey) ([]MessageEvent, error) {
-	b := tx.Bucket(bucketMsgHistory)
-	if b == nil {
-		return nil, nil
-	}
-	v := b.Get(key.bytes())
-	if v == nil {
-		return nil, nil
-	}
-	var out []MessageEvent
-	if err := decode(v, &out); err != nil {
-		return nil, fmt.Errorf("read history of message %s: %w", key, err)
-	}
-	return out, nil
+	h, _, err := findRecord[[]MessageEvent](tx.Bucket(bucketMsgHistory), key.bytes(), "history of message "+key.String())
+	return h, err
 }
 
 func reprocessMark(tx *bolt.Tx, key MessageKey) (*ReprocessMark, error) {
-	b := tx.Bucket(bucketReprocess)
-	if b == nil {
-		return nil, nil
-	}
-	v := b.Get(key.bytes())
-	if v == nil {
-		return nil, nil
-	}
-	var m ReprocessMark
-	if err := decode(v, &m); err != nil {
-		return nil, fmt.Errorf("read reprocess mark of %s: %w", key, err)
+	m, found, err := findRecord[ReprocessMark](tx.Bucket(bucketReprocess), key.bytes(), "reprocess mark of "+key.String())
+	if err != nil || !found {
+		return nil, err
 	}
 	return &m, nil
 }
@@ -169,55 +142,47 @@ func appendMessageEvent(tx *bolt.Tx, key MessageKey, e MessageEvent) error {
 // the audit entry in one transaction, and any other outcome, a copy, a
 // purged record or a mark already waiting is refused (*MessageStateError).
 func (s *Store) MarkReprocess(actor string, key MessageKey, note string, notify bool) (ReprocessMark, error) {
-	if err := checkActor(actor); err != nil {
-		return ReprocessMark{}, err
-	}
-	var mark ReprocessMark
-	err := s.db.Update(func(tx *bolt.Tx) error {
+	return audited(s, actor, "reprocess message "+key.String(), func(tx *bolt.Tx) (ReprocessMark, auditNote, error) {
 		m, err := getMessage(tx, key)
 		if err != nil {
-			return err
+			return ReprocessMark{}, auditNote{}, err
 		}
 		switch {
 		case m.Outcome != OutcomeQuarantined && m.Outcome != OutcomeNoForm:
-			return &MessageStateError{Key: key, Outcome: m.Outcome, Why: "was decided on a readable form or an automatic message; only quarantined and no-form messages can be reprocessed"}
+			return ReprocessMark{}, auditNote{}, &MessageStateError{Key: key, Outcome: m.Outcome, Why: "was decided on a readable form or an automatic message; only quarantined and no-form messages can be reprocessed"}
 		case m.DuplicateOf != nil:
-			return &MessageStateError{Key: key, Outcome: m.Outcome, Why: "is a copy of " + m.DuplicateOf.String() + "; reprocess that one"}
+			return ReprocessMark{}, auditNote{}, &MessageStateError{Key: key, Outcome: m.Outcome, Why: "is a copy of " + m.DuplicateOf.String() + "; reprocess that one"}
 		case m.Purged:
-			return &MessageStateError{Key: key, Outcome: m.Outcome, Why: "was purged by retention; ask the sender to send it again"}
+			return ReprocessMark{}, auditNote{}, &MessageStateError{Key: key, Outcome: m.Outcome, Why: "was purged by retention; ask the sender to send it again"}
 		case m.MessageID == "":
-			return &MessageStateError{Key: key, Outcome: m.Outcome, Why: "has no Message-ID, so the daemon cannot find it again in its folder; ask the sender to send it again"}
+			return ReprocessMark{}, auditNote{}, &MessageStateError{Key: key, Outcome: m.Outcome, Why: "has no Message-ID, so the daemon cannot find it again in its folder; ask the sender to send it again"}
 		}
 		old, err := reprocessMark(tx, key)
 		if err != nil {
-			return err
+			return ReprocessMark{}, auditNote{}, err
 		}
 		if old != nil {
-			return &MessageStateError{Key: key, Outcome: m.Outcome, Why: fmt.Sprintf("is already waiting to be reprocessed (asked by %s at %s)", old.Actor, old.At.Local().Format(time.DateTime))}
+			return ReprocessMark{}, auditNote{}, &MessageStateError{Key: key, Outcome: m.Outcome, Why: fmt.Sprintf("is already waiting to be reprocessed (asked by %s at %s)", old.Actor, old.At.Local().Format(time.DateTime))}
 		}
 		now := s.now().UTC()
 		note = strings.TrimSpace(note)
-		mark = ReprocessMark{V: recordVersion, Key: key, MessageID: m.MessageID, Actor: actor, At: now, Note: note, Outcome: m.Outcome, Notify: notify}
+		mark := ReprocessMark{V: recordVersion, Key: key, MessageID: m.MessageID, Actor: actor, At: now, Note: note, Outcome: m.Outcome, Notify: notify}
 		v, err := encode(mark)
 		if err != nil {
-			return err
+			return ReprocessMark{}, auditNote{}, err
 		}
 		b, err := tx.CreateBucketIfNotExists(bucketReprocess)
 		if err != nil {
-			return fmt.Errorf("create reprocess marks: %w", err)
+			return ReprocessMark{}, auditNote{}, fmt.Errorf("create reprocess marks: %w", err)
 		}
 		if err := b.Put(key.bytes(), v); err != nil {
-			return fmt.Errorf("write reprocess mark: %w", err)
+			return ReprocessMark{}, auditNote{}, fmt.Errorf("write reprocess mark: %w", err)
 		}
 		if err := appendMessageEvent(tx, key, MessageEvent{At: now, Actor: actor, Event: EventReprocessRequested, From: m.Outcome, Note: note}); err != nil {
-			return err
+			return ReprocessMark{}, auditNote{}, err
 		}
-		return s.appendAudit(tx, actor, AuditReprocessMessage, []string{key.String()}, 0, "")
+		return mark, auditNote{action: AuditReprocessMessage, subjects: []string{key.String()}}, nil
 	})
-	if err != nil {
-		return ReprocessMark{}, fmt.Errorf("reprocess message %s: %w", key, err)
-	}
-	return mark, nil
 }
 
 // ReprocessPending returns the marks waiting for the daemon, in key order.

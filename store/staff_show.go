@@ -2,7 +2,6 @@ package store
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 
 	bolt "go.etcd.io/bbolt"
@@ -32,17 +31,12 @@ type RequestDetail struct {
 // in one transaction with one audit entry naming the request and the
 // message (a second entry per part would tell the log nothing more).
 func (s *Store) ShowRequestDetail(actor, id string) (RequestDetail, error) {
-	if err := checkActor(actor); err != nil {
-		return RequestDetail{}, err
-	}
-	var d RequestDetail
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		d = RequestDetail{}
+	return audited(s, actor, "show request "+id, func(tx *bolt.Tx) (RequestDetail, auditNote, error) {
 		r, err := getRequest(tx, id)
 		if err != nil {
-			return err
+			return RequestDetail{}, auditNote{}, err
 		}
-		d.Request = r
+		d := RequestDetail{Request: r, Replies: []OutboxRow{}}
 		subjects := []string{id}
 		if m, err := getMessage(tx, r.Message); err == nil {
 			d.Message = &m
@@ -62,7 +56,7 @@ func (s *Store) ShowRequestDetail(actor, id string) (RequestDetail, error) {
 		for _, owner := range dedupe(owners) {
 			rows, err := outboxOfRequest(tx, owner)
 			if err != nil {
-				return err
+				return RequestDetail{}, auditNote{}, err
 			}
 			for _, row := range rows {
 				// A batch's Klar notices belong to the other users of the batch.
@@ -76,34 +70,16 @@ func (s *Store) ShowRequestDetail(actor, id string) (RequestDetail, error) {
 			}
 		}
 		slices.SortFunc(d.Replies, func(a, b OutboxRow) int { return cmp.Compare(a.ID, b.ID) })
-		return s.appendAudit(tx, actor, AuditShowRequestDetail, subjects, 1, "")
+		return d, auditNote{action: AuditShowRequestDetail, subjects: subjects, count: 1}, nil
 	})
-	if err != nil {
-		return RequestDetail{}, fmt.Errorf("show request %s: %w", id, err)
-	}
-	if d.Replies == nil {
-		d.Replies = []OutboxRow{}
-	}
-	return d, nil
 }
 
 // RegisterExport returns every register row in the export's order
 // (kundnummer, then person), audited as an export: the whole register leaves
 // the database in a file, which the log must say apart from a look-up.
 func (s *Store) RegisterExport(actor string) ([]RegisterEntry, error) {
-	if err := checkActor(actor); err != nil {
-		return nil, err
-	}
-	var out []RegisterEntry
-	err := s.db.Update(func(tx *bolt.Tx) error {
-		var err error
-		if out, err = rowsOfKundnummer(tx, ""); err != nil {
-			return err
-		}
-		return s.appendAudit(tx, actor, AuditRegisterExport, nil, len(out), "whole register")
+	return audited(s, actor, "export register", func(tx *bolt.Tx) ([]RegisterEntry, auditNote, error) {
+		out, err := rowsOfKundnummer(tx, "")
+		return out, auditNote{action: AuditRegisterExport, count: len(out), detail: "whole register"}, err
 	})
-	if err != nil {
-		return nil, fmt.Errorf("export register: %w", err)
-	}
-	return out, nil
 }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -311,7 +312,13 @@ func eachRecord[T any](b *bolt.Bucket, fn func(T) error) error {
 	if b == nil {
 		return nil
 	}
-	return b.ForEach(func(_, v []byte) error {
+	return eachRecordUnder(b, nil, fn)
+}
+
+// eachRecordUnder decodes the values of b whose keys start with prefix (nil:
+// every value), in key order, and hands each to fn.
+func eachRecordUnder[T any](b *bolt.Bucket, prefix []byte, fn func(T) error) error {
+	return prefixed(b, prefix, func(_, v []byte) error {
 		var r T
 		if err := decode(v, &r); err != nil {
 			return err
@@ -320,19 +327,51 @@ func eachRecord[T any](b *bolt.Bucket, fn func(T) error) error {
 	})
 }
 
+// prefixed iterates the keys of b that start with prefix, in key order.
+func prefixed(b *bolt.Bucket, prefix []byte, fn func(k, v []byte) error) error {
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if err := fn(k, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// eachFiledUnder iterates the entries of an index bucket filed under key
+// (keyText(key), then 0x00) and hands fn the rest of each entry's key: the
+// id of what is filed there.
+func eachFiledUnder(b *bolt.Bucket, key string, fn func(rest, v []byte) error) error {
+	prefix := join(keyText(key), nil)
+	return prefixed(b, prefix, func(k, v []byte) error { return fn(k[len(prefix):], v) })
+}
+
 // getRecord reads the record under key; what names it in the errors
 // ("request WS-2026-000001"), ErrNotFound when there is none.
 func getRecord[T any](b *bolt.Bucket, key []byte, what string) (T, error) {
-	var r T
+	r, found, err := findRecord[T](b, key, what)
+	if err == nil && !found {
+		return r, fmt.Errorf("%s: %w", what, ErrNotFound)
+	}
+	return r, err
+}
+
+// findRecord reads the record under key, for a caller to whom none is no
+// error (found false; a bucket not yet created, nil, has none). what names
+// it in a decode error.
+func findRecord[T any](b *bolt.Bucket, key []byte, what string) (r T, found bool, err error) {
+	if b == nil {
+		return r, false, nil
+	}
 	v := b.Get(key)
 	if v == nil {
-		return r, fmt.Errorf("%s: %w", what, ErrNotFound)
+		return r, false, nil
 	}
 	if err := decode(v, &r); err != nil {
 		var none T
-		return none, fmt.Errorf("read %s: %w", what, err)
+		return none, false, fmt.Errorf("read %s: %w", what, err)
 	}
-	return r, nil
+	return r, true, nil
 }
 
 // allRecords reads every record of a bucket, in key order.
