@@ -15,9 +15,8 @@ import (
 )
 
 func newBackupCommand() *cobra.Command {
-	var f staffFlags
 	var timeout time.Duration
-	cmd := &cobra.Command{
+	cmd := staffCommand(&cobra.Command{
 		Use:   "backup FILE",
 		Short: "Write a consistent copy of the database to FILE, also while the daemon runs",
 		Long: `backup copies the database into FILE from one read transaction, so the copy
@@ -29,11 +28,9 @@ database, and renamed into place, with mode 0600 (it holds personal data).` + st
 		Example: `  websesam-intake backup /srv/backup/intake-$(date +%F).db
   websesam-intake backup --db /var/lib/websesam-intake/intake.db copy.db`,
 		Args: exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBackup(cmd, f, args[0], timeout)
-		},
-	}
-	addStaffFlags(cmd, &f)
+	}, func(cmd *cobra.Command, sf staffFlags, args []string) error {
+		return runBackup(cmd, sf, args[0], timeout)
+	})
 	cmd.Flags().DurationVar(&timeout, "timeout", store.DefaultTimeout, "how long to wait for the database lock when no daemon answers")
 	return cmd
 }

@@ -24,11 +24,7 @@ A message is named MAILBOX/UIDVALIDITY/UID, as 'messages list' shows.
 
 func parseOutcome(s string) (staffapi.Outcome, error) {
 	o := staffapi.Outcome(s)
-	switch o {
-	case "", staffapi.OutcomeQueued, staffapi.OutcomeReturned, staffapi.OutcomeNoForm, staffapi.OutcomeIgnored, staffapi.OutcomeQuarantined:
-		return o, nil
-	}
-	return "", usagef("--outcome must be queued, returned, no-form, ignored or quarantined, not %q", s)
+	return o, oneOf("outcome", o, staffapi.OutcomeQueued, staffapi.OutcomeReturned, staffapi.OutcomeNoForm, staffapi.OutcomeIgnored, staffapi.OutcomeQuarantined)
 }
 
 func messageKey(s string) (staffapi.MessageKey, error) {
@@ -40,11 +36,10 @@ func messageKey(s string) (staffapi.MessageKey, error) {
 }
 
 func newMessagesListCommand() *cobra.Command {
-	var sf staffFlags
 	var outcome string
 	var limit int
 	var asJSON bool
-	cmd := &cobra.Command{
+	cmd := staffCommand(&cobra.Command{
 		Use:   "list [--outcome O]",
 		Short: "List message records, most recent first",
 		Long: `List the messages the daemon decided, most recently recorded first, with
@@ -52,26 +47,24 @@ sender and subject (so the listing is written to the audit log).`,
 		Example: `  websesam-intake messages list --outcome quarantined
   websesam-intake messages list --outcome no-form --json`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			o, err := parseOutcome(outcome)
-			if err != nil {
-				return err
-			}
-			if err := checkLimit(limit); err != nil {
-				return err
-			}
-			msgs, err := staffCall(cmd, sf, staffapi.ListMessages, staffapi.MessageFilter{Outcome: o, Limit: limit}, seeList("messages list"))
-			if err != nil {
-				return err
-			}
-			return writeRows(cmd.OutOrStdout(), msgs, asJSON, "No messages match.",
-				[]string{"MESSAGE", "RECEIVED", "OUTCOME", "FROM", "SUBJECT", "REASON"}, func(m staffapi.Message) []string {
-					return []string{m.Key.String(), localTime(m.ReceivedAt), string(m.Outcome), shorten(dash(m.From), 35),
-						shorten(dash(m.Subject), 40), shorten(dash(m.Reason), 50)}
-				})
-		},
-	}
-	addStaffFlags(cmd, &sf)
+	}, func(cmd *cobra.Command, sf staffFlags, _ []string) error {
+		o, err := parseOutcome(outcome)
+		if err != nil {
+			return err
+		}
+		if err := checkLimit(limit); err != nil {
+			return err
+		}
+		msgs, err := staffCall(cmd, sf, staffapi.ListMessages, staffapi.MessageFilter{Outcome: o, Limit: limit}, seeList("messages list"))
+		if err != nil {
+			return err
+		}
+		return writeRows(cmd.OutOrStdout(), msgs, asJSON, "No messages match.",
+			[]string{"MESSAGE", "RECEIVED", "OUTCOME", "FROM", "SUBJECT", "REASON"}, func(m staffapi.Message) []string {
+				return []string{m.Key.String(), localTime(m.ReceivedAt), string(m.Outcome), shorten(dash(m.From), 35),
+					shorten(dash(m.Subject), 40), shorten(dash(m.Reason), 50)}
+			})
+	})
 	cmd.Flags().StringVar(&outcome, "outcome", "", "only messages with this outcome: queued, returned, no-form, ignored or quarantined")
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many messages")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
@@ -79,9 +72,8 @@ sender and subject (so the listing is written to the audit log).`,
 }
 
 func newMessagesShowCommand() *cobra.Command {
-	var sf staffFlags
 	var asJSON bool
-	cmd := &cobra.Command{
+	cmd := staffCommand(&cobra.Command{
 		Use:   "show MAILBOX/UIDVALIDITY/UID",
 		Short: "Show one message's record and history",
 		Long: `Show one message: sender, subject, outcome and why, the requests its forms
@@ -89,22 +81,17 @@ became, and its history after the first decision. Written to the audit log.`,
 		Example: `  websesam-intake messages show INBOX/1700000000/42
   websesam-intake messages show INBOX/1700000000/42 --json`,
 		Args: exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			key, err := messageKey(args[0])
-			if err != nil {
-				return err
-			}
-			d, err := staffCall(cmd, sf, staffapi.ShowMessage, key, seeList("messages list"))
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), d)
-			}
-			return writeMessageDetail(cmd.OutOrStdout(), d)
-		},
-	}
-	addStaffFlags(cmd, &sf)
+	}, func(cmd *cobra.Command, sf staffFlags, args []string) error {
+		key, err := messageKey(args[0])
+		if err != nil {
+			return err
+		}
+		d, err := staffCall(cmd, sf, staffapi.ShowMessage, key, seeList("messages list"))
+		if err != nil {
+			return err
+		}
+		return writeJSONOr(cmd.OutOrStdout(), asJSON, d, writeMessageDetail)
+	})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of text")
 	return cmd
 }
@@ -165,10 +152,9 @@ func writeMessageDetail(w io.Writer, d staffapi.MessageDetail) error {
 }
 
 func newMessagesReprocessCommand() *cobra.Command {
-	var sf staffFlags
 	var note string
 	var notify bool
-	cmd := &cobra.Command{
+	cmd := staffCommand(&cobra.Command{
 		Use:   "reprocess MAILBOX/UIDVALIDITY/UID [--note TEXT] [--notify]",
 		Short: "Have the daemon decide a quarantined or no-form message again",
 		Long: `After fixing what made the daemon quarantine a message (or find no form in
@@ -181,25 +167,23 @@ you give --notify; a changed outcome (a form now read, a sender now
 allowed) is notified as usual.`,
 		Example: `  websesam-intake messages reprocess INBOX/1700000000/42 --note "region.example.se now allowed"`,
 		Args:    exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			key, err := messageKey(args[0])
-			if err != nil {
-				return err
+	}, func(cmd *cobra.Command, sf staffFlags, args []string) error {
+		key, err := messageKey(args[0])
+		if err != nil {
+			return err
+		}
+		return withStaff(cmd, sf, false, func(s *staffSession) error {
+			if _, err := staffapi.Reprocess.Do(cmd.Context(), s.Staff, staffapi.ReprocessArgs{Key: key, Note: note, Notify: notify}); err != nil {
+				return staffError(err, "messages list")
 			}
-			return withStaff(cmd, sf, false, func(s *staffSession) error {
-				if _, err := staffapi.Reprocess.Do(cmd.Context(), s.Staff, staffapi.ReprocessArgs{Key: key, Note: note, Notify: notify}); err != nil {
-					return staffError(err, "messages list")
-				}
-				when := "on its next pass"
-				if s.Direct {
-					when = "when it next runs"
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Message %s will be decided again by the daemon %s.\n", key, when)
-				return nil
-			})
-		},
-	}
-	addStaffFlags(cmd, &sf)
+			when := "on its next pass"
+			if s.Direct {
+				when = "when it next runs"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Message %s will be decided again by the daemon %s.\n", key, when)
+			return nil
+		})
+	})
 	cmd.Flags().StringVar(&note, "note", "", "what was fixed, for the message's history")
 	cmd.Flags().BoolVar(&notify, "notify", false, "send the notice even when the decision comes out as before (by default only a changed outcome is notified, so the sender gets no second, identical mail)")
 	return cmd

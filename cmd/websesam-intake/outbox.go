@@ -23,40 +23,35 @@ failed with the reason, for staff to see, fix and retry.
 }
 
 func newOutboxListCommand() *cobra.Command {
-	var sf staffFlags
 	var state string
 	var limit int
 	var asJSON bool
-	cmd := &cobra.Command{
+	cmd := staffCommand(&cobra.Command{
 		Use:   "list",
 		Short: "List outbox rows, newest first",
 		Example: `  websesam-intake outbox list
   websesam-intake outbox list --state failed
   websesam-intake outbox list --json --limit 500`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			st := staffapi.OutboxState(state)
-			switch st {
-			case "", staffapi.OutboxPending, staffapi.OutboxSent, staffapi.OutboxFailed, staffapi.OutboxCancelled:
-			default:
-				return usagef("--state must be pending, sent, failed or cancelled, not %q", state)
-			}
-			if err := checkLimit(limit); err != nil {
-				return err
-			}
-			rows, err := staffCall(cmd, sf, staffapi.OutboxList, staffapi.OutboxFilter{State: st, Limit: limit}, nil)
-			if err != nil {
-				return err
-			}
-			return writeRows(cmd.OutOrStdout(), rows, asJSON, "The outbox has no such rows.",
-				[]string{"ID", "STATE", "KIND", "REQUEST", "TO", "SUBJECT", "ATTEMPTS", "WHEN", "LAST ERROR"}, func(r staffapi.OutboxRow) []string {
-					return []string{strconv.FormatUint(r.ID, 10), string(r.State), r.Kind, dash(r.Request),
-						shorten(strings.Join(append(append([]string{}, r.To...), r.Cc...), ", "), 40),
-						shorten(r.Subject, 40), strconv.Itoa(outboxAttempts(r)), outboxWhen(r), shorten(dash(r.LastError), 50)}
-				})
-		},
-	}
-	addStaffFlags(cmd, &sf)
+	}, func(cmd *cobra.Command, sf staffFlags, args []string) error {
+		st := staffapi.OutboxState(state)
+		if err := oneOf("state", st, staffapi.OutboxPending, staffapi.OutboxSent, staffapi.OutboxFailed, staffapi.OutboxCancelled); err != nil {
+			return err
+		}
+		if err := checkLimit(limit); err != nil {
+			return err
+		}
+		rows, err := staffCall(cmd, sf, staffapi.OutboxList, staffapi.OutboxFilter{State: st, Limit: limit}, nil)
+		if err != nil {
+			return err
+		}
+		return writeRows(cmd.OutOrStdout(), rows, asJSON, "The outbox has no such rows.",
+			[]string{"ID", "STATE", "KIND", "REQUEST", "TO", "SUBJECT", "ATTEMPTS", "WHEN", "LAST ERROR"}, func(r staffapi.OutboxRow) []string {
+				return []string{strconv.FormatUint(r.ID, 10), string(r.State), r.Kind, dash(r.Request),
+					shorten(strings.Join(append(append([]string{}, r.To...), r.Cc...), ", "), 40),
+					shorten(r.Subject, 40), strconv.Itoa(outboxAttempts(r)), outboxWhen(r), shorten(dash(r.LastError), 50)}
+			})
+	})
 	cmd.Flags().StringVar(&state, "state", "", "only rows in this state: pending, sent, failed or cancelled")
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many rows")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
@@ -64,58 +59,55 @@ func newOutboxListCommand() *cobra.Command {
 }
 
 func newOutboxShowCommand() *cobra.Command {
-	var sf staffFlags
 	var asJSON, raw bool
-	cmd := &cobra.Command{
+	cmd := staffCommand(&cobra.Command{
 		Use:   "show ID",
 		Short: "Show one outbox row: recipients, state, attempts, and the message",
 		Example: `  websesam-intake outbox show 12
   websesam-intake outbox show 12 --raw > mail.eml`,
 		Args: exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := outboxID(args[0])
-			if err != nil {
-				return err
-			}
-			m, err := staffCall(cmd, sf, staffapi.OutboxShow, staffapi.OutboxID{ID: id}, outboxError)
-			if err != nil {
-				return err
-			}
-			r := m.Row
-			out := cmd.OutOrStdout()
-			switch {
-			case raw:
-				_, err := out.Write(m.Raw)
-				return err
-			case asJSON:
-				return writeJSON(out, struct {
-					staffapi.OutboxRow
-					Raw string `json:"raw"`
-				}{r, string(m.Raw)})
-			}
-			t := newTable(out, "", "")
-			t.row("ID", strconv.FormatUint(r.ID, 10))
-			t.row("State", string(r.State))
-			t.row("Kind", r.Kind)
-			t.row("Request", dash(r.Request))
-			t.row("Message-ID", "<"+r.MessageID+">")
-			t.row("In reply to", dash(r.InReplyTo))
-			t.row("From", r.From)
-			t.row("To", strings.Join(r.To, ", "))
-			t.row("Cc", dash(strings.Join(r.Cc, ", ")))
-			t.row("Subject", r.Subject)
-			t.row("Created", r.CreatedAt.Local().Format(time.DateTime))
-			t.row("Attempts", outboxAttemptsText(r))
-			t.row("Next try", outboxWhen(r))
-			t.row("Last error", dash(r.LastError))
-			if err := t.flush(); err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "\n(%d bytes of message; --raw prints it)\n", len(m.Raw))
-			return nil
-		},
-	}
-	addStaffFlags(cmd, &sf)
+	}, func(cmd *cobra.Command, sf staffFlags, args []string) error {
+		id, err := outboxID(args[0])
+		if err != nil {
+			return err
+		}
+		m, err := staffCall(cmd, sf, staffapi.OutboxShow, staffapi.OutboxID{ID: id}, outboxError)
+		if err != nil {
+			return err
+		}
+		r := m.Row
+		out := cmd.OutOrStdout()
+		switch {
+		case raw:
+			_, err := out.Write(m.Raw)
+			return err
+		case asJSON:
+			return writeJSON(out, struct {
+				staffapi.OutboxRow
+				Raw string `json:"raw"`
+			}{r, string(m.Raw)})
+		}
+		t := newTable(out, "", "")
+		t.row("ID", strconv.FormatUint(r.ID, 10))
+		t.row("State", string(r.State))
+		t.row("Kind", r.Kind)
+		t.row("Request", dash(r.Request))
+		t.row("Message-ID", "<"+r.MessageID+">")
+		t.row("In reply to", dash(r.InReplyTo))
+		t.row("From", r.From)
+		t.row("To", strings.Join(r.To, ", "))
+		t.row("Cc", dash(strings.Join(r.Cc, ", ")))
+		t.row("Subject", r.Subject)
+		t.row("Created", r.CreatedAt.Local().Format(time.DateTime))
+		t.row("Attempts", outboxAttemptsText(r))
+		t.row("Next try", outboxWhen(r))
+		t.row("Last error", dash(r.LastError))
+		if err := t.flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "\n(%d bytes of message; --raw prints it)\n", len(m.Raw))
+		return nil
+	})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON, the message included")
 	cmd.Flags().BoolVar(&raw, "raw", false, "print the message exactly as it is sent")
 	return cmd
@@ -142,13 +134,10 @@ func newOutboxCancelCommand() *cobra.Command {
 // newOutboxChangeCommand makes c a command that changes one outbox row,
 // named by its id, and says what became of it (done).
 func newOutboxChangeCommand(c *cobra.Command, done string, change staffapi.Call[staffapi.OutboxID, staffapi.Done]) *cobra.Command {
-	var sf staffFlags
 	c.Args = exactArgs(1)
-	c.RunE = func(cmd *cobra.Command, args []string) error {
+	return staffCommand(c, func(cmd *cobra.Command, sf staffFlags, args []string) error {
 		return outboxChange(cmd, sf, args[0], done, change)
-	}
-	addStaffFlags(c, &sf)
-	return c
+	})
 }
 
 func outboxChange(cmd *cobra.Command, sf staffFlags, arg, done string, change staffapi.Call[staffapi.OutboxID, staffapi.Done]) error {

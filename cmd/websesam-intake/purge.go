@@ -17,12 +17,11 @@ import (
 
 func newPurgeCommand() *cobra.Command {
 	var (
-		sf     staffFlags
 		dryRun bool
 		asJSON bool
 		at     string
 	)
-	cmd := &cobra.Command{
+	cmd := staffConfigCommand(&cobra.Command{
 		Use:   "purge [--dry-run] [--json]",
 		Short: "Remove personal data past its time, as the daemon does daily",
 		Long: `purge runs the retention pass of the configuration's [retention] section
@@ -49,42 +48,34 @@ with CREDENTIALS_DIRECTORY set like the unit's).` + staffHelp,
   websesam-intake purge
   websesam-intake purge --dry-run --json`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			now, err := parseNow(at)
-			if err != nil {
-				return err
+	}, func(cmd *cobra.Command, sf staffFlags, _ []string) error {
+		now, err := parseNow(at)
+		if err != nil {
+			return err
+		}
+		ctx := cmd.Context()
+		return withStaff(cmd, sf, false, func(sess *staffSession) error {
+			if l, ok := sess.Staff.(*staffapi.Local); ok {
+				cfg, err := intake.LoadConfig(sf.config)
+				if err != nil {
+					return usagef("no daemon answers on %s, so the pass runs here and needs the daemon's whole configuration (its [retention], and its mailbox login for the folders): %w (give it with --config FILE)", sf.socket, err)
+				}
+				log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+				l.Retain = func(ctx context.Context, actor string, dry bool) (store.RetentionResult, error) {
+					return intake.RetentionPass(ctx, cfg, l.Store, actor, now, dry, log)
+				}
 			}
-			ctx := cmd.Context()
-			return withStaff(cmd, sf, false, func(sess *staffSession) error {
-				if l, ok := sess.Staff.(*staffapi.Local); ok {
-					cfg, err := intake.LoadConfig(sf.config)
-					if err != nil {
-						return usagef("no daemon answers on %s, so the pass runs here and needs the daemon's whole configuration (its [retention], and its mailbox login for the folders): %w (give it with --config FILE)", sf.socket, err)
-					}
-					log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
-					l.Retain = func(ctx context.Context, actor string, dry bool) (store.RetentionResult, error) {
-						return intake.RetentionPass(ctx, cfg, l.Store, actor, now, dry, log)
-					}
-				}
-				r, err := staffapi.Purge.Do(ctx, sess.Staff, staffapi.PurgeArgs{DryRun: dryRun})
-				res := store.RetentionResult(r)
-				if err != nil && res.At.IsZero() {
-					return staffError(err, "purge --help")
-				}
-				out := cmd.OutOrStdout()
-				if asJSON {
-					if werr := writeJSON(out, res); werr != nil {
-						return werr
-					}
-				} else if werr := printPurge(out, res); werr != nil {
-					return werr
-				}
-				return err // the folder pass failed; the store's ran
-			})
-		},
-	}
-	addStaffFlags(cmd, &sf)
-	addConfigFlag(cmd, &sf)
+			r, err := staffapi.Purge.Do(ctx, sess.Staff, staffapi.PurgeArgs{DryRun: dryRun})
+			res := store.RetentionResult(r)
+			if err != nil && res.At.IsZero() {
+				return staffError(err, "purge --help")
+			}
+			if werr := writeJSONOr(cmd.OutOrStdout(), asJSON, res, printPurge); werr != nil {
+				return werr
+			}
+			return err // the folder pass failed; the store's ran
+		})
+	})
 	cmd.Flags().Lookup("config").Usage = "the daemon's configuration ([retention] and the mailbox login), read when no daemon answers; $WEBSESAM_INTAKE_CONFIG sets the default"
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what the pass would remove; change nothing")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")

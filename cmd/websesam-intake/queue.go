@@ -77,11 +77,10 @@ func writeRequests(w io.Writer, reqs []staffapi.Request, asJSON bool, none strin
 }
 
 func newQueueListCommand() *cobra.Command {
-	var sf staffFlags
 	var status, typ, since string
 	var limit int
 	var asJSON bool
-	cmd := &cobra.Command{
+	cmd := staffCommand(&cobra.Command{
 		Use:   "list [--status S] [--type T] [--since D] [--limit N]",
 		Short: "List requests, newest first",
 		Long: `List requests, newest first: id, when received, type (ny, andring, avslut),
@@ -97,63 +96,57 @@ it is written to the audit log (one entry per page of 1,000).`,
   websesam-intake queue list --type avslut --since 7d
   websesam-intake queue list --since 2026-11-01 --json`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			st := staffapi.Status(status)
-			switch st {
-			case "", staffapi.StatusQueued, staffapi.StatusClaimed, staffapi.StatusDone, staffapi.StatusRejected:
-			default:
-				return usagef("--status must be queued, claimed, done or rejected, not %q", status)
-			}
-			switch typ {
-			case "", store.TypeNy, store.TypeAndring, store.TypeAvslut:
-			default:
-				return usagef("--type must be ny, andring or avslut, not %q", typ)
-			}
-			all := false
-			switch {
-			case cmd.Flags().Changed("limit") && limit < 1:
-				return usagef("--limit must be at least 1")
-			case !cmd.Flags().Changed("limit") && asJSON:
-				all = true
-			}
-			from, err := parseSince(since, time.Now())
-			if err != nil {
+	}, func(cmd *cobra.Command, sf staffFlags, _ []string) error {
+		st := staffapi.Status(status)
+		if err := oneOf("status", st, staffapi.StatusQueued, staffapi.StatusClaimed, staffapi.StatusDone, staffapi.StatusRejected); err != nil {
+			return err
+		}
+		if err := oneOf("type", typ, store.TypeNy, store.TypeAndring, store.TypeAvslut); err != nil {
+			return err
+		}
+		limitGiven := cmd.Flags().Changed("limit")
+		if limitGiven {
+			if err := checkLimit(limit); err != nil {
 				return err
 			}
-			f := staffapi.ListFilter{Status: st, Type: typ, Since: from, Limit: limit}
-			if all {
-				f.Limit = listPage
-			}
-			var reqs []staffapi.Request
-			var more bool
-			err = withStaff(cmd, sf, false, func(s *staffSession) error {
-				for {
-					page, err := staffapi.ListRequests.Do(cmd.Context(), s.Staff, f)
-					if err != nil {
-						return staffError(err, "queue list")
-					}
-					reqs = append(reqs, page.Requests...)
-					more = page.Next != ""
-					if !all || !more {
-						return nil
-					}
-					f.Before = page.Next
+		}
+		all := !limitGiven && asJSON
+		from, err := parseSince(since, time.Now())
+		if err != nil {
+			return err
+		}
+		f := staffapi.ListFilter{Status: st, Type: typ, Since: from, Limit: limit}
+		if all {
+			f.Limit = listPage
+		}
+		var reqs []staffapi.Request
+		var more bool
+		err = withStaff(cmd, sf, false, func(s *staffSession) error {
+			for {
+				page, err := staffapi.ListRequests.Do(cmd.Context(), s.Staff, f)
+				if err != nil {
+					return staffError(err, "queue list")
 				}
-			})
-			if err != nil {
-				return err
+				reqs = append(reqs, page.Requests...)
+				more = page.Next != ""
+				if !all || !more {
+					return nil
+				}
+				f.Before = page.Next
 			}
-			out := cmd.OutOrStdout()
-			if err := writeRequests(out, reqs, asJSON, "No requests match."); err != nil {
-				return err
-			}
-			if more && !asJSON {
-				fmt.Fprintf(out, "(more requests match; show more with --limit %d)\n", limit*2)
-			}
-			return nil
-		},
-	}
-	addStaffFlags(cmd, &sf)
+		})
+		if err != nil {
+			return err
+		}
+		out := cmd.OutOrStdout()
+		if err := writeRequests(out, reqs, asJSON, "No requests match."); err != nil {
+			return err
+		}
+		if more && !asJSON {
+			fmt.Fprintf(out, "(more requests match; show more with --limit %d)\n", limit*2)
+		}
+		return nil
+	})
 	cmd.Flags().StringVar(&status, "status", "", "only requests with this status: queued, claimed, done or rejected")
 	cmd.Flags().StringVar(&typ, "type", "", "only requests of this type: ny, andring or avslut")
 	cmd.Flags().StringVar(&since, "since", "", "only requests that came in since a date (2026-11-01) or a span (7d, 36h)")
@@ -167,10 +160,9 @@ it is written to the audit log (one entry per page of 1,000).`,
 var listPage = 1000
 
 func newQueueSearchCommand() *cobra.Command {
-	var sf staffFlags
 	var limit int
 	var asJSON bool
-	cmd := &cobra.Command{
+	cmd := staffCommand(&cobra.Command{
 		Use:   "search TEXT",
 		Short: "Find requests by name, e-mail, HSA-id or kundnummer",
 		Long: `Find requests whose first name, last name, previous name, e-mail address,
@@ -181,31 +173,28 @@ match a full name in either order. The search is written to the audit log
   websesam-intake queue search "anna sv"
   websesam-intake queue search anna.svensson@region.example.se --json`,
 		Args: minArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			text := strings.TrimSpace(strings.Join(args, " "))
-			if text == "" {
-				return usagef("search needs a name, e-mail address, HSA-id or kundnummer")
-			}
-			if err := checkLimit(limit); err != nil {
-				return err
-			}
-			reqs, err := staffCall(cmd, sf, staffapi.SearchRequests, staffapi.Search{Text: text, Limit: limit}, seeList("queue list"))
-			if err != nil {
-				return err
-			}
-			return writeRequests(cmd.OutOrStdout(), reqs, asJSON, "No request matches.")
-		},
-	}
-	addStaffFlags(cmd, &sf)
+	}, func(cmd *cobra.Command, sf staffFlags, args []string) error {
+		text := strings.TrimSpace(strings.Join(args, " "))
+		if text == "" {
+			return usagef("search needs a name, e-mail address, HSA-id or kundnummer")
+		}
+		if err := checkLimit(limit); err != nil {
+			return err
+		}
+		reqs, err := staffCall(cmd, sf, staffapi.SearchRequests, staffapi.Search{Text: text, Limit: limit}, seeList("queue list"))
+		if err != nil {
+			return err
+		}
+		return writeRequests(cmd.OutOrStdout(), reqs, asJSON, "No request matches.")
+	})
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many requests")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON for scripts instead of a table")
 	return cmd
 }
 
 func newQueueShowCommand() *cobra.Command {
-	var sf staffFlags
 	var asJSON bool
-	cmd := &cobra.Command{
+	cmd := staffCommand(&cobra.Command{
 		Use:   "show ID",
 		Short: "Show everything about one request",
 		Long: `Show one request: its fields by the labels the form shows, its history
@@ -214,18 +203,13 @@ came from and the replies sent about it. Written to the audit log.`,
 		Example: `  websesam-intake queue show WS-2026-000123
   websesam-intake queue show WS-2026-000123 --json`,
 		Args: exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			d, err := staffCall(cmd, sf, staffapi.ShowRequest, staffapi.RequestID{ID: args[0]}, seeList("queue list"))
-			if err != nil {
-				return err
-			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), d)
-			}
-			return writeRequestDetail(cmd.OutOrStdout(), d)
-		},
-	}
-	addStaffFlags(cmd, &sf)
+	}, func(cmd *cobra.Command, sf staffFlags, args []string) error {
+		d, err := staffCall(cmd, sf, staffapi.ShowRequest, staffapi.RequestID{ID: args[0]}, seeList("queue list"))
+		if err != nil {
+			return err
+		}
+		return writeJSONOr(cmd.OutOrStdout(), asJSON, d, writeRequestDetail)
+	})
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of text")
 	return cmd
 }

@@ -33,9 +33,8 @@ func transitionError(err error) error {
 }
 
 func newQueueClaimCommand() *cobra.Command {
-	var sf staffFlags
 	var force bool
-	cmd := &cobra.Command{
+	cmd := staffCommand(&cobra.Command{
 		Use:   "claim ID [--force]",
 		Short: "Take a request, so that others see you are on it",
 		Long: `Take a queued request. A request claimed by someone else is taken over only
@@ -44,42 +43,35 @@ cannot be claimed.`,
 		Example: `  websesam-intake queue claim WS-2026-000123
   websesam-intake queue claim WS-2026-000123 --force`,
 		Args: exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return changeRequest(cmd, sf, false, func(ctx context.Context, s staffapi.Staff) (staffapi.Request, error) {
-				return staffapi.Claim.Do(ctx, s, staffapi.ClaimArgs{ID: args[0], Force: force})
-			}, func(r staffapi.Request) string {
-				return fmt.Sprintf("Request %s is claimed by %s.", r.ID, r.ClaimedBy)
-			})
-		},
-	}
-	addStaffFlags(cmd, &sf)
+	}, func(cmd *cobra.Command, sf staffFlags, args []string) error {
+		return changeRequest(cmd, sf, false, func(ctx context.Context, s staffapi.Staff) (staffapi.Request, error) {
+			return staffapi.Claim.Do(ctx, s, staffapi.ClaimArgs{ID: args[0], Force: force})
+		}, func(r staffapi.Request) string {
+			return fmt.Sprintf("Request %s is claimed by %s.", r.ID, r.ClaimedBy)
+		})
+	})
 	cmd.Flags().BoolVar(&force, "force", false, "take over a request someone else has claimed")
 	return cmd
 }
 
 func newQueueReleaseCommand() *cobra.Command {
-	var sf staffFlags
-	cmd := &cobra.Command{
+	return staffCommand(&cobra.Command{
 		Use:     "release ID",
 		Short:   "Put a request you claimed back in the queue",
 		Example: `  websesam-intake queue release WS-2026-000123`,
 		Args:    exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return changeRequest(cmd, sf, false, func(ctx context.Context, s staffapi.Staff) (staffapi.Request, error) {
-				return staffapi.Release.Do(ctx, s, staffapi.RequestID{ID: args[0]})
-			}, func(r staffapi.Request) string {
-				return fmt.Sprintf("Request %s is back in the queue.", r.ID)
-			})
-		},
-	}
-	addStaffFlags(cmd, &sf)
-	return cmd
+	}, func(cmd *cobra.Command, sf staffFlags, args []string) error {
+		return changeRequest(cmd, sf, false, func(ctx context.Context, s staffapi.Staff) (staffapi.Request, error) {
+			return staffapi.Release.Do(ctx, s, staffapi.RequestID{ID: args[0]})
+		}, func(r staffapi.Request) string {
+			return fmt.Sprintf("Request %s is back in the queue.", r.ID)
+		})
+	})
 }
 
 func newQueueDoneCommand() *cobra.Command {
-	var sf staffFlags
 	var username, note string
-	cmd := &cobra.Command{
+	cmd := staffConfigCommand(&cobra.Command{
 		Use:   "done ID --username NAME [--note TEXT]",
 		Short: "Record that the account is made or changed in webSesam",
 		Long: `Record that you created or changed the account in webSesam: the request
@@ -94,48 +86,41 @@ section of the daemon's configuration (--config).`,
   websesam-intake queue done WS-2026-000124 --username perlar02 --note "role changed"
   websesam-intake queue done WS-2026-000125`,
 		Args: exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return changeRequest(cmd, sf, true, func(ctx context.Context, s staffapi.Staff) (staffapi.Request, error) {
-				r, err := staffapi.Complete.Do(ctx, s, staffapi.CompleteArgs{ID: args[0], Username: username, Note: note})
-				if errors.Is(err, store.ErrInvalid) && strings.TrimSpace(username) == "" {
-					return r, usagef("%v: give it with --username NAME", err)
-				}
-				return r, err
-			}, func(r staffapi.Request) string {
-				return fmt.Sprintf("Request %s is done; the notices are in the outbox.", r.ID)
-			})
-		},
-	}
-	addStaffFlags(cmd, &sf)
-	addConfigFlag(cmd, &sf)
+	}, func(cmd *cobra.Command, sf staffFlags, args []string) error {
+		return changeRequest(cmd, sf, true, func(ctx context.Context, s staffapi.Staff) (staffapi.Request, error) {
+			r, err := staffapi.Complete.Do(ctx, s, staffapi.CompleteArgs{ID: args[0], Username: username, Note: note})
+			if errors.Is(err, store.ErrInvalid) && strings.TrimSpace(username) == "" {
+				return r, usagef("%v: give it with --username NAME", err)
+			}
+			return r, err
+		}, func(r staffapi.Request) string {
+			return fmt.Sprintf("Request %s is done; the notices are in the outbox.", r.ID)
+		})
+	})
 	cmd.Flags().StringVar(&username, "username", "", "the webSesam user name given to the user (not needed for an avslut)")
 	cmd.Flags().StringVar(&note, "note", "", "a note for the request's history")
 	return cmd
 }
 
 func newQueueRejectCommand() *cobra.Command {
-	var sf staffFlags
 	var reason string
-	cmd := &cobra.Command{
+	cmd := staffConfigCommand(&cobra.Command{
 		Use:   "reject ID --reason TEXT",
 		Short: "Refuse a request, telling the manager why",
 		Long: `Close a request you claimed as rejected. The reason is e-mailed to the
 manager (copy to the user) exactly as you write it, in the same step.`,
 		Example: `  websesam-intake queue reject WS-2026-000123 --reason "Kundnummer 602154 tillhör inte er enhet."`,
 		Args:    exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if strings.TrimSpace(reason) == "" {
-				return usagef("reject needs --reason TEXT: the manager is told why")
-			}
-			return changeRequest(cmd, sf, true, func(ctx context.Context, s staffapi.Staff) (staffapi.Request, error) {
-				return staffapi.Reject.Do(ctx, s, staffapi.RejectArgs{ID: args[0], Reason: reason})
-			}, func(r staffapi.Request) string {
-				return fmt.Sprintf("Request %s is rejected; the notice is in the outbox.", r.ID)
-			})
-		},
-	}
-	addStaffFlags(cmd, &sf)
-	addConfigFlag(cmd, &sf)
+	}, func(cmd *cobra.Command, sf staffFlags, args []string) error {
+		if strings.TrimSpace(reason) == "" {
+			return usagef("reject needs --reason TEXT: the manager is told why")
+		}
+		return changeRequest(cmd, sf, true, func(ctx context.Context, s staffapi.Staff) (staffapi.Request, error) {
+			return staffapi.Reject.Do(ctx, s, staffapi.RejectArgs{ID: args[0], Reason: reason})
+		}, func(r staffapi.Request) string {
+			return fmt.Sprintf("Request %s is rejected; the notice is in the outbox.", r.ID)
+		})
+	})
 	cmd.Flags().StringVar(&reason, "reason", "", "why, in words the manager understands (sent as written)")
 	return cmd
 }

@@ -14,9 +14,8 @@ import (
 )
 
 func newQueueFormCommand() *cobra.Command {
-	var sf staffFlags
 	var out string
-	cmd := &cobra.Command{
+	cmd := staffCommand(&cobra.Command{
 		Use:   "form ID [--out PATH]",
 		Short: "Save the original form file a request came from",
 		Long: `Save the form file exactly as the sender attached it (PDF or workbook). --out
@@ -26,18 +25,16 @@ written readable by you only, and the read is written to the audit log.` + staff
 		Example: `  websesam-intake queue form WS-2026-000042
   websesam-intake queue form WS-2026-000042 --out ~/ansokningar/`,
 		Args: exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			return withStaff(cmd, sf, false, func(s *staffSession) error {
-				path, err := saveRequestForm(cmd.Context(), s.Staff, args[0], out)
-				if err != nil {
-					return staffError(err, "queue list")
-				}
-				fmt.Fprintf(cmd.OutOrStdout(), "Saved the form of %s as %s\n", args[0], path)
-				return nil
-			})
-		},
-	}
-	addStaffFlags(cmd, &sf)
+	}, func(cmd *cobra.Command, sf staffFlags, args []string) error {
+		return withStaff(cmd, sf, false, func(s *staffSession) error {
+			path, err := saveRequestForm(cmd.Context(), s.Staff, args[0], out)
+			if err != nil {
+				return staffError(err, "queue list")
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "Saved the form of %s as %s\n", args[0], path)
+			return nil
+		})
+	})
 	cmd.Flags().StringVar(&out, "out", ".", "a directory to save in, or the file to write")
 	return cmd
 }

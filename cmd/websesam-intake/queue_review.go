@@ -17,9 +17,8 @@ import (
 )
 
 func newQueueReviewCommand() *cobra.Command {
-	var sf staffFlags
 	var plain bool
-	cmd := &cobra.Command{
+	cmd := staffConfigCommand(&cobra.Command{
 		Use:   "review [--plain]",
 		Short: "Go through the queued requests one by one, oldest first",
 		Long: `On a terminal this opens the full-screen review ('websesam-intake review').
@@ -32,18 +31,15 @@ line by line, so the same steps can be piped in.`,
 		Example: `  websesam-intake queue review
   printf 'c\nd\nasaobe01\n\nq\n' | websesam-intake queue review --plain`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !plain && isTerminal(cmd.InOrStdin(), cmd.OutOrStdout()) {
-				return runReviewScreen(cmd, sf, intake.DefaultPromise)
-			}
-			return withStaff(cmd, sf, true, func(s *staffSession) error {
-				r := &reviewer{ctx: cmd.Context(), s: s.Staff, in: bufio.NewScanner(cmd.InOrStdin()), out: cmd.OutOrStdout()}
-				return r.run()
-			})
-		},
-	}
-	addStaffFlags(cmd, &sf)
-	addConfigFlag(cmd, &sf)
+	}, func(cmd *cobra.Command, sf staffFlags, _ []string) error {
+		if !plain && isTerminal(cmd.InOrStdin(), cmd.OutOrStdout()) {
+			return runReviewScreen(cmd, sf, intake.DefaultPromise)
+		}
+		return withStaff(cmd, sf, true, func(s *staffSession) error {
+			r := &reviewer{ctx: cmd.Context(), s: s.Staff, in: bufio.NewScanner(cmd.InOrStdin()), out: cmd.OutOrStdout()}
+			return r.run()
+		})
+	})
 	cmd.Flags().BoolVar(&plain, "plain", false, "line by line, even on a terminal (for scripts; the default when not on a terminal)")
 	return cmd
 }
@@ -153,27 +149,19 @@ func (r *reviewer) one(q staffapi.Request) error {
 					return err
 				}
 			}
-			if _, err := staffapi.Complete.Do(r.ctx, r.s, staffapi.CompleteArgs{ID: q.ID, Username: name, Note: ""}); err != nil {
-				if rerr := r.refused(err); rerr != nil {
-					return rerr
-				}
-				continue
+			_, err = staffapi.Complete.Do(r.ctx, r.s, staffapi.CompleteArgs{ID: q.ID, Username: name, Note: ""})
+			if closed, err := r.closed(err, fmt.Sprintf("Request %s is done; the notices are in the outbox.", q.ID)); closed || err != nil {
+				return err
 			}
-			fmt.Fprintf(r.out, "Request %s is done; the notices are in the outbox.\n", q.ID)
-			return nil
 		case "r":
 			reason, err := r.ask("Reason (sent to the manager as written): ")
 			if err != nil {
 				return err
 			}
-			if _, err := staffapi.Reject.Do(r.ctx, r.s, staffapi.RejectArgs{ID: q.ID, Reason: reason}); err != nil {
-				if rerr := r.refused(err); rerr != nil {
-					return rerr
-				}
-				continue
+			_, err = staffapi.Reject.Do(r.ctx, r.s, staffapi.RejectArgs{ID: q.ID, Reason: reason})
+			if closed, err := r.closed(err, fmt.Sprintf("Request %s is rejected; the notice is in the outbox.", q.ID)); closed || err != nil {
+				return err
 			}
-			fmt.Fprintf(r.out, "Request %s is rejected; the notice is in the outbox.\n", q.ID)
-			return nil
 		case "l":
 			fmt.Fprintf(r.out, "%s stays claimed by you.\n", q.ID)
 			return nil
@@ -187,6 +175,18 @@ func (r *reviewer) one(q staffapi.Request) error {
 			fmt.Fprintf(r.out, "%q is not one of d, r, l, u.\n", a)
 		}
 	}
+}
+
+// closed tells how closing a request (done, rejected) went: closed, with
+// said printed, when err is nil; not closed when the store refused (the
+// refusal is shown and the person is asked again); or the error that ends
+// the review.
+func (r *reviewer) closed(err error, said string) (bool, error) {
+	if err != nil {
+		return false, r.refused(err)
+	}
+	fmt.Fprintln(r.out, said)
+	return true, nil
 }
 
 // refused prints a refusal the person can act on and lets the review go

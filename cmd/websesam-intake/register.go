@@ -44,10 +44,9 @@ func roleNames(e staffapi.RegisterEntry) string {
 }
 
 func newRegisterListCommand() *cobra.Command {
-	var sf staffFlags
 	var kundnummer, person string
 	var asJSON bool
-	cmd := &cobra.Command{
+	cmd := staffCommand(&cobra.Command{
 		Use:   "list [--kundnummer K] [--person TEXT]",
 		Short: "List register rows by kundnummer, then person",
 		Long: `List who holds which roles for which kundnummer. --person takes an HSA-id
@@ -56,23 +55,21 @@ or an e-mail address and shows that person's rows under every kundnummer.`,
   websesam-intake register list --person SE2321000131-E000000000001
   websesam-intake register list --person anna.svensson@region.example.se --json`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			k, err := kundnummerFlag(kundnummer)
-			if err != nil {
-				return err
-			}
-			rows, err := staffCall(cmd, sf, staffapi.RegisterList, staffapi.RegisterFilter{Kundnummer: k, Person: strings.TrimSpace(person)}, seeList("register list"))
-			if err != nil {
-				return err
-			}
-			return writeRows(cmd.OutOrStdout(), rows, asJSON, "No register rows match.",
-				[]string{"KUNDNUMMER", "STANDARDKUND", "NAME", "HSA-ID", "E-POST", "ROLES", "BUFFERTFÖRRÅD", "CHEF", "CHANGED", "REQUEST"}, func(e staffapi.RegisterEntry) []string {
-					return []string{e.Kundnummer, e.Standardkund, shorten(e.Fornamn+" "+e.Efternamn, 30), dash(e.HSAID), e.Epost,
-						roleNames(e), shorten(dash(e.Buffertforrad), 25), shorten(dash(e.ChefNamn), 25), localTime(e.UpdatedAt), e.Request}
-				})
-		},
-	}
-	addStaffFlags(cmd, &sf)
+	}, func(cmd *cobra.Command, sf staffFlags, _ []string) error {
+		k, err := kundnummerFlag(kundnummer)
+		if err != nil {
+			return err
+		}
+		rows, err := staffCall(cmd, sf, staffapi.RegisterList, staffapi.RegisterFilter{Kundnummer: k, Person: strings.TrimSpace(person)}, seeList("register list"))
+		if err != nil {
+			return err
+		}
+		return writeRows(cmd.OutOrStdout(), rows, asJSON, "No register rows match.",
+			[]string{"KUNDNUMMER", "STANDARDKUND", "NAME", "HSA-ID", "E-POST", "ROLES", "BUFFERTFÖRRÅD", "CHEF", "CHANGED", "REQUEST"}, func(e staffapi.RegisterEntry) []string {
+				return []string{e.Kundnummer, e.Standardkund, shorten(e.Fornamn+" "+e.Efternamn, 30), dash(e.HSAID), e.Epost,
+					roleNames(e), shorten(dash(e.Buffertforrad), 25), shorten(dash(e.ChefNamn), 25), localTime(e.UpdatedAt), e.Request}
+			})
+	})
 	cmd.Flags().StringVar(&kundnummer, string(formparse.FieldKundnummer), "", "only rows of this kundnummer")
 	cmd.Flags().StringVar(&person, "person", "", "only rows of the person with this HSA-id or e-mail address")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of a table")
@@ -80,8 +77,7 @@ or an e-mail address and shows that person's rows under every kundnummer.`,
 }
 
 func newRegisterExportCommand() *cobra.Command {
-	var sf staffFlags
-	cmd := &cobra.Command{
+	return staffCommand(&cobra.Command{
 		Use:   "export FILE.xlsx",
 		Short: "Write the Kund- och förskrivarregister as an Excel workbook",
 		Long: `Write the whole register as an Excel workbook: one row per person and
@@ -92,22 +88,19 @@ personal data: it is written readable by you alone (mode 0600), and the
 export is written to the audit log.`,
 		Example: `  websesam-intake register export ~/register-2026-11-30.xlsx`,
 		Args:    exactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			path := args[0]
-			if !strings.EqualFold(strings.TrimSpace(pathExt(path)), ".xlsx") {
-				return usagef("export writes an Excel workbook: give a file name ending in .xlsx, not %q", path)
-			}
-			rows, err := staffCall(cmd, sf, staffapi.RegisterExport, staffapi.Nothing{}, seeList("register list"))
-			if err != nil {
-				return err
-			}
-			if err := writeRegisterWorkbook(path, rows); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "Wrote %d register rows to %s.\n", len(rows), path)
-			return nil
-		},
-	}
-	addStaffFlags(cmd, &sf)
-	return cmd
+	}, func(cmd *cobra.Command, sf staffFlags, args []string) error {
+		path := args[0]
+		if !strings.EqualFold(strings.TrimSpace(pathExt(path)), ".xlsx") {
+			return usagef("export writes an Excel workbook: give a file name ending in .xlsx, not %q", path)
+		}
+		rows, err := staffCall(cmd, sf, staffapi.RegisterExport, staffapi.Nothing{}, seeList("register list"))
+		if err != nil {
+			return err
+		}
+		if err := writeRegisterWorkbook(path, rows); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "Wrote %d register rows to %s.\n", len(rows), path)
+		return nil
+	})
 }

@@ -23,13 +23,12 @@ const defaultReportWeeks = 12
 
 func newReportCommand() *cobra.Command {
 	var (
-		sf             staffFlags
 		from, to, xlsx string
 		asJSON         bool
 		promise        int
 		at             string
 	)
-	cmd := &cobra.Command{
+	cmd := staffConfigCommand(&cobra.Command{
 		Use:   "report [--from DATE] [--to DATE] [--json] [--xlsx FILE]",
 		Short: "Show how the intake is doing, in counts only",
 		Long: `report counts the intake's work over a period, with no names and no
@@ -59,54 +58,48 @@ reasons) that Excel and LibreOffice open, with real dates and numbers.` + staffH
   websesam-intake report --from 2026-01-01 --to 2026-06-30 --xlsx halvar.xlsx
   websesam-intake report --json --from 2026-11-01`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			now, err := parseNow(at)
-			if err != nil {
-				return err
-			}
-			opts, err := reportPeriod(from, to, now)
-			if err != nil {
-				return err
-			}
-			if promise < 0 || promise > 100 {
-				return usagef("--promise: want working days from 1 to 100, got %d", promise)
-			}
-			var rep store.Report
-			err = withStaff(cmd, sf, false, func(sess *staffSession) error {
-				if l, ok := sess.Staff.(*staffapi.Local); ok && promise == 0 {
-					// No daemon to ask: the promise of its configuration.
-					l.Promise = intake.DefaultPromise
-					if p, err := intake.ReadPromise(sf.config); err == nil {
-						l.Promise = p
-					} else if !errors.Is(err, os.ErrNotExist) {
-						return usagef("%v (or give --promise N)", err)
-					}
-				}
-				r, err := staffapi.Report.Do(cmd.Context(), sess.Staff, staffapi.ReportArgs{From: opts.From, To: opts.To, Now: opts.Now, Promise: promise})
-				rep = store.Report(r)
-				return staffError(err, "report --help")
-			})
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if xlsx != "" {
-				if err := writeReportWorkbook(xlsx, rep); err != nil {
-					return err
-				}
-				if !asJSON {
-					fmt.Fprintf(out, "wrote %s\n", xlsx)
-					return nil
+	}, func(cmd *cobra.Command, sf staffFlags, _ []string) error {
+		now, err := parseNow(at)
+		if err != nil {
+			return err
+		}
+		opts, err := reportPeriod(from, to, now)
+		if err != nil {
+			return err
+		}
+		if promise < 0 || promise > 100 {
+			return usagef("--promise: want working days from 1 to 100, got %d", promise)
+		}
+		var rep store.Report
+		err = withStaff(cmd, sf, false, func(sess *staffSession) error {
+			if l, ok := sess.Staff.(*staffapi.Local); ok && promise == 0 {
+				// No daemon to ask: the promise of its configuration.
+				l.Promise = intake.DefaultPromise
+				if p, err := intake.ReadPromise(sf.config); err == nil {
+					l.Promise = p
+				} else if !errors.Is(err, os.ErrNotExist) {
+					return usagef("%v (or give --promise N)", err)
 				}
 			}
-			if asJSON {
-				return writeJSON(out, rep)
+			r, err := staffapi.Report.Do(cmd.Context(), sess.Staff, staffapi.ReportArgs{From: opts.From, To: opts.To, Now: opts.Now, Promise: promise})
+			rep = store.Report(r)
+			return staffError(err, "report --help")
+		})
+		if err != nil {
+			return err
+		}
+		out := cmd.OutOrStdout()
+		if xlsx != "" {
+			if err := writeReportWorkbook(xlsx, rep); err != nil {
+				return err
 			}
-			return printReport(out, rep)
-		},
-	}
-	addStaffFlags(cmd, &sf)
-	addConfigFlag(cmd, &sf)
+			if !asJSON {
+				fmt.Fprintf(out, "wrote %s\n", xlsx)
+				return nil
+			}
+		}
+		return writeJSONOr(out, asJSON, rep, printReport)
+	})
 	cmd.Flags().Lookup("config").Usage = "the daemon's configuration, read for its [queue] promise when no daemon answers; $WEBSESAM_INTAKE_CONFIG sets the default"
 	cmd.Flags().StringVar(&from, "from", "", "first day of the period, YYYY-MM-DD (default: the Monday 11 weeks before this week's)")
 	cmd.Flags().StringVar(&to, "to", "", "last day of the period, YYYY-MM-DD, included (default: today)")

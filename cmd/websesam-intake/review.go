@@ -22,9 +22,8 @@ func isTerminal(in, out any) bool {
 }
 
 func newReviewCommand() *cobra.Command {
-	var sf staffFlags
 	var promise int
-	cmd := &cobra.Command{
+	cmd := staffConfigCommand(&cobra.Command{
 		Use:   "review",
 		Short: "Work the queue on a full screen (Swedish): list, details, claim, done, reject",
 		Long: `review opens the queue on the whole terminal, in Swedish, for the support
@@ -44,15 +43,12 @@ Every request shown is written to the audit log under your name, as with
 		Example: `  websesam-intake review
   NO_COLOR=1 websesam-intake review --socket /run/websesam-intake/staff.sock`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !isTerminal(cmd.InOrStdin(), cmd.OutOrStdout()) {
-				return usagef("review needs a terminal; in a script or a pipe use 'websesam-intake queue review'")
-			}
-			return runReviewScreen(cmd, sf, promise)
-		},
-	}
-	addStaffFlags(cmd, &sf)
-	addConfigFlag(cmd, &sf)
+	}, func(cmd *cobra.Command, sf staffFlags, _ []string) error {
+		if !isTerminal(cmd.InOrStdin(), cmd.OutOrStdout()) {
+			return usagef("review needs a terminal; in a script or a pipe use 'websesam-intake queue review'")
+		}
+		return runReviewScreen(cmd, sf, promise)
+	})
 	cmd.Flags().IntVar(&promise, "promise", intake.DefaultPromise, "working days promised for a request; older waiting requests are marked with !")
 	return cmd
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"os/user"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -95,6 +96,34 @@ func (f staffFlags) withConfigPaths() (staffFlags, error) {
 		f.db = path
 	}
 	return f, nil
+}
+
+// staffRun is what a staff command does, given the flags that say how it
+// reaches the data.
+type staffRun func(cmd *cobra.Command, sf staffFlags, args []string) error
+
+// staffCommand makes c a staff command: it takes the flags every staff
+// command has (--socket, --db) and runs run with them. c says only what is
+// its own: its use, help, arguments and further flags.
+func staffCommand(c *cobra.Command, run staffRun) *cobra.Command {
+	return declareStaff(c, false, run)
+}
+
+// staffConfigCommand is staffCommand with --config as well, for the
+// commands that write notices or need the daemon's configuration when no
+// daemon answers.
+func staffConfigCommand(c *cobra.Command, run staffRun) *cobra.Command {
+	return declareStaff(c, true, run)
+}
+
+func declareStaff(c *cobra.Command, withConfig bool, run staffRun) *cobra.Command {
+	var sf staffFlags
+	addStaffFlags(c, &sf)
+	if withConfig {
+		addConfigFlag(c, &sf)
+	}
+	c.RunE = func(cmd *cobra.Command, args []string) error { return run(cmd, sf, args) }
+	return c
 }
 
 // staffSession is an open way to the data: the daemon's socket, or the
@@ -233,6 +262,28 @@ func checkLimit(limit int) error {
 		return usagef("--limit must be at least 1")
 	}
 	return nil
+}
+
+// oneOf refuses a value of an enumerated flag (--status, --state, …) that
+// is none of choices, naming them all; empty means no filter and passes.
+func oneOf[T ~string](flag string, v T, choices ...T) error {
+	if v == "" || slices.Contains(choices, v) {
+		return nil
+	}
+	names := make([]string, len(choices))
+	for i, c := range choices {
+		names[i] = string(c)
+	}
+	last := len(names) - 1
+	return usagef("--%s must be %s or %s, not %q", flag, strings.Join(names[:last], ", "), names[last], v)
+}
+
+// writeJSONOr prints v as JSON for a script, or with text for a person.
+func writeJSONOr[T any](w io.Writer, asJSON bool, v T, text func(io.Writer, T) error) error {
+	if asJSON {
+		return writeJSON(w, v)
+	}
+	return text(w, v)
 }
 
 // writeRows prints what a list command found: for a script a JSON array

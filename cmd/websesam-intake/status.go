@@ -19,10 +19,9 @@ import (
 )
 
 func newStatusCommand() *cobra.Command {
-	var sf staffFlags
 	var metricsAddr string
 	var asJSON bool
-	cmd := &cobra.Command{
+	cmd := staffConfigCommand(&cobra.Command{
 		Use:   "status [--json] [--socket PATH | --metrics ADDR | --db PATH]",
 		Short: "Show what the daemon has done and what waits, for a person",
 		Long: `status prints the daemon's figures for a person: messages by outcome,
@@ -38,29 +37,26 @@ socket. --json prints the same as one JSON object.`,
   websesam-intake status --json
   websesam-intake status --metrics 127.0.0.1:9464`,
 		Args: exactArgs(0),
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx := cmd.Context()
-			var v statusView
-			if metricsAddr != "" {
-				url, samples, err := fetchMetrics(ctx, metricsAddr)
-				if err != nil {
-					return err
-				}
-				v = statusFromSamples(url, samples)
-			} else {
-				var err error
-				if v, err = statusFromStaff(cmd, sf); err != nil {
-					return err
-				}
+	}, func(cmd *cobra.Command, sf staffFlags, _ []string) error {
+		ctx := cmd.Context()
+		var v statusView
+		if metricsAddr != "" {
+			url, samples, err := fetchMetrics(ctx, metricsAddr)
+			if err != nil {
+				return err
 			}
-			if asJSON {
-				return writeJSON(cmd.OutOrStdout(), v)
+			v = statusFromSamples(url, samples)
+		} else {
+			var err error
+			if v, err = statusFromStaff(cmd, sf); err != nil {
+				return err
 			}
-			return writeStatus(cmd.OutOrStdout(), v, time.Now())
-		},
-	}
-	addStaffFlags(cmd, &sf)
-	addConfigFlag(cmd, &sf)
+		}
+		if asJSON {
+			return writeJSON(cmd.OutOrStdout(), v)
+		}
+		return writeStatus(cmd.OutOrStdout(), v, time.Now())
+	})
 	cmd.Flags().Lookup("config").Usage = "the daemon's configuration, read for its [queue] promise when no daemon answers; $WEBSESAM_INTAKE_CONFIG sets the default"
 	cmd.Flags().StringVar(&metricsAddr, "metrics", envOr("WEBSESAM_INTAKE_METRICS", ""), "host:port of the running daemon's /metrics, read instead of the socket; $WEBSESAM_INTAKE_METRICS sets the default")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON instead of text")
