@@ -20,11 +20,13 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/websesam-intake
 
-# go vet, staticcheck, then every test with the race detector. Fuzz targets run their seed
-# corpus here as ordinary tests. It says first which outside tools some
-# tests open real files with are missing here (those tests skip on a
-# developer's machine and fail in CI, where .ci/run installs them), and last
-# how long it took.
+# go vet, then every test with the race detector while staticcheck runs
+# alongside (the tests spend much of their time waiting on processes and
+# sockets; staticcheck's output is printed after theirs). Fuzz targets run
+# their seed corpus here as ordinary tests. It says first which outside tools
+# some tests open real files with are missing here (those tests fail without
+# them; .ci/run installs them), and last how long it took. The kill tests
+# run in make e2e.
 TEST_TOOLS := qpdf pdftk pdftotext tmux
 # staticcheck, pinned, from the module proxy (the first run downloads and
 # builds it; later runs use the build cache). Its default checks include
@@ -40,10 +42,13 @@ test:
 	for t in $(TEST_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then echo "make test: missing optional tools:$$missing (apt-get install qpdf pdftk-java poppler-utils tmux); the tests that need them do not run fully here (in CI they must: .ci/run installs them)"; \
 	else echo "make test: optional tools present: $(TEST_TOOLS)"; fi; \
-	echo "$(GO) vet -tags e2e ./..."; $(GO) vet -tags e2e ./... && \
-	echo "staticcheck $(STATICCHECK_VERSION) -tags e2e ./..." && $(STATICCHECK) -tags e2e ./... && \
-	echo "$(GO) test -race -count=1 ./..." && GORACE="$(GORACE)" $(GO) test -race -count=1 ./...; rc=$$?; \
-	echo "make test: $$(( $$(date +%s) - start ))s (exit $$rc)"; exit $$rc
+	sc=$$(mktemp); { $(STATICCHECK) -tags e2e ./... >$$sc.out 2>&1; echo $$? >$$sc; } & scpid=$$!; \
+	echo "$(GO) vet -tags e2e ./..."; $(GO) vet -tags e2e ./...; vrc=$$?; \
+	echo "$(GO) test -race -count=1 ./... (staticcheck $(STATICCHECK_VERSION) -tags e2e ./... alongside)"; \
+	GORACE="$(GORACE)" $(GO) test -race -count=1 ./...; trc=$$?; \
+	wait $$scpid; src=$$(cat $$sc); echo "staticcheck $(STATICCHECK_VERSION) -tags e2e ./...: exit $$src"; cat $$sc.out; rm -f $$sc $$sc.out; \
+	rc=0; [ "$$vrc" = 0 ] && [ "$$trc" = 0 ] && [ "$$src" = 0 ] || rc=1; \
+	echo "make test: $$(( $$(date +%s) - start ))s (exit $$rc: vet $$vrc, tests $$trc, staticcheck $$src)"; exit $$rc
 
 # Rewrite the parts of docs/ that are written from the code and from
 # deploy/config.example.toml (make test fails while they disagree).
