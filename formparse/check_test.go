@@ -100,36 +100,22 @@ func TestCheckCompleteSingle(t *testing.T) {
 	if form.ID != Single || form.Version != 1 || form.Format != PDF {
 		t.Errorf("form = %s/%d/%s, want %s/1/pdf", form.ID, form.Version, form.Format, Single)
 	}
-	want := map[string]string{
-		"blankett":               "websesam-behorighet/1",
-		"arende":                 "ny",
-		"galler_fran":            "2026-12-01",
-		"fornamn":                "Åsa",
-		"efternamn":              "Öberg",
+	// Fields holds the form as given, normalised: these are the fields the
+	// check rewrites.
+	want := fullSingle()
+	maps.Copy(want, map[string]string{
 		"hsa_id":                 "SE2321000131-E000000000001",
-		"yrke":                   "Arbetsterapeut",
-		"epost":                  "asa.oberg@region.example.se",
-		"telefon":                "010-473 80 80",
-		"verksamhet":             "Hälso- och sjukvårdsförvaltningen",
 		"enhet":                  "Rehab Väst",
 		"kundnummer":             "602154",
 		"ovriga_kundnummer":      "602155, 602156",
-		"buffertforrad":          "",
 		"roll_forskrivare":       "true",
 		"roll_bestallare":        "false",
 		"andring_tjanstledighet": "false",
-		"tjanstledig_fran":       "",
-		"tjanstledig_till":       "",
 		"andring_namnbyte":       "false",
-		"tidigare_namn":          "",
 		"andring_arbetsplats":    "false",
-		"tidigare_kundnummer":    "",
 		"andring_roll":           "false",
-		"chef_namn":              "René Lindén",
-		"chef_epost":             "rene.linden@region.example.se",
-		"chef_telefon":           "+46 10 473 80 81",
 		"datum":                  "2026-12-01",
-	}
+	})
 	if !maps.Equal(form.Fields, want) {
 		for k := range want {
 			if form.Fields[k] != want[k] {
@@ -170,9 +156,12 @@ func TestCheckEveryField(t *testing.T) {
 }
 
 func TestCheckSingleRules(t *testing.T) {
+	// Each case sets some fields of the complete form (set) and, for the
+	// one case that empties the whole form, runs change afterwards.
 	tests := []struct {
 		name   string
 		format Format
+		set    map[string]string
 		change func(map[string]string)
 		want   []string
 	}{
@@ -195,10 +184,7 @@ func TestCheckSingleRules(t *testing.T) {
 		{
 			name:   "ny without yrke, telefon, verksamhet, enhet and role",
 			format: PDF,
-			change: func(f map[string]string) {
-				f["yrke"], f["telefon"], f["verksamhet"], f["enhet"] = "", " ", "\u00a0", ""
-				f["roll_forskrivare"] = "Off"
-			},
+			set:    map[string]string{"yrke": "", "telefon": " ", "verksamhet": "\u00a0", "enhet": "", "roll_forskrivare": "Off"},
 			want: []string{
 				"yrke: saknas", "telefon: saknas", "verksamhet: saknas", "enhet: saknas",
 				"roll: kryssa i minst en behörighet (Förskrivare eller Beställare)",
@@ -207,26 +193,21 @@ func TestCheckSingleRules(t *testing.T) {
 		{
 			name:   "avslut needs neither role nor work details",
 			format: PDF,
-			change: func(f map[string]string) {
-				f["arende"] = "Avslut"
-				f["yrke"], f["telefon"], f["verksamhet"], f["enhet"] = "", "", "", ""
-				f["roll_forskrivare"] = "Off"
-			},
-			want: []string{},
+			set:    map[string]string{"arende": "Avslut", "yrke": "", "telefon": "", "verksamhet": "", "enhet": "", "roll_forskrivare": "Off"},
+			want:   []string{},
 		},
 		{
 			name:   "andring without a change box",
 			format: PDF,
-			change: func(f map[string]string) { f["arende"] = "Ändring" },
+			set:    map[string]string{"arende": "Ändring"},
 			want:   []string{"andring_typ: kryssa i minst en typ av ändring (Tjänstledighet, Namnbyte, Byte av arbetsplats eller Byte av roll)"},
 		},
 		{
 			name:   "andring with every box and nothing it needs",
 			format: PDF,
-			change: func(f map[string]string) {
-				f["arende"] = "andring"
-				f["roll_forskrivare"] = "Off"
-				f["andring_tjanstledighet"], f["andring_namnbyte"], f["andring_arbetsplats"], f["andring_roll"] = "Yes", "On", "1", "X"
+			set: map[string]string{
+				"arende": "andring", "roll_forskrivare": "Off",
+				"andring_tjanstledighet": "Yes", "andring_namnbyte": "On", "andring_arbetsplats": "1", "andring_roll": "X",
 			},
 			want: []string{
 				"roll: kryssa i minst en behörighet (Förskrivare eller Beställare)",
@@ -236,52 +217,18 @@ func TestCheckSingleRules(t *testing.T) {
 		{
 			name:   "andring with every box, all given",
 			format: PDF,
-			change: func(f map[string]string) {
-				f["arende"] = "andring"
-				f["andring_tjanstledighet"], f["andring_namnbyte"], f["andring_arbetsplats"], f["andring_roll"] = "Yes", "Yes", "Yes", "Yes"
-				f["tjanstledig_fran"], f["tjanstledig_till"] = "1/1/2027", "2027-06-30"
-				f["tidigare_namn"], f["tidigare_kundnummer"] = "Åsa Svensson", "602 150"
+			set: map[string]string{
+				"arende":                 "andring",
+				"andring_tjanstledighet": "Yes", "andring_namnbyte": "Yes", "andring_arbetsplats": "Yes", "andring_roll": "Yes",
+				"tjanstledig_fran": "1/1/2027", "tjanstledig_till": "2027-06-30",
+				"tidigare_namn": "Åsa Svensson", "tidigare_kundnummer": "602 150",
 			},
 			want: []string{},
-		},
-		{
-			name:   "tjanstledig till before fran",
-			format: PDF,
-			change: func(f map[string]string) {
-				f["arende"] = "andring"
-				f["andring_tjanstledighet"] = "Yes"
-				f["tjanstledig_fran"], f["tjanstledig_till"] = "2027-06-30", "1.1.2027"
-			},
-			want: []string{"tjanstledig_till: Tjänstledig till är före Tjänstledig från"},
-		},
-		{
-			name:   "tjanstledig same day is fine",
-			format: PDF,
-			change: func(f map[string]string) {
-				f["arende"] = "andring"
-				f["andring_tjanstledighet"] = "Yes"
-				f["tjanstledig_fran"], f["tjanstledig_till"] = "2027-06-30", "30.6.2027"
-			},
-			want: []string{},
-		},
-		{
-			name:   "tjanstledig from impossible: no order rule on top",
-			format: PDF,
-			change: func(f map[string]string) {
-				f["arende"] = "andring"
-				f["andring_tjanstledighet"] = "Yes"
-				f["tjanstledig_fran"], f["tjanstledig_till"] = "2027-02-30", "2027-01-01"
-			},
-			want: []string{"tjanstledig_fran: datumet finns inte: 2027-02-30"},
 		},
 		{
 			name:   "optional fields checked when given",
 			format: PDF,
-			change: func(f map[string]string) {
-				f["hsa_id"] = "SE123"
-				f["ovriga_kundnummer"] = "602155, 12345"
-				f["tidigare_kundnummer"] = "12"
-			},
+			set:    map[string]string{"hsa_id": "SE123", "ovriga_kundnummer": "602155, 12345", "tidigare_kundnummer": "12"},
 			want: []string{
 				"hsa_id: ska vara ett HSA-id, t.ex. SE2321000131-E000000000001",
 				"ovriga_kundnummer: ska vara kundnummer med sex siffror, åtskilda med komma, t.ex. 602155, 602156",
@@ -291,18 +238,17 @@ func TestCheckSingleRules(t *testing.T) {
 		{
 			name:   "every kind wrong at once, in form order",
 			format: XLSX,
-			change: func(f map[string]string) {
-				f["arende"] = "Ny anställning"
-				f["galler_fran"] = "2026-02-30"
-				f["epost"] = "Åsa Öberg <asa.oberg@region.example.se>"
-				f["telefon"] = "473"
-				f["kundnummer"] = "60215"
-				f["roll_forskrivare"] = "Ja"
-				f["roll_bestallare"] = "kanske"
-				f["chef_epost"] = "rene.linden"
-				f["chef_telefon"] = "ring mig"
-				f["datum"] = "igår"
-				f["andring_tjanstledighet"], f["andring_namnbyte"], f["andring_arbetsplats"], f["andring_roll"] = "", "", "", ""
+			set: map[string]string{
+				"arende":           "Ny anställning",
+				"galler_fran":      "2026-02-30",
+				"epost":            "Åsa Öberg <asa.oberg@region.example.se>",
+				"telefon":          "473",
+				"kundnummer":       "60215",
+				"roll_forskrivare": "Ja",
+				"roll_bestallare":  "kanske",
+				"chef_epost":       "rene.linden",
+				"chef_telefon":     "ring mig",
+				"datum":            "igår",
 			},
 			want: []string{
 				"arende: ska vara Ny registrering, Ändring eller Avslut",
@@ -319,12 +265,7 @@ func TestCheckSingleRules(t *testing.T) {
 		{
 			name:   "invalid arende: conditional rules do not apply, ticked-box rules do",
 			format: PDF,
-			change: func(f map[string]string) {
-				f["arende"] = "byte"
-				f["yrke"], f["telefon"] = "", ""
-				f["roll_forskrivare"] = "Off"
-				f["andring_namnbyte"] = "Yes"
-			},
+			set:    map[string]string{"arende": "byte", "yrke": "", "telefon": "", "roll_forskrivare": "Off", "andring_namnbyte": "Yes"},
 			want: []string{
 				"arende: ska vara Ny registrering, Ändring eller Avslut",
 				"tidigare_namn: saknas",
@@ -333,11 +274,7 @@ func TestCheckSingleRules(t *testing.T) {
 		{
 			name:   "missing arende with andring_roll ticked still wants a role",
 			format: PDF,
-			change: func(f map[string]string) {
-				f["arende"] = "Off"
-				f["roll_forskrivare"] = "Off"
-				f["andring_roll"] = "Yes"
-			},
+			set:    map[string]string{"arende": "Off", "roll_forskrivare": "Off", "andring_roll": "Yes"},
 			want: []string{
 				"arende: saknas",
 				"roll: kryssa i minst en behörighet (Förskrivare eller Beställare)",
@@ -346,10 +283,7 @@ func TestCheckSingleRules(t *testing.T) {
 		{
 			name:   "workbook boxes: an invalid value counts as not ticked",
 			format: XLSX,
-			change: func(f map[string]string) {
-				f["roll_forskrivare"], f["roll_bestallare"] = "jo", "Nej"
-				f["andring_tjanstledighet"], f["andring_namnbyte"], f["andring_arbetsplats"], f["andring_roll"] = "", "", "", ""
-			},
+			set:    map[string]string{"roll_forskrivare": "jo", "roll_bestallare": "Nej"},
 			want: []string{
 				"roll: kryssa i minst en behörighet (Förskrivare eller Beställare)",
 				"roll_forskrivare: ska vara Ja eller Nej (ifyllt: jo)",
@@ -358,20 +292,58 @@ func TestCheckSingleRules(t *testing.T) {
 		{
 			name:   "workbook Off is not a PDF box",
 			format: XLSX,
-			change: func(f map[string]string) {
-				f["roll_forskrivare"] = "Ja"
-				f["roll_bestallare"], f["andring_tjanstledighet"], f["andring_namnbyte"], f["andring_arbetsplats"], f["andring_roll"] = "Nej", "0", "false", "FALSE", "nej"
+			set: map[string]string{
+				"roll_forskrivare": "Ja", "roll_bestallare": "Nej",
+				"andring_tjanstledighet": "0", "andring_namnbyte": "false", "andring_arbetsplats": "FALSE", "andring_roll": "nej",
 			},
 			want: []string{},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			form := check(singleDef, single(tt.format, tt.change), Options{})
+			form := check(singleDef, single(tt.format, func(f map[string]string) {
+				if tt.format == XLSX {
+					// A workbook has no PDF "Off": its change boxes start empty.
+					f["andring_tjanstledighet"], f["andring_namnbyte"], f["andring_arbetsplats"], f["andring_roll"] = "", "", "", ""
+				}
+				maps.Copy(f, tt.set)
+				if tt.change != nil {
+					tt.change(f)
+				}
+			}), Options{})
 			if got := problems(form); !slices.Equal(got, tt.want) {
 				t.Errorf("problems:\n got %q\nwant %q", got, tt.want)
 			}
 			if got, want := form.Complete(), len(tt.want) == 0; got != want {
+				t.Errorf("Complete() = %v, want %v", got, want)
+			}
+			assertLabels(t, singleDef, form)
+		})
+	}
+}
+
+// TestCheckLeaveOrder: on an andring with leave of absence, the leave
+// must not end before it starts; an impossible date is its own problem.
+func TestCheckLeaveOrder(t *testing.T) {
+	tests := []struct{ fran, till, want string }{
+		{"2027-06-30", "1.1.2027", "tjanstledig_till: Tjänstledig till är före Tjänstledig från"},
+		{"2027-06-30", "30.6.2027", ""}, // the same day is fine
+		{"2027-02-30", "2027-01-01", "tjanstledig_fran: datumet finns inte: 2027-02-30"}, // no order rule on top
+	}
+	for _, tt := range tests {
+		t.Run(tt.fran+"_"+tt.till, func(t *testing.T) {
+			form := check(singleDef, single(PDF, func(f map[string]string) {
+				f["arende"], f["andring_tjanstledighet"] = "andring", "Yes"
+				f["tjanstledig_fran"], f["tjanstledig_till"] = tt.fran, tt.till
+			}), Options{})
+			want := []string{}
+			if tt.want != "" {
+				want = []string{tt.want}
+			}
+			if got := problems(form); !slices.Equal(got, want) {
+				t.Errorf("problems:\n got %q\nwant %q", got, want)
+			}
+			if got, want := form.Complete(), tt.want == ""; got != want {
 				t.Errorf("Complete() = %v, want %v", got, want)
 			}
 			assertLabels(t, singleDef, form)
