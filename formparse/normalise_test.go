@@ -8,7 +8,7 @@ import (
 )
 
 func TestFoldText(t *testing.T) {
-	tests := []struct{ in, want string }{
+	testFunc(t, "foldText", foldText, []funcCase[string]{
 		{"", ""},
 		{"Åsa", "Åsa"},
 		{"  Åsa  ", "Åsa"},
@@ -23,18 +23,11 @@ func TestFoldText(t *testing.T) {
 		{"a  b", "a b"},
 		{"plain text", "plain text"},
 		{"bad \xff byte", "bad \ufffd byte"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			if got := foldText(tt.in); got != tt.want {
-				t.Errorf("foldText(%q) = %q, want %q", tt.in, got, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestParseDate(t *testing.T) {
-	tests := []struct{ in, want, reason string }{
+	testParser(t, "parseDate", parseDate, []parseCase[string]{
 		{"2026-12-01", "2026-12-01", ""},
 		{"20261201", "2026-12-01", ""},
 		{"2026-12-1", "2026-12-01", ""},
@@ -59,51 +52,36 @@ func TestParseDate(t *testing.T) {
 		{"0026-12-01", "", "ska vara ett datum, t.ex. 2026-12-01"},
 		{"igår", "", "ska vara ett datum, t.ex. 2026-12-01"},
 		{"2026-12-01 10:00", "", "ska vara ett datum, t.ex. 2026-12-01"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, reason := parseDate(tt.in)
-			if got != tt.want || reason != tt.reason {
-				t.Errorf("parseDate(%q) = %q, %q; want %q, %q", tt.in, got, reason, tt.want, tt.reason)
-			}
-		})
-	}
+	})
 }
 
 func TestParseChoice(t *testing.T) {
 	single, _ := singleDef.Field("arende")
 	multi, _ := multiDef.Field("arende")
-	tests := []struct {
-		f      Field
-		in     string
-		want   string
-		wantOK bool
-	}{
-		{single, "ny", "ny", true},
-		{single, "Ny registrering", "ny", true},
-		{single, "NY REGISTRERING", "ny", true},
-		{single, "andring", "andring", true},
-		{single, "Ändring", "andring", true},
-		{single, "ändring", "andring", true},
-		{single, "ÄNDRING", "andring", true},
-		{single, "avslut", "avslut", true},
-		{single, "Avslut", "avslut", true},
-		{single, "registrering", "", false},
-		{single, "Ny registrering!", "", false},
-		{single, "Off", "", false},
-		{multi, "ny", "ny", true},
-		{multi, "Avslut", "avslut", true},
-		{multi, "andring", "", false},
-		{multi, "Ändring", "", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, ok := parseChoice(tt.f, tt.in)
-			if got != tt.want || ok != tt.wantOK {
-				t.Errorf("parseChoice(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.wantOK)
-			}
+	t.Run("single", func(t *testing.T) {
+		testParser(t, "parseChoice", func(in string) (string, bool) { return parseChoice(single, in) }, []parseCase[bool]{
+			{"ny", "ny", true},
+			{"Ny registrering", "ny", true},
+			{"NY REGISTRERING", "ny", true},
+			{"andring", "andring", true},
+			{"Ändring", "andring", true},
+			{"ändring", "andring", true},
+			{"ÄNDRING", "andring", true},
+			{"avslut", "avslut", true},
+			{"Avslut", "avslut", true},
+			{"registrering", "", false},
+			{"Ny registrering!", "", false},
+			{"Off", "", false},
 		})
-	}
+	})
+	t.Run("multi", func(t *testing.T) {
+		testParser(t, "parseChoice", func(in string) (string, bool) { return parseChoice(multi, in) }, []parseCase[bool]{
+			{"ny", "ny", true},
+			{"Avslut", "avslut", true},
+			{"andring", "", false},
+			{"Ändring", "", false},
+		})
+	})
 	if got, want := choiceReason(single), "ska vara Ny registrering, Ändring eller Avslut"; got != want {
 		t.Errorf("choiceReason(single) = %q, want %q", got, want)
 	}
@@ -146,9 +124,7 @@ func TestCheckboxes(t *testing.T) {
 }
 
 func TestParseEmail(t *testing.T) {
-	tests := []struct {
-		in, want, reason string
-	}{
+	testParser(t, "parseEmail", parseEmail, []parseCase[string]{
 		{"asa.oberg@region.example.se", "asa.oberg@region.example.se", ""},
 		{"Asa.Oberg@Region.Example.SE", "Asa.Oberg@Region.Example.SE", ""},
 		{"rene+intake@region.example.se", "rene+intake@region.example.se", ""},
@@ -181,15 +157,7 @@ func TestParseEmail(t *testing.T) {
 		{"asa@region.example.se;", "", reasonEmail},
 		{"mailto:", "", reasonEmail},
 		{"", "", reasonEmail},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, reason := parseEmail(tt.in)
-			if got != tt.want || reason != tt.reason {
-				t.Errorf("parseEmail(%q) = %q, %q; want %q, %q", tt.in, got, reason, tt.want, tt.reason)
-			}
-		})
-	}
+	})
 }
 
 // TestFoldTextIdempotent keeps the case FuzzNormaliseValue found: a control
@@ -282,10 +250,7 @@ func TestMaxKundnummer(t *testing.T) {
 }
 
 func TestValidPhone(t *testing.T) {
-	tests := []struct {
-		in   string
-		want bool
-	}{
+	testFunc(t, "validPhone", validPhone, []funcCase[bool]{
 		{"010-473 80 80", true},
 		{"0104738080", true},
 		{"+46 10 473 80 80", true},
@@ -305,21 +270,11 @@ func TestValidPhone(t *testing.T) {
 		{"010-473 80 80 ankn. 4", false}, // words
 		{"tel 010-473 80 80", false},     // words
 		{"", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			if got := validPhone(tt.in); got != tt.want {
-				t.Errorf("validPhone(%q) = %v, want %v", tt.in, got, tt.want)
-			}
-		})
-	}
+	})
 }
 
 func TestParseHSAID(t *testing.T) {
-	tests := []struct {
-		in, want string
-		wantOK   bool
-	}{
+	testParser(t, "parseHSAID", parseHSAID, []parseCase[bool]{
 		{"SE2321000131-E000000000001", "SE2321000131-E000000000001", true},
 		{"se2321000131-e000000000001", "SE2321000131-E000000000001", true},
 		{"Se2321000131-s1", "SE2321000131-S1", true},
@@ -332,22 +287,11 @@ func TestParseHSAID(t *testing.T) {
 		{"SE2321000131-E00000000000Ö", "", false},
 		{"SE2321000131-E-1", "", false},
 		{"", "", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, ok := parseHSAID(tt.in)
-			if got != tt.want || ok != tt.wantOK {
-				t.Errorf("parseHSAID(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.wantOK)
-			}
-		})
-	}
+	})
 }
 
 func TestParseKundnummer(t *testing.T) {
-	tests := []struct {
-		in, want string
-		wantOK   bool
-	}{
+	testParser(t, "parseKundnummer", parseKundnummer, []parseCase[bool]{
 		{"602154", "602154", true},
 		{"602 154", "602154", true},
 		{"6 0 2 1 5 4", "602154", true},
@@ -357,22 +301,11 @@ func TestParseKundnummer(t *testing.T) {
 		{"60215a", "", false},
 		{"６０２１５４", "", false}, // full-width digits are not what the system stores
 		{"", "", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, ok := parseKundnummer(tt.in)
-			if got != tt.want || ok != tt.wantOK {
-				t.Errorf("parseKundnummer(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.wantOK)
-			}
-		})
-	}
+	})
 }
 
 func TestParseKundnummerList(t *testing.T) {
-	tests := []struct {
-		in, want string
-		wantOK   bool
-	}{
+	testParser(t, "parseKundnummerList", parseKundnummerList, []parseCase[bool]{
 		{"602155", "602155", true},
 		{"602155, 602156", "602155, 602156", true},
 		{"602155,602156;602157", "602155, 602156, 602157", true},
@@ -383,15 +316,7 @@ func TestParseKundnummerList(t *testing.T) {
 		{"602 155", "", false}, // a space separates numbers in a list
 		{"602155/602156", "", false},
 		{"602155 och 602156", "", false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.in, func(t *testing.T) {
-			got, ok := parseKundnummerList(tt.in)
-			if got != tt.want || ok != tt.wantOK {
-				t.Errorf("parseKundnummerList(%q) = %q, %v; want %q, %v", tt.in, got, ok, tt.want, tt.wantOK)
-			}
-		})
-	}
+	})
 }
 
 // TestNormaliseValue checks the stored value and reason for each kind, both
