@@ -40,23 +40,23 @@ func TestNamesMatchDefinitions(t *testing.T) {
 			}
 		}
 	}
-	var consts []string
-	for _, n := range FieldNames {
-		consts = append(consts, string(n))
+	sameNames(t, "field", FieldNames, defined)
+	sameNames(t, "group", GroupNames, groups)
+}
+
+// sameNames compares the constants of one kind with the names the
+// definitions use, in any order.
+func sameNames[N ~string](t *testing.T, kind string, consts []N, defined []string) {
+	t.Helper()
+	var got []string
+	for _, n := range consts {
+		got = append(got, string(n))
 	}
-	slices.Sort(defined)
-	slices.Sort(consts)
-	if got, want := strings.Join(consts, " "), strings.Join(defined, " "); got != want {
-		t.Errorf("field constants:\n got %s\nwant %s", got, want)
-	}
-	var gconsts []string
-	for _, g := range GroupNames {
-		gconsts = append(gconsts, string(g))
-	}
-	slices.Sort(groups)
-	slices.Sort(gconsts)
-	if got, want := strings.Join(gconsts, " "), strings.Join(groups, " "); got != want {
-		t.Errorf("group constants: got %s, want %s", got, want)
+	want := slices.Clone(defined)
+	slices.Sort(got)
+	slices.Sort(want)
+	if got, want := strings.Join(got, " "), strings.Join(want, " "); got != want {
+		t.Errorf("%s constants:\n got %s\nwant %s", kind, got, want)
 	}
 }
 

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -42,26 +40,15 @@ func TestPDFLazyReadsLikePdfcpu(t *testing.T) {
 		"pdf-qpdf-objstreams":       lazy,
 		"pdf-truncated":             stepAside,
 	}
-	inputs := map[string][]byte{}
-	paths, err := filepath.Glob(filepath.Join(fixturesDir, "pdf-*", "input.pdf"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		inputs[filepath.Base(filepath.Dir(p))] = data
-	}
+	inputs := fixtureInputs(t, "pdf-*", "input.pdf")
 	if len(inputs) != len(want) {
 		t.Errorf("%d PDF fixtures, the test knows %d: add the new ones to want", len(inputs), len(want))
 	}
 	for _, def := range Definitions() {
 		name := "blank " + string(def.ID)
-		inputs[name], want[name] = blankPDF(t, def.ID), lazy
+		inputs[name], want[name] = blank(t, def.ID, PDF), lazy
 	}
-	inputs["filled single"], want["filled single"] = fillPDF(t, blankPDF(t, Single), pdfSingleValues), lazy
+	inputs["filled single"], want["filled single"] = fillPDF(t, blank(t, Single, PDF), pdfSingleValues), lazy
 	inputs["object streams"], want["object streams"] = hostile.PDFObjectStreamBombSized(4, 1<<10), lazy
 
 	for name, data := range inputs {

@@ -3,8 +3,6 @@ package formparse
 import (
 	"bytes"
 	"context"
-	"os"
-	"path/filepath"
 	"reflect"
 	"regexp"
 	"testing"
@@ -65,22 +63,14 @@ var objHeader = regexp.MustCompile(`(?m)^\d+ \d+ obj`)
 
 // pdfSeeds are every PDF fixture, the blank forms and a filled one.
 func pdfSeeds(t testing.TB) [][]byte {
-	paths, err := filepath.Glob(filepath.Join(fixturesDir, "*", "input.pdf"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out [][]byte
-	for _, p := range paths {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			t.Fatal(err)
-		}
+	for _, data := range fixtureInputs(t, "*", "input.pdf") {
 		out = append(out, data)
 	}
 	for _, def := range Definitions() {
-		out = append(out, blankPDF(t, def.ID))
+		out = append(out, blank(t, def.ID, PDF))
 	}
-	return append(out, fillPDF(t, blankPDF(t, Single), pdfSingleValues))
+	return append(out, fillPDF(t, blank(t, Single, PDF), pdfSingleValues))
 }
 
 // objectCases are hand-written objects: ones the fast path reads (true)

@@ -19,16 +19,6 @@ import (
 	"github.com/regionhmc/websesam-intake/formparse/formfill"
 )
 
-// blankPDF writes the blank PDF of a form or fails the test.
-func blankPDF(t testing.TB, id FormID) []byte {
-	t.Helper()
-	data, err := WriteBlank(id, PDF)
-	if err != nil {
-		t.Fatalf("WriteBlank(%s, PDF): %v", id, err)
-	}
-	return data
-}
-
 // fillPDF fills a PDF's fields by name the way a PDF tool does, with pdfcpu's
 // own form filling: strings for text and radio groups, "Yes"/"Off" for
 // checkboxes. Every name must exist in the PDF.
@@ -147,7 +137,7 @@ func TestPDFRoundTrip(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			filled := fillPDF(t, blankPDF(t, tt.def.ID), tt.values)
+			filled := fillPDF(t, blank(t, tt.def.ID, PDF), tt.values)
 			raw, err := readPDF(filled, Options{})
 			if err != nil {
 				t.Fatalf("readPDF: %v", err)
@@ -195,13 +185,7 @@ func pdfDiffMaps(t *testing.T, what string, got, want map[string]string) {
 // daemon does, and checks the normalised result.
 func TestPDFRoundTripRead(t *testing.T) {
 	t.Run("single", func(t *testing.T) {
-		f, err := Read(fillPDF(t, blankPDF(t, Single), pdfSingleValues), Options{})
-		if err != nil {
-			t.Fatalf("Read: %v", err)
-		}
-		if got, want := f.ID, Single; got != want {
-			t.Errorf("ID = %q, want %q", got, want)
-		}
+		f := readAs(t, fillPDF(t, blank(t, Single, PDF), pdfSingleValues), Single)
 		if got, want := f.Format, PDF; got != want {
 			t.Errorf("Format = %q, want %q", got, want)
 		}
@@ -220,18 +204,8 @@ func TestPDFRoundTripRead(t *testing.T) {
 		}
 	})
 	t.Run("multi", func(t *testing.T) {
-		f, err := Read(fillPDF(t, blankPDF(t, Multi), pdfMultiFill()), Options{})
-		if err != nil {
-			t.Fatalf("Read: %v", err)
-		}
-		if got, want := f.ID, Multi; got != want {
-			t.Errorf("ID = %q, want %q", got, want)
-		}
-		var ns []int
-		for _, u := range f.Users {
-			ns = append(ns, u.N)
-		}
-		if got, want := ns, []int{1, 2, 4}; !slices.Equal(got, want) {
+		f := readAs(t, fillPDF(t, blank(t, Multi, PDF), pdfMultiFill()), Multi)
+		if got, want := userRows(f), []int{1, 2, 4}; !slices.Equal(got, want) {
 			t.Errorf("user rows = %v, want %v", got, want)
 		}
 		if len(f.Users) == 3 {
@@ -239,12 +213,8 @@ func TestPDFRoundTripRead(t *testing.T) {
 				t.Errorf("user 4 hsa_id = %q, want %q", got, want)
 			}
 		}
-		var problems []string
-		for _, p := range f.Problems {
-			problems = append(problems, p.Field)
-		}
 		// Row 2 has no phone number, which a ny form needs.
-		if got, want := problems, []string{"anvandare_2_telefon"}; !slices.Equal(got, want) {
+		if got, want := problemFields(f), []string{"anvandare_2_telefon"}; !slices.Equal(got, want) {
 			t.Errorf("problems = %v, want %v", got, want)
 		}
 	})
@@ -255,22 +225,12 @@ func TestPDFRoundTripRead(t *testing.T) {
 func TestPDFBlankReadsBack(t *testing.T) {
 	for _, def := range Definitions() {
 		t.Run(string(def.ID), func(t *testing.T) {
-			data := blankPDF(t, def.ID)
+			data := blank(t, def.ID, PDF)
 			raw, err := readPDF(data, Options{})
 			if err != nil {
 				t.Fatalf("readPDF: %v", err)
 			}
-			want := map[string]string{}
-			for _, f := range def.Fields {
-				switch f.Kind {
-				case Checkbox:
-					want[f.Name] = "Off"
-				case Tag:
-					want[f.Name] = def.Blankett()
-				default:
-					want[f.Name] = ""
-				}
-			}
+			want := byKind(def, map[Kind]string{Checkbox: "Off", Tag: def.Blankett()}, "")
 			pdfDiffMaps(t, "Fields", raw.Fields, want)
 			var wantU []RawUser
 			if len(def.UserColumns) > 0 {
@@ -280,13 +240,7 @@ func TestPDFBlankReadsBack(t *testing.T) {
 				t.Errorf("Users = %v, want %v", raw.Users, wantU)
 			}
 
-			f, err := Read(data, Options{})
-			if err != nil {
-				t.Fatalf("Read: %v", err)
-			}
-			if got, want := f.ID, def.ID; got != want {
-				t.Errorf("ID = %q, want %q", got, want)
-			}
+			f := readAs(t, data, def.ID)
 			if f.Complete() {
 				t.Errorf("the blank form reads as complete")
 			}
@@ -373,7 +327,7 @@ func TestReadPDFBadInput(t *testing.T) {
 			names = append(names, f.Name)
 		}
 		var buf bytes.Buffer
-		if err := api.RemoveFormFields(bytes.NewReader(blankPDF(t, Single)), &buf, names, pdfConf()); err != nil {
+		if err := api.RemoveFormFields(bytes.NewReader(blank(t, Single, PDF)), &buf, names, pdfConf()); err != nil {
 			t.Fatalf("remove form fields: %v", err)
 		}
 		return buf.Bytes()
@@ -400,12 +354,7 @@ func TestReadPDFBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			check := func(who string, err error) {
-				t.Helper()
-				if !errors.Is(err, tt.sentinel) {
-					t.Fatalf("%s error = %v, want %v", who, err, tt.sentinel)
-				}
-				got := err.Error()
+			readersFail(t, "readPDF", readPDF, tt.data, Options{}, tt.sentinel, func(who, got string) {
 				if strings.HasSuffix(tt.want, ": ") {
 					rest, ok := strings.CutPrefix(got, tt.want)
 					if !ok || rest == "" || !strings.Contains(rest, tt.wantDetail) {
@@ -417,17 +366,7 @@ func TestReadPDFBadInput(t *testing.T) {
 				} else if got != tt.want {
 					t.Errorf("%s error = %q, want %q", who, got, tt.want)
 				}
-			}
-			raw, err := readPDF(tt.data, Options{})
-			if raw != nil {
-				t.Errorf("readPDF gave a Raw with %d fields, want nil", len(raw.Fields))
-			}
-			check("readPDF", err)
-			f, err := Read(tt.data, Options{})
-			if f != nil {
-				t.Errorf("Read gave a form, want nil")
-			}
-			check("Read", err)
+			})
 		})
 	}
 }
@@ -463,7 +402,7 @@ func TestReadPDFOtherForm(t *testing.T) {
 func TestWritePDFFields(t *testing.T) {
 	for _, def := range Definitions() {
 		t.Run(string(def.ID), func(t *testing.T) {
-			data := blankPDF(t, def.ID)
+			data := blank(t, def.ID, PDF)
 			fg, err := api.ExportForm(bytes.NewReader(data), "test", pdfConf())
 			if err != nil {
 				t.Fatalf("export: %v", err)
@@ -500,17 +439,7 @@ func TestWritePDFFields(t *testing.T) {
 			if n := len(f.ComboBoxes) + len(f.ListBoxes); n != 0 {
 				t.Errorf("%d combo or list boxes, want none", n)
 			}
-			want := map[string]string{}
-			for _, fd := range def.Fields {
-				switch fd.Kind {
-				case Checkbox:
-					want[fd.Name] = "checkbox"
-				case Choice:
-					want[fd.Name] = "radio"
-				default:
-					want[fd.Name] = "text"
-				}
-			}
+			want := byKind(def, map[Kind]string{Checkbox: "checkbox", Choice: "radio"}, "text")
 			for n := 1; n <= def.MaxPDFUsers; n++ {
 				for _, c := range def.UserColumns {
 					want[UserFieldName(n, c.Name)] = "text"
@@ -564,10 +493,7 @@ func TestWritePDFText(t *testing.T) {
 	needTool(t, "pdftotext")
 	for _, def := range Definitions() {
 		t.Run(string(def.ID), func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "blank.pdf")
-			if err := os.WriteFile(path, blankPDF(t, def.ID), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			path := blankPDFFile(t, def.ID)
 			out, err := exec.Command("pdftotext", "-layout", "-enc", "UTF-8", path, "-").Output()
 			if err != nil {
 				t.Fatalf("pdftotext: %v", err)
@@ -626,10 +552,7 @@ func TestWritePDFTools(t *testing.T) {
 	needTool(t, "pdftk")
 	for _, def := range Definitions() {
 		t.Run(string(def.ID), func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "blank.pdf")
-			if err := os.WriteFile(path, blankPDF(t, def.ID), 0o644); err != nil {
-				t.Fatal(err)
-			}
+			path := blankPDFFile(t, def.ID)
 			if out, err := exec.Command("qpdf", "--check", path).CombinedOutput(); err != nil {
 				t.Errorf("qpdf --check: %v\n%s", err, out)
 			}
@@ -676,22 +599,9 @@ func missingKeys(a, b map[string]bool) []string {
 // one, mutated: it must never panic, and must return either a Raw or an
 // error wrapping one of the package's sentinels.
 func FuzzReadPDF(f *testing.F) {
-	seeds, err := filepath.Glob(filepath.Join(fixturesDir, "*", "input.pdf"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	for _, p := range seeds {
-		data, err := os.ReadFile(p)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, data := range pdfSeeds(f) {
 		f.Add(data)
 	}
-	for _, def := range Definitions() {
-		f.Add(blankPDF(f, def.ID))
-	}
-	f.Add(fillPDF(f, blankPDF(f, Single), pdfSingleValues))
-	sentinels := []error{ErrNotAForm, ErrEncrypted, ErrTooLarge, ErrTimeout, ErrCrashed}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		raw, err := readPDF(data, Options{})
 		if err == nil {
@@ -708,12 +618,9 @@ func FuzzReadPDF(f *testing.F) {
 		if raw != nil {
 			t.Fatalf("readPDF returned a Raw and the error %v", err)
 		}
-		for _, s := range sentinels {
-			if errors.Is(err, s) {
-				return
-			}
+		if !wrapsSentinel(err) {
+			t.Fatalf("readPDF error %q wraps no sentinel", err)
 		}
-		t.Fatalf("readPDF error %q wraps no sentinel", err)
 	})
 }
 
