@@ -255,41 +255,30 @@ const (
 
 // WithDefaults returns c with every unset value at its default.
 func (c Config) WithDefaults() Config {
-	m := &c.Mailbox
-	m.TLS = cmp.Or(m.TLS, TLSImplicit)
-	m.Auth = cmp.Or(m.Auth, AuthLogin)
-	m.Folder = cmp.Or(m.Folder, DefaultFolder)
-	m.CommandTimeout = cmp.Or(m.CommandTimeout, DefaultCommandTimeout)
-	m.IdleRestart = cmp.Or(m.IdleRestart, DefaultIdleRestart)
-	m.PollInterval = cmp.Or(m.PollInterval, DefaultPollInterval)
-	m.ReconnectMin = cmp.Or(m.ReconnectMin, DefaultReconnectMin)
-	m.ReconnectMax = cmp.Or(m.ReconnectMax, DefaultReconnectMax)
-	m.AuthBackoffMin = cmp.Or(m.AuthBackoffMin, DefaultAuthBackoffMin)
-	m.AuthBackoffMax = cmp.Or(m.AuthBackoffMax, DefaultAuthBackoffMax)
-	m.FetchBatch = cmp.Or(m.FetchBatch, DefaultFetchBatch)
-	f := &c.Folders
-	f.Queued = cmp.Or(f.Queued, "webSesam/Queued")
-	f.Returned = cmp.Or(f.Returned, "webSesam/Returned")
-	f.NoForm = cmp.Or(f.NoForm, "webSesam/No-form")
-	f.Ignored = cmp.Or(f.Ignored, "webSesam/Ignored")
-	f.Quarantined = cmp.Or(f.Quarantined, "webSesam/Quarantine")
-	p := &c.Policy
-	p.Keyword = cmp.Or(p.Keyword, DefaultKeyword)
-	p.Backlog = cmp.Or(p.Backlog, BacklogAll)
-	p.MaxMessageSize = cmp.Or(p.MaxMessageSize, DefaultMaxMessageSize)
-	p.MaxAttachmentSize = cmp.Or(p.MaxAttachmentSize, DefaultMaxAttachmentSize)
-	p.MaxUnzippedSize = cmp.Or(p.MaxUnzippedSize, DefaultMaxUnzippedSize)
-	p.MaxAttachments = cmp.Or(p.MaxAttachments, DefaultMaxAttachments)
-	p.ParseTimeout = cmp.Or(p.ParseTimeout, DefaultParseTimeout)
-	c.Store.Path = cmp.Or(c.Store.Path, DefaultStorePath)
-	c.Store.LockTimeout = cmp.Or(c.Store.LockTimeout, DefaultLockTimeout)
+	c.Mailbox = endpoint.WithDefaults(c.Mailbox, MailboxConfig{
+		TLS: TLSImplicit, Auth: AuthLogin, Folder: DefaultFolder,
+		CommandTimeout: DefaultCommandTimeout, IdleRestart: DefaultIdleRestart, PollInterval: DefaultPollInterval,
+		ReconnectMin: DefaultReconnectMin, ReconnectMax: DefaultReconnectMax,
+		AuthBackoffMin: DefaultAuthBackoffMin, AuthBackoffMax: DefaultAuthBackoffMax,
+		FetchBatch: DefaultFetchBatch,
+	})
+	c.Folders = endpoint.WithDefaults(c.Folders, FolderConfig{
+		Queued: "webSesam/Queued", Returned: "webSesam/Returned", NoForm: "webSesam/No-form",
+		Ignored: "webSesam/Ignored", Quarantined: "webSesam/Quarantine",
+	})
+	c.Policy = endpoint.WithDefaults(c.Policy, PolicyConfig{
+		Keyword: DefaultKeyword, Backlog: BacklogAll,
+		MaxMessageSize: DefaultMaxMessageSize, MaxAttachmentSize: DefaultMaxAttachmentSize,
+		MaxUnzippedSize: DefaultMaxUnzippedSize, MaxAttachments: DefaultMaxAttachments,
+		ParseTimeout: DefaultParseTimeout,
+	})
+	c.Store = endpoint.WithDefaults(c.Store, StoreConfig{Path: DefaultStorePath, LockTimeout: DefaultLockTimeout})
 	c.Mailer = c.Mailer.WithDefaults()
 	c.Trust = c.Trust.WithDefaults()
 	c.OAuth2 = c.OAuth2.WithDefaults()
 	c.Directory = c.Directory.WithDefaults()
 	c.Staff.Socket = cmp.Or(c.Staff.Socket, staffapi.DefaultSocket)
-	c.Log.Level = cmp.Or(c.Log.Level, "info")
-	c.Log.Format = cmp.Or(c.Log.Format, "auto")
+	c.Log = endpoint.WithDefaults(c.Log, ops.LogConfig{Level: "info", Format: "auto"})
 	c.reportDefaults()
 	return c
 }

@@ -1,7 +1,6 @@
 package intake
 
 import (
-	"cmp"
 	"fmt"
 	"net/mail"
 	"strings"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/regionhmc/websesam-intake/intake/endpoint"
 	"github.com/regionhmc/websesam-intake/mailer"
 	"github.com/regionhmc/websesam-intake/store"
 )
@@ -74,17 +74,14 @@ const (
 )
 
 func (c *Config) reportDefaults() {
-	c.Queue.Promise = cmp.Or(c.Queue.Promise, DefaultPromise)
-	r := &c.Retention
-	r.RequestsDays = cmp.Or(r.RequestsDays, DefaultRequestsDays)
-	r.MessagesDays = cmp.Or(r.MessagesDays, DefaultMessagesDays)
-	r.NoticesDays = cmp.Or(r.NoticesDays, DefaultNoticesDays)
-	r.QueuedFolderDays = cmp.Or(r.QueuedFolderDays, DefaultQueuedFolderDays)
-	r.ReturnedFolderDays = cmp.Or(r.ReturnedFolderDays, DefaultReturnedFolderDays)
-	r.NoFormFolderDays = cmp.Or(r.NoFormFolderDays, DefaultNoFormFolderDays)
-	r.IgnoredFolderDays = cmp.Or(r.IgnoredFolderDays, DefaultIgnoredFolderDays)
-	r.QuarantinedFolderDays = cmp.Or(r.QuarantinedFolderDays, DefaultQuarantinedFolderDays)
-	c.Digest.At = cmp.Or(c.Digest.At, DefaultDigestAt)
+	c.Queue = endpoint.WithDefaults(c.Queue, QueueConfig{Promise: DefaultPromise})
+	c.Retention = endpoint.WithDefaults(c.Retention, RetentionConfig{
+		RequestsDays: DefaultRequestsDays, MessagesDays: DefaultMessagesDays, NoticesDays: DefaultNoticesDays,
+		QueuedFolderDays: DefaultQueuedFolderDays, ReturnedFolderDays: DefaultReturnedFolderDays,
+		NoFormFolderDays: DefaultNoFormFolderDays, IgnoredFolderDays: DefaultIgnoredFolderDays,
+		QuarantinedFolderDays: DefaultQuarantinedFolderDays,
+	})
+	c.Digest = endpoint.WithDefaults(c.Digest, DigestConfig{At: DefaultDigestAt})
 }
 
 // FolderDays is how many days mail of an outcome stays in its folder.

@@ -12,7 +12,6 @@
 package directory
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -104,11 +103,7 @@ func (c Config) WithDefaults() Config {
 			c.TLS = TLSImplicit
 		}
 	}
-	c.PersonFilter = cmp.Or(c.PersonFilter, DefaultPersonFilter)
-	c.Timeout = cmp.Or(c.Timeout, DefaultTimeout)
-	c.CacheTTL = cmp.Or(c.CacheTTL, DefaultCacheTTL)
-	c.RetryInterval = cmp.Or(c.RetryInterval, DefaultRetryInterval)
-	return c
+	return endpoint.WithDefaults(c, Config{PersonFilter: DefaultPersonFilter, Timeout: DefaultTimeout, CacheTTL: DefaultCacheTTL, RetryInterval: DefaultRetryInterval})
 }
 
 // ResolvePaths makes a relative password file absolute under dir

@@ -1,7 +1,6 @@
 package endpoint
 
 import (
-	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/json"
@@ -61,10 +60,7 @@ func (o OAuth2Config) Configured() bool { return o.ClientID != "" }
 
 // WithDefaults returns o with every unset value at its default.
 func (o OAuth2Config) WithDefaults() OAuth2Config {
-	o.Scope = cmp.Or(o.Scope, DefaultScope)
-	o.Authority = cmp.Or(o.Authority, DefaultAuthority)
-	o.Timeout = cmp.Or(o.Timeout, DefaultOAuth2Timeout)
-	return o
+	return WithDefaults(o, OAuth2Config{Scope: DefaultScope, Authority: DefaultAuthority, Timeout: DefaultOAuth2Timeout})
 }
 
 // ResolvePaths resolves the secret files under dir ($CREDENTIALS_DIRECTORY).

@@ -42,7 +42,6 @@
 package trust
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -91,10 +90,7 @@ func (c Config) Enabled() bool { return c.AuthservID != "" }
 
 // WithDefaults returns c with every unset action at its default.
 func (c Config) WithDefaults() Config {
-	c.OnDMARCFail = cmp.Or(c.OnDMARCFail, Quarantine)
-	c.OnNoVerdict = cmp.Or(c.OnNoVerdict, Accept)
-	c.OnDKIMPassAlone = cmp.Or(c.OnDKIMPassAlone, Accept)
-	return c
+	return endpoint.WithDefaults(c, Config{OnDMARCFail: Quarantine, OnNoVerdict: Accept, OnDKIMPassAlone: Accept})
 }
 
 // Validate reports every problem of c (after WithDefaults), each an
