@@ -79,23 +79,19 @@ func NewIMAP(opts IMAPOptions) (*IMAP, error) {
 			return nil, fmt.Errorf("create folder %s: %w", f, err)
 		}
 	}
-	if err := s.listen("127.0.0.1:0"); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return listenFresh(s, &s.server, s.serverOn)
 }
 
 // StartIMAP is NewIMAP for a test; the server closes with it.
 func StartIMAP(t TB, opts IMAPOptions) *IMAP {
 	t.Helper()
-	s, err := NewIMAP(opts)
-	return started(t, "start the IMAP server", s, err)
+	return started(t, "start the IMAP server", NewIMAP, opts)
 }
 
-func (s *IMAP) listen(addr string) error {
+func (s *IMAP) serverOn(addr string) (protocolServer, net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return fmt.Errorf("listen for IMAP: %w", err)
+		return nil, nil, fmt.Errorf("listen for IMAP: %w", err)
 	}
 	o := &imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
@@ -119,14 +115,11 @@ func (s *IMAP) listen(addr string) error {
 			o.TLSConfig = s.opts.TLS
 		}
 	}
-	srv := imapserver.New(o)
-	s.serving(srv, ln)
-	go srv.Serve(ln)
-	return nil
+	return imapserver.New(o), ln, nil
 }
 
 // Start brings a stopped server back on the same address.
-func (s *IMAP) Start() error { return s.listen(s.Addr()) }
+func (s *IMAP) Start() error { return s.relisten() }
 
 // Append puts raw into folder as an MTA delivers it: straight into the
 // mailbox, whether or not the server is up, unread unless opts say so.

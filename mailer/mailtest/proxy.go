@@ -62,8 +62,7 @@ func NewProxy(backend string) (*Proxy, error) {
 // StartProxy is NewProxy for a test; the proxy closes with it.
 func StartProxy(t TB, backend string) *Proxy {
 	t.Helper()
-	p, err := NewProxy(backend)
-	return started(t, "start the proxy", p, err)
+	return started(t, "start the proxy", NewProxy, backend)
 }
 
 // Addr is where clients dial.

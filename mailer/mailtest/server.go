@@ -10,17 +10,48 @@ import (
 // server is what IMAP and Sink share: one server on a listener whose
 // address outlives Stop, so that the server can come back on it.
 type server struct {
+	// open makes the protocol's server and its listener on addr, ready to
+	// serve.
+	open func(addr string) (protocolServer, net.Listener, error)
+
 	mu   sync.Mutex
 	srv  io.Closer
 	ln   net.Listener
 	addr string
 }
 
-func (s *server) serving(srv io.Closer, ln net.Listener) {
+// protocolServer is what imapserver.Server and smtp.Server both are.
+type protocolServer interface {
+	Serve(net.Listener) error
+	io.Closer
+}
+
+// listenFresh makes s serve, with open, on a free port of 127.0.0.1 and
+// returns owner, the IMAP or Sink that s serves.
+func listenFresh[S any](owner S, s *server, open func(addr string) (protocolServer, net.Listener, error)) (S, error) {
+	s.open = open
+	if err := s.listen("127.0.0.1:0"); err != nil {
+		var none S
+		return none, err
+	}
+	return owner, nil
+}
+
+// listen opens the server on addr and serves it until Stop.
+func (s *server) listen(addr string) error {
+	srv, ln, err := s.open(addr)
+	if err != nil {
+		return err
+	}
 	s.mu.Lock()
 	s.srv, s.ln, s.addr = srv, ln, ln.Addr().String()
 	s.mu.Unlock()
+	go srv.Serve(ln)
+	return nil
 }
+
+// relisten brings a stopped server back on the same address.
+func (s *server) relisten() error { return s.listen(s.Addr()) }
 
 // Addr is where clients connect.
 func (s *server) Addr() string {
@@ -43,10 +74,11 @@ func (s *server) Stop() {
 	}
 }
 
-// started fails the test when a server did not start, and stops it when
-// the test ends.
-func started[S interface{ Stop() }](t TB, what string, s S, err error) S {
+// started starts a server for a test with newServer(opts), fails the test
+// when it did not start, and stops it when the test ends.
+func started[O any, S interface{ Stop() }](t TB, what string, newServer func(O) (S, error), opts O) S {
 	t.Helper()
+	s, err := newServer(opts)
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
 	}

@@ -89,20 +89,16 @@ func NewSink(opts SinkOptions) (*Sink, error) {
 		opts.MaxMessageBytes = 64 << 20
 	}
 	s := &Sink{opts: opts, discard: opts.Discard}
-	if err := s.listen("127.0.0.1:0"); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return listenFresh(s, &s.server, s.serverOn)
 }
 
 // StartSink is NewSink for a test; the sink closes with it.
 func StartSink(t TB, opts SinkOptions) *Sink {
 	t.Helper()
-	s, err := NewSink(opts)
-	return started(t, "start the SMTP sink", s, err)
+	return started(t, "start the SMTP sink", NewSink, opts)
 }
 
-func (s *Sink) listen(addr string) error {
+func (s *Sink) serverOn(addr string) (protocolServer, net.Listener, error) {
 	var (
 		ln  net.Listener
 		err error
@@ -113,7 +109,7 @@ func (s *Sink) listen(addr string) error {
 		ln, err = net.Listen("tcp", addr)
 	}
 	if err != nil {
-		return fmt.Errorf("listen for SMTP: %w", err)
+		return nil, nil, fmt.Errorf("listen for SMTP: %w", err)
 	}
 	srv := smtp.NewServer(s)
 	srv.Domain = s.opts.Domain
@@ -124,13 +120,11 @@ func (s *Sink) listen(addr string) error {
 	srv.WriteTimeout = 30 * time.Second
 	srv.MaxMessageBytes = s.opts.MaxMessageBytes
 	srv.ErrorLog = log.New(io.Discard, "", 0) // a killed client's reset is expected
-	s.serving(srv, ln)
-	go srv.Serve(ln)
-	return nil
+	return srv, ln, nil
 }
 
 // Restart brings a stopped relay back on the same address.
-func (s *Sink) Restart() error { return s.listen(s.Addr()) }
+func (s *Sink) Restart() error { return s.relisten() }
 
 // Received is every message kept so far, in the order accepted.
 func (s *Sink) Received() []Mail {
