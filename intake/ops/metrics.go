@@ -85,7 +85,7 @@ type Metrics struct {
 	retained *prometheus.CounterVec
 	lastPass prometheus.Gauge
 	// waiting ages the open requests at each scrape (SetWaiting).
-	waiting *waitingCollector
+	waiting atomic.Pointer[func() (store.Waiting, error)]
 	// The directory's gauges, registered by the first DirectoryUp (only a
 	// daemon with [directory] has them).
 	dirOnce      sync.Once
@@ -116,45 +116,64 @@ const ns = "websesam_intake"
 // they are not reported).
 func NewMetrics(st *store.Store) *Metrics {
 	m := &Metrics{
-		reg: prometheus.NewRegistry(),
-		messages: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "messages_total",
-			Help: "Messages decided since the start, by outcome."}, []string{"outcome"}),
-		sent: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "replies_sent_total",
-			Help: "Replies the SMTP relay accepted since the start."}),
-		failed: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "replies_failed_total",
-			Help: "Replies given up on since the start (refused for good or too old)."}),
-		suppressed: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "replies_suppressed_total",
-			Help: "Replies not sent by policy since the start, by reason."}, []string{"reason"}),
-		dropped: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "recipients_dropped_total",
-			Help: "Recipients left out of a reply since the start, being outside the allowed domains (the reply went to the others)."}),
-		reconnects: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "imap_reconnects_total",
-			Help: "IMAP connections lost and retried since the start."}),
-		refusals: prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: "imap_login_refusals_total",
-			Help: "IMAP login refusal streaks since the start (the daemon logs a streak once)."}),
-		lastPoll: prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "last_poll_timestamp_seconds",
-			Help: "Unix time of the last completed search of the mailbox (0: none yet)."}),
+		reg:        prometheus.NewRegistry(),
+		messages:   counterVec("messages_total", "Messages decided since the start, by outcome.", "outcome"),
+		sent:       counter("replies_sent_total", "Replies the SMTP relay accepted since the start."),
+		failed:     counter("replies_failed_total", "Replies given up on since the start (refused for good or too old)."),
+		suppressed: counterVec("replies_suppressed_total", "Replies not sent by policy since the start, by reason.", "reason"),
+		dropped:    counter("recipients_dropped_total", "Recipients left out of a reply since the start, being outside the allowed domains (the reply went to the others)."),
+		reconnects: counter("imap_reconnects_total", "IMAP connections lost and retried since the start."),
+		refusals:   counter("imap_login_refusals_total", "IMAP login refusal streaks since the start (the daemon logs a streak once)."),
+		lastPoll:   gauge("last_poll_timestamp_seconds", "Unix time of the last completed search of the mailbox (0: none yet)."),
+		retained:   counterVec("retention_removed_total", "Records emptied and folder mails removed by retention passes since the start, by kind.", "kind"),
+		lastPass:   gauge("retention_last_pass_timestamp_seconds", "Unix time of the last retention pass (0: none yet)."),
 	}
-	m.retained = prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: "retention_removed_total",
-		Help: "Records emptied and folder mails removed by retention passes since the start, by kind."}, []string{"kind"})
-	m.lastPass = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "retention_last_pass_timestamp_seconds",
-		Help: "Unix time of the last retention pass (0: none yet)."})
-	m.waiting = &waitingCollector{}
 	for _, k := range retainedKinds {
 		m.retained.WithLabelValues(k)
 	}
-	m.reg.MustRegister(m.retained, m.lastPass, m.waiting)
-	started := prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "start_timestamp_seconds",
-		Help: "Unix time the daemon started."})
+	m.reg.MustRegister(m.retained, m.lastPass, scraped{descs: []*prometheus.Desc{descOldest, descLate}, collect: m.collectWaiting})
+	started := gauge("start_timestamp_seconds", "Unix time the daemon started.")
 	started.Set(unixSeconds(time.Now()))
 	for _, o := range allOutcomes {
 		m.messages.WithLabelValues(string(o))
 	}
 	m.reg.MustRegister(m.messages, m.sent, m.failed, m.suppressed, m.dropped, m.reconnects, m.refusals, m.lastPoll, started)
 	if st != nil {
-		m.reg.MustRegister(depths{counts: st.Counts})
+		m.reg.MustRegister(scraped{
+			descs:   []*prometheus.Desc{descStoreUp, descRequests, descOutbox, descUnsettled},
+			collect: func(ch chan<- prometheus.Metric) { collectDepths(ch, st.Counts) },
+		})
 	}
 	return m
 }
+
+func counter(name, help string) prometheus.Counter {
+	return prometheus.NewCounter(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help})
+}
+
+func counterVec(name, help, label string) *prometheus.CounterVec {
+	return prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: ns, Name: name, Help: help}, []string{label})
+}
+
+func gauge(name, help string) prometheus.Gauge {
+	return prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: name, Help: help})
+}
+
+// scraped is a collector whose figures are read afresh at each scrape (the
+// store's depths, the waiting requests, the OAuth2 client's figures): descs
+// are the series it may report, collect sends their values.
+type scraped struct {
+	descs   []*prometheus.Desc
+	collect func(ch chan<- prometheus.Metric)
+}
+
+func (s scraped) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range s.descs {
+		ch <- d
+	}
+}
+
+func (s scraped) Collect(ch chan<- prometheus.Metric) { s.collect(ch) }
 
 // MessageDecided counts one message's outcome.
 func (m *Metrics) MessageDecided(o store.Outcome) {
@@ -233,14 +252,8 @@ func (m *Metrics) RetentionPass(r store.RetentionResult) {
 // how many are past the promise, in working days, as fn finds them.
 func (m *Metrics) SetWaiting(fn func() (store.Waiting, error)) {
 	if m != nil {
-		m.waiting.fn.Store(&fn)
+		m.waiting.Store(&fn)
 	}
-}
-
-// waitingCollector reads who waits too long at each scrape; nothing until
-// SetWaiting, and nothing when the store cannot be read (store_up says so).
-type waitingCollector struct {
-	fn atomic.Pointer[func() (store.Waiting, error)]
 }
 
 var (
@@ -248,13 +261,10 @@ var (
 	descLate   = prometheus.NewDesc(ns+"_requests_past_promise", "Open requests older than the promise ([queue] promise, working days).", nil, nil)
 )
 
-func (c *waitingCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- descOldest
-	ch <- descLate
-}
-
-func (c *waitingCollector) Collect(ch chan<- prometheus.Metric) {
-	fn := c.fn.Load()
+// collectWaiting reads who waits too long at each scrape; nothing until
+// SetWaiting, and nothing when the store cannot be read (store_up says so).
+func (m *Metrics) collectWaiting(ch chan<- prometheus.Metric) {
+	fn := m.waiting.Load()
 	if fn == nil {
 		return
 	}
@@ -273,10 +283,8 @@ func (m *Metrics) DirectoryUp(up bool, since time.Time) {
 		return
 	}
 	m.dirOnce.Do(func() {
-		m.dirUp = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "directory_up",
-			Help: "Whether the directory answers; 0 while new mail waits undecided for it."})
-		m.dirDownSince = prometheus.NewGauge(prometheus.GaugeOpts{Namespace: ns, Name: "directory_down_since_timestamp_seconds",
-			Help: "Unix time the directory stopped answering (0 while it answers)."})
+		m.dirUp = gauge("directory_up", "Whether the directory answers; 0 while new mail waits undecided for it.")
+		m.dirDownSince = gauge("directory_down_since_timestamp_seconds", "Unix time the directory stopped answering (0 while it answers).")
 		m.reg.MustRegister(m.dirUp, m.dirDownSince)
 	})
 	if up {
@@ -295,13 +303,6 @@ func unixSeconds(t time.Time) float64 {
 	return float64(t.UnixMilli()) / 1000
 }
 
-// depths reads the store's counts at each scrape. A store that cannot be
-// read is reported as websesam_intake_store_up 0 rather than failing the
-// whole scrape.
-type depths struct {
-	counts func() (store.Counts, error)
-}
-
 var (
 	descStoreUp   = prometheus.NewDesc(ns+"_store_up", "Whether the store could be read for the depths below.", nil, nil)
 	descRequests  = prometheus.NewDesc(ns+"_requests", "Requests in the store, by status.", []string{"status"}, nil)
@@ -309,15 +310,11 @@ var (
 	descUnsettled = prometheus.NewDesc(ns+"_unsettled_messages", "Messages recorded but not yet moved on the server.", nil, nil)
 )
 
-func (d depths) Describe(ch chan<- *prometheus.Desc) {
-	ch <- descStoreUp
-	ch <- descRequests
-	ch <- descOutbox
-	ch <- descUnsettled
-}
-
-func (d depths) Collect(ch chan<- prometheus.Metric) {
-	c, err := d.counts()
+// collectDepths reads the store's counts at each scrape. A store that cannot
+// be read is reported as websesam_intake_store_up 0 rather than failing the
+// whole scrape.
+func collectDepths(ch chan<- prometheus.Metric, counts func() (store.Counts, error)) {
+	c, err := counts()
 	if err != nil {
 		ch <- prometheus.MustNewConstMetric(descStoreUp, prometheus.GaugeValue, 0)
 		return
@@ -338,11 +335,10 @@ func (m *Metrics) WatchTokens(t *endpoint.Tokens) {
 	if m == nil || t == nil {
 		return
 	}
-	m.reg.MustRegister(tokenStats{stats: t.Stats})
-}
-
-type tokenStats struct {
-	stats func() endpoint.TokenStats
+	m.reg.MustRegister(scraped{
+		descs:   []*prometheus.Desc{descTokens, descTokenRefusals, descTokenFailures, descTokenExpiry},
+		collect: func(ch chan<- prometheus.Metric) { collectTokens(ch, t.Stats()) },
+	})
 }
 
 var (
@@ -352,15 +348,7 @@ var (
 	descTokenExpiry   = prometheus.NewDesc(ns+"_oauth2_token_expiry_timestamp_seconds", "Unix time the token in hand expires (0: none).", nil, nil)
 )
 
-func (ts tokenStats) Describe(ch chan<- *prometheus.Desc) {
-	ch <- descTokens
-	ch <- descTokenRefusals
-	ch <- descTokenFailures
-	ch <- descTokenExpiry
-}
-
-func (ts tokenStats) Collect(ch chan<- prometheus.Metric) {
-	s := ts.stats()
+func collectTokens(ch chan<- prometheus.Metric, s endpoint.TokenStats) {
 	ch <- prometheus.MustNewConstMetric(descTokens, prometheus.CounterValue, float64(s.Fetched))
 	ch <- prometheus.MustNewConstMetric(descTokenRefusals, prometheus.CounterValue, float64(s.Refused))
 	ch <- prometheus.MustNewConstMetric(descTokenFailures, prometheus.CounterValue, float64(s.Failed))
