@@ -98,6 +98,12 @@ func (l *pdfLazy) section(off int) (types.Dict, error) {
 	if bytes.HasPrefix(bytes.TrimLeft(rest, " \t\r\n\f\x00"), []byte("xref")) {
 		return l.table(off)
 	}
+	return l.xrefStreamAt(off)
+}
+
+// xrefStreamAt reads the cross-reference stream object at off and returns
+// its dictionary (a stream section's trailer).
+func (l *pdfLazy) xrefStreamAt(off int) (types.Dict, error) {
 	o, err := l.parseAt(off, -1)
 	if err != nil {
 		return nil, err
@@ -169,15 +175,7 @@ func (l *pdfLazy) table(off int) (types.Dict, error) {
 		return nil, errLazyUnsupported
 	}
 	if stm, ok := trailer["XRefStm"].(types.Integer); ok {
-		o, err := l.parseAt(stm.Value(), -1)
-		if err != nil {
-			return nil, err
-		}
-		sd, ok := o.(types.StreamDict)
-		if !ok || sd.Type() == nil || *sd.Type() != "XRef" {
-			return nil, errLazyUnsupported
-		}
-		if err := l.xrefStream(sd); err != nil {
+		if _, err := l.xrefStreamAt(stm.Value()); err != nil {
 			return nil, err
 		}
 	}

@@ -332,15 +332,7 @@ func atoiMight(s string) bool {
 	if s != "" && (s[0] == '+' || s[0] == '-') {
 		s = s[1:]
 	}
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+	return isDigits(s)
 }
 
 // smallInt reads [+-]digits of at most 15 digits (no overflow, and no

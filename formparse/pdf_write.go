@@ -142,22 +142,10 @@ type pdfLabel struct {
 	Font  *pdfFont `json:"font,omitempty"`
 }
 
-// pdfTextField is a text input (dates included, see input).
-type pdfTextField struct {
-	ID     string     `json:"id"`
-	Tip    string     `json:"tip,omitempty"`
-	Value  string     `json:"value,omitempty"`
-	Pos    [2]float64 `json:"pos"`
-	Width  float64    `json:"width"`
-	Height float64    `json:"height,omitempty"`
-	Font   *pdfFont   `json:"font,omitempty"`
-	Border *pdfBorder `json:"border,omitempty"`
-	Fill   string     `json:"bgCol,omitempty"`
-	Locked bool       `json:"locked,omitempty"`
-	Label  *pdfLabel  `json:"label,omitempty"`
-}
-
-type pdfCheckBox struct {
+// pdfWidget is what every kind of form field in pdfcpu's JSON has: its
+// name, its tooltip, where it stands, how wide it is, and a label beside it
+// when there is one.
+type pdfWidget struct {
 	ID    string     `json:"id"`
 	Tip   string     `json:"tip,omitempty"`
 	Pos   [2]float64 `json:"pos"`
@@ -165,14 +153,26 @@ type pdfCheckBox struct {
 	Label *pdfLabel  `json:"label,omitempty"`
 }
 
+// pdfTextField is a text input (dates included, see input).
+type pdfTextField struct {
+	pdfWidget
+	Value  string     `json:"value,omitempty"`
+	Height float64    `json:"height,omitempty"`
+	Font   *pdfFont   `json:"font,omitempty"`
+	Border *pdfBorder `json:"border,omitempty"`
+	Fill   string     `json:"bgCol,omitempty"`
+	Locked bool       `json:"locked,omitempty"`
+}
+
+// pdfCheckBox is a checkbox: a widget and nothing more.
+type pdfCheckBox struct {
+	pdfWidget
+}
+
 type pdfRadioGroup struct {
-	ID          string     `json:"id"`
-	Tip         string     `json:"tip,omitempty"`
-	Pos         [2]float64 `json:"pos"`
-	Width       float64    `json:"width"`
+	pdfWidget
 	Orientation string     `json:"orientation"`
 	Buttons     pdfButtons `json:"buttons"`
-	Label       *pdfLabel  `json:"label,omitempty"`
 }
 
 type pdfButtons struct {
@@ -325,10 +325,9 @@ var (
 // writing a date anyway; the hint beside the box says ÅÅÅÅ-MM-DD.
 func (p *pager) input(f Field, x, top, w float64) {
 	tf := pdfTextField{
-		ID: f.Name, Tip: tip(f),
-		Pos:   [2]float64{x, top + fieldH},
-		Width: w, Height: fieldH,
-		Border: borderGray, Fill: colFieldFill,
+		pdfWidget: pdfWidget{ID: f.Name, Tip: tip(f), Pos: [2]float64{x, top + fieldH}, Width: w},
+		Height:    fieldH,
+		Border:    borderGray, Fill: colFieldFill,
 	}
 	p.page.Content.Fields = append(p.page.Content.Fields, tf)
 }
@@ -337,12 +336,12 @@ func (p *pager) input(f Field, x, top, w float64) {
 // after the label.
 func (p *pager) checkbox(f Field, x, top float64) float64 {
 	lw := math.Ceil(textWidth(f.Label, fontLabel.Name, labelSize) + 2)
-	p.page.Content.Checks = append(p.page.Content.Checks, pdfCheckBox{
+	p.page.Content.Checks = append(p.page.Content.Checks, pdfCheckBox{pdfWidget{
 		ID: f.Name, Tip: f.Label,
 		Pos:   [2]float64{x, top + (fieldH+boxSize)/2 + 1},
 		Width: boxSize,
 		Label: &pdfLabel{Value: f.Label, Width: int(math.Ceil(lw)), Gap: 5, Pos: "right", Align: "left"},
-	})
+	}})
 	return x + boxSize + 5 + lw
 }
 
@@ -421,8 +420,8 @@ func layoutPDF(def *Definition) (*pdfLayout, error) {
 	for _, f := range def.Fields {
 		if f.Kind == Tag {
 			p.page.Content.Fields = append(p.page.Content.Fields, pdfTextField{
-				ID: f.Name, Tip: f.Label, Value: def.Blankett(), Locked: true,
-				Pos: [2]float64{marginRight - tagW, p.y + 3}, Width: tagW, Height: 11,
+				pdfWidget: pdfWidget{ID: f.Name, Tip: f.Label, Pos: [2]float64{marginRight - tagW, p.y + 3}, Width: tagW},
+				Value:     def.Blankett(), Locked: true, Height: 11,
 				Font: &pdfFont{Name: "Helvetica", Size: 7, Color: colHint},
 			})
 		}
@@ -549,9 +548,7 @@ func (p *pager) row(def *Definition, fields []Field, i int) int {
 			maxw = max(maxw, textWidth(o.Label, fontLabel.Name, labelSize))
 		}
 		p.page.Content.Radios = append(p.page.Content.Radios, pdfRadioGroup{
-			ID: f.Name, Tip: f.Label,
-			Pos:         [2]float64{fieldX, top + (fieldH+boxSize)/2 + 1},
-			Width:       boxSize,
+			pdfWidget:   pdfWidget{ID: f.Name, Tip: f.Label, Pos: [2]float64{fieldX, top + (fieldH+boxSize)/2 + 1}, Width: boxSize},
 			Orientation: "hor",
 			Buttons: pdfButtons{Values: values, Label: pdfLabel{
 				Value: "-", Width: int(math.Ceil(maxw + 22)), Gap: 5, Pos: "right",
@@ -623,11 +620,10 @@ func (p *pager) userTable(def *Definition) {
 		p.text(num, marginLeft+numW-4-textWidth(num, fontTable.Name, 7.5), top+tableFieldH-4, pdfFont{Name: "Helvetica", Size: 7.5, Color: colHint})
 		for i, c := range cols {
 			p.page.Content.Fields = append(p.page.Content.Fields, pdfTextField{
-				ID: UserFieldName(n, c.Name), Tip: UserLabel(n, c.Label),
-				Pos:   [2]float64{xs[i], top + tableFieldH},
-				Width: ws[i], Height: tableFieldH,
-				Font:   &pdfFont{Name: "Helvetica", Size: tableInputSize},
-				Border: borderGray, Fill: colFieldFill,
+				pdfWidget: pdfWidget{ID: UserFieldName(n, c.Name), Tip: UserLabel(n, c.Label), Pos: [2]float64{xs[i], top + tableFieldH}, Width: ws[i]},
+				Height:    tableFieldH,
+				Font:      &pdfFont{Name: "Helvetica", Size: tableInputSize},
+				Border:    borderGray, Fill: colFieldFill,
 			})
 		}
 		p.y += tableRowHeight

@@ -158,26 +158,36 @@ func xlsxChoiceLabels(fl Field) []string {
 	return out
 }
 
+// mergedLine writes text in row of sheet sh across the columns from first
+// to last, merged into one cell, in style; a height above zero sets the
+// row's height.
+func mergedLine(f *excelize.File, sh string, row int, first, last, text string, style int, height float64) error {
+	a, c := fmt.Sprintf("%s%d", first, row), fmt.Sprintf("%s%d", last, row)
+	if err := f.MergeCell(sh, a, c); err != nil {
+		return err
+	}
+	if err := f.SetCellStr(sh, a, text); err != nil {
+		return err
+	}
+	if err := f.SetCellStyle(sh, a, c, style); err != nil {
+		return err
+	}
+	if height > 0 {
+		if err := f.SetRowHeight(sh, row, height); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func buildXLSXFormSheet(f *excelize.File, def *Definition, st *xlsxStyles) error {
 	sh := FormSheet
 	row := 1
 	cell := func(col string, r int) string { return fmt.Sprintf("%s%d", col, r) }
 	// line writes one text line across the three columns.
 	line := func(text string, style int, height float64) error {
-		a, c := cell(xlsxColLabel, row), cell(xlsxColHint, row)
-		if err := f.MergeCell(sh, a, c); err != nil {
+		if err := mergedLine(f, sh, row, xlsxColLabel, xlsxColHint, text, style, height); err != nil {
 			return err
-		}
-		if err := f.SetCellStr(sh, a, text); err != nil {
-			return err
-		}
-		if err := f.SetCellStyle(sh, a, c, style); err != nil {
-			return err
-		}
-		if height > 0 {
-			if err := f.SetRowHeight(sh, row, height); err != nil {
-				return err
-			}
 		}
 		row++
 		return nil
@@ -309,25 +319,10 @@ func buildXLSXUserSheet(f *excelize.File, def *Definition, st *xlsxStyles) error
 	}
 	const headerRow = 3
 	top := "Skriv en användare per rad under rubrikraden. Fält markerade med * är obligatoriska. Fler rader går att skriva under de förberedda."
-	if err := f.MergeCell(sh, "A1", lastCol+"1"); err != nil {
+	if err := mergedLine(f, sh, 1, "A", lastCol, top, st.instruction, 30); err != nil {
 		return err
 	}
-	if err := f.SetCellStr(sh, "A1", top); err != nil {
-		return err
-	}
-	if err := f.SetCellStyle(sh, "A1", lastCol+"1", st.instruction); err != nil {
-		return err
-	}
-	if err := f.SetRowHeight(sh, 1, 30); err != nil {
-		return err
-	}
-	if err := f.MergeCell(sh, "A2", lastCol+"2"); err != nil {
-		return err
-	}
-	if err := f.SetCellStr(sh, "A2", SupportLine); err != nil {
-		return err
-	}
-	if err := f.SetCellStyle(sh, "A2", lastCol+"2", st.hint); err != nil {
+	if err := mergedLine(f, sh, 2, "A", lastCol, SupportLine, st.hint, 0); err != nil {
 		return err
 	}
 	widths := map[Kind]float64{Email: 32, HSAID: 30, Phone: 18}
