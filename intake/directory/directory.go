@@ -250,12 +250,7 @@ func (d *Directory) SetClock(now func() time.Time) {
 func (d *Directory) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.conn == nil {
-		return nil
-	}
-	err := d.conn.Close()
-	d.conn = nil
-	return err
+	return endpoint.Drop(&d.conn)
 }
 
 // Manager looks up the person with this e-mail address.
@@ -359,8 +354,7 @@ func (d *Directory) search(filter string, attrs []string) ([]*ldap.Entry, error)
 		err = nil // two or more: found all the same
 	}
 	if err != nil {
-		d.conn.Close()
-		d.conn = nil
+		endpoint.Drop(&d.conn)
 		return nil, fmt.Errorf("%w: search %s: %w", ErrUnavailable, d.cfg.BaseDN, err)
 	}
 	return res.Entries, nil

@@ -4,7 +4,9 @@
 // (a password file, a token file, a bounded token command, or an OAuth2
 // token from a built-in client-credentials flow), and the structured
 // configuration problem (Problem, with Key and Msg) that every section
-// reports.
+// reports. With it go two helpers every section and client of the daemon
+// shares: WithDefaults, which fills a section's unset keys from a value of
+// its own type, and Drop, which closes and forgets a cached connection.
 //
 // It imports nothing of this module, so both sides can use it under the
 // dependency rule: package intake imports it for the mailbox and to resolve

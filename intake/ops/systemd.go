@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/regionhmc/websesam-intake/intake/endpoint"
 )
 
 // Notifier speaks systemd's notify protocol (sd_notify(3)): one datagram of
@@ -127,8 +129,7 @@ func (n *Notifier) send(lines ...string) error {
 	}
 	if _, err := n.conn.Write([]byte(strings.Join(lines, "\n") + "\n")); err != nil {
 		// systemd may have been restarted (daemon-reexec): dial again next time.
-		n.conn.Close()
-		n.conn = nil
+		endpoint.Drop(&n.conn)
 		return fmt.Errorf("%w: send: %v", ErrNotify, err)
 	}
 	return nil
@@ -141,10 +142,5 @@ func (n *Notifier) Close() error {
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.conn == nil {
-		return nil
-	}
-	err := n.conn.Close()
-	n.conn = nil
-	return err
+	return endpoint.Drop(&n.conn)
 }

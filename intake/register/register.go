@@ -198,8 +198,15 @@ func Change(rows store.RegisterRows, r store.Request, now time.Time) (store.Regi
 	if err != nil {
 		return ch, err
 	}
+	// write puts base's row at each kundnummer of targets, once each (a
+	// kundnummer listed twice, or the main one among the others, is one row).
 	write := func(base store.RegisterEntry, targets []string) {
+		var written []string
 		for _, k := range targets {
+			if k == "" || slices.Contains(written, k) {
+				continue
+			}
+			written = append(written, k)
 			e := base
 			e.Kundnummer, e.Standardkund = k, main
 			ch.Put = append(ch.Put, e)
@@ -216,7 +223,7 @@ func Change(rows store.RegisterRows, r store.Request, now time.Time) (store.Regi
 		}
 		var e store.RegisterEntry
 		update(&e, r, true, now)
-		write(e, dedupe(targets))
+		write(e, targets)
 		return ch, nil
 	case store.TypeAndring:
 		from := main
@@ -244,7 +251,7 @@ func Change(rows store.RegisterRows, r store.Request, now time.Time) (store.Regi
 		if len(ovriga) == 0 && !moved {
 			targets = append(targets, prevOvriga...)
 		}
-		write(prev, dedupe(targets))
+		write(prev, targets)
 		return ch, nil
 	case store.TypeAvslut:
 		for _, e := range existing {
@@ -255,14 +262,4 @@ func Change(rows store.RegisterRows, r store.Request, now time.Time) (store.Regi
 		return ch, nil
 	}
 	return ch, fmt.Errorf("unknown type %q: %w", r.Type, store.ErrInvalid)
-}
-
-func dedupe(list []string) []string {
-	var out []string
-	for _, s := range list {
-		if s != "" && !slices.Contains(out, s) {
-			out = append(out, s)
-		}
-	}
-	return out
 }
