@@ -167,17 +167,6 @@ func TestBackupHot(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var backups int
-		for _, e := range entries {
-			if e.Action == store.AuditBackup {
-				backups++
-				if e.Actor != me(t) {
-					t.Errorf("backup audited as %q, want %q", e.Actor, me(t))
-				}
-			}
-		}
-		if backups != 1 {
-			t.Errorf("got %d backup audit entries in the daemon's store, want 1", backups)
-		}
+		wantAudited(t, entries, store.AuditBackup, me(t), 1)
 	})
 }

@@ -76,6 +76,27 @@ func (r *runs) add(wall, cpu time.Duration, faults int64) {
 	r.faults = append(r.faults, faults)
 }
 
+// alternate runs the command ours and then the command theirs, one of each
+// per iteration and at least minRuns of each, after one run of each that
+// is not measured (it pages the binaries in).
+func alternate(b *testing.B, ours, theirs []string) (runs, runs) {
+	b.Helper()
+	timedRun(b, ours[0], ours[1:]...)
+	timedRun(b, theirs[0], theirs[1:]...)
+	var o, t runs
+	pair := func() {
+		o.add(timedRun(b, ours[0], ours[1:]...))
+		t.add(timedRun(b, theirs[0], theirs[1:]...))
+	}
+	for b.Loop() {
+		pair()
+	}
+	for len(o.wall) < minRuns {
+		pair()
+	}
+	return o, t
+}
+
 // medianFaults is the median page-fault count of the runs.
 func (r *runs) medianFaults() float64 {
 	s := slices.Clone(r.faults)
@@ -117,19 +138,7 @@ func BenchmarkStartup(b *testing.B) {
 	if out, err := exec.Command("go", "build", "-o", floor, src).CombinedOutput(); err != nil {
 		b.Fatalf("go build the floor program: %v\n%s", err, out)
 	}
-	timedRun(b, bin, "--version") // page the binaries in
-	timedRun(b, floor)
-	var ours, base runs
-	pair := func() {
-		ours.add(timedRun(b, bin, "--version"))
-		base.add(timedRun(b, floor))
-	}
-	for b.Loop() {
-		pair()
-	}
-	for len(ours.wall) < minRuns {
-		pair()
-	}
+	ours, base := alternate(b, []string{bin, "--version"}, []string{floor})
 	b.ReportMetric(medianMS(ours.wall), "ms-median")
 	b.ReportMetric(medianMS(ours.cpu), "ms-cpu")
 	b.ReportMetric(medianMS(base.wall), "ms-floor")
@@ -215,19 +224,7 @@ func BenchmarkParseJSONVsQpdf(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	timedRun(b, bin, "parse", "--json", pdf)
-	timedRun(b, qpdf, "--json", pdf)
-	var ours, theirs runs
-	pair := func() {
-		ours.add(timedRun(b, bin, "parse", "--json", pdf))
-		theirs.add(timedRun(b, qpdf, "--json", pdf))
-	}
-	for b.Loop() {
-		pair()
-	}
-	for len(ours.wall) < minRuns {
-		pair()
-	}
+	ours, theirs := alternate(b, []string{bin, "parse", "--json", pdf}, []string{qpdf, "--json", pdf})
 	b.ReportMetric(medianMS(ours.wall), "ms-parse")
 	b.ReportMetric(medianMS(theirs.wall), "ms-qpdf")
 	b.ReportMetric(medianMS(ours.wall)/medianMS(theirs.wall), "parse/qpdf")

@@ -4,7 +4,6 @@ package main
 
 import (
 	"bytes"
-	"encoding/base64"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -38,13 +37,7 @@ func TestE2EHostile(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	longName := map[string]string{
-		"blankett": "websesam-behorighet/1", "arende": "ny", "galler_fran": "2026-12-01",
-		"fornamn": "Åsa", "efternamn": strings.Repeat("Lindqvist", 40000/9+1)[:40000], "yrke": "Arbetsterapeut",
-		"epost": "asa.oberg@region.example.se", "telefon": "010-123 45 67", "verksamhet": "Hälso- och sjukvård",
-		"enhet": "Rehab Väst", "kundnummer": "602154", "roll_forskrivare": "Ja", "chef_namn": "René Lindén",
-		"chef_epost": "rene.linden@region.example.se", "chef_telefon": "010-987 65 43", "datum": "2026-11-28",
-	}
+	longName := longSurname()
 	const tooLarge = "attachment over the size limit once unpacked"
 	cases := []struct {
 		name    string
@@ -137,12 +130,8 @@ func attachmentMail(from, id, name string, data []byte) []byte {
 		from, id, time.Now().Format(time.RFC1123Z))
 	b.WriteString("Content-Type: multipart/mixed; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nBlanketten bifogas.\r\n")
 	fmt.Fprintf(&b, "--b1\r\nContent-Type: application/octet-stream; name=%q\r\nContent-Disposition: attachment; filename=%q\r\nContent-Transfer-Encoding: base64\r\n\r\n", name, name)
-	enc := base64.StdEncoding.EncodeToString(data)
-	for len(enc) > 76 {
-		b.WriteString(enc[:76] + "\r\n")
-		enc = enc[76:]
-	}
-	b.WriteString(enc + "\r\n--b1--\r\n")
+	writeBase64(&b, data)
+	b.WriteString("--b1--\r\n")
 	return b.Bytes()
 }
 

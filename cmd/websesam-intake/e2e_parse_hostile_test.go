@@ -63,13 +63,7 @@ func TestE2EParseHostile(t *testing.T) {
 	// A 40,000-character surname on an otherwise complete form: a readable
 	// form (exit 0, as for every readable form) whose problem says the limit.
 	t.Run("long surname", func(t *testing.T) {
-		values := map[string]string{
-			"blankett": "websesam-behorighet/1", "arende": "ny", "galler_fran": "2026-12-01",
-			"fornamn": "Åsa", "efternamn": strings.Repeat("Lindqvist", 40000/9+1)[:40000], "yrke": "Arbetsterapeut",
-			"epost": "asa.oberg@region.example.se", "telefon": "010-123 45 67", "verksamhet": "Hälso- och sjukvård",
-			"enhet": "Rehab Väst", "kundnummer": "602154", "roll_forskrivare": "Ja", "chef_namn": "René Lindén",
-			"chef_epost": "rene.linden@region.example.se", "chef_telefon": "010-987 65 43", "datum": "2026-11-28",
-		}
+		values := longSurname()
 		path := filepath.Join(dir, "long-surname.xlsx")
 		if err := os.WriteFile(path, hostile.XLSXForm(values), 0o600); err != nil {
 			t.Fatal(err)
@@ -90,4 +84,16 @@ func TestE2EParseHostile(t *testing.T) {
 			t.Errorf("complete %v, problems %+v; want only %+v", got.Complete, got.Problems, want)
 		}
 	})
+}
+
+// longSurname is a workbook's values of an otherwise complete form whose
+// surname is 40,000 characters long.
+func longSurname() map[string]string {
+	return map[string]string{
+		"blankett": "websesam-behorighet/1", "arende": "ny", "galler_fran": "2026-12-01",
+		"fornamn": "Åsa", "efternamn": strings.Repeat("Lindqvist", 40000/9+1)[:40000], "yrke": "Arbetsterapeut",
+		"epost": "asa.oberg@region.example.se", "telefon": "010-123 45 67", "verksamhet": "Hälso- och sjukvård",
+		"enhet": "Rehab Väst", "kundnummer": "602154", "roll_forskrivare": "Ja", "chef_namn": "René Lindén",
+		"chef_epost": "rene.linden@region.example.se", "chef_telefon": "010-987 65 43", "datum": "2026-11-28",
+	}
 }

@@ -150,21 +150,10 @@ func TestE2ERetentionFolders(t *testing.T) {
 	})
 	d.term(t)
 	checkFolders("after the daemon's pass", kept)
-	st, err = store.Open(filepath.Join(dir, "intake.db"), store.Options{Timeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := st.AuditList("e2e", store.AuditFilter{})
-	st.Close()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var passes []store.AuditEntry
-	for _, e := range entries {
-		if e.Action == store.AuditPurge {
-			passes = append(passes, e)
-		}
-	}
+	entries := fromStore(t, filepath.Join(dir, "intake.db"), store.Options{Timeout: 5 * time.Second}, func(st *store.Store) ([]store.AuditEntry, error) {
+		return st.AuditList("e2e", store.AuditFilter{})
+	})
+	passes := slices.DeleteFunc(entries, func(e store.AuditEntry) bool { return e.Action != store.AuditPurge })
 	if len(passes) != 1 {
 		t.Fatalf("audit entries of retention passes: %d, want 1 (the dry run writes none): %+v", len(passes), passes)
 	}

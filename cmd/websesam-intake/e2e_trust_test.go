@@ -39,16 +39,7 @@ func loadLDAPStack(t *testing.T) ldapStack {
 	if dir == "" {
 		t.Fatal("E2E_LDAPSTACK (a started .ci/ldapstack directory) must be set; run make e2e")
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, "env"))
-	if err != nil {
-		t.Fatalf("read the ldapstack env: %v", err)
-	}
-	env := map[string]string{}
-	for _, line := range strings.Split(string(raw), "\n") {
-		if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
-			env[k] = v
-		}
-	}
+	env := stackEnv(t, dir, "ldapstack")
 	tool, err := filepath.Abs("../../.ci/ldapstack")
 	if err != nil {
 		t.Fatal(err)

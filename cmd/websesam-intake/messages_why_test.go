@@ -30,15 +30,7 @@ func TestMessagesShowWhyReturned(t *testing.T) {
 			if _, stderr, code := runServe(t, "--config", cfg, "--once"); code != 0 {
 				t.Fatalf("serve --once: exit status %d; stderr:\n%s", code, stderr)
 			}
-			st, err := store.Open(db, store.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			msgs, err := st.ListMessages("test", store.MessageFilter{})
-			st.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
+			msgs := storedMessages(t, db)
 			if len(msgs) != 1 || msgs[0].Outcome != store.OutcomeReturned {
 				t.Fatalf("got %d messages (%v), want one returned", len(msgs), msgs)
 			}

@@ -81,16 +81,7 @@ func TestQueuePeerIsAnotherUser(t *testing.T) {
 		cmd.Dir = dir
 		cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/", "WEBSESAM_INTAKE_DB=" + f.db}
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}}
-		var out, errOut strings.Builder
-		cmd.Stdout, cmd.Stderr = &out, &errOut
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatalf("run as nobody: %v", err)
-		}
-		return out.String(), errOut.String(), code
+		return runCmd(t, cmd)
 	}
 
 	out, errOut, code := runAs("queue", "claim", f.ids[0], "--socket", theirs)

@@ -330,12 +330,8 @@ func TestReviewKeys(t *testing.T) {
 			s.keys("{esc}{up}{enter}")
 			s.contains(per, "Uppgifter om användaren", "Förnamn", "Per", "Rad 1–21 av")
 			whole := ansi.Strip(s.m.detailText()) // the pane scrolls: all of it
-			for _, want := range []string{"Historik", "mottagen  intake", "tagen", "Mejlet", "per.persson@region.example.se",
-				"Samma person, andra ansökningar", s.ids[4], "I registret nu", "Inget: personen finns inte i registret."} {
-				if !strings.Contains(whole, want) {
-					t.Errorf("the detail pane lacks %q:\n%s", want, whole)
-				}
-			}
+			wantContains(t, "the detail pane", whole, "Historik", "mottagen  intake", "tagen", "Mejlet", "per.persson@region.example.se",
+				"Samma person, andra ansökningar", s.ids[4], "I registret nu", "Inget: personen finns inte i registret.")
 			s.keys("{space}")
 			s.contains("Rad 22–")
 			s.keys("{esc}")
@@ -355,16 +351,26 @@ func TestReviewConflicts(t *testing.T) {
 	s := newScreen(t, "daemon", 80, 24)
 	st := s.env.st
 	asa, anna, asaAndring := s.ids[0], s.ids[1], s.ids[2]
+	// boClaims claims id as Bo, another person, behind the screen's back.
+	boClaims := func(id string) {
+		t.Helper()
+		if _, err := st.Claim(id, "bo.ek", false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// holder checks who holds id after a step; failure says what went wrong.
+	holder := func(id, want, failure string) {
+		t.Helper()
+		if r := s.request(id); r.ClaimedBy != want {
+			t.Fatalf("%s (holder %q)", failure, r.ClaimedBy)
+		}
+	}
 
 	// Bo claims Åsa's request after the list was loaded; c says so.
-	if _, err := st.Claim(asa, "bo.ek", false); err != nil {
-		t.Fatal(err)
-	}
+	boClaims(asa)
 	s.keys("c")
 	s.contains(asa + " togs just av bo.ek. Tryck c för att ta över den.")
-	if r := s.request(asa); r.ClaimedBy != "bo.ek" {
-		t.Fatalf("the failed claim changed the holder to %q", r.ClaimedBy)
-	}
+	holder(asa, "bo.ek", "the failed claim changed the holder")
 	// The list was refreshed: Åsa's is no longer to do. Under Alla, c asks
 	// to take it over, n leaves it and j takes it.
 	s.contains("Att göra (4)")
@@ -372,20 +378,14 @@ func TestReviewConflicts(t *testing.T) {
 	s.contains(asa + " är hos bo.ek. Ta över den? (j/n)")
 	s.keys("n")
 	s.contains(asa + " lämnades hos den som har den.")
-	if r := s.request(asa); r.ClaimedBy != "bo.ek" {
-		t.Fatalf("n took it over (%q)", r.ClaimedBy)
-	}
+	holder(asa, "bo.ek", "n took it over")
 	s.keys("cj")
-	if r := s.request(asa); r.ClaimedBy != s.m.me {
-		t.Fatalf("j did not take it over (%q)", r.ClaimedBy)
-	}
+	holder(asa, s.m.me, "j did not take it over")
 
 	// Bo closes Anna's request while the screen asks for the user name.
 	s.keys("{esc}{shift+tab}{shift+tab}{up}{up}d")
 	s.contains("Användarnamn i webSesam för " + anna)
-	if _, err := st.Claim(anna, "bo.ek", false); err != nil {
-		t.Fatal(err)
-	}
+	boClaims(anna)
 	if _, err := st.Complete(anna, "bo.ek", "annsve01", "", func(store.Request) ([]store.OutboxRow, error) { return nil, nil }); err != nil {
 		t.Fatal(err)
 	}
@@ -399,9 +399,7 @@ func TestReviewConflicts(t *testing.T) {
 	// follows the refresh and shows the new holder.
 	s.keys("{up}{up}{up}{enter}")
 	s.contains(asaAndring, "i kö")
-	if _, err := st.Claim(asaAndring, "bo.ek", false); err != nil {
-		t.Fatal(err)
-	}
+	boClaims(asaAndring)
 	s.send(tickMsg{})
 	s.contains("tagen av bo.ek")
 }

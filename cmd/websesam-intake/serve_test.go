@@ -127,17 +127,8 @@ func TestServeOnce(t *testing.T) {
 	if got, want := sk.Count(), 2; got != want {
 		t.Errorf("replies sent: got %d, want %d (receipt and no-form)", got, want)
 	}
-	st, err := store.Open(db, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	msgs, err := st.ListMessages("test", store.MessageFilter{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	got := map[store.Outcome]int{}
-	for _, m := range msgs {
+	for _, m := range storedMessages(t, db) {
 		got[m.Outcome]++
 	}
 	if want := map[store.Outcome]int{store.OutcomeQueued: 1, store.OutcomeNoForm: 1, store.OutcomeIgnored: 1}; fmt.Sprint(got) != fmt.Sprint(want) {
