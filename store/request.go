@@ -435,6 +435,8 @@ func (s *Store) SearchRequests(actor, text string, limit int) ([]Request, error)
 		prefix = keyPrefix(first)
 	}
 	return audited(s, actor, "search requests", func(tx *bolt.Tx) ([]Request, auditNote, error) {
+		// Checked here, after the actor, as every staff call checks the
+		// actor first.
 		if term == "" {
 			return nil, auditNote{}, fmt.Errorf("empty search text: %w", ErrInvalid)
 		}
