@@ -22,22 +22,35 @@ import (
 )
 
 // testClock is real time plus an offset the test moves forward, so rows
-// become due again without sleeping.
-type testClock struct {
-	mu  sync.Mutex
-	off time.Duration
+// become due again without sleeping (crash_test.go names it too).
+type testClock = mailtest.Clock
+
+// drain runs one pass of the worker, which must not fail as a whole.
+func drain(t *testing.T, w *Worker) {
+	t.Helper()
+	if err := w.DrainOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 }
 
-func (c *testClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return time.Now().Add(c.off)
+// clockedWorker is a worker on st whose clock the test moves.
+func clockedWorker(t *testing.T, cfg Config, st *store.Store) (*Worker, *testClock) {
+	t.Helper()
+	clk := &testClock{}
+	return newWorker(t, cfg, st, clk), clk
 }
 
-func (c *testClock) advance(d time.Duration) {
-	c.mu.Lock()
-	c.off += d
-	c.mu.Unlock()
+// sentOnRetry moves the clock a minute on, past the next try of row (one
+// attempt failed), and checks that the next pass sends it: the sink then
+// holds that one mail.
+func sentOnRetry(t *testing.T, w *Worker, st *store.Store, sk *sink, clk *testClock, row store.OutboxRow) {
+	t.Helper()
+	clk.Advance(time.Minute)
+	drain(t, w)
+	wantState(t, st, row.ID, store.OutboxSent, 1, "")
+	if got := sk.received(); len(got) != 1 || got[0].messageID != row.MessageID {
+		t.Errorf("sink got %d mails, want the one", len(got))
+	}
 }
 
 func workerConfig(addr string) Config {
@@ -67,7 +80,7 @@ func openStore(t testing.TB, path string) *store.Store {
 
 func newWorker(t testing.TB, cfg Config, st *store.Store, clk *testClock) *Worker {
 	t.Helper()
-	w, err := NewWorker(cfg, st, WithWorkerClock(clk.now), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
+	w, err := NewWorker(cfg, st, WithWorkerClock(clk.Now), WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))))
 	if err != nil {
 		t.Fatalf("NewWorker: %v", err)
 	}
@@ -148,9 +161,7 @@ func TestDeliver(t *testing.T) {
 		wantState(t, st, r.ID, store.OutboxSent, 0, "")
 	}
 	// Nothing is due any more: a second pass sends nothing.
-	if err := w.DrainOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	drain(t, w)
 	if n := len(sk.received()); n != len(rows) {
 		t.Errorf("a second pass sent again: %d mails", n)
 	}
@@ -177,26 +188,16 @@ func TestTemporaryThenSuccess(t *testing.T) {
 			}
 			st := openStore(t, "")
 			rows := enqueue(t, st, 1, "karin@kommun.se")
-			clk := &testClock{}
-			w := newWorker(t, workerConfig(sk.addr), st, clk)
-			if err := w.DrainOnce(context.Background()); err != nil {
-				t.Fatal(err)
-			}
+			w, clk := clockedWorker(t, workerConfig(sk.addr), st)
+			drain(t, w)
 			r := wantState(t, st, rows[0].ID, store.OutboxPending, 1, "4.3.0 try again later")
-			if !r.NextTry.After(clk.now()) {
+			if !r.NextTry.After(clk.Now()) {
 				t.Errorf("next try %v is not in the future", r.NextTry)
 			}
 			if n := len(sk.received()); n != 0 {
 				t.Fatalf("sink accepted %d mails during the refusal", n)
 			}
-			clk.advance(time.Minute)
-			if err := w.DrainOnce(context.Background()); err != nil {
-				t.Fatal(err)
-			}
-			wantState(t, st, rows[0].ID, store.OutboxSent, 1, "")
-			if got := sk.received(); len(got) != 1 || got[0].messageID != rows[0].MessageID {
-				t.Errorf("sink got %d mails, want the one", len(got))
-			}
+			sentOnRetry(t, w, st, sk, clk, rows[0])
 		})
 	}
 }
@@ -214,30 +215,23 @@ func TestPermanentFailure(t *testing.T) {
 	})
 	st := openStore(t, "")
 	rows := enqueue(t, st, 1, "gone@kommun.se")
-	clk := &testClock{}
-	w := newWorker(t, workerConfig(sk.addr), st, clk)
-	if err := w.DrainOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	w, clk := clockedWorker(t, workerConfig(sk.addr), st)
+	drain(t, w)
 	wantState(t, st, rows[0].ID, store.OutboxFailed, 1, "RCPT: 550 gone@kommun.se: 5.1.1 no such user here")
-	bounced, err := st.BouncedSince("gone@kommun.se", clk.now().Add(-time.Minute))
+	bounced, err := st.BouncedSince("gone@kommun.se", clk.Now().Add(-time.Minute))
 	if err != nil || !bounced {
 		t.Errorf("bounce not recorded: %v, %v", bounced, err)
 	}
 
 	sk.RefuseRcpt(func(string) error { t.Error("the server was asked about a bounced address"); return nil })
 	more := enqueue(t, st, 1, "gone@kommun.se")
-	if err := w.DrainOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	drain(t, w)
 	wantState(t, st, more[0].ID, store.OutboxFailed, 1, "every recipient bounced within 30 days: gone@kommun.se")
 
 	t.Run("policy refusal is no bounce", func(t *testing.T) {
 		sk.RefuseRcpt(func(string) error { return mailtest.Reply(554, smtp.EnhancedCode{5, 7, 1}, "relay access denied") })
 		rows := enqueue(t, st, 1, "anna@kommun.se")
-		if err := w.DrainOnce(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		drain(t, w)
 		wantState(t, st, rows[0].ID, store.OutboxFailed, 1, "554 anna@kommun.se: 5.7.1 relay access denied")
 		if b, _ := st.BouncedSince("anna@kommun.se", time.Time{}); b {
 			t.Error("a relay refusal was recorded as a bounce")
@@ -251,9 +245,7 @@ func TestPermanentFailure(t *testing.T) {
 			return nil
 		})
 		rows := enqueue(t, st, 1, "chef@kommun.se", "old@kommun.se")
-		if err := w.DrainOnce(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		drain(t, w)
 		wantState(t, st, rows[0].ID, store.OutboxSent, 0, "")
 		got := sk.received()
 		if len(got) == 0 {
@@ -270,9 +262,7 @@ func TestPermanentFailure(t *testing.T) {
 		sk.RefuseRcpt(nil)
 		sk.RefuseData(func(mailtest.Mail) error { return mailtest.Reply(552, smtp.EnhancedCode{5, 3, 4}, "message too big") })
 		rows := enqueue(t, st, 1, "lena@kommun.se")
-		if err := w.DrainOnce(context.Background()); err != nil {
-			t.Fatal(err)
-		}
+		drain(t, w)
 		wantState(t, st, rows[0].ID, store.OutboxFailed, 1, "end of DATA: 552 5.3.4 message too big")
 	})
 }
@@ -284,8 +274,7 @@ func TestOutage(t *testing.T) {
 	sk.Stop()
 	st := openStore(t, "")
 	rows := enqueue(t, st, 5, "karin@kommun.se")
-	clk := &testClock{}
-	w := newWorker(t, workerConfig(sk.addr), st, clk)
+	w := newWorker(t, workerConfig(sk.addr), st, &testClock{})
 
 	var ce *ConnError
 	if err := w.DrainOnce(context.Background()); !errors.As(err, &ce) {
@@ -330,21 +319,11 @@ func TestSlowSink(t *testing.T) {
 	rows := enqueue(t, st, 1, "karin@kommun.se")
 	cfg := workerConfig(sk.addr)
 	cfg.AttemptTimeout = 300 * time.Millisecond
-	clk := &testClock{}
-	w := newWorker(t, cfg, st, clk)
-	if err := w.DrainOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	w, clk := clockedWorker(t, cfg, st)
+	drain(t, w)
 	wantState(t, st, rows[0].ID, store.OutboxPending, 1, "i/o timeout")
 	release()
-	clk.advance(time.Minute)
-	if err := w.DrainOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	wantState(t, st, rows[0].ID, store.OutboxSent, 1, "")
-	if got := sk.received(); len(got) != 1 || got[0].messageID != rows[0].MessageID {
-		t.Errorf("sink got %d mails, want 1", len(got))
-	}
+	sentOnRetry(t, w, st, sk, clk, rows[0])
 }
 
 // TestMaxAge: a temporary failure older than MaxAge becomes permanent, and
@@ -354,23 +333,18 @@ func TestMaxAge(t *testing.T) {
 	sk.RefuseRcpt(func(string) error { return mailtest.Reply(452, smtp.EnhancedCode{4, 2, 2}, "mailbox full") })
 	st := openStore(t, "")
 	rows := enqueue(t, st, 2, "karin@kommun.se")
-	clk := &testClock{}
-	w := newWorker(t, workerConfig(sk.addr), st, clk)
-	if err := w.DrainOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	w, clk := clockedWorker(t, workerConfig(sk.addr), st)
+	drain(t, w)
 	wantState(t, st, rows[0].ID, store.OutboxPending, 1, "452")
-	clk.advance(DefaultMaxAge + time.Hour)
-	if err := w.DrainOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	clk.Advance(DefaultMaxAge + time.Hour)
+	drain(t, w)
 	wantState(t, st, rows[0].ID, store.OutboxFailed, 2, "gave up after 3 days: RCPT: 452 karin@kommun.se: 4.2.2 mailbox full")
 	wantState(t, st, rows[1].ID, store.OutboxFailed, 2, "gave up after 3 days")
 
 	t.Run("during an outage", func(t *testing.T) {
 		rows := enqueue(t, st, 1, "karin@kommun.se")
 		sk.Stop()
-		clk.advance(DefaultMaxAge + time.Hour)
+		clk.Advance(DefaultMaxAge + time.Hour)
 		var ce *ConnError
 		if err := w.DrainOnce(context.Background()); !errors.As(err, &ce) {
 			t.Fatalf("got %v, want *ConnError", err)
@@ -386,13 +360,10 @@ func TestRateLimit(t *testing.T) {
 	st := openStore(t, "")
 	cfg := workerConfig(sk.addr)
 	cfg.MaxPerHour = 2
-	clk := &testClock{}
-	w := newWorker(t, cfg, st, clk)
+	w, clk := clockedWorker(t, cfg, st)
 	rows := enqueue(t, st, 3, "karin@kommun.se")
 	other := enqueue(t, st, 1, "anna@kommun.se")
-	if err := w.DrainOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	drain(t, w)
 	first := wantState(t, st, rows[0].ID, store.OutboxSent, 0, "")
 	wantState(t, st, rows[1].ID, store.OutboxSent, 0, "")
 	waiting := wantState(t, st, rows[2].ID, store.OutboxPending, 1, "waiting: 2 mails per hour reached for karin@kommun.se")
@@ -404,10 +375,8 @@ func TestRateLimit(t *testing.T) {
 	if n := len(sk.received()); n != 3 {
 		t.Errorf("sink got %d mails, want 3", n)
 	}
-	clk.advance(time.Hour + 5*time.Second)
-	if err := w.DrainOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	clk.Advance(time.Hour + 5*time.Second)
+	drain(t, w)
 	wantState(t, st, rows[2].ID, store.OutboxSent, 1, "")
 }
 
@@ -430,7 +399,7 @@ func TestDomainPolicy(t *testing.T) {
 	})
 	var dropped []string
 	clk := &testClock{}
-	w, err := NewWorker(workerConfig(sk.addr), st, WithWorkerClock(clk.now),
+	w, err := NewWorker(workerConfig(sk.addr), st, WithWorkerClock(clk.Now),
 		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
 		WithRecipientDropped(func(d string) { dropped = append(dropped, d) }))
 	if err != nil {
@@ -439,14 +408,10 @@ func TestDomainPolicy(t *testing.T) {
 	rows := enqueue(t, st, 1, "karin@kommun.se", "someone@gmail.com")
 	kelvin := enqueue(t, st, 1, "karin@\u212Aommun.se", "chef@Region.se")
 	sub := enqueue(t, st, 1, "karin@sub.kommun.se")
-	if err := w.DrainOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	drain(t, w)
 	wantState(t, st, rows[0].ID, store.OutboxPending, 1, "try again later")
-	clk.advance(time.Minute)
-	if err := w.DrainOnce(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	clk.Advance(time.Minute)
+	drain(t, w)
 	wantState(t, st, rows[0].ID, store.OutboxSent, 1, "")
 	wantState(t, st, kelvin[0].ID, store.OutboxSent, 0, "")
 	wantState(t, st, sub[0].ID, store.OutboxFailed, 1, "recipient outside the allowed domains (region.se, kommun.se): karin@sub.kommun.se")

@@ -7,35 +7,19 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 )
-
-// fakeClock is a settable clock for the heartbeat.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
 
 func TestHeartbeat(t *testing.T) {
 	start := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
-	clk := &fakeClock{t: start}
+	clk := &mailtest.Clock{}
+	clk.Set(start)
 	h := NewHeartbeat(time.Minute)
-	h.now = clk.now
+	h.now = clk.Now
 	h.deadline = start.Add(time.Minute)
 	steps := []struct {
 		name string
@@ -53,7 +37,7 @@ func TestHeartbeat(t *testing.T) {
 		{"past the sleep and its grace", time.Hour + time.Minute + time.Second, nil, false},
 	}
 	for _, s := range steps {
-		clk.set(start.Add(s.at))
+		clk.Set(start.Add(s.at))
 		if s.do != nil {
 			s.do()
 		}
@@ -75,10 +59,11 @@ func TestWatchdogPings(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer n.Close()
-	clk := &fakeClock{t: time.Now()}
+	clk := &mailtest.Clock{}
+	clk.Set(time.Now())
 	h := NewHeartbeat(time.Minute)
-	h.now = clk.now
-	h.deadline = clk.now().Add(time.Minute)
+	h.now = clk.Now
+	h.deadline = clk.Now().Add(time.Minute)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
@@ -90,7 +75,7 @@ func TestWatchdogPings(t *testing.T) {
 			t.Fatalf("got %q, want %q", got, want)
 		}
 	}
-	clk.set(clk.now().Add(2 * time.Minute)) // stuck: no beat for longer than grace
+	clk.Set(clk.Now().Add(2 * time.Minute)) // stuck: no beat for longer than grace
 	// Drain a ping that may have been in flight, then expect silence.
 	l.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
 	buf := make([]byte, 64)
