@@ -95,7 +95,7 @@ func TestCommandDeadline(t *testing.T) {
 			srv, _, cfg := startMail(t, true)
 			cfg.Mailbox.CommandTimeout = 500 * time.Millisecond
 			cfg.Mailbox.PollInterval = 300 * time.Millisecond
-			var logs lockedBuffer
+			var logs mailtest.Buffer
 			d, st := openDaemon(t, cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 			if trigger != "IDLE" {
 				srv.appendMail(readMail(t, "outlook-pdf"))
@@ -115,7 +115,7 @@ func TestCommandDeadline(t *testing.T) {
 			// The log line is written by the goroutine that lost the
 			// connection; give it the moment it may need after the work
 			// is done, then require it.
-			mailtest.Until(5*time.Second, &logs.changed, func() bool { return strings.Contains(logs.String(), "deadline passed") })
+			mailtest.Until(5*time.Second, &logs.Changed, func() bool { return strings.Contains(logs.String(), "deadline passed") })
 			cancel()
 			<-done
 			if got := srv.Counts().Cuts; got != 1 {

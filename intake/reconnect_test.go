@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -125,7 +124,7 @@ func TestAuthFailureLoggedOnce(t *testing.T) {
 	if err := writeFile(cfg.Mailbox.PasswordFile, "fel lösenord\n"); err != nil {
 		t.Fatal(err)
 	}
-	var logs lockedBuffer
+	var logs mailtest.Buffer
 	d, st := openDaemon(t, cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	srv.appendMail(readMail(t, "outlook-pdf"))
 	ctx, cancel := context.WithCancel(context.Background())
@@ -151,27 +150,6 @@ func TestAuthFailureLoggedOnce(t *testing.T) {
 	if !strings.Contains(logs.String(), "imap login accepted again") {
 		t.Errorf("recovery not logged:\n%s", logs.String())
 	}
-}
-
-// lockedBuffer is a log written by several goroutines; changed fires at
-// each write.
-type lockedBuffer struct {
-	mu      sync.Mutex
-	b       bytes.Buffer
-	changed mailtest.Signal
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	defer l.changed.Fire()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // TestNonMatchingUntouched: mail without the keyword keeps its exact flags
@@ -376,7 +354,7 @@ func TestRefusedMoveRetried(t *testing.T) {
 			t.Errorf("delete the folder: %v", err)
 		}
 	})
-	var logs lockedBuffer
+	var logs mailtest.Buffer
 	d, st := openDaemon(t, cfg, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

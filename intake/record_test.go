@@ -10,6 +10,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -19,7 +20,7 @@ import (
 // is quarantined while the rest of the chunk is recorded as decided.
 func TestRecordChunk(t *testing.T) {
 	_, sk, cfg := startMail(t, true)
-	logs := &lockedBuffer{}
+	logs := &mailtest.Buffer{}
 	d, st := openDaemon(t, cfg, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 
 	pdf := fillPDF(t, formparse.Single, person("Åsa", "Öberg"))

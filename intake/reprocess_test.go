@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -73,7 +74,7 @@ func TestReprocess(t *testing.T) {
 			if err := fixed.Validate(); err != nil {
 				t.Fatal(err)
 			}
-			logs := &lockedBuffer{}
+			logs := &mailtest.Buffer{}
 			log := slog.New(slog.NewTextHandler(logs, nil))
 			d, st = openDaemon(t, fixed, Options{Logger: log})
 			for _, k := range []store.MessageKey{kept, gone} {
@@ -224,7 +225,7 @@ func TestReprocessMoveAfterCrash(t *testing.T) {
 			const id = "crash-1@partner.example.org"
 			pdf := fillPDF(t, formparse.Single, person("Eva", "Ek"))
 			srv.appendMail([]byte(outlook("eva.ek@partner.example.org", "Eva Ek", id, "webSesam", "", attached{"ansokan.pdf", "application/pdf", pdf})))
-			logs := &lockedBuffer{}
+			logs := &mailtest.Buffer{}
 			d, st := openDaemon(t, cfg, Options{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 			if err := d.Once(withTimeout(t, time.Minute)); err != nil {
 				t.Fatal(err)

@@ -1,40 +1,22 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 )
-
-// syncBuffer is a bytes.Buffer the demo's goroutines and the test share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestDemo runs the demo as make run does, uses the staff commands it
 // prints against its socket while it runs, then stops it as Ctrl-C would.
 func TestDemo(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	var out, errOut syncBuffer
+	var out, errOut mailtest.Buffer
 	var queue []map[string]any
 	var queueErr string
 	sockets := make(chan string, 1)

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 )
 
 // TestServeUnderSystemd runs serve in-process as systemd would start it
@@ -32,9 +34,9 @@ func TestServeUnderSystemd(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan int, 1)
-	var errOut syncBuffer
+	var errOut mailtest.Buffer
 	go func() {
-		err := run(ctx, []string{"serve", "--config", cfg}, strings.NewReader(""), &syncBuffer{}, &errOut)
+		err := run(ctx, []string{"serve", "--config", cfg}, strings.NewReader(""), &mailtest.Buffer{}, &errOut)
 		done <- exitCode(err, &errOut)
 	}()
 	next := func(what string) string {
