@@ -74,7 +74,7 @@ func staffStore(t *testing.T) (*store.Store, string) {
 
 // serveStaff serves the API on a Unix socket in a temporary directory until
 // the test ends, and returns the socket's path.
-func serveStaff(t *testing.T, st *store.Store, opts ServerOptions) string {
+func serveStaff(t testing.TB, st *store.Store, opts ServerOptions) string {
 	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -3,13 +3,10 @@ package staffapi
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 	"github.com/regionhmc/websesam-intake/store"
 )
 
@@ -38,16 +35,7 @@ func BenchmarkStaffAPIListRequests(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
-	api, err := NewServer(st, staffComposer(b), ServerOptions{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		b.Fatal(err)
-	}
-	sock := filepath.Join(b.TempDir(), "staff.sock")
-	ln, err := ListenUnix(sock, SocketMode, "")
-	if err != nil {
-		b.Fatal(err)
-	}
-	mailtest.Serve(b, ln, api.Serve)
+	sock := serveStaff(b, st, ServerOptions{})
 	c, _, err := Dial(context.Background(), sock)
 	if err != nil {
 		b.Fatal(err)

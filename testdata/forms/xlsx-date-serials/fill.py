@@ -2,9 +2,11 @@
 # with dates written four ways, by openpyxl (Debian python3-openpyxl 3.0.9):
 #   python3 fill.py blank.xlsx input.xlsx
 import datetime
+import os
 import sys
 
-import openpyxl
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from fillnames import fill_by_name  # noqa: E402 (testdata/forms/fillnames.py)
 
 values = {
     "arende": "Ändring",
@@ -32,12 +34,4 @@ values = {
 }
 formats = {"tjanstledig_fran": "General", "tjanstledig_till": "d/m/yyyy", "datum": "@"}
 
-wb = openpyxl.load_workbook(sys.argv[1])
-for dn in wb.defined_names.definedName:
-    if dn.name in values:
-        for sheet, coord in dn.destinations:
-            cell = wb[sheet][coord.replace("$", "")]
-            cell.value = values[dn.name]
-            if dn.name in formats:
-                cell.number_format = formats[dn.name]
-wb.save(sys.argv[2])
+fill_by_name(sys.argv[1], values, formats).save(sys.argv[2])

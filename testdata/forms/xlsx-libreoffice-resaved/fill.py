@@ -1,9 +1,11 @@
 # Fills the blank single-user workbook through its defined names with
 # openpyxl (Debian python3-openpyxl 3.0.9): python3 fill.py blank.xlsx filled.xlsx
 import datetime
+import os
 import sys
 
-import openpyxl
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from fillnames import fill_by_name  # noqa: E402 (testdata/forms/fillnames.py)
 
 values = {
     "arende": "Ny registrering",
@@ -27,9 +29,4 @@ values = {
     "datum": "2026-11-28",
 }
 
-wb = openpyxl.load_workbook(sys.argv[1])
-for dn in wb.defined_names.definedName:
-    if dn.name in values:
-        for sheet, coord in dn.destinations:
-            wb[sheet][coord.replace("$", "")].value = values[dn.name]
-wb.save(sys.argv[2])
+fill_by_name(sys.argv[1], values).save(sys.argv[2])

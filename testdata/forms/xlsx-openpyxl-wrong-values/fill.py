@@ -1,9 +1,11 @@
 # Fills the blank single-user workbook with values a manager gets wrong (and a
 # few written oddly but right), by openpyxl (Debian python3-openpyxl 3.0.9):
 #   python3 fill.py blank.xlsx input.xlsx
+import os
 import sys
 
-import openpyxl
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from fillnames import fill_by_name  # noqa: E402 (testdata/forms/fillnames.py)
 
 values = {
     # The label in capitals: accepted as andring.
@@ -44,11 +46,4 @@ values = {
     "datum": "20261301",
 }
 
-wb = openpyxl.load_workbook(sys.argv[1])
-for dn in wb.defined_names.definedName:
-    if dn.name in values:
-        for sheet, coord in dn.destinations:
-            cell = wb[sheet][coord.replace("$", "")]
-            cell.value = values[dn.name]
-            cell.number_format = "@"
-wb.save(sys.argv[2])
+fill_by_name(sys.argv[1], values, "@").save(sys.argv[2])
