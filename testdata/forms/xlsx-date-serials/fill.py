@@ -5,9 +5,6 @@ import datetime
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from fillnames import fill_by_name  # noqa: E402 (testdata/forms/fillnames.py)
-
 values = {
     "arende": "Ändring",
     # A real date cell in the form's own yyyy-mm-dd format.
@@ -33,5 +30,9 @@ values = {
     "datum": "20261215",
 }
 formats = {"tjanstledig_fran": "General", "tjanstledig_till": "d/m/yyyy", "datum": "@"}
+
+# fill_by_name is shared by the workbook fixtures, one folder up.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from fillnames import fill_by_name  # noqa: E402
 
 fill_by_name(sys.argv[1], values, formats).save(sys.argv[2])

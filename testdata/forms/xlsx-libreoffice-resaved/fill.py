@@ -4,9 +4,6 @@ import datetime
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from fillnames import fill_by_name  # noqa: E402 (testdata/forms/fillnames.py)
-
 values = {
     "arende": "Ny registrering",
     "galler_fran": datetime.datetime(2026, 12, 1),
@@ -28,5 +25,9 @@ values = {
     "chef_telefon": "010-473 12 00",
     "datum": "2026-11-28",
 }
+
+# fill_by_name is shared by the workbook fixtures, one folder up.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from fillnames import fill_by_name  # noqa: E402
 
 fill_by_name(sys.argv[1], values).save(sys.argv[2])

@@ -7,9 +7,6 @@ import datetime
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from fillnames import fill_by_name  # noqa: E402 (testdata/forms/fillnames.py)
-
 shared = {
     "arende": "Ny registrering",
     "galler_fran": datetime.date(2027, 2, 1),
@@ -27,6 +24,10 @@ shared = {
 first = ["Åsa", "Björn", "René", "Märta", "Göran", "Ingrid", "Oskar", "Léa", "Sören", "Karin"]
 last = ["Öberg", "Ekström", "Lindén", "Åberg", "Nyström", "Källén", "Holmqvist", "Sjöberg"]
 titles = ["Sjuksköterska", "Arbetsterapeut", "Fysioterapeut", "Undersköterska"]
+
+# fill_by_name is shared by the workbook fixtures, one folder up.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from fillnames import fill_by_name  # noqa: E402
 
 wb = fill_by_name(sys.argv[1], shared)
 

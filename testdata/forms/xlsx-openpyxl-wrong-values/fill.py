@@ -4,9 +4,6 @@
 import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from fillnames import fill_by_name  # noqa: E402 (testdata/forms/fillnames.py)
-
 values = {
     # The label in capitals: accepted as andring.
     "arende": "ÄNDRING",
@@ -45,5 +42,9 @@ values = {
     # Month 13.
     "datum": "20261301",
 }
+
+# fill_by_name is shared by the workbook fixtures, one folder up.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from fillnames import fill_by_name  # noqa: E402
 
 fill_by_name(sys.argv[1], values, "@").save(sys.argv[2])
