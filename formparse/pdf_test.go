@@ -722,7 +722,7 @@ func needTool(t *testing.T, tool string) {
 }
 
 func TestPDFFieldName(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
+	testFunc(t, "pdfFieldName", pdfFieldName, []funcCase[string]{
 		{"fornamn", "fornamn"},
 		{"form1.fornamn", "fornamn"},
 		{"topmostSubform[0].Page1[0].fornamn[0]", "fornamn"},
@@ -732,9 +732,5 @@ func TestPDFFieldName(t *testing.T) {
 		{"other.kundnummer[2]", "kundnummer"},
 		{"Check Box1[0]", "Check Box1[0]"},
 		{"", ""},
-	} {
-		if got := pdfFieldName(tc.in); got != tc.want {
-			t.Errorf("pdfFieldName(%q) = %q, want %q", tc.in, got, tc.want)
-		}
-	}
+	})
 }

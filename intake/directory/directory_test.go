@@ -21,6 +21,27 @@ func config(s *slapdtest.Server) Config {
 	}.WithDefaults()
 }
 
+// lookup is one key asked of the directory and the answer it must give.
+type lookup[V comparable] struct {
+	key  string
+	want V
+}
+
+// wantLookups asks look (named name) each key and compares the answers
+// exactly; an error fails the test.
+func wantLookups[V comparable](t *testing.T, name string, look func(string) (V, error), cases []lookup[V]) {
+	t.Helper()
+	for _, tc := range cases {
+		got, err := look(tc.key)
+		if err != nil {
+			t.Fatalf("%s(%q): %v", name, tc.key, err)
+		}
+		if got != tc.want {
+			t.Errorf("%s(%q) = %+v, want %+v", name, tc.key, got, tc.want)
+		}
+	}
+}
+
 // TestLookups asks a real slapd over StartTLS: managers, people who are
 // not managers, unknown addresses and HSA-ids, and values that would match
 // everyone if they were not escaped.
@@ -32,10 +53,7 @@ func TestLookups(t *testing.T) {
 	}
 	d := New(cfg)
 	defer d.Close()
-	for _, tc := range []struct {
-		mail string
-		want Person
-	}{
+	wantLookups(t, "Manager", d.Manager, []lookup[Person]{
 		{slapdtest.Manager, Person{Found: true, Manager: true}},
 		{"Rene.Linden@REGION.example.se", Person{Found: true, Manager: true}},
 		{slapdtest.NotManager, Person{Found: true, Manager: false}},
@@ -46,33 +64,14 @@ func TestLookups(t *testing.T) {
 		{"rene.linden@region.example.se)(|(mail=*", Person{}},
 		{"\\2a", Person{}},
 		{"åsa.öberg@region.example.se", Person{}},
-	} {
-		got, err := d.Manager(tc.mail)
-		if err != nil {
-			t.Fatalf("Manager(%q): %v", tc.mail, err)
-		}
-		if got != tc.want {
-			t.Errorf("Manager(%q) = %+v, want %+v", tc.mail, got, tc.want)
-		}
-	}
-	for _, tc := range []struct {
-		id   string
-		want bool
-	}{
+	})
+	wantLookups(t, "HSAID", d.HSAID, []lookup[bool]{
 		{slapdtest.ManagerHSAID, true},
 		{strings.ToLower(slapdtest.NotManagerHSA), true},
 		{"SE2321000131-E000000000999", false},
 		{"*", false},
 		{"SE2321000131-E*", false},
-	} {
-		got, err := d.HSAID(tc.id)
-		if err != nil {
-			t.Fatalf("HSAID(%q): %v", tc.id, err)
-		}
-		if got != tc.want {
-			t.Errorf("HSAID(%q) = %v, want %v", tc.id, got, tc.want)
-		}
-	}
+	})
 
 	// A person who is no manager by the configured attribute and value
 	// counts as one when the rule is looser.
