@@ -3,7 +3,7 @@ package main
 import (
 	"archive/zip"
 	"encoding/json"
-	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -259,22 +259,11 @@ func sheetXML(t *testing.T, path, part string) string {
 		t.Fatal(err)
 	}
 	defer z.Close()
-	for _, f := range z.File {
-		if f.Name == part {
-			r, err := f.Open()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer r.Close()
-			b, err := io.ReadAll(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return string(b)
-		}
+	b, err := fs.ReadFile(z, part)
+	if err != nil {
+		t.Fatalf("%s has no readable part %s: %v", path, part, err)
 	}
-	t.Fatalf("%s has no part %s", path, part)
-	return ""
+	return string(b)
 }
 
 func numFmtOf(t *testing.T, x *excelize.File, sheet, ref string) string {
