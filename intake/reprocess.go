@@ -95,7 +95,12 @@ func (d *Daemon) reprocessOne(cn *conn, mark store.ReprocessMark) error {
 			return nil
 		}
 		if dec.Retry != nil {
-			return fmt.Errorf("reprocess %s: %w", mark.MessageID, dec.Retry)
+			// The host could not start a form reader: its fault, not the
+			// message's. The mark waits for a pass with a reader, and the
+			// new mail behind it is not held up (it counts its own
+			// failed passes).
+			log.Warn("message to reprocess waits for a form reader; the mark is kept", logErr, dec.Retry)
+			return nil
 		}
 	}
 	// The same outcome again sends no second, identical notice unless staff

@@ -2,6 +2,7 @@ package intake
 
 import (
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/regionhmc/websesam-intake/formparse"
+	"github.com/regionhmc/websesam-intake/formparse/fence"
 	"github.com/regionhmc/websesam-intake/mailer/mailtest"
 	"github.com/regionhmc/websesam-intake/store"
 )
@@ -323,5 +325,72 @@ func TestReprocessSameOutcomeNoSpam(t *testing.T) {
 		if got := len(sk.received()); got != c.want {
 			t.Errorf("notify=%v: notices sent in all %d, want %d", c.notify, got, c.want)
 		}
+	}
+}
+
+// A message staff asked to reprocess while the host cannot start a form
+// reader keeps its mark and stays where it is, and the pass goes on to the
+// new mail: the reader being down is the host's fault, and a reprocess must
+// not stop the mailbox behind it (new mail has its own count of failed
+// passes, TestFormReaderUnavailable). Once a reader starts again, the mark
+// is carried out.
+func TestReprocessFormReaderUnavailable(t *testing.T) {
+	const partner = "partner.example.org"
+	srv, _, cfg := startMail(t, true)
+	const formID, questionID = "reprocess-down-1@partner.example.org", "reprocess-down-2@region.example.se"
+	pdf := fillPDF(t, formparse.Single, person("Eva", "Ek"))
+	srv.appendMail([]byte(outlook("eva.ek@"+partner, "Eva Ek", formID, "webSesam", "", attached{"ansokan.pdf", "application/pdf", pdf})))
+	d, st := openDaemon(t, cfg, Options{Logger: testLogger(t)})
+	if err := d.Once(withTimeout(t, time.Minute)); err != nil {
+		t.Fatalf("first Once: %v", err)
+	}
+	first := recorded(t, st)[formID]
+	if first.Outcome != store.OutcomeQuarantined {
+		t.Fatalf("first outcome: got %q (%s), want quarantined (sender's domain not allowed)", first.Outcome, first.Reason)
+	}
+	if _, err := st.MarkReprocess("anna.staff", first.Key, "partner domain allowed", false); err != nil {
+		t.Fatal(err)
+	}
+	srv.appendMail([]byte(outlook("bo.al@"+testDomain, "Bo Al", questionID, "Fråga om webSesam", "")))
+
+	fixed := cfg
+	fixed.Policy.AllowedSenderDomains = append(slices.Clone(cfg.Policy.AllowedSenderDomains), partner)
+	fixed.Mailer.AllowedDomains = append(slices.Clone(cfg.Mailer.AllowedDomains), partner)
+	down, err := New(fixed, st, Options{Logger: testLogger(t), SkipRetention: true,
+		FormReader: &fence.Reader{Path: filepath.Join(t.TempDir(), "no-such-binary")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pass := 1; pass <= maxFailedPasses; pass++ {
+		if err := down.Once(withTimeout(t, time.Minute)); err != nil {
+			t.Fatalf("pass %d with no form reader: %v, want the pass finished past the reprocess", pass, err)
+		}
+	}
+	wantSettled(t, srv, st, []string{formID, questionID}, []settledAs{
+		{store.OutcomeQuarantined, first.Reason, cfg.Folders.Quarantined},
+		{store.OutcomeNoForm, reasonNoFiles, cfg.Folders.NoForm},
+	})
+	det, err := st.ShowMessageDetail("test", first.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if det.Pending == nil {
+		t.Fatalf("the mark went while no reader could start: want it kept")
+	}
+
+	up, err := New(fixed, st, Options{Logger: testLogger(t), SkipRetention: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := up.Once(withTimeout(t, time.Minute)); err != nil {
+		t.Fatalf("Once with the reader back: %v", err)
+	}
+	wantSettled(t, srv, st, []string{formID}, []settledAs{{store.OutcomeQueued, reasonValid, cfg.Folders.Queued}})
+	det, err = st.ShowMessageDetail("test", first.Key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if det.Pending != nil {
+		t.Errorf("mark after the reader came back: got %+v, want it carried out", det.Pending)
 	}
 }
