@@ -22,7 +22,9 @@ build:
 
 # go vet, then every test with the race detector while staticcheck runs
 # alongside (the tests spend much of their time waiting on processes and
-# sockets; staticcheck's output is printed after theirs). Fuzz targets run
+# sockets; staticcheck's output is printed after theirs). vet and
+# staticcheck each run without and with the e2e build tag: code that only
+# the tagged tests use is unused in the untagged build. Fuzz targets run
 # their seed corpus here as ordinary tests. It says first which outside tools
 # some tests open real files with are missing here (those tests fail without
 # them; .ci/run installs them), and last how long it took. The kill tests
@@ -42,11 +44,11 @@ test:
 	for t in $(TEST_TOOLS); do command -v $$t >/dev/null || missing="$$missing $$t"; done; \
 	if [ -n "$$missing" ]; then echo "make test: missing optional tools:$$missing (apt-get install qpdf pdftk-java poppler-utils tmux); the tests that need them do not run fully here (in CI they must: .ci/run installs them)"; \
 	else echo "make test: optional tools present: $(TEST_TOOLS)"; fi; \
-	sc=$$(mktemp); { $(STATICCHECK) -tags e2e ./... >$$sc.out 2>&1; echo $$? >$$sc; } & scpid=$$!; \
-	echo "$(GO) vet -tags e2e ./..."; $(GO) vet -tags e2e ./...; vrc=$$?; \
-	echo "$(GO) test -race -count=1 ./... (staticcheck $(STATICCHECK_VERSION) -tags e2e ./... alongside)"; \
+	sc=$$(mktemp); { { $(STATICCHECK) ./... && $(STATICCHECK) -tags e2e ./...; } >$$sc.out 2>&1; echo $$? >$$sc; } & scpid=$$!; \
+	echo "$(GO) vet ./... and with -tags e2e"; $(GO) vet ./... && $(GO) vet -tags e2e ./...; vrc=$$?; \
+	echo "$(GO) test -race -count=1 ./... (staticcheck $(STATICCHECK_VERSION) ./..., without and with -tags e2e, alongside)"; \
 	GORACE="$(GORACE)" $(GO) test -race -count=1 ./...; trc=$$?; \
-	wait $$scpid; src=$$(cat $$sc); echo "staticcheck $(STATICCHECK_VERSION) -tags e2e ./...: exit $$src"; cat $$sc.out; rm -f $$sc $$sc.out; \
+	wait $$scpid; src=$$(cat $$sc); echo "staticcheck $(STATICCHECK_VERSION) ./... (without and with -tags e2e): exit $$src"; cat $$sc.out; rm -f $$sc $$sc.out; \
 	rc=0; [ "$$vrc" = 0 ] && [ "$$trc" = 0 ] && [ "$$src" = 0 ] || rc=1; \
 	echo "make test: $$(( $$(date +%s) - start ))s (exit $$rc: vet $$vrc, tests $$trc, staticcheck $$src)"; exit $$rc
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
 	"github.com/regionhmc/websesam-intake/formparse"
 	"github.com/regionhmc/websesam-intake/store"
 )
@@ -234,3 +235,27 @@ func TestCrashSafety(t *testing.T) {
 	t.Logf("%d kills; %d messages; %d requests; %d replies, of which %d were the same reply sent again after a kill mid-SMTP",
 		kills, len(recs), len(page.Requests), len(sk.received()), repeats)
 }
+
+func distinctReplies(sk *sink) int {
+	ids := map[string]bool{}
+	for _, m := range sk.received() {
+		ids[m.msg.Header.Get("Message-Id")] = true
+	}
+	return len(ids)
+}
+
+// inboxCount is how many messages wait in INBOX.
+func (s *imapServer) inboxCount() uint32 {
+	s.t.Helper()
+	c := s.client()
+	defer c.Close()
+	sel, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return sel.NumMessages
+}
+
+// acceptedCount is how many connections the proxy in front of the server
+// has accepted.
+func (s *imapServer) acceptedCount() int { return s.Counts().Accepted }

@@ -11,8 +11,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/emersion/go-imap/v2"
-
 	"github.com/regionhmc/websesam-intake/formparse"
 	"github.com/regionhmc/websesam-intake/formparse/fence"
 	"github.com/regionhmc/websesam-intake/store"
@@ -120,26 +118,6 @@ tls = "plain"
 		t.Fatal(err)
 	}
 	return path
-}
-
-func distinctReplies(sk *sink) int {
-	ids := map[string]bool{}
-	for _, m := range sk.received() {
-		ids[m.msg.Header.Get("Message-Id")] = true
-	}
-	return len(ids)
-}
-
-// inboxCount is how many messages wait in INBOX.
-func (s *imapServer) inboxCount() uint32 {
-	s.t.Helper()
-	c := s.client()
-	defer c.Close()
-	sel, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait()
-	if err != nil {
-		s.t.Fatal(err)
-	}
-	return sel.NumMessages
 }
 
 // inProcessReader reads a form in this process, without a worker.

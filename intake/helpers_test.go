@@ -70,10 +70,8 @@ func (s *imapServer) close() {
 	s.box.Stop()
 }
 
-// beforeCommand and acceptedCount are the proxy's, by the names
-// crash_test.go uses.
+// beforeCommand is the proxy's, by the name the tests use.
 func (s *imapServer) beforeCommand(trigger string, f func()) { s.BeforeCommand(trigger, f) }
-func (s *imapServer) acceptedCount() int                     { return s.Counts().Accepted }
 
 // appendMail puts raw into INBOX as delivery does, unread.
 func (s *imapServer) appendMail(raw []byte) {
