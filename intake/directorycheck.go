@@ -1,6 +1,7 @@
 package intake
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -138,6 +139,13 @@ func (d *Daemon) firstWaiting(envs []envelope, decs map[imap.UID]decision) int {
 // nothingWaits records that a whole pass went through: the directory, if
 // it was down, answers again.
 func (d *Daemon) nothingWaits() {
+	if !d.readerDown.since.IsZero() {
+		d.log.Info("form reader starts again; the mail that waited is decided", "waited", d.now().Sub(d.readerDown.since).Round(time.Second))
+		d.readerDown = readerWait{}
+		if d.dir == nil || d.dirDown.since.IsZero() {
+			_ = d.notify.Status(fmt.Sprintf("watching %s on %s", d.cfg.Mailbox.Folder, d.cfg.Mailbox.Addr))
+		}
+	}
 	if d.dir == nil || d.dirDown.since.IsZero() {
 		return
 	}
@@ -148,18 +156,27 @@ func (d *Daemon) nothingWaits() {
 }
 
 // pollInterval is how long the daemon waits for news before searching the
-// mailbox again: sooner while mail waits for the directory.
+// mailbox again: sooner while mail waits for the directory or for a form
+// reader.
 func (d *Daemon) pollInterval() time.Duration {
+	p := d.cfg.Mailbox.PollInterval
 	if d.dir != nil && !d.dirDown.since.IsZero() {
-		return min(d.cfg.Mailbox.PollInterval, d.cfg.Directory.RetryInterval)
+		p = min(p, d.cfg.Directory.RetryInterval)
 	}
-	return d.cfg.Mailbox.PollInterval
+	if !d.readerDown.since.IsZero() {
+		p = min(p, readerRetryInterval)
+	}
+	return p
 }
 
 // errWaiting says, for Once, that mail was left undecided.
 func (d *Daemon) errWaiting() error {
-	if d.dir == nil || d.dirDown.since.IsZero() {
-		return nil
+	var errs []error
+	if d.dir != nil && !d.dirDown.since.IsZero() {
+		errs = append(errs, fmt.Errorf("mail waits undecided: the directory is unreachable (the next run decides it): %w", directory.ErrUnavailable))
 	}
-	return fmt.Errorf("mail waits undecided: the directory is unreachable (the next run decides it): %w", directory.ErrUnavailable)
+	if !d.readerDown.since.IsZero() {
+		errs = append(errs, fmt.Errorf("mail waits undecided: the form reader could not be started (the next run tries again): %w", d.readerDown.err))
+	}
+	return errors.Join(errs...)
 }

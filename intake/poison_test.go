@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,7 +148,7 @@ func wantSettled(t *testing.T, srv *imapServer, st *store.Store, ids []string, w
 // a row it is quarantined alone, so that a host that never starts a reader
 // cannot stop the mailbox.
 func TestFormReaderUnavailable(t *testing.T) {
-	srv, _, cfg := startMail(t, true)
+	srv, sk, cfg := startMail(t, true)
 	reader := &fence.Reader{Path: filepath.Join(t.TempDir(), "no-such-binary")}
 	d, st := openDaemon(t, cfg, Options{Logger: discardLogger(), FormReader: reader})
 	ids := []string{"reader-1@region.example.se", "reader-2@region.example.se", "reader-3@region.example.se"}
@@ -164,9 +165,17 @@ func TestFormReaderUnavailable(t *testing.T) {
 		if !errors.Is(err, fence.ErrUnavailable) {
 			t.Fatalf("pass %d with no form reader: %v, want fence.ErrUnavailable", pass, err)
 		}
+		if want := "mail waits undecided: the form reader could not be started"; !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("pass %d: error %q, want it to start %q", pass, err, want)
+		}
 		got := recorded(t, st)
 		if len(got) != 1 || got[ids[0]].Outcome != store.OutcomeNoForm {
 			t.Fatalf("pass %d recorded %v, want only %s (no-form)", pass, got, ids[0])
+		}
+		// The pass ended as a wait, not as a failed session: what came
+		// before is answered in the same run.
+		if n := len(sk.received()); n != 1 {
+			t.Errorf("pass %d: %d replies sent, want 1 (the question's)", pass, n)
 		}
 		for _, id := range ids[1:] {
 			if w := srv.where()[id]; len(w) != 1 || w[0].Folder != "INBOX" {

@@ -115,6 +115,9 @@ type Daemon struct {
 	// [directory]); dirDown is set while mail waits for it.
 	dir     *directory.Directory
 	dirDown dirWait
+	// readerDown is set while mail waits for a form reader the host
+	// could not start (readerWaits).
+	readerDown readerWait
 
 	connected func() // called after every successful login
 	// withoutCaps, in tests, hides capabilities the server has (IDLE) to

@@ -66,16 +66,19 @@ func (d *Daemon) scan(ctx context.Context, cn *conn, uv uint32) error {
 				d.advance(uv, handled)
 				return err
 			}
-			// A message whose form reader could not start ends the pass
-			// the same way, with an error: the host failed, not the mail.
-			retry, retryErr := d.firstRetry(uv, c.envs, decs)
+			// A message that waits for the directory ends the pass: what
+			// comes before it is recorded, it and what follows wait. A
+			// message before it whose form reader could not start ends the
+			// pass the same way, sooner: the host failed, not the mail.
+			waits := d.firstWaiting(c.envs, decs)
+			upto := c.envs
+			if waits >= 0 {
+				upto = c.envs[:waits]
+			}
+			retry, retryErr := d.firstRetry(uv, upto, decs)
 			if retry >= 0 {
 				c.envs = c.envs[:retry]
-			}
-			// A message that waits for the directory ends the pass: what
-			// comes before it is recorded, it and what follows wait.
-			waits := d.firstWaiting(c.envs, decs)
-			if waits >= 0 {
+			} else if waits >= 0 {
 				c.envs = c.envs[:waits]
 			}
 			if k+1 < len(chunks) && ctx.Err() == nil && waits < 0 && retry < 0 {
@@ -116,8 +119,9 @@ func (d *Daemon) scan(ctx context.Context, cn *conn, uv uint32) error {
 				}
 			}
 			if retry >= 0 {
+				d.readerWaits(retryErr)
 				d.advance(uv, handled)
-				return retryErr
+				return nil
 			}
 			if waits >= 0 {
 				d.advance(uv, handled)
@@ -159,8 +163,35 @@ func (d *Daemon) advance(uv, uid uint32) {
 	}
 }
 
+// readerRetryInterval is how soon the mailbox is searched again while mail
+// waits for a form reader the host could not start.
+const readerRetryInterval = 30 * time.Second
+
+type readerWait struct {
+	since time.Time
+	err   error
+}
+
+// readerWaits ends a pass at a message whose form reader could not be
+// started: the connection stays (the mailbox is not at fault), and the next
+// pass comes within readerRetryInterval, so that the failed passes that
+// quarantine the message are spread over a minute or more rather than the
+// seconds of a reconnect.
+func (d *Daemon) readerWaits(err error) {
+	if d.readerDown.since.IsZero() {
+		d.readerDown.since = d.now()
+		d.log.Error("the form reader could not be started; new mail waits undecided and is tried again",
+			logErr, err, logRetryIn, readerRetryInterval)
+	} else {
+		d.log.Warn("the form reader still cannot be started; mail waits", logErr, err)
+	}
+	d.readerDown.err = err
+	_ = d.notify.Status(fmt.Sprintf("form reader could not be started since %s: new mail waits undecided; retrying every %s",
+		d.readerDown.since.Format("15:04:05"), readerRetryInterval))
+}
+
 // firstRetry returns the index in envs of the first message whose form
-// reader could not be started, and the error to end the pass with; -1 when
+// reader could not be started, and why (readerWaits); -1 when
 // there is none. Each such message counts a failed pass; one that reaches
 // maxFailedPasses is quarantined instead (decs is changed), so that a
 // host that can never start a reader does not stop the mailbox.
@@ -172,7 +203,8 @@ func (d *Daemon) firstRetry(uv uint32, envs []envelope, decs map[imap.UID]decisi
 		}
 		key := store.MessageKey{Mailbox: d.cfg.Mailbox.Folder, UIDValidity: uv, UID: uint32(e.UID)}
 		if d.failedPasses[key] >= maxFailedPasses-1 {
-			delete(d.failedPasses, key)
+			// The count goes when the quarantine is recorded
+			// (recordChunk); a pass that ends before that counts it again.
 			d.log.Error("the form reader could not be started for this message three passes in a row; quarantining it",
 				logUID, uint32(e.UID), logMessageID, e.MessageID, logErr, dec.Retry)
 			decs[e.UID] = quarantined(dec.Original, reasonReaderDown)
