@@ -269,7 +269,10 @@ func classify(ps *os.ProcessState, waitErr error, stderr string, cpuLimit uint64
 // run in twenty-five under load): under RLIMIT_AS all mean the same.
 func outOfMemory(stderr string) bool {
 	for _, s := range []string{"fatal error: out of memory", "runtime: out of memory", "cannot allocate memory", "too many address space collisions",
-		"ThreadSanitizer failed to allocate", "ThreadSanitizer: out of memory"} {
+		"ThreadSanitizer failed to allocate", "ThreadSanitizer: out of memory",
+		// A new thread's stack is mapped too: under RLIMIT_AS cgo's
+		// pthread_create fails with EAGAIN when the limit is reached.
+		"runtime/cgo: pthread_create failed"} {
 		if strings.Contains(stderr, s) {
 			return true
 		}

@@ -189,8 +189,9 @@ func TestMemoryBomb(t *testing.T) {
 // eat its memory budget. In a binary linked with cgo (the daemon is, for
 // the system's user lookups) each thread gets a pthread stack and, at its
 // first malloc or free, a glibc malloc arena of its own that reserves 64 MiB
-// of address space; a dozen threads then passed a 256 MiB budget and a
-// valid form came back as "exceeded its memory limit".
+// of address space; a dozen threads then passed a 256 MiB budget, and a
+// valid form came back as "exceeded its memory limit" (or, when the thread
+// itself could not be started, as a crash).
 func TestThreadsFitTheBudget(t *testing.T) {
 	r := Reader{testEnv: []string{envTestRead + "=threads"}}
 	form, err := r.Read(context.Background(), readFixture(t, "xlsx-date-serials/input.xlsx"), formparse.Options{Timeout: time.Minute})
@@ -199,6 +200,27 @@ func TestThreadsFitTheBudget(t *testing.T) {
 	}
 	if form.ID != formparse.Single {
 		t.Errorf("form id = %q, want %q", form.ID, formparse.Single)
+	}
+}
+
+// TestOutOfMemoryWords: the last words of a worker that reached its address
+// space limit, in each way the runtime says it, are the memory limit; other
+// last words are not.
+func TestOutOfMemoryWords(t *testing.T) {
+	for _, tt := range []struct {
+		stderr string
+		want   bool
+	}{
+		{"fatal error: out of memory\n", true},
+		{"runtime: out of memory: cannot allocate 4194304-byte block (7798784 in use)\n", true},
+		{"runtime/cgo: pthread_create failed: Resource temporarily unavailable\nSIGABRT: abort\n", true},
+		{"==1==ThreadSanitizer: out of memory\n", true},
+		{"panic: runtime error: index out of range [3] with length 3\n", false},
+		{"", false},
+	} {
+		if got := outOfMemory(tt.stderr); got != tt.want {
+			t.Errorf("outOfMemory(%q) = %v, want %v", tt.stderr, got, tt.want)
+		}
 	}
 }
 
