@@ -29,9 +29,10 @@ import (
 //     answered an error (not a form, encrypted, too large), was killed, hit
 //     a limit or answered nonsense is never given another file, so whatever
 //     a hostile file did to a reader's state ends with that process;
-//   - RLIMIT_CPU counts the process's whole life, so a worker that has used
-//     more than a quarter of it leaves: every file still has three quarters
-//     of its CPU budget, far beyond its parse timeout;
+//   - RLIMIT_CPU counts the process's whole life, so a worker stays only
+//     while what is left of it covers the file's parse timeout and a second
+//     more (cpuFresh): the deadline, not the CPU limit, still decides how
+//     long a file may take, as in a fresh worker;
 //   - RLIMIT_AS counts address space, which the Go runtime reserves in
 //     arenas of 64 MiB as the heap first grows and keeps: a worker's first
 //     file reserves what the next ones then reuse. So a worker whose address
@@ -122,7 +123,7 @@ func (r *Reader) put(w *worker) {
 func (w *worker) fresh() bool {
 	pid := w.cmd.Process.Pid
 	cpu, err := processCPU(pid)
-	if err != nil || cpu > time.Duration(w.set.CPUSeconds)*time.Second/4 {
+	if err != nil || !cpuFresh(cpu, w.set) {
 		return false
 	}
 	vm, err := addressSpaceOf(pid)
@@ -133,6 +134,15 @@ func (w *worker) fresh() bool {
 		w.firstVM = vm
 	}
 	return vm-w.firstVM <= w.set.MemoryLimit/4
+}
+
+// cpuFresh reports whether a worker that has used cpu may read another
+// file under set: the CPU time left must cover the parse timeout and a
+// second more. Where the CPU limit is no longer than that, a worker that
+// has used any CPU is not reused.
+func cpuFresh(cpu time.Duration, set settings) bool {
+	total := time.Duration(set.CPUSeconds) * time.Second
+	return total-cpu >= min(total, set.Timeout+time.Second)
 }
 
 // retire lets w go: with its input closed it exits by itself; it is killed

@@ -131,6 +131,30 @@ func TestWorkerLeavesNearItsLimits(t *testing.T) {
 	}
 }
 
+// A reused worker's file keeps the CPU time its parse timeout needs: with a
+// long parse_timeout a quarter of the budget spent already cuts into it.
+func TestCPUFresh(t *testing.T) {
+	s := time.Second
+	for _, tt := range []struct {
+		cpu     time.Duration
+		timeout time.Duration
+		limit   uint64
+		want    bool
+	}{
+		{0, 10 * s, 15, true},
+		{4 * s, 10 * s, 15, true},
+		{4*s + 10*time.Millisecond, 10 * s, 15, false},
+		{4 * s, 60 * s, 65, true},
+		{10 * s, 60 * s, 65, false}, // a quarter would have kept it: 48.75 s of CPU against a 60 s deadline
+		{0, 10 * s, 1, true},        // a CPU limit under the timeout: only an unused worker
+		{10 * time.Millisecond, 10 * s, 1, false},
+	} {
+		if got := cpuFresh(tt.cpu, settings{Timeout: tt.timeout, CPUSeconds: tt.limit}); got != tt.want {
+			t.Errorf("cpuFresh(%s, timeout %s, limit %d s) = %v, want %v", tt.cpu, tt.timeout, tt.limit, got, tt.want)
+		}
+	}
+}
+
 // processCPU reads this process's CPU time as the kernel counts it.
 func TestProcessCPU(t *testing.T) {
 	deadline := time.Now().Add(50 * time.Millisecond)
