@@ -56,9 +56,10 @@ import (
 )
 
 // ErrUnavailable is wrapped by the error of a read whose worker could not
-// be started (the host could not run it, or it did not start within the
-// start limit): nothing about the file, which the worker never got. It
-// wraps formparse.ErrCrashed or formparse.ErrTimeout as well.
+// be started (the host could not run it, it ended before it was ready, or
+// it did not start within the start limit): nothing about the file, which
+// the worker never got. It wraps how the start failed as well
+// (formparse.ErrCrashed, ErrTimeout or ErrMemoryLimit).
 var ErrUnavailable = errors.New("the form reader could not be started")
 
 // envWorker is set, to the worker's settings as JSON, only in the

@@ -31,6 +31,12 @@ const (
 // tests run real processes under real limits.
 func TestMain(m *testing.M) {
 	if conf, ok := os.LookupEnv(envWorker); ok {
+		if os.Getenv(envTestRead) == "die-at-start" {
+			// A worker that ends before it is ready, as one that cannot
+			// fence itself in does.
+			fmt.Fprintln(os.Stderr, "form reader: set RLIMIT_AS: operation not permitted")
+			os.Exit(exitFence)
+		}
 		read := formparse.Read
 		if r, ok := testReaders[os.Getenv(envTestRead)]; ok {
 			read = r

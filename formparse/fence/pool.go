@@ -226,7 +226,9 @@ func (r *Reader) start(ctx context.Context, key, path string, env []string, set 
 	case "context":
 		return nil, fmt.Errorf("read form: %w", context.Cause(ctx))
 	}
-	return nil, classify(cmd.ProcessState, w.waitErr, w.stderr.String(), set.CPUSeconds)
+	// It ended before it was ready (it could not fence itself in, or the
+	// host ran out of something): the file never reached it.
+	return nil, unavailable(classify(cmd.ProcessState, w.waitErr, w.stderr.String(), set.CPUSeconds))
 }
 
 // unavailableError is an error of a worker that could not be started: its

@@ -170,6 +170,19 @@ func TestProcessCPU(t *testing.T) {
 	}
 }
 
+// A worker that ends before it is ready never got the file: the read is
+// ErrUnavailable (the daemon tries the mail again), not a crash blamed on it.
+func TestWorkerDiesAtStart(t *testing.T) {
+	r := Reader{testEnv: []string{envTestRead + "=die-at-start"}}
+	_, err := r.Read(context.Background(), []byte("x"), poolOpts)
+	if !errors.Is(err, ErrUnavailable) || !errors.Is(err, formparse.ErrCrashed) {
+		t.Fatalf("error = %v, want ErrUnavailable and ErrCrashed", err)
+	}
+	if got, want := err.Error(), "parser crashed: the form reader crashed (it ended with exit status 4)"; got != want {
+		t.Errorf("error = %q, want %q", got, want)
+	}
+}
+
 // A worker that cannot be started says so with ErrUnavailable (the host's
 // failure, not the file's) and still matches ErrCrashed for those that
 // only know formparse's sentinels.
