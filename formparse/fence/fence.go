@@ -178,7 +178,9 @@ func (e *workerError) Unwrap() error { return e.sentinel }
 // worker is killed at opts.Timeout or when ctx ends (ctx.Err() then).
 //
 // A worker that answered a form is kept warm for the next file (pool.go);
-// one that answered anything else, or failed, is never used again.
+// one that answered anything else, or failed, is never used again. A file
+// a reused worker failed on without an answer is read once more by a fresh
+// worker, so that it is judged under its whole limits.
 func (r *Reader) Read(ctx context.Context, data []byte, opts formparse.Options) (*formparse.Form, error) {
 	opts = withDefaults(opts)
 	if int64(len(data)) > opts.MaxSize {
@@ -217,13 +219,31 @@ func (r *Reader) Read(ctx context.Context, data []byte, opts formparse.Options) 
 		"GOMAXPROCS=" + strconv.Itoa(min(runtime.GOMAXPROCS(0), 2))}, raceEnv...), r.testEnv...)
 	key := path + "\x00" + strings.Join(workerEnv, "\x00")
 
+	startLimit := max(opts.Timeout, minStartLimit)
 	w := r.take(key)
-	if w == nil {
-		if w, err = r.start(ctx, key, path, workerEnv, set, max(opts.Timeout, minStartLimit)); err != nil {
+	reused := w != nil
+	if !reused {
+		if w, err = r.start(ctx, key, path, workerEnv, set, startLimit); err != nil {
 			return nil, err
 		}
 	}
-	form, err := w.read(ctx, data, opts.Timeout)
+	form, answered, err := w.read(ctx, data, opts.Timeout)
+	if err == nil {
+		r.put(w)
+		return form, nil
+	}
+	w.retire()
+	if !reused || answered || ctx.Err() != nil {
+		return nil, err
+	}
+	// A reused worker that failed without an answer (a limit, a crash, or
+	// it died while it waited) had less of its budget left than a fresh
+	// one: the file gets a fresh worker, with its whole limits, before
+	// what happened is held against it.
+	if w, err = r.start(ctx, key, path, workerEnv, set, startLimit); err != nil {
+		return nil, err
+	}
+	form, _, err = w.read(ctx, data, opts.Timeout)
 	if err == nil {
 		r.put(w)
 	} else {

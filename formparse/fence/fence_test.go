@@ -51,7 +51,10 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-var sink [][]byte
+var (
+	sink  [][]byte
+	reads int // files read by this worker process (the "second" reader)
+)
 
 var testReaders = map[string]func([]byte, formparse.Options) (*formparse.Form, error){
 	// bomb allocates without end, as an inflating stream does.
@@ -72,6 +75,15 @@ var testReaders = map[string]func([]byte, formparse.Options) (*formparse.Form, e
 				select {}
 			}()
 			<-started
+		}
+		return formparse.Read(data, opts)
+	},
+	// second reads the first file it gets and runs out of memory on the
+	// next, as a worker whose earlier files used up its room would.
+	"second": func(data []byte, opts formparse.Options) (*formparse.Form, error) {
+		if reads++; reads > 1 {
+			fmt.Fprintln(os.Stderr, "fatal error: out of memory")
+			os.Exit(2)
 		}
 		return formparse.Read(data, opts)
 	},

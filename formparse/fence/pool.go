@@ -242,7 +242,10 @@ func unavailable(err error) error { return &unavailableError{err} }
 
 // read sends data to w and reads its answer, killing w at timeout or when
 // ctx ends.
-func (w *worker) read(ctx context.Context, data []byte, timeout time.Duration) (*formparse.Form, error) {
+//
+// answered reports whether the worker itself answered (a form, or an error
+// it found in the file): an answer a fresh worker would give as well.
+func (w *worker) read(ctx context.Context, data []byte, timeout time.Duration) (form *formparse.Form, answered bool, err error) {
 	k := w.killer()
 	timer := time.AfterFunc(timeout, func() { k.kill("deadline") })
 	stop := context.AfterFunc(ctx, func() { k.kill("context") })
@@ -274,17 +277,18 @@ func (w *worker) read(ctx context.Context, data []byte, timeout time.Duration) (
 	// is classified by how it ended.
 	switch k.freeze() {
 	case "deadline":
-		return nil, w.stopped(&workerError{
+		return nil, false, w.stopped(&workerError{
 			msg:      fmt.Sprintf("%v: the form reader exceeded its time limit of %s and was stopped", formparse.ErrTimeout, timeout),
 			sentinel: formparse.ErrTimeout,
 		})
 	case "context":
-		return nil, w.stopped(fmt.Errorf("read form: %w", context.Cause(ctx)))
+		return nil, false, w.stopped(fmt.Errorf("read form: %w", context.Cause(ctx)))
 	case "flood":
-		return nil, w.stopped(&workerError{msg: fmt.Sprintf("%v: the form reader answered more than %d bytes", formparse.ErrCrashed, maxReply), sentinel: formparse.ErrCrashed})
+		return nil, false, w.stopped(&workerError{msg: fmt.Sprintf("%v: the form reader answered more than %d bytes", formparse.ErrCrashed, maxReply), sentinel: formparse.ErrCrashed})
 	}
 	if werr == nil && rerr == nil {
-		return decodeReply(line)
+		form, err := decodeReply(line)
+		return form, true, err
 	}
 	// The worker ended without an answer: wait for it to say how.
 	select {
@@ -293,7 +297,7 @@ func (w *worker) read(ctx context.Context, data []byte, timeout time.Duration) (
 		_ = syscall.Kill(-w.cmd.Process.Pid, syscall.SIGKILL)
 		<-w.done
 	}
-	return nil, classify(w.cmd.ProcessState, w.waitErr, w.stderr.String(), w.set.CPUSeconds)
+	return nil, false, classify(w.cmd.ProcessState, w.waitErr, w.stderr.String(), w.set.CPUSeconds)
 }
 
 // stopped kills w's process group (whatever it started goes too), waits for

@@ -170,6 +170,29 @@ func TestProcessCPU(t *testing.T) {
 	}
 }
 
+// A file on which a reused worker failed without an answer is read again by
+// a fresh worker, with the whole of its limits: what the worker's earlier
+// files used is not held against it.
+func TestReusedWorkerFailureReadsAgainFresh(t *testing.T) {
+	r := Reader{testEnv: []string{envTestRead + "=second"}}
+	file := readFixture(t, "xlsx-date-serials/input.xlsx")
+	if _, err := r.Read(context.Background(), file, poolOpts); err != nil {
+		t.Fatal(err)
+	}
+	first := pidOf(idleWorkers(&r)[0])
+	form, err := r.Read(context.Background(), file, poolOpts)
+	if err != nil {
+		t.Fatalf("second file, the reused worker out of memory: %v, want the form from a fresh worker", err)
+	}
+	if form.ID != formparse.Single {
+		t.Errorf("form id = %q, want %q", form.ID, formparse.Single)
+	}
+	idle := idleWorkers(&r)
+	if len(idle) != 1 || pidOf(idle[0]) == first {
+		t.Errorf("idle workers after the second file: %d, want one other than pid %d", len(idle), first)
+	}
+}
+
 // A worker that ends before it is ready never got the file: the read is
 // ErrUnavailable (the daemon tries the mail again), not a crash blamed on it.
 func TestWorkerDiesAtStart(t *testing.T) {
