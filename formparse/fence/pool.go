@@ -45,7 +45,8 @@ const (
 	maxUses     = 100
 	idleTimeout = 30 * time.Second
 	// maxIdlePerKind bounds the workers kept waiting for one kind of
-	// settings: the daemon reads at most GOMAXPROCS files at once.
+	// settings: the daemon reads one file at a time, parse and tests a
+	// few at once.
 	maxIdlePerKind = 4
 )
 
@@ -179,10 +180,12 @@ func (r *Reader) start(ctx context.Context, key, path string, env []string, set 
 	cmd := exec.Command(path)
 	cmd.Env = env
 	cmd.Dir = "/"
-	// The worker runs with the calling goroutine's thread as its parent
-	// for PR_SET_PDEATHSIG; Go never ends a thread under a running
-	// goroutine that did not lock it, so the signal fires only when the
-	// daemon itself is gone.
+	// PR_SET_PDEATHSIG fires when the thread that started the worker ends,
+	// not only the daemon: Go ends a thread only when a goroutine that
+	// locked it returns without unlocking, which nothing in the daemon
+	// does. Were it to happen, an idle worker is found dead by take and a
+	// reading one fails without an answer, and the file is read again by
+	// a fresh worker (Reader.Read).
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, w.stderr
 	// Pipes left open by anything the worker started cannot hold Wait.
@@ -251,7 +254,10 @@ func (w *worker) read(ctx context.Context, data []byte, timeout time.Duration) (
 	stop := context.AfterFunc(ctx, func() { k.kill("context") })
 	var hdr [8]byte
 	binary.BigEndian.PutUint64(hdr[:], uint64(len(data)))
-	_, werr := w.in.Write(append(hdr[:], data...))
+	_, werr := w.in.Write(hdr[:])
+	if werr == nil {
+		_, werr = w.in.Write(data)
+	}
 	var line []byte
 	var rerr error
 	if werr == nil {
