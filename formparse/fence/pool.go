@@ -41,9 +41,12 @@ import (
 //     quarter of the budget at most;
 //   - the parse timeout is counted for each file from the moment it is
 //     sent, and a worker that died while it waited is never handed a file.
+const maxUses = 100
+
+// idleTimeout is a variable for this package's tests only.
+var idleTimeout = 30 * time.Second
+
 const (
-	maxUses     = 100
-	idleTimeout = 30 * time.Second
 	// maxIdlePerKind bounds the workers kept waiting for one kind of
 	// settings: the daemon reads one file at a time, parse and tests a
 	// few at once.

@@ -170,6 +170,58 @@ func TestProcessCPU(t *testing.T) {
 	}
 }
 
+// A worker reads at most maxUses files: after the last it leaves, and the
+// next file gets a new one.
+func TestWorkerRetiresAfterMaxUses(t *testing.T) {
+	var r Reader
+	file := readFixture(t, "pdf-qpdf-objstreams/input.pdf")
+	var first int
+	for n := 1; n <= maxUses+1; n++ {
+		if _, err := r.Read(context.Background(), file, poolOpts); err != nil {
+			t.Fatalf("file %d: %v", n, err)
+		}
+		idle := idleWorkers(&r)
+		switch {
+		case n == maxUses:
+			if len(idle) != 0 {
+				t.Fatalf("after file %d: %d idle workers, want none (the worker read its last)", n, len(idle))
+			}
+		case len(idle) != 1:
+			t.Fatalf("after file %d: %d idle workers, want 1", n, len(idle))
+		case n == 1:
+			first = pidOf(idle[0])
+		case n < maxUses && pidOf(idle[0]) != first:
+			t.Fatalf("file %d read by pid %d, want the first worker (pid %d) until %d files", n, pidOf(idle[0]), first, maxUses)
+		case n > maxUses && pidOf(idle[0]) == first:
+			t.Fatalf("file %d read by the first worker again, want a new one after %d files", n, maxUses)
+		}
+	}
+}
+
+// An idle worker leaves after idleTimeout: its process ends and it is no
+// longer offered.
+func TestIdleWorkerLeaves(t *testing.T) {
+	defer func(d time.Duration) { idleTimeout = d }(idleTimeout)
+	idleTimeout = 50 * time.Millisecond
+	var r Reader
+	if _, err := r.Read(context.Background(), readFixture(t, "pdf-qpdf-objstreams/input.pdf"), poolOpts); err != nil {
+		t.Fatal(err)
+	}
+	idle := idleWorkers(&r)
+	if len(idle) != 1 {
+		t.Fatalf("%d idle workers after a form, want 1", len(idle))
+	}
+	w := idle[0]
+	select {
+	case <-w.done:
+	case <-time.After(time.Minute):
+		t.Fatalf("the idle worker (pid %d) had not ended a minute after its idle time of %s", pidOf(w), idleTimeout)
+	}
+	if n := len(idleWorkers(&r)); n != 0 {
+		t.Errorf("%d idle workers after the idle time, want none", n)
+	}
+}
+
 // A file on which a reused worker failed without an answer is read again by
 // a fresh worker, with the whole of its limits: what the worker's earlier
 // files used is not held against it.
