@@ -191,7 +191,35 @@ func TestFormReaderUnavailable(t *testing.T) {
 		{store.OutcomeQuarantined, reasonReaderDown, cfg.Folders.Quarantined},
 		{store.OutcomeNoForm, reasonNoFiles, cfg.Folders.NoForm},
 	})
-	if len(d.failedPasses) != 0 {
-		t.Errorf("failed passes left after the message was quarantined: %v", d.failedPasses)
+	if len(d.readerPasses) != 0 {
+		t.Errorf("failed passes left after the message was quarantined: %v", d.readerPasses)
 	}
+}
+
+// Passes that ended for want of a form reader and a pass whose recording
+// failed are counted apart: a message that met two of one and one of the
+// other has not failed three passes for one reason, and is decided as
+// usual once both work.
+func TestReaderAndStoreFailuresCountApart(t *testing.T) {
+	srv, _, cfg := startMail(t, true)
+	reader := &fence.Reader{Path: filepath.Join(t.TempDir(), "no-such-binary")}
+	d, st := openDaemon(t, cfg, Options{Logger: discardLogger(), FormReader: reader})
+	const id = "mixed-1@region.example.se"
+	pdf := fillPDF(t, formparse.Single, person("Bo", "Ek"))
+	srv.appendMail([]byte(outlook("asa.oberg@"+testDomain, "Åsa Öberg", id, "webSesam ansökan", "", attached{"ansokan.pdf", "application/pdf", pdf})))
+	for pass := 1; pass < maxFailedPasses; pass++ {
+		if err := d.Once(withTimeout(t, 2*time.Minute)); !errors.Is(err, fence.ErrUnavailable) {
+			t.Fatalf("pass %d with no form reader: %v, want fence.ErrUnavailable", pass, err)
+		}
+	}
+	reader.Path = "" // this test binary, which serves as a worker (TestMain)
+	d.recordFault = func() error { return errDiskFull }
+	if err := d.Once(withTimeout(t, 2*time.Minute)); !errors.Is(err, errDiskFull) {
+		t.Fatalf("pass with the store failing: %v, want %v", err, errDiskFull)
+	}
+	d.recordFault = nil
+	if err := d.Once(withTimeout(t, 2*time.Minute)); err != nil {
+		t.Fatalf("pass with both working: %v", err)
+	}
+	wantSettled(t, srv, st, []string{id}, []settledAs{{store.OutcomeQueued, reasonValid, cfg.Folders.Queued}})
 }

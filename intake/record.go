@@ -154,6 +154,7 @@ func (d *Daemon) recordChunk(uv uint32, envs []envelope, decs map[imap.UID]decis
 	}
 	for _, it := range items {
 		delete(d.failedPasses, it.Msg.Key)
+		delete(d.readerPasses, it.Msg.Key)
 	}
 	out := make(map[imap.UID]store.Outcome, len(recs))
 	notify := false

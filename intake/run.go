@@ -96,6 +96,10 @@ type Daemon struct {
 	// failedPasses counts, by message, the passes in a row that failed to
 	// record it (see recordChunk); the session's goroutine alone uses it.
 	failedPasses map[store.MessageKey]int
+	// readerPasses counts, by message, the passes in a row that ended at
+	// it because no form reader could be started (see firstRetry): a count
+	// of its own, so that the quarantine names what failed three times.
+	readerPasses map[store.MessageKey]int
 	// storeFault, in tests, fails the recording of a message inside the
 	// store's transaction (where its replies are composed), the way the
 	// database refusing one of its writes would.
@@ -147,7 +151,7 @@ func New(cfg Config, st *store.Store, opts Options) (*Daemon, error) {
 	d := &Daemon{
 		cfg: cfg, st: st, composer: c, log: opts.Logger, dry: opts.DryRun, out: opts.Out, now: opts.Now,
 		dec:       decider{policy: cfg.Policy, ownIDDom: cfg.Mailer.MessageIDDomain, ownFrom: cfg.Mailer.FromAddress, trust: cfg.Trust, reader: opts.FormReader},
-		connected: func() {}, failedPasses: map[store.MessageKey]int{},
+		connected: func() {}, failedPasses: map[store.MessageKey]int{}, readerPasses: map[store.MessageKey]int{},
 		notify: opts.Notifier, hb: opts.Heartbeat, metrics: opts.Metrics, decided: opts.Decided,
 		cal: calendar(), skipRetention: opts.SkipRetention, polled: make(chan struct{}),
 		dir: newDirectory(cfg),

@@ -192,9 +192,10 @@ func (d *Daemon) readerWaits(err error) {
 
 // firstRetry returns the index in envs of the first message whose form
 // reader could not be started, and why (readerWaits); -1 when
-// there is none. Each such message counts a failed pass; one that reaches
-// maxFailedPasses is quarantined instead (decs is changed), so that a
-// host that can never start a reader does not stop the mailbox.
+// there is none. Each such message counts a failed pass (readerPasses, apart
+// from the store's failedPasses); one that reaches maxFailedPasses is
+// quarantined instead (decs is changed), so that a host that can never
+// start a reader does not stop the mailbox.
 func (d *Daemon) firstRetry(uv uint32, envs []envelope, decs map[imap.UID]decision) (int, error) {
 	for i, e := range envs {
 		dec, ok := decs[e.UID]
@@ -202,7 +203,7 @@ func (d *Daemon) firstRetry(uv uint32, envs []envelope, decs map[imap.UID]decisi
 			continue
 		}
 		key := store.MessageKey{Mailbox: d.cfg.Mailbox.Folder, UIDValidity: uv, UID: uint32(e.UID)}
-		if d.failedPasses[key] >= maxFailedPasses-1 {
+		if d.readerPasses[key] >= maxFailedPasses-1 {
 			// The count goes when the quarantine is recorded
 			// (recordChunk); a pass that ends before that counts it again.
 			d.log.Error("the form reader could not be started for this message three passes in a row; quarantining it",
@@ -210,7 +211,7 @@ func (d *Daemon) firstRetry(uv uint32, envs []envelope, decs map[imap.UID]decisi
 			decs[e.UID] = quarantined(dec.Original, reasonReaderDown)
 			continue
 		}
-		d.failedPasses[key]++
+		d.readerPasses[key]++
 		return i, fmt.Errorf("read the forms of uid %d (tried again on the next pass): %w", e.UID, dec.Retry)
 	}
 	return -1, nil
